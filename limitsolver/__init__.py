@@ -1,0 +1,24 @@
+"""limitsolver: the exact infinite-width limit of weight-decay-trained shallow ReLU networks
+with several outputs (multi-task learning). The specification is MATH.md.
+
+Public names are re-exported here from small modules; :mod:`limitsolver.plotting` is not
+imported by the package (it imports matplotlib).
+"""
+from .api import solve, solve_problem
+from .certificate import Certificate, certify, lam_max
+from .datasets import make_demo
+from .exceptions import ConvergenceWarning, SolverFailed
+from .features import augment, relu_features
+from .grids import breakpoint_directions, cylinder_grid, default_grid, sphere_grid
+from .problem import LimitProblem
+from .solution import LimitSolution
+from .solvers import available_solvers
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "solve", "solve_problem", "LimitProblem", "LimitSolution", "Certificate", "certify",
+    "lam_max", "make_demo", "ConvergenceWarning", "SolverFailed", "augment",
+    "relu_features", "sphere_grid", "cylinder_grid", "breakpoint_directions",
+    "default_grid", "available_solvers", "__version__",
+]

@@ -1,0 +1,166 @@
+"""`solve`: the one entry point from data to a certified `LimitSolution`."""
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from .certificate import certify, fit_free_part
+from .exceptions import ConvergenceWarning
+from .grids import default_grid
+from .penalties import get_penalty
+from .problem import LimitProblem
+from .solution import LimitSolution
+from .solvers import SolverFailed, run_solver, solver_chain
+from .solvers.polish import polish as polish_result
+
+__all__ = ["solve", "solve_problem"]
+
+
+def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized",
+          free="none", grid=None, n_directions=None, solver="auto", tol=1e-8,
+          warm_start=None, polish=True, random_state=0, verbose=False,
+          **solver_options) -> LimitSolution:
+    """Solve the infinite-width limit problem on a direction grid and certify the result.
+
+    The grid problem (MATH.md, "Discretization and certificates")::
+
+        minimize_{V, C}  L(Φ V + F C) + λ Σ_j ‖V_j‖,    Φ_ij = relu(θ_j·x̃_i)
+
+    with ‖·‖ the Euclidean norm across tasks (``penalty="group"``) or the l1 norm
+    (``penalty="l1"``). Its minimum is an upper bound on the infinite-width optimum OPT.
+
+    Parameters
+    ----------
+    X : array_like (n, d) or (n,)
+    Y : array_like (n, T) or (n,)
+    lam : float
+        λ > 0; ignored (may be None) for ``loss="interpolate"``.
+    loss, penalty, bias, free : str
+        See :class:`~limitsolver.problem.LimitProblem`.
+    grid : array_like (M, d+1), optional
+        Directions θ = (w, b); rows are normalized (‖θ‖ = 1, or ‖w‖ = 1 for free bias).
+    n_directions : int, optional
+        Size of the default grid (:func:`~limitsolver.grids.default_grid`: 512 + 2n data
+        breakpoints for d = 1, a 2000-point Fibonacci lattice for d = 2, 4096 Sobol points
+        for d ≥ 3).
+    solver : str
+        ``"auto"`` (native where it applies, else Clarabel → ECOS → SCS, falling back on
+        failure), ``"native"``, or any installed cvxpy solver name.
+    tol : float
+        Target relative duality gap of the grid certificate; a larger certified gap gives
+        a :class:`~limitsolver.exceptions.ConvergenceWarning`.
+    warm_start : LimitSolution, optional
+        A previous solution (used by backends that can start from it).
+    polish : bool
+        Re-solve the conic backends' result on its thresholded support (exactly sparse
+        weights); kept only when its certificate is as good.
+    **solver_options
+        Passed to the backend (e.g. ``max_iter`` for Clarabel).
+
+    Returns
+    -------
+    LimitSolution
+    """
+    problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
+    if grid is None:
+        grid = default_grid(problem.X, problem.bias, n_directions, random_state=random_state)
+    return solve_problem(problem, grid, solver=solver, tol=tol, warm_start=warm_start,
+                         polish=polish, verbose=verbose, **solver_options)
+
+
+def _check_tol(tol) -> float:
+    try:
+        tol = float(tol)
+    except (TypeError, ValueError):
+        raise ValueError(f"tol must be a positive number, got {tol!r}") from None
+    if not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a positive number, got {tol!r}")
+    return tol
+
+
+def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_start=None,
+                  polish=True, verbose=False, **solver_options) -> LimitSolution:
+    """Solve a validated :class:`LimitProblem` on the direction set ``grid`` (M × (d+1))."""
+    tol = _check_tol(tol)
+    directions = problem.check_directions(grid)
+    chain = solver_chain(solver, problem)
+    t0 = time.perf_counter()
+    failures, best, result = [], None, None
+    for name in chain:
+        try:
+            res = run_solver(name, problem, directions, tol=tol, warm_start=warm_start,
+                             verbose=verbose, **solver_options)
+        except SolverFailed as exc:
+            failures.append(f"{name}: {exc}")
+            continue
+        if res.status == "infeasible" and problem.loss == "interpolate":
+            raise ValueError("the data cannot be interpolated on this grid (the solver "
+                             "reports the equality constraints infeasible)")
+        if res.status == "failed":
+            failures.append(f"{name}: status failed")
+            continue
+        cand = _certified(problem, directions, res)
+        if polish and res.solver != "native":
+            pol = polish_result(problem, directions, res, tol=tol)
+            if pol is not None:
+                cand_p = _certified(problem, directions, pol)
+                if _score(problem, cand_p[2]) <= max(_score(problem, cand[2]), tol):
+                    cand, res = cand_p, pol
+        if best is None or _score(problem, cand[2]) < _score(problem, best[2]):
+            best, result = cand, res
+        if res.status == "optimal" or _score(problem, cand[2]) <= tol:
+            break
+        failures.append(f"{name}: status {res.status}, certified relative gap "
+                        f"{cand[2].rel_gap:.2e}")
+    if best is None:
+        raise SolverFailed("no backend produced a usable point: " + "; ".join(failures))
+    if failures and len(chain) > 1:
+        warnings.warn("solver fallback: " + "; ".join(failures), RuntimeWarning, stacklevel=3)
+    V, C, cert = best
+    info = dict(result.info)
+    info["time_total"] = time.perf_counter() - t0
+    info["grid_size"] = int(directions.shape[0])
+    if failures:
+        info["fallbacks"] = failures
+    active = get_penalty(problem.penalty).row_norms(V) > 0
+    certified = _score(problem, cert) <= tol
+    status = "optimal" if certified else "inaccurate"
+    info["backend_status"] = result.status
+    sol = LimitSolution(problem, directions[active], V[active], C, cert,
+                        status=status, solver=result.solver, grid=directions, info=info)
+    sol.grid_weights = V
+    if not certified:
+        warnings.warn(
+            f"{result.solver}: certified relative duality gap {cert.rel_gap:.3e} "
+            f"(absolute {cert.gap:.3e}, interpolation residual {cert.infeasibility:.1e}) "
+            f"exceeds tol={tol:g}; backend status {result.status!r}",
+            ConvergenceWarning, stacklevel=3)
+    return sol
+
+
+#: Largest interpolation residual, relative to max|Y|, that still counts as an exact fit.
+INTERPOLATION_TOL = 1e-7
+
+
+def _score(problem, cert) -> float:
+    """Relative gap, or +inf for an interpolation that does not fit the data."""
+    if problem.loss == "interpolate":
+        scale = max(1.0, float(np.abs(problem.Y).max()))
+        if cert.infeasibility > INTERPOLATION_TOL * scale:
+            return np.inf
+    return max(cert.rel_gap, 0.0)
+
+
+def _certified(problem, directions, res):
+    """(V, C, Certificate) of a backend result; for the
+    squared and logistic losses, the free part refit optimally for the given V."""
+    V = np.array(res.V, dtype=float)
+    C = np.array(res.C, dtype=float)
+    from .features import features_matvec
+    FV = features_matvec(problem.Xt, directions, V)
+    if problem.loss != "interpolate" and problem.F.shape[1]:
+        C = fit_free_part(problem, FV, C0=C)
+    cert = certify(problem, directions, V, C, Z=res.Z or None, pred=FV + problem.F @ C)
+    return V, C, cert

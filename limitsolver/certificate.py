@@ -1,0 +1,188 @@
+"""Primal value, dual value and duality gap: the one certificate every solver and test uses.
+
+For weights V (M × T) on directions Θ (M × (d+1)) and free-part coefficients C (p × T):
+
+    J(V, C) = L(Φ V + F C) + λ Ω(V)                 (interpolation: Ω(V), with Φ V + F C = Y)
+
+A dual candidate is the generalized residual Z = −n ∇L (Y − Φ V − F C for squared loss),
+projected orthogonally to the free-part columns F, and scaled by s ≤ λ / S where
+
+    S = max_θ ‖c(θ)‖,   c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i)   (‖·‖ the penalty's dual norm).
+
+With the max over the grid, D(sZ) is a lower bound on the grid problem; with the sup over
+the whole direction set Θ (passed as ``sup_norm``) it is a lower bound on the
+infinite-width optimum OPT (MATH.md, "Discretization and certificates").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .features import features_matvec, features_rmatvec
+from .losses import get_loss
+from .penalties import get_penalty
+
+__all__ = ["Certificate", "certify", "primal_value", "fit_free_part", "dual_candidate",
+           "correlations", "lam_max"]
+
+
+@dataclass
+class Certificate:
+    """Primal/dual values of weights on a direction set.
+
+    Attributes
+    ----------
+    primal : float
+        J(V, C) (for interpolation, the penalty Ω(V)).
+    dual : float
+        D(sZ), a lower bound on the optimum over the directions the max ran over.
+    gap : float
+        primal − dual (≥ 0 up to rounding when the dual point is feasible).
+    rel_gap : float
+        gap / max(|primal|, tiny).
+    dual_point : ndarray (n, T)
+        The feasible dual point sZ.
+    max_correlation : float
+        S, the max of the dual norm of c(θ) for the unscaled Z.
+    infeasibility : float
+        max_i ‖F(x_i) − y_i‖_∞ for interpolation (0 otherwise).
+    """
+
+    primal: float
+    dual: float
+    gap: float
+    rel_gap: float
+    dual_point: np.ndarray = field(repr=False)
+    max_correlation: float
+    infeasibility: float = 0.0
+
+
+def lam_max(problem, directions=None) -> float:
+    """λ_max: the smallest λ at which V = 0 (with the optimal free part) is optimal.
+
+    It is max_j ‖(1/n) Φ_jᵀ Z₀‖ over the grid, Z₀ the residual of the free part alone;
+    ``directions`` defaults to the problem's default grid.
+    """
+    if problem.loss == "interpolate":
+        raise ValueError("lam_max is not defined for loss='interpolate'")
+    if directions is None:
+        from .grids import default_grid
+        directions = default_grid(problem.X, problem.bias)
+    directions = problem.check_directions(directions)
+    C = fit_free_part(problem, np.zeros((problem.n, problem.T)))
+    Z = dual_candidate(problem, problem.F @ C)
+    S = get_penalty(problem.penalty).dual_norms(correlations(problem, directions, Z))
+    return float(S.max()) if S.size else 0.0
+
+
+def fit_free_part(problem, FV, C0=None, *, max_iter=50) -> np.ndarray:
+    """Optimal free-part coefficients C (p × T) for fixed network output FV (n × T).
+
+    Least squares for squared loss and interpolation; Newton's method per task for the
+    logistic loss.
+    """
+    F, Y = problem.F, problem.Y
+    p, T = F.shape[1], Y.shape[1]
+    if p == 0:
+        return np.zeros((0, T))
+    if problem.loss != "logistic":
+        return np.linalg.lstsq(F, Y - FV, rcond=None)[0]
+    from scipy.special import expit
+    C = np.zeros((p, T)) if C0 is None else np.array(C0, dtype=float)
+    n = F.shape[0]
+    for t in range(T):
+        y, c = Y[:, t], C[:, t]
+        for _ in range(max_iter):
+            f = FV[:, t] + F @ c
+            s = expit(-y * f)
+            g = -(F.T @ (y * s)) / n
+            h = (F.T * (s * (1 - s))) @ F / n + 1e-12 * np.eye(p)
+            step = np.linalg.solve(h, g)
+            # backtracking on the 1-D logistic objective
+            val = np.sum(np.logaddexp(0.0, -y * f))
+            a = 1.0
+            while a > 1e-10:
+                cn = c - a * step
+                if np.sum(np.logaddexp(0.0, -y * (FV[:, t] + F @ cn))) <= val + 1e-14 * max(1, val):
+                    break
+                a *= 0.5
+            c = cn
+            if np.max(np.abs(a * step)) < 1e-13 * (1 + np.max(np.abs(c))):
+                break
+        C[:, t] = c
+    return C
+
+
+def primal_value(problem, directions, V, C, *, pred=None) -> tuple[float, np.ndarray]:
+    """J(V, C) and the predictions Φ V + F C (n × T)."""
+    loss = get_loss(problem.loss)
+    pen = get_penalty(problem.penalty)
+    if pred is None:
+        pred = features_matvec(problem.Xt, directions, V) + problem.F @ C
+    if problem.loss == "interpolate":
+        return pen.value(V), pred
+    return loss.value(pred, problem.Y) + problem.lam * pen.value(V), pred
+
+
+def dual_candidate(problem, pred) -> np.ndarray:
+    """Generalized residual of predictions (n × T), made orthogonal to the free columns."""
+    Z = get_loss(problem.loss).residual(pred, problem.Y)
+    return _project_free(problem, Z)
+
+
+def _project_free(problem, Z):
+    F = problem.F
+    if F.shape[1] == 0:
+        return Z
+    return Z - F @ np.linalg.lstsq(F, Z, rcond=None)[0]
+
+
+def correlations(problem, directions, Z) -> np.ndarray:
+    """c(θ_j) = (1/n) Σ_i Z_i relu(θ_j·x̃_i) for every grid direction, shape (M, T)."""
+    return features_rmatvec(problem.Xt, directions, Z) / problem.n
+
+
+def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> Certificate:
+    """Certificate of weights V (M × T), free part C (p × T) on ``directions`` (M × (d+1)).
+
+    Parameters
+    ----------
+    Z : ndarray (n, T), optional
+        Dual candidate; by default the generalized residual of (V, C). Interpolation has no
+        residual to use, so pass the solver's equality-constraint multipliers (any scale or
+        sign; it is rescaled). Several candidates may be passed as a list: the best is kept.
+    sup_norm : callable, optional
+        ``sup_norm(Z) -> float``: the sup over a continuous direction set of the dual norm of
+        c(θ). Without it the max runs over ``directions``.
+    """
+    primal, pred = primal_value(problem, directions, V, C, pred=pred)
+    infeas = float(np.max(np.abs(pred - problem.Y))) if problem.loss == "interpolate" else 0.0
+    if Z is None:
+        candidates = [dual_candidate(problem, pred)]
+    elif isinstance(Z, (list, tuple)):
+        candidates = [_project_free(problem, np.asarray(z, dtype=float)) for z in Z]
+    else:
+        candidates = [_project_free(problem, np.asarray(Z, dtype=float))]
+    loss = get_loss(problem.loss)
+    pen = get_penalty(problem.penalty)
+    lam = 1.0 if problem.loss == "interpolate" else problem.lam
+    best = None
+    for Zc in candidates:
+        if sup_norm is None:
+            S = pen.dual_norms(correlations(problem, directions, Zc))
+            S = float(S.max()) if S.size else 0.0
+        else:
+            S = float(sup_norm(Zc))
+        smax = lam / S if S > 0 else (np.inf if problem.loss != "logistic" else 1.0)
+        if not np.isfinite(smax):
+            smax = 1.0 if problem.loss != "interpolate" else 0.0
+        s = loss.scale_dual(Zc, problem.Y, smax)
+        dual = loss.dual_value(s * Zc, problem.Y)
+        if best is None or dual > best[0]:
+            best = (dual, s * Zc, S)
+    dual, Zs, S = best
+    gap = primal - dual
+    rel = gap / max(abs(primal), 1e-300)
+    return Certificate(primal=primal, dual=dual, gap=gap, rel_gap=rel, dual_point=Zs,
+                       max_correlation=S, infeasibility=infeas)

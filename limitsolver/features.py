@@ -1,0 +1,105 @@
+"""The ReLU feature map, the one place where ``relu(θ·x̃)`` is computed.
+
+For inputs ``X`` (n × d) the augmented inputs are ``X̃ = [X, 1]`` (n × (d+1)); a direction
+``θ = (w, b)`` in R^{d+1} gives the feature column ``Φ[:, j] = relu(X̃ θ_j)``.  The same
+formula serves both bias conventions (MATH.md): with ``bias="regularized"`` the directions
+lie on the unit sphere S^d, with ``bias="free"`` on the cylinder ‖w‖ = 1, |b| ≤ R.
+
+Every routine that touches Φ goes through :func:`relu_features`; the blocked products
+:func:`features_matvec` and :func:`features_rmatvec` evaluate ``Φ V`` and ``Φᵀ Z`` without
+forming all of Φ when it would exceed a memory budget.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "augment",
+    "relu_features",
+    "features_matvec",
+    "features_rmatvec",
+    "DEFAULT_BLOCK_BYTES",
+]
+
+#: Memory budget (bytes) of one block of Φ in the blocked products.
+DEFAULT_BLOCK_BYTES = 64 * 2**20
+
+
+def augment(X: np.ndarray) -> np.ndarray:
+    """Return the augmented inputs ``X̃ = [X, 1]``, shape (n, d+1)."""
+    X = np.asarray(X, dtype=float)
+    return np.hstack([X, np.ones((X.shape[0], 1))])
+
+
+def relu_features(Xt: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """ReLU features ``Φ = relu(X̃ Θᵀ)``.
+
+    Parameters
+    ----------
+    Xt : ndarray, shape (n, d+1)
+        Augmented inputs (see :func:`augment`).
+    directions : ndarray, shape (M, d+1)
+        Neuron directions θ_j = (w_j, b_j), one per row.
+
+    Returns
+    -------
+    Phi : ndarray, shape (n, M)
+    """
+    Phi = Xt @ np.asarray(directions, dtype=float).T
+    np.maximum(Phi, 0.0, out=Phi)
+    return Phi
+
+
+def _block_size(n: int, M: int, block_bytes: int | None) -> int:
+    budget = DEFAULT_BLOCK_BYTES if block_bytes is None else int(block_bytes)
+    return max(1, min(M, budget // max(1, 8 * n)))
+
+
+def features_matvec(Xt, directions, V, *, block_bytes: int | None = None) -> np.ndarray:
+    """Compute ``Φ V`` block by block.
+
+    Parameters
+    ----------
+    Xt : ndarray, shape (n, d+1)
+    directions : ndarray, shape (M, d+1)
+    V : ndarray, shape (M, T)
+
+    Returns
+    -------
+    ndarray, shape (n, T)
+    """
+    directions = np.asarray(directions, dtype=float)
+    V = np.asarray(V, dtype=float)
+    n, M = Xt.shape[0], directions.shape[0]
+    out = np.zeros((n, V.shape[1]))
+    bs = _block_size(n, M, block_bytes)
+    for s in range(0, M, bs):
+        Vb = V[s:s + bs]
+        rows = np.any(Vb != 0.0, axis=1)
+        if not rows.any():
+            continue
+        out += relu_features(Xt, directions[s:s + bs][rows]) @ Vb[rows]
+    return out
+
+
+def features_rmatvec(Xt, directions, Z, *, block_bytes: int | None = None) -> np.ndarray:
+    """Compute ``Φᵀ Z`` block by block.
+
+    Parameters
+    ----------
+    Xt : ndarray, shape (n, d+1)
+    directions : ndarray, shape (M, d+1)
+    Z : ndarray, shape (n, T)
+
+    Returns
+    -------
+    ndarray, shape (M, T)
+    """
+    directions = np.asarray(directions, dtype=float)
+    Z = np.asarray(Z, dtype=float)
+    n, M = Xt.shape[0], directions.shape[0]
+    out = np.empty((M, Z.shape[1]))
+    bs = _block_size(n, M, block_bytes)
+    for s in range(0, M, bs):
+        out[s:s + bs] = relu_features(Xt, directions[s:s + bs]).T @ Z
+    return out

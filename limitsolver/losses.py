@@ -1,0 +1,104 @@
+"""Data-fit terms: value, generalized residual, dual (conjugate) value.
+
+Notation (MATH.md): predictions F (n × T), targets Y (n × T). Each loss is
+L(F) = (1/n) Σ_{i,t} ℓ(F_it; Y_it) and exposes
+
+- ``value(F, Y)``      — L(F);
+- ``residual(F, Y)``   — the generalized residual Z = −n ∇L(F) (Y − F for squared loss), so
+  the correlation of a direction is c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i);
+- ``dual_value(Z, Y)`` — (1/n) Σ −ℓ*(−Z_it), the dual objective of a feasible Z;
+- ``scale_dual(Z, Y, smax)`` — the best feasible scaling s ∈ [0, smax] of Z for that dual.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, xlogy
+
+__all__ = ["SquaredLoss", "LogisticLoss", "InterpolationLoss", "get_loss"]
+
+
+class SquaredLoss:
+    """L(F) = (1/(2n)) ‖F − Y‖²;  dual D(Z) = (1/n)⟨Y, Z⟩ − (1/(2n))‖Z‖²."""
+
+    name = "squared"
+
+    @staticmethod
+    def value(F, Y) -> float:
+        return 0.5 * float(np.sum((F - Y) ** 2)) / Y.shape[0]
+
+    @staticmethod
+    def residual(F, Y):
+        return Y - F
+
+    @staticmethod
+    def dual_value(Z, Y) -> float:
+        return (float(np.sum(Y * Z)) - 0.5 * float(np.sum(Z * Z))) / Y.shape[0]
+
+    @staticmethod
+    def scale_dual(Z, Y, smax: float) -> float:
+        a, b = float(np.sum(Y * Z)), float(np.sum(Z * Z))
+        if b <= 0.0:
+            return min(1.0, smax)
+        return float(np.clip(a / b, 0.0, smax))
+
+
+class LogisticLoss:
+    """L(F) = (1/n) Σ log(1 + exp(−Y∘F)) with labels ±1.
+
+    Z = Y ∘ σ(−Y∘F); the dual is D(Z) = (1/n) Σ H(Y∘Z) with H the binary entropy (natural
+    log), feasible when Y∘Z ∈ [0, 1].
+    """
+
+    name = "logistic"
+
+    @staticmethod
+    def value(F, Y) -> float:
+        return float(np.sum(np.logaddexp(0.0, -Y * F))) / Y.shape[0]
+
+    @staticmethod
+    def residual(F, Y):
+        return Y * expit(-Y * F)
+
+    @staticmethod
+    def dual_value(Z, Y) -> float:
+        p = np.clip(Y * Z, 0.0, 1.0)
+        H = -xlogy(p, p) - xlogy(1.0 - p, 1.0 - p)
+        return float(np.sum(H)) / Y.shape[0]
+
+    @staticmethod
+    def scale_dual(Z, Y, smax: float) -> float:
+        return min(1.0, smax)
+
+
+class InterpolationLoss:
+    """The constraint F = Y (λ → 0). Dual D(Z) = (1/n)⟨Y, Z⟩, feasible when
+    sup_θ ‖(1/n) Σ_i Z_i relu(θ·x̃_i)‖ ≤ 1; it is homogeneous, so any Z scales to feasibility."""
+
+    name = "interpolate"
+
+    @staticmethod
+    def value(F, Y) -> float:
+        return 0.0
+
+    @staticmethod
+    def residual(F, Y):
+        return Y - F
+
+    @staticmethod
+    def dual_value(Z, Y) -> float:
+        return float(np.sum(Y * Z)) / Y.shape[0]
+
+    @staticmethod
+    def scale_dual(Z, Y, smax: float) -> float:
+        return smax if float(np.sum(Y * Z)) >= 0 else -smax
+
+
+_LOSSES = {c.name: c for c in (SquaredLoss, LogisticLoss, InterpolationLoss)}
+
+
+def get_loss(name: str):
+    """The loss class for ``name``."""
+    try:
+        return _LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss={name!r}; expected one of {', '.join(map(repr, _LOSSES))}") from None

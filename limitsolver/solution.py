@@ -1,0 +1,207 @@
+"""`LimitSolution`: a solved limit problem — the measure's atoms, the free part, certificates."""
+from __future__ import annotations
+
+import numpy as np
+
+from .features import augment, relu_features
+from .penalties import get_penalty
+
+__all__ = ["LimitSolution", "SHARE_TOL", "merge_atoms"]
+
+#: A task t *uses* neuron j when |V_jt| ≥ SHARE_TOL · max_s |V_js|.
+SHARE_TOL = 1e-2
+
+
+def _normalize(theta: np.ndarray, bias: str) -> np.ndarray:
+    if bias == "regularized":
+        return theta / np.linalg.norm(theta, axis=-1, keepdims=True)
+    return theta / np.linalg.norm(theta[..., :-1], axis=-1, keepdims=True)
+
+
+def merge_atoms(directions, weights, grid, bias, *, cos_min=0.9):
+    """Merge active atoms that sit on neighbouring grid points.
+
+    Two atoms are neighbours when their distance is at most 1.5 × the larger of their
+    distances to the nearest other grid direction, and their weight vectors point the same
+    way (cosine ≥ ``cos_min``). A merged neuron has weight Σ V_j and direction the
+    ‖V_j‖-weighted mean of the θ_j, renormalized.
+
+    Returns
+    -------
+    directions : ndarray (k, d+1);  weights : ndarray (k, T)
+    """
+    k = directions.shape[0]
+    if k <= 1:
+        return directions.copy(), weights.copy()
+    if grid is not None and len(grid) > 1:
+        d2 = (np.sum(directions**2, 1)[:, None] + np.sum(grid**2, 1)[None, :]
+              - 2 * directions @ grid.T)
+        d2[d2 < 1e-24] = np.inf  # the atom itself
+        h = np.sqrt(np.min(d2, axis=1))
+    else:
+        h = np.zeros(k)
+    parent = list(range(k))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    nrm = np.linalg.norm(weights, axis=1)
+    D = np.linalg.norm(directions[:, None, :] - directions[None, :, :], axis=2)
+    cos = (weights @ weights.T) / np.maximum(np.outer(nrm, nrm), 1e-300)
+    for i in range(k):
+        for j in range(i + 1, k):
+            if D[i, j] <= 1.5 * max(h[i], h[j]) and cos[i, j] >= cos_min:
+                parent[find(i)] = find(j)
+    roots = np.array([find(i) for i in range(k)])
+    dirs, ws = [], []
+    for r in dict.fromkeys(roots):
+        idx = np.flatnonzero(roots == r)
+        w = nrm[idx]
+        theta = (w[:, None] * directions[idx]).sum(0) / max(w.sum(), 1e-300)
+        dirs.append(_normalize(theta, bias))
+        ws.append(weights[idx].sum(0))
+    return np.array(dirs), np.array(ws)
+
+
+class LimitSolution:
+    """The solution of a limit problem: a finite measure μ = Σ_j V_j δ_{θ_j} plus a free part.
+
+    The fitted function is ``f(x) = Σ_j V_j relu(θ_j·x̃) + c + Aᵀx`` (free part as chosen).
+
+    Attributes
+    ----------
+    problem : LimitProblem
+    objective : float
+        J at the returned point (upper bound on the grid optimum and on OPT).
+    dual_value : float
+        Certified lower bound on the grid problem's optimum.
+    gap, rel_gap : float
+        objective − dual_value, and that over |objective| (grid certificate).
+    lower_bound, limit_gap : float or None
+        Lower bound on the infinite-width OPT and objective − lower_bound, where computed
+        (see :mod:`limitsolver.oracle`); ``lower_bound_exact`` says whether the sup over Θ
+        behind it was exact (a certificate) or an estimate.
+    atom_directions : ndarray (k0, d+1), atom_weights : ndarray (k0, T)
+        The exact atoms (what :meth:`predict` and the certificates use).
+    directions : ndarray (k, d+1), weights : ndarray (k, T)
+        Active neurons with near-duplicates on neighbouring grid points merged (a summary;
+        the merged function can differ slightly from the certified one).
+    intercept : ndarray (T,)     free constant c (zeros when ``free="none"``).
+    affine : ndarray (d, T) or None   free linear part A (``free="affine"`` only).
+    status : str                 "optimal", "inaccurate", ... (see ``solvers.STATUSES``).
+    solver : str                 backend that produced the point.
+    grid : ndarray (M, d+1)      the direction set solved over (for warm starts).
+    info : dict                  timings, iterations, backend details.
+    """
+
+    def __init__(self, problem, atom_directions, atom_weights, free_coef, certificate, *,
+                 status, solver, grid=None, info=None):
+        self.problem = problem
+        self.atom_directions = np.asarray(atom_directions, dtype=float).reshape(-1, problem.dim)
+        self.atom_weights = np.asarray(atom_weights, dtype=float).reshape(-1, problem.T)
+        self.free_coef = np.asarray(free_coef, dtype=float).reshape(-1, problem.T)
+        self.certificate = certificate
+        self.objective = float(certificate.primal)
+        self.dual_value = float(certificate.dual)
+        self.gap = float(certificate.gap)
+        self.rel_gap = float(certificate.rel_gap)
+        self.lower_bound = None
+        self.limit_gap = None
+        self.lower_bound_exact = None
+        self.status = status
+        self.solver = solver
+        self.grid = grid
+        self.info = dict(info or {})
+        self.directions, self.weights = merge_atoms(
+            self.atom_directions, self.atom_weights, grid, problem.bias)
+
+    # the free part -------------------------------------------------------------------
+    @property
+    def intercept(self) -> np.ndarray:
+        """Free constant c (T,), zeros when ``free="none"``."""
+        if self.problem.free == "none":
+            return np.zeros(self.problem.T)
+        return self.free_coef[0].copy()
+
+    @property
+    def affine(self):
+        """Free linear part A (d, T) for ``free="affine"``, else None."""
+        if self.problem.free != "affine":
+            return None
+        return self.free_coef[1:].copy()
+
+    # summaries -----------------------------------------------------------------------
+    @property
+    def n_neurons(self) -> int:
+        """Number of active neurons after merging."""
+        return int(self.directions.shape[0])
+
+    def task_usage(self, tol: float = SHARE_TOL) -> np.ndarray:
+        """Boolean (k, T): task t uses neuron j when |V_jt| ≥ tol · max_s |V_js|."""
+        W = np.abs(self.weights)
+        if W.size == 0:
+            return np.zeros((0, self.problem.T), dtype=bool)
+        return W >= tol * W.max(axis=1, keepdims=True)
+
+    @property
+    def shared_fraction(self) -> float:
+        """Fraction of active (merged) neurons used by more than one task; a task uses a
+        neuron when its weight is at least ``SHARE_TOL`` (1 %) of the neuron's largest task
+        weight. 0.0 when there are no neurons."""
+        use = self.task_usage()
+        if use.shape[0] == 0:
+            return 0.0
+        return float(np.mean(use.sum(axis=1) > 1))
+
+    def penalty_value(self, penalty: str | None = None) -> float:
+        """Ω(μ) of the atoms: Σ_j ‖V_j‖₂ (group) or Σ_j Σ_t |V_jt| (l1); λ not included.
+        ``penalty`` defaults to the problem's own."""
+        return get_penalty(penalty or self.problem.penalty).value(self.atom_weights)
+
+    # evaluation ----------------------------------------------------------------------
+    def predict(self, X) -> np.ndarray:
+        """f(X) for inputs X (m, d) or (m,) when d = 1; returns (m, T)."""
+        X = np.asarray(X, dtype=float)
+        if X.ndim == 1 and self.problem.d == 1:
+            X = X[:, None]
+        if X.ndim != 2 or X.shape[1] != self.problem.d:
+            raise ValueError(f"X must have shape (m, {self.problem.d}), got {X.shape}")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or inf")
+        out = relu_features(augment(X), self.atom_directions) @ self.atom_weights
+        if self.problem.free != "none":
+            out = out + self.free_coef[0]
+        if self.problem.free == "affine":
+            out = out + X @ self.free_coef[1:]
+        return out
+
+    def kinks(self) -> np.ndarray:
+        """1-D inputs: kink positions x = −b/w of the active (merged) neurons, shape (k,)."""
+        if self.problem.d != 1:
+            raise ValueError("kinks are defined for 1-D inputs")
+        w, b = self.directions[:, 0], self.directions[:, 1]
+        with np.errstate(divide="ignore"):
+            return np.where(np.abs(w) > 1e-14, -b / np.where(w == 0, 1, w), np.inf)
+
+    def summary(self) -> str:
+        """A few lines: objective, certificates, neurons, status."""
+        p = self.problem
+        lines = [f"LimitSolution(loss={p.loss}, penalty={p.penalty}, bias={p.bias}, "
+                 f"free={p.free}, lam={p.lam:g})",
+                 f"  objective      {self.objective:.10g}",
+                 f"  grid gap       {self.gap:.3e} (relative {self.rel_gap:.3e})"]
+        if self.lower_bound is not None:
+            kind = "certified" if self.lower_bound_exact else "estimate"
+            lines.append(f"  lower bound    {self.lower_bound:.10g} ({kind}); limit gap "
+                         f"{self.limit_gap:.3e}")
+        lines += [f"  neurons        {self.n_neurons} (shared by >1 task: "
+                  f"{self.shared_fraction:.0%})",
+                  f"  status         {self.status} ({self.solver})"]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<LimitSolution objective={self.objective:.6g} gap={self.gap:.2e} "
+                f"neurons={self.n_neurons} status={self.status!r} solver={self.solver!r}>")

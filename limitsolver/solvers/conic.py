@@ -1,0 +1,170 @@
+"""cvxpy backends (Clarabel, SCS, ECOS, or any installed cvxpy solver).
+
+The grid problem is built once per (data, options, grid) with λ as a ``cvxpy.Parameter``;
+a second λ on the same data and grid reuses the compiled problem.
+
+    minimize_{V, C}  L(Φ V + F C) + λ Ω(V)          (squared / logistic loss)
+    minimize_{V, C}  Ω(V)  s.t.  Φ V + F C = Y      (interpolation)
+
+Ω is ``cp.mixed_norm(V, 2, 1)`` (group) or ``sum(abs(V))`` (l1); the logistic loss goes
+through the exponential cone (``cp.logistic``).
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from ..features import relu_features
+from .base import SolverFailed, SolverResult
+
+__all__ = ["ConicModel", "solve_conic", "installed_conic_solvers", "PREFERENCE"]
+
+#: Order in which ``solver="auto"`` tries the conic backends.
+PREFERENCE = ("CLARABEL", "ECOS", "SCS")
+
+_STATUS = {
+    "optimal": "optimal",
+    "optimal_inaccurate": "inaccurate",
+    "infeasible": "infeasible",
+    "infeasible_inaccurate": "infeasible",
+    "unbounded": "failed",
+    "unbounded_inaccurate": "failed",
+    "user_limit": "inaccurate",
+}
+
+_CACHE: "OrderedDict[str, ConicModel]" = OrderedDict()
+_CACHE_SIZE = 4
+
+
+def _cvxpy():
+    try:
+        import cvxpy as cp
+    except ImportError as exc:  # pragma: no cover - cvxpy is a core dependency
+        raise SolverFailed(f"cvxpy is not importable: {exc}") from None
+    return cp
+
+
+def installed_conic_solvers() -> list[str]:
+    """Names of the cvxpy solvers installed here (upper case, as cvxpy spells them)."""
+    return list(_cvxpy().installed_solvers())
+
+
+def _tolerance_options(name: str, tol: float) -> dict:
+    # Interior-point backends are asked for 1000x the target: our certificate is built from
+    # the primal point alone and is looser than the backend's own gap.
+    t = float(max(1e-3 * tol, 1e-12))
+    if name == "CLARABEL":
+        return dict(tol_gap_abs=t, tol_gap_rel=t, tol_feas=t, max_iter=400)
+    if name == "ECOS":
+        return dict(abstol=t, reltol=t, feastol=t, max_iters=400)
+    if name == "SCS":
+        t = float(max(tol, 1e-12))
+        return dict(eps_abs=t, eps_rel=t, max_iters=200_000)
+    return {}
+
+
+class ConicModel:
+    """A compiled cvxpy model of one grid problem, with λ as a Parameter.
+
+    Parameters
+    ----------
+    problem : LimitProblem
+    directions : ndarray (M, d+1), already normalized by ``problem.check_directions``.
+    """
+
+    def __init__(self, problem, directions):
+        cp = _cvxpy()
+        self.loss = problem.loss
+        Phi = relu_features(problem.Xt, directions)
+        n, M = Phi.shape
+        T, p = problem.T, problem.F.shape[1]
+        Y = problem.Y
+        self.V = cp.Variable((M, T), name="V")
+        self.C = cp.Variable((p, T), name="C") if p else None
+        self.lam = cp.Parameter(nonneg=True, name="lam", value=1.0)
+        pred = Phi @ self.V
+        if p:
+            pred = pred + problem.F @ self.C
+        if problem.penalty == "group":
+            omega = cp.sum(cp.norm(self.V, 2, axis=1)) if T > 1 else cp.norm1(self.V)
+        else:
+            omega = cp.sum(cp.abs(self.V))
+        self.constraints = []
+        if problem.loss == "squared":
+            obj = cp.sum_squares(pred - Y) / (2.0 * n) + self.lam * omega
+        elif problem.loss == "logistic":
+            obj = cp.sum(cp.logistic(cp.multiply(-Y, pred))) / n + self.lam * omega
+        else:
+            self.constraints = [pred == Y]
+            obj = omega
+        self.problem = cp.Problem(cp.Minimize(obj), self.constraints)
+
+    def solve(self, lam, solver: str, tol: float, verbose=False, **options) -> SolverResult:
+        """Solve with the named cvxpy solver; returns a :class:`SolverResult`."""
+        cp = _cvxpy()
+        self.lam.value = float(lam)
+        opts = _tolerance_options(solver, tol)
+        opts.update(options)
+        t0 = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.problem.solve(solver=solver, verbose=verbose, **opts)
+        except cp.error.SolverError as exc:
+            raise SolverFailed(f"{solver} failed: {exc}") from None
+        except TypeError as exc:  # an option the backend does not know
+            raise ValueError(f"option not accepted by {solver}: {exc}") from None
+        elapsed = time.perf_counter() - t0
+        status = _STATUS.get(self.problem.status, "failed")
+        if self.V.value is None:
+            raise SolverFailed(f"{solver} returned no point (status {self.problem.status!r})")
+        V = np.asarray(self.V.value, dtype=float).reshape(self.V.shape)
+        C = (np.asarray(self.C.value, dtype=float).reshape(self.C.shape) if self.C is not None
+             else np.zeros((0, V.shape[1])))
+        Z = []
+        if self.constraints and self.constraints[0].dual_value is not None:
+            Z.append(np.asarray(self.constraints[0].dual_value, dtype=float).reshape(-1, V.shape[1]))
+        stats = self.problem.solver_stats
+        info = dict(time=elapsed, backend_status=self.problem.status,
+                    iterations=getattr(stats, "num_iters", None),
+                    solve_time=getattr(stats, "solve_time", None))
+        return SolverResult(V=V, C=C, status=status, solver=solver.lower(), Z=Z, info=info)
+
+
+def _key(problem, directions) -> str:
+    h = hashlib.sha1()
+    for arr in (problem.X, problem.Y, directions):
+        a = np.ascontiguousarray(arr)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    h.update(f"{problem.loss}|{problem.penalty}|{problem.free}".encode())
+    return h.hexdigest()
+
+
+def get_model(problem, directions) -> ConicModel:
+    """The cached :class:`ConicModel` for this data and grid (built on first use)."""
+    key = _key(problem, directions)
+    model = _CACHE.get(key)
+    if model is None:
+        model = ConicModel(problem, directions)
+        _CACHE[key] = model
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return model
+
+
+def solve_conic(problem, directions, *, solver="CLARABEL", tol=1e-8, verbose=False,
+                warm_start=None, **options) -> SolverResult:
+    """Solve the grid problem with a cvxpy backend (``warm_start`` is ignored)."""
+    name = solver.upper()
+    installed = installed_conic_solvers()
+    if name not in installed:
+        raise ValueError(f"solver {solver!r} is not installed; installed cvxpy solvers: "
+                         f"{', '.join(installed)}")
+    return get_model(problem, directions).solve(problem.lam, name, tol, verbose=verbose, **options)
