@@ -84,6 +84,9 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
                   polish=True, verbose=False, **solver_options) -> LimitSolution:
     """Solve a validated :class:`LimitProblem` on the direction set ``grid`` (M × (d+1))."""
     tol = _check_tol(tol)
+    if problem.penalty not in ("group", "l1"):
+        raise ValueError(f"penalty={problem.penalty!r} has no grid problem; "
+                         "solve_problem takes penalty='group' or 'l1'")
     directions = problem.check_directions(grid)
     chain = solver_chain(solver, problem)
     t0 = time.perf_counter()
