@@ -10,6 +10,7 @@ from .datasets import make_demo
 from .exceptions import ConvergenceWarning, SolverFailed
 from .features import augment, relu_features
 from .grids import breakpoint_directions, cylinder_grid, default_grid, sphere_grid
+from .path import LimitPath, limit_path
 from .problem import LimitProblem
 from .solution import LimitSolution
 from .solvers import available_solvers
@@ -20,5 +21,5 @@ __all__ = [
     "solve", "solve_problem", "LimitProblem", "LimitSolution", "Certificate", "certify",
     "lam_max", "make_demo", "ConvergenceWarning", "SolverFailed", "augment",
     "relu_features", "sphere_grid", "cylinder_grid", "breakpoint_directions",
-    "default_grid", "available_solvers", "__version__",
+    "default_grid", "available_solvers", "limit_path", "LimitPath", "__version__",
 ]
