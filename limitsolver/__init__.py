@@ -14,6 +14,7 @@ from .path import LimitPath, limit_path
 from .problem import LimitProblem
 from .solution import LimitSolution
 from .solvers import available_solvers
+from .sweep import Job, SweepResult, sweep
 
 __version__ = "0.1.0"
 
@@ -21,5 +22,6 @@ __all__ = [
     "solve", "solve_problem", "LimitProblem", "LimitSolution", "Certificate", "certify",
     "lam_max", "make_demo", "ConvergenceWarning", "SolverFailed", "augment",
     "relu_features", "sphere_grid", "cylinder_grid", "breakpoint_directions",
-    "default_grid", "available_solvers", "limit_path", "LimitPath", "__version__",
+    "default_grid", "available_solvers", "limit_path", "LimitPath", "sweep", "Job", "SweepResult",
+    "__version__",
 ]
