@@ -138,9 +138,9 @@ def load_solution(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, EOFError) as exc:
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         raise ValueError(f"{path}: not a limitsolver solution file ({exc})") from None
-    if not isinstance(arrays, dict) or "metadata" not in arrays:
+    if "metadata" not in arrays:
         raise ValueError(f"{path}: not a limitsolver solution file (no metadata entry)")
     try:
         meta = json.loads(str(arrays.pop("metadata")))

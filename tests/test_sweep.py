@@ -69,7 +69,7 @@ def test_sweep_sequential_process_pool_and_dask_agree(rng):
     with ThreadPoolExecutor(max_workers=2) as pool:
         _same(seq, ls.sweep(jobs, pool))
     from distributed import Client, LocalCluster
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         dsk = ls.sweep(jobs, client)
     _same(seq, dsk)
