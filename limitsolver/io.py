@@ -136,7 +136,10 @@ def load_solution(path):
 
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not hasattr(data, "files"):  # a plain .npy array
+            raise ValueError("a single array, not an .npz archive")
+        with data:
             arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         raise ValueError(f"{path}: not a limitsolver solution file ({exc})") from None

@@ -92,3 +92,6 @@ def test_load_rejects_other_files(tmp_path):
         ls.LimitSolution.load(tmp_path / "junk.npz")
     with pytest.raises(OSError):
         ls.LimitSolution.load(tmp_path / "missing.npz")
+    np.save(tmp_path / "single.npy", np.ones(3))
+    with pytest.raises(ValueError, match="not a limitsolver solution"):
+        ls.LimitSolution.load(tmp_path / "single.npy")
