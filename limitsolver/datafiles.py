@@ -135,7 +135,11 @@ def _select(path, name, A, spec):
 
 def _read_npz(path, features, targets):
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not hasattr(data, "files"):
+            raise DataFileError(f"{path}: a single .npy array, expected an .npz archive with "
+                                "arrays X and Y")
+        with data:
             missing = [k for k in ("X", "Y") if k not in data.files]
             if missing:
                 raise DataFileError(f"{path}: missing array {missing[0]!r} (the file has "

@@ -102,11 +102,14 @@ def test_bad_files_in_a_subprocess(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip file at all")
     np.savez(tmp_path / "noy.npz", X=np.ones(4))
     (tmp_path / "d.txt").write_text("1 2\n")
+    np.save(tmp_path / "arr.npy", np.ones(3))
+    os.rename(tmp_path / "arr.npy", tmp_path / "arr.npz")
     cases = [("bad.csv", "'oops' is not a finite number"),
              ("junk.npz", "not a readable .npz file"),
              ("noy.npz", "missing array 'Y'"),
              ("missing.csv", "no such file"),
-             ("d.txt", "unsupported file type")]
+             ("d.txt", "unsupported file type"),
+             ("arr.npz", "a single .npy array")]
     for name, match in cases:
         r = _run("solve", str(tmp_path / name), "--targets", "y", "--lam", "0.1")
         assert r.returncode == 2, (name, r.stderr)
