@@ -143,6 +143,8 @@ def sweep(jobs, executor=None, *, keep_solutions: bool = True) -> list[SweepResu
         None runs the jobs one after another in this process. Any Executor
         (``ProcessPoolExecutor``, ``ThreadPoolExecutor``, ...) gets one task per job; a dask
         Client is used through ``client.get_executor()``. The executor is not shut down.
+        Threads of one process solve one at a time (the conic backends' compiled-model cache
+        is shared), so use processes (or dask workers) for parallel speed.
     keep_solutions : bool
         Return each :class:`~limitsolver.solution.LimitSolution` (default). False returns
         only the scalars (objective, gap, neurons), which is cheaper to ship back.
