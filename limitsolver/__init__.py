@@ -10,15 +10,29 @@ from .datasets import make_demo
 from .exceptions import ConvergenceWarning, SolverFailed
 from .features import augment, relu_features
 from .grids import breakpoint_directions, cylinder_grid, default_grid, sphere_grid
+from .path import LimitPath, limit_path
 from .problem import LimitProblem
 from .solution import LimitSolution
 from .solvers import available_solvers
+from .sweep import Job, SweepResult, sweep
 
 __version__ = "0.1.0"
+
+#: Names imported on first use (scikit-learn is optional and slow to import).
+_LAZY = {"LimitRegressor": "estimators", "LimitClassifier": "estimators"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "solve", "solve_problem", "LimitProblem", "LimitSolution", "Certificate", "certify",
     "lam_max", "make_demo", "ConvergenceWarning", "SolverFailed", "augment",
     "relu_features", "sphere_grid", "cylinder_grid", "breakpoint_directions",
-    "default_grid", "available_solvers", "__version__",
+    "default_grid", "available_solvers", "limit_path", "LimitPath", "sweep", "Job", "SweepResult",
+    "LimitRegressor", "LimitClassifier", "__version__",
 ]

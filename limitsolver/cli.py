@@ -6,6 +6,8 @@ import os
 import sys
 import warnings
 
+from .solvers.base import SolverFailed
+
 __all__ = ["main"]
 
 
@@ -56,11 +58,198 @@ def _cmd_demo(args) -> int:
     return 0 if np.isfinite(g.objective) else 1
 
 
+# ---- solve / path on data files (CSV or NPZ) -------------------------------------------
+
+_DATA_HELP = """\
+DATA is a .csv file (comma-separated, a header row of column names, then one sample per row,
+numbers only) or a .npz file with arrays X (n, d) and Y (n, T). For CSV, --targets names the
+target columns (one task each) and --features the input columns (default: all the others);
+for NPZ they optionally pick columns by 0-based index. A bad file (missing column, empty
+cell, text, NaN/inf, empty file) gives a one-line error and exit code 2."""
+
+
+def _add_data_options(p, *, with_lam: bool) -> None:
+    p.add_argument("data", metavar="DATA", help="input file: .csv (header row) or .npz (X, Y)")
+    p.add_argument("--targets", action="append", metavar="COLS",
+                   help="target columns, comma-separated (CSV: names, required; NPZ: indices)")
+    p.add_argument("--features", action="append", metavar="COLS",
+                   help="input columns, comma-separated (default: all non-target columns)")
+    if with_lam:
+        p.add_argument("--lam", type=float, default=None,
+                       help="λ > 0, the weight decay (required unless --loss interpolate)")
+    p.add_argument("--penalty", default="group",
+                   help="group (multi-task, default) or l1 (separate single-task networks)")
+    p.add_argument("--bias", default="regularized", choices=["regularized", "free"],
+                   help="whether hidden biases are penalized (default regularized)")
+    p.add_argument("--free", default="none", choices=["none", "intercept", "affine"],
+                   help="unpenalized part (default none)")
+    p.add_argument("--loss", default="squared",
+                   choices=["squared", "logistic", "interpolate"] if with_lam
+                   else ["squared", "logistic"],
+                   help="data-fit term (default squared; logistic needs ±1 labels)")
+    p.add_argument("--solver", default="auto", help="backend (default auto)")
+    p.add_argument("--n-directions", type=int, default=None, metavar="M",
+                   help="size of the default direction grid")
+    p.add_argument("--tol", type=float, default=1e-8,
+                   help="target relative certified gap (default 1e-8)")
+
+
+def _read_cli_data(args):
+    from .datafiles import parse_names, read_data
+    return read_data(args.data, features=parse_names(args.features),
+                     targets=parse_names(args.targets))
+
+
+def _print_caught(caught) -> None:
+    for w in caught:
+        print(f"warning: {w.category.__name__}: {str(w.message).splitlines()[0]}",
+              file=sys.stderr)
+
+
+def _plot_solution(sol, path: str) -> None:
+    """1-D inputs: the fitted curves (plot_fit_1d); otherwise predicted vs. target per task."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if sol.problem.d == 1:
+        from .plotting import plot_fit_1d
+        fig, ax = plt.subplots(figsize=(6, 4))
+        plot_fit_1d(sol, ax=ax)
+    else:
+        fig, ax = plt.subplots(figsize=(5, 5))
+        P, Y = sol.predict(sol.problem.X), sol.problem.Y
+        for t in range(sol.problem.T):
+            ax.plot(Y[:, t], P[:, t], "o", ms=3, alpha=0.7, label=f"task {t}")
+        lo, hi = float(min(Y.min(), P.min())), float(max(Y.max(), P.max()))
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+        ax.set_xlabel("target")
+        ax.set_ylabel("prediction")
+        ax.legend(fontsize="small")
+    ax.set_title(f"{sol.n_neurons} neurons, objective {sol.objective:.4g}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _cmd_solve(args) -> int:
+    from .api import solve
+
+    X, Y, fnames, tnames = _read_cli_data(args)
+    if args.lam is None and args.loss != "interpolate":
+        raise ValueError("--lam is required (or use --loss interpolate)")
+    print(f"limitsolver solve: {args.data}: n={X.shape[0]}, features [{', '.join(fnames)}], "
+          f"targets [{', '.join(tnames)}]")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sol = solve(X, Y, lam=args.lam, loss=args.loss, penalty=args.penalty, bias=args.bias,
+                    free=args.free, n_directions=args.n_directions, solver=args.solver,
+                    tol=args.tol)
+    _print_caught(caught)
+    print(sol.summary())
+    print(f"  dual value     {sol.dual_value:.10g} (grid certificate: objective - gap)")
+    os.makedirs(args.out, exist_ok=True)
+    stem = args.name or os.path.splitext(os.path.basename(args.data))[0]
+    out = sol.save(os.path.join(args.out, f"{stem}_solution.npz"))
+    print(f"wrote {out}")
+    if not args.no_plot:
+        png = os.path.join(args.out, f"{stem}_fit.png")
+        _plot_solution(sol, png)
+        print(f"wrote {png}")
+    return 0
+
+
+def _cmd_path(args) -> int:
+    from .path import limit_path
+
+    X, Y, fnames, tnames = _read_cli_data(args)
+    lams = None
+    if args.lams is not None:
+        try:
+            lams = [float(s) for s in args.lams.split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(f"--lams must be comma-separated numbers, got {args.lams!r}") \
+                from None
+    print(f"limitsolver path: {args.data}: n={X.shape[0]}, features [{', '.join(fnames)}], "
+          f"targets [{', '.join(tnames)}]")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = limit_path(X, Y, lams=lams, n_lams=args.n_lams, eps=args.eps, loss=args.loss,
+                          penalty=args.penalty, bias=args.bias, free=args.free,
+                          n_directions=args.n_directions, solver=args.solver, tol=args.tol,
+                          verbose=args.progress)
+    _print_caught(caught)
+    print(f"lam_max = {path.lam_max:.6g} (on the grid of {path.grid.shape[0]} directions)")
+    print(path.table())
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        stem = os.path.splitext(os.path.basename(args.data))[0]
+        out = os.path.join(args.out, f"{stem}_path.csv")
+        with open(out, "w") as fh:
+            fh.write("lam,objective,gap,rel_gap,lower_bound,limit_gap,n_neurons,status\n")
+            for k in range(len(path)):
+                lb, lg = path.lower_bounds[k], path.limit_gaps[k]
+                cells = [path.lams[k], path.objectives[k], path.gaps[k], path.rel_gaps[k],
+                         lb, lg]
+                fh.write(",".join("" if v is None else repr(float(v)) for v in cells)
+                         + f",{int(path.n_neurons[k])},{path.statuses[k]}\n")
+        print(f"wrote {out}")
+    return 0
+
+
+def _add_solve_parser(sub) -> None:
+    p = sub.add_parser(
+        "solve", help="solve the limit problem on a CSV or NPZ file",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Solve the infinite-width limit problem on your data, print the\n"
+                    "certificates, and write the solution (.npz, readable with\n"
+                    "LimitSolution.load) and a plot (DATA_fit.png).\n\n" + _DATA_HELP,
+        epilog="examples:\n"
+               "  limitsolver solve data.csv --targets y1,y2 --lam 1e-3\n"
+               "  limitsolver solve data.csv --features x --targets y --lam 1e-2 "
+               "--bias free --free affine --out results/\n"
+               "  limitsolver solve data.npz --lam 1e-3 --penalty l1 --solver clarabel\n"
+               "  python -c \"import limitsolver as ls; "
+               "print(ls.LimitSolution.load('data_solution.npz').summary())\"")
+    _add_data_options(p, with_lam=True)
+    p.add_argument("--out", default=".", help="folder for the outputs (default .)")
+    p.add_argument("--name", default=None,
+                   help="file name stem of the outputs (default: the data file's)")
+    p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
+    p.set_defaults(func=_cmd_solve)
+
+
+def _add_path_parser(sub) -> None:
+    p = sub.add_parser(
+        "path", help="regularization path: solve for decreasing λ with warm starts",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Solve for a decreasing sequence of λ, from λ_max (computed on the\n"
+                    "grid: the smallest λ with an empty network) down to eps·λ_max, with\n"
+                    "warm starts, and print one table line per λ.\n\n" + _DATA_HELP,
+        epilog="examples:\n"
+               "  limitsolver path data.csv --targets y1,y2\n"
+               "  limitsolver path data.csv --targets y --n-lams 10 --eps 1e-2 --free intercept\n"
+               "  limitsolver path data.npz --lams 0.1,0.01,0.001 --out results/")
+    _add_data_options(p, with_lam=False)
+    p.add_argument("--n-lams", type=int, default=30, help="number of λ values (default 30)")
+    p.add_argument("--eps", type=float, default=1e-3,
+                   help="smallest λ as a fraction of λ_max (default 1e-3)")
+    p.add_argument("--lams", default=None, help="explicit comma-separated λ values")
+    p.add_argument("--progress", action="store_true", help="show a progress bar (tqdm)")
+    p.add_argument("--out", default=None, help="also write the table as CSV into this folder")
+    p.set_defaults(func=_cmd_path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="limitsolver",
         description="The exact infinite-width limit of weight-decay-trained shallow ReLU "
-                    "networks with several outputs.")
+                    "networks with several outputs.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  limitsolver demo\n"
+               "  limitsolver solve data.csv --targets y1,y2 --lam 1e-3\n"
+               "  limitsolver path data.csv --targets y1,y2 --n-lams 20\n"
+               "run 'limitsolver COMMAND --help' for a command's options")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser(
         "demo", help="solve the built-in 1-D multi-task data set (group vs l1)",
@@ -73,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--solver", default="auto", help="backend (default auto)")
     demo.add_argument("--out", default=".", help="folder for the PNG (default .)")
     demo.set_defaults(func=_cmd_demo)
+    _add_solve_parser(sub)
+    _add_path_parser(sub)
     return parser
 
 
@@ -87,6 +278,9 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as exc:
         print(f"limitsolver: error: {exc}", file=sys.stderr)
         return 2
+    except SolverFailed as exc:
+        print(f"limitsolver: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -202,6 +202,19 @@ class LimitSolution:
                   f"  status         {self.status} ({self.solver})"]
         return "\n".join(lines)
 
+    # saving ----------------------------------------------------------------------------
+    def save(self, path) -> str:
+        """Write this solution to one ``.npz`` file (arrays + JSON metadata, no pickle);
+        returns the path written. See :mod:`limitsolver.io`."""
+        from .io import save_solution
+        return save_solution(self, path)
+
+    @classmethod
+    def load(cls, path) -> "LimitSolution":
+        """Read a solution written by :meth:`save` (bit-identical arrays and floats)."""
+        from .io import load_solution
+        return load_solution(path)
+
     def __repr__(self) -> str:
         return (f"<LimitSolution objective={self.objective:.6g} gap={self.gap:.2e} "
                 f"neurons={self.n_neurons} status={self.status!r} solver={self.solver!r}>")
