@@ -215,6 +215,21 @@ def _patterns(Xt, D):
     return [bits[:, j].tobytes() for j in range(D.shape[0])]
 
 
+class _PatternCache:
+    """Activation patterns of the rows of D, computed on first request."""
+
+    def __init__(self, Xt, D):
+        self.Xt, self.D = Xt, D
+        self.keys = {}
+
+    def get(self, rows):
+        missing = [int(j) for j in rows if int(j) not in self.keys]
+        if missing:
+            for j, key in zip(missing, _patterns(self.Xt, self.D[missing])):
+                self.keys[j] = key
+        return [self.keys[int(j)] for j in rows]
+
+
 def _pick_violators(cand, scores, keys, n_add):
     """The ``n_add`` best candidates (positions ``cand``), at most one per activation pattern.
 
@@ -228,14 +243,18 @@ def _pick_violators(cand, scores, keys, n_add):
         return cand
     seen = set()
     picked = []
-    for j in cand[np.argsort(-scores, kind="stable")]:
-        key = keys[j]
-        if key in seen:
-            continue
-        seen.add(key)
-        picked.append(j)
-        if len(picked) == n_add:
-            break
+    order = cand[np.argsort(-scores, kind="stable")]
+    chunk = 2 * n_add
+    for s in range(0, order.size, chunk):
+        block = order[s:s + chunk]
+        for j, key in zip(block, keys.get(block)):
+            if key in seen:
+                continue
+            seen.add(key)
+            picked.append(j)
+            if len(picked) == n_add:
+                return np.asarray(picked, dtype=int)
+        chunk *= 2
     return np.asarray(picked, dtype=int)
 
 
@@ -385,9 +404,11 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
             top = idx_priced[np.argpartition(-S_priced, k_pool - 1)[:k_pool]]
             pool = np.union1d(support, top)
         Phi_pool = pricer.columns(pool)
-        keys = _patterns(problem.Xt, dirs[pool])
+        keys = _PatternCache(problem.Xt, dirs[pool])
         S_pool = S_last[pool]
         sup_pos = np.searchsorted(pool, support)
+        limits = _blas_threads(opts["threads"])
+        limits.__enter__()
         for inner in range(opts["max_inner"]):
             cand = np.flatnonzero(S_pool > lam)
             cand = np.setdiff1d(cand, sup_pos)
@@ -396,9 +417,8 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
             picked = _pick_violators(cand, S_pool[cand], keys, n_add)
             ws = np.concatenate([sup_pos, picked]).astype(int)
             V0 = np.vstack([Vsupp, np.zeros((picked.size, T))])
-            with _blas_threads(opts["threads"]):
-                sub = RestrictedLasso(proj(Phi_pool[:, ws]), Yp, lam, problem.penalty)
-                Vws, inf = sub.solve(V0, tol=inner_tol, max_epochs=opts["max_epochs"])
+            sub = RestrictedLasso(proj(Phi_pool[:, ws]), Yp, lam, problem.penalty)
+            Vws, inf = sub.solve(V0, tol=inner_tol, max_epochs=opts["max_epochs"])
             epochs += inf["epochs"]
             n_newton += inf["newton"]
             n_restricted += 1
@@ -414,6 +434,7 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
             n_add = max(opts["ws_min"], sup_pos.size)
             Rp = proj(Y - Phi_pool[:, sup_pos] @ Vsupp)
             S_pool = pen.dual_norms(Phi_pool.T @ Rp / n)
+        limits.__exit__(None, None, None)
         W, VW = pool[sup_pos], Vsupp
         order = np.argsort(W)
         W, VW = W[order], VW[order]

@@ -25,8 +25,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg import cho_factor as _cho_factor
-from scipy.linalg import cho_solve as _cho_solve
 
 __all__ = ["RestrictedLasso"]
 
@@ -191,7 +189,7 @@ class RestrictedLasso:
                 for ridge in (1e-13, 1e-9, 1e-6, 1e-3, 1.0):
                     Hr = H + (ridge * scale) * np.eye(H.shape[0])
                     try:
-                        step = _cho_solve(_cho_factor(Hr), grad.ravel()).reshape(s_, T)
+                        step = np.linalg.solve(Hr, grad.ravel()).reshape(s_, T)
                     except np.linalg.LinAlgError:
                         continue
                     a_ = np.sum(step * VS, axis=1)
