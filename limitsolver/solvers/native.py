@@ -16,12 +16,17 @@ One pass of the method:
    fits in ``memory_budget``), and the certificate of the current point on the full grid
    (:func:`limitsolver.certificate.certify`, the shared duality gap). Stop when the
    certified relative gap is ≤ ``tol``.
-2. **Working set**: keep the directions with nonzero weight, add the most violating
-   directions (‖c_j‖_* > λ, largest first; at least ``ws_min`` and as many as the support),
-   drop directions whose weight became zero.
-3. **Restricted solve**: the lasso on the working set, warm-started, to a relative gap well
-   below ``tol`` (:class:`limitsolver.solvers.restricted.RestrictedLasso`: block coordinate
-   descent with Anderson extrapolation and a Newton polish on the support).
+2. **Pool**: the ``pool`` best-scoring directions (largest ‖c_j‖_*) and the support; their
+   columns are kept until the next pass.
+3. **Working set on the pool**, repeated until no pool direction violates: keep the
+   directions with nonzero weight, add the most violating pool directions (‖c_j‖_* > λ,
+   largest first, at most one per activation pattern — directions with the same pattern
+   1[x̃_i·θ > 0] have features in one (d+1)-dimensional space —, at least ``ws_min`` and as
+   many as the support), solve the restricted lasso on the working set, warm-started, to a
+   relative gap well below ``tol`` (:class:`limitsolver.solvers.restricted.RestrictedLasso`:
+   an active-set Newton method, exact on the small support even when the Gram matrix of the
+   working set is singular), drop directions whose weight became zero, re-price the pool.
+   Atoms can so move across many grid cells for the price of one full pass.
 
 Gap-safe screening (when Φ is not cached): with a feasible dual point Z and duality gap g,
 the dual optimum Z* satisfies ‖Z* − Z‖ ≤ r = √(2 n g) (the dual is (1/n)-strongly
@@ -273,8 +278,8 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
     warm_start : LimitSolution or None
         A previous solution; its weights on the same grid (or its atoms moved to the
         nearest grid rows) start the working set.
-    verbose : bool
-        Print one line per pricing pass.
+    verbose : bool or int
+        Print one line per pricing pass (2: also one per restricted solve).
     **options
         See :data:`DEFAULT_OPTIONS`; unknown names raise ValueError.
 
