@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from .certificate import certify, fit_free_part
+from .certificate import certify, fit_free_part, support_dual
 from .exceptions import ConvergenceWarning
 from .grids import default_grid
 from .penalties import get_penalty
@@ -90,14 +90,22 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
     directions = problem.check_directions(grid)
     chain = solver_chain(solver, problem)
     t0 = time.perf_counter()
+    scale = _target_scale(problem)
+    inner = _scaled(problem, scale)
+    if scale != 1.0:
+        warm_start = None
     failures, best, result = [], None, None
     for name in chain:
         try:
-            res = run_solver(name, problem, directions, tol=tol, warm_start=warm_start,
+            res = run_solver(name, inner, directions, tol=tol, warm_start=warm_start,
                              verbose=verbose, **solver_options)
         except SolverFailed as exc:
             failures.append(f"{name}: {exc}")
             continue
+        if scale != 1.0:
+            res.V = np.asarray(res.V, dtype=float) * scale
+            res.C = np.asarray(res.C, dtype=float) * scale
+            res.Z = [np.asarray(z, dtype=float) * scale for z in res.Z]
         if res.status == "infeasible" and problem.loss == "interpolate":
             raise ValueError("the data cannot be interpolated on this grid (the solver "
                              "reports the equality constraints infeasible)")
@@ -113,7 +121,8 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
                     cand, res = cand_p, pol
         if best is None or _score(problem, cand[2]) < _score(problem, best[2]):
             best, result = cand, res
-        if res.status == "optimal" or _score(problem, cand[2]) <= tol:
+        score = _score(problem, cand[2])
+        if score <= tol or (res.status == "optimal" and score <= NEAR_TOL * tol):
             break
         failures.append(f"{name}: status {res.status}, certified relative gap "
                         f"{cand[2].rel_gap:.2e}")
@@ -131,6 +140,8 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
     certified = _score(problem, cert) <= tol
     status = "optimal" if certified else "inaccurate"
     info["backend_status"] = result.status
+    if scale != 1.0:
+        info["target_scale"] = scale
     sol = LimitSolution(problem, directions[active], V[active], C, cert,
                         status=status, solver=result.solver, grid=directions, info=info)
     sol.grid_weights = V
@@ -141,6 +152,35 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
             f"exceeds tol={tol:g}; backend status {result.status!r}",
             ConvergenceWarning, stacklevel=3)
     return sol
+
+
+#: A backend that reports convergence ends the fallback chain when its certified relative
+#: gap is within this factor of ``tol``; beyond it the next backend is tried.
+NEAR_TOL = 1e3
+
+#: Targets with max|Y| outside this range are solved at unit scale and mapped back
+#: (squared loss and interpolation are exactly homogeneous in (Y, V, C, λ)).
+TARGET_RANGE = (1e-2, 1e2)
+
+
+def _target_scale(problem) -> float:
+    """The factor c by which Y is divided before the backends see it (1 when not needed)."""
+    if problem.loss == "logistic":
+        return 1.0
+    m = float(np.abs(problem.Y).max())
+    if m == 0.0 or TARGET_RANGE[0] <= m <= TARGET_RANGE[1]:
+        return 1.0
+    return m
+
+
+def _scaled(problem, c: float):
+    """The problem with targets Y/c and λ/c, whose solution (V, C) maps back to (cV, cC)
+    with objective c² J (squared loss) or c J (interpolation)."""
+    if c == 1.0:
+        return problem
+    new = problem.with_lam(problem.lam / c)
+    new.Y = problem.Y / c
+    return new
 
 
 #: Largest interpolation residual, relative to max|Y|, that still counts as an exact fit.
@@ -165,5 +205,9 @@ def _certified(problem, directions, res):
     FV = features_matvec(problem.Xt, directions, V)
     if problem.loss != "interpolate" and problem.F.shape[1]:
         C = fit_free_part(problem, FV, C0=C)
-    cert = certify(problem, directions, V, C, Z=res.Z or None, pred=FV + problem.F @ C)
+    Z = list(res.Z) or None
+    if problem.loss == "interpolate" and Z:
+        # interior-point multipliers made exact on the support (an extra candidate)
+        Z = Z + [support_dual(problem, directions, V, Z[-1])]
+    cert = certify(problem, directions, V, C, Z=Z, pred=FV + problem.F @ C)
     return V, C, cert

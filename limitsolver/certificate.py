@@ -24,7 +24,7 @@ from .losses import get_loss
 from .penalties import get_penalty
 
 __all__ = ["Certificate", "certify", "primal_value", "fit_free_part", "dual_candidate",
-           "correlations", "lam_max"]
+           "correlations", "lam_max", "support_dual"]
 
 
 @dataclass
@@ -132,10 +132,58 @@ def dual_candidate(problem, pred) -> np.ndarray:
 
 
 def _project_free(problem, Z):
+    """Z minus its least-squares fit by the free columns F (done twice, for accuracy)."""
     F = problem.F
     if F.shape[1] == 0:
         return Z
-    return Z - F @ np.linalg.lstsq(F, Z, rcond=None)[0]
+    for _ in range(2):
+        Z = Z - F @ np.linalg.lstsq(F, Z, rcond=None)[0]
+    return Z
+
+
+def support_dual(problem, directions, V, Z0) -> np.ndarray:
+    """Correct a dual candidate so that it satisfies the support conditions exactly.
+
+    At an optimum, every active direction θ_j carries c(θ_j) = λ V_j/‖V_j‖ (group;
+    λ sign(V_jt) on the active entries for l1; λ = 1 for interpolation) and Z ⊥ F.
+    Returns the smallest change of α·Z0 (α the best scale of Z0) meeting these linear
+    equations; interior-point multipliers are accurate to ~1e-7, this makes them exact up
+    to rounding when the support is right. The result is only a *candidate*: ``certify``
+    rescales it to feasibility over the whole direction set.
+
+    Parameters
+    ----------
+    directions : ndarray (M, d+1);  V : ndarray (M, T);  Z0 : ndarray (n, T)
+    """
+    from .features import relu_features
+    lam = 1.0 if problem.loss == "interpolate" else problem.lam
+    pen = get_penalty(problem.penalty)
+    active = pen.row_norms(V) > 0
+    Z0 = np.asarray(Z0, dtype=float)
+    if not active.any():
+        return Z0
+    Phi = relu_features(problem.Xt, directions[active]) / problem.n
+    Va = V[active]
+    if problem.penalty == "group":
+        U = lam * Va / np.linalg.norm(Va, axis=1, keepdims=True)
+        mask = np.ones_like(U, dtype=bool)
+    else:
+        U = lam * np.sign(Va)
+        mask = Va != 0
+    # best scale (and sign) of Z0 against the support equations
+    PZ = Phi.T @ Z0
+    den = float(np.sum((PZ * mask) ** 2))
+    alpha = float(np.sum(PZ * U * mask)) / den if den > 0 else 0.0
+    Z = alpha * Z0
+    F = problem.F
+    for t in range(problem.T):
+        rows = mask[:, t]
+        B = np.vstack([Phi[:, rows].T, F.T])
+        r = np.concatenate([U[rows, t], np.zeros(F.shape[1])])
+        if B.shape[0] == 0:
+            continue
+        Z[:, t] -= np.linalg.lstsq(B, B @ Z[:, t] - r, rcond=None)[0]
+    return Z
 
 
 def correlations(problem, directions, Z) -> np.ndarray:
@@ -167,19 +215,30 @@ def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> C
     loss = get_loss(problem.loss)
     pen = get_penalty(problem.penalty)
     lam = 1.0 if problem.loss == "interpolate" else problem.lam
-    best = None
+    # Z = 0 is always dual feasible (value 0): the bound never goes below it.
+    best = (0.0, np.zeros_like(problem.Y), 0.0)
+    # Below this, S is rounding noise and λ/S would amplify noise into a bound.
+    s_floor = 1e-13 * np.max(np.linalg.norm(problem.Xt, axis=1))
     for Zc in candidates:
+        scale_z = float(np.max(np.abs(Zc))) if Zc.size else 0.0
+        if scale_z == 0.0:
+            continue
         if sup_norm is None:
             S = pen.dual_norms(correlations(problem, directions, Zc))
             S = float(S.max()) if S.size else 0.0
         else:
             S = float(sup_norm(Zc))
-        smax = lam / S if S > 0 else (np.inf if problem.loss != "logistic" else 1.0)
-        if not np.isfinite(smax):
-            smax = 1.0 if problem.loss != "interpolate" else 0.0
+        if S <= s_floor * scale_z:
+            if problem.loss == "interpolate":
+                continue
+            smax = 1.0
+        else:
+            smax = lam / S
         s = loss.scale_dual(Zc, problem.Y, smax)
+        if not loss.dual_feasible(s * Zc, problem.Y):
+            continue
         dual = loss.dual_value(s * Zc, problem.Y)
-        if best is None or dual > best[0]:
+        if dual > best[0]:
             best = (dual, s * Zc, S)
     dual, Zs, S = best
     gap = primal - dual
