@@ -6,16 +6,16 @@ import warnings
 
 import numpy as np
 
-from .certificate import certify, fit_free_part, support_dual
+from .certificate import certify, fit_free_part, lam_max, support_dual
 from .exceptions import ConvergenceWarning
-from .grids import default_grid
+from .grids import check_random_state, default_grid
 from .penalties import get_penalty
 from .problem import LimitProblem
 from .solution import LimitSolution
 from .solvers import SolverFailed, run_solver, solver_chain
 from .solvers.polish import polish as polish_result
 
-__all__ = ["solve", "solve_problem"]
+__all__ = ["solve", "solve_problem", "zero_solution"]
 
 
 def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized",
@@ -64,6 +64,7 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     LimitSolution
     """
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
+    check_random_state(random_state)
     if grid is None:
         grid = default_grid(problem.X, problem.bias, n_directions, random_state=random_state)
     return solve_problem(problem, grid, solver=solver, tol=tol, warm_start=warm_start,
@@ -74,9 +75,9 @@ def _check_tol(tol) -> float:
     try:
         tol = float(tol)
     except (TypeError, ValueError):
-        raise ValueError(f"tol must be a positive number, got {tol!r}") from None
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}") from None
+    if not (np.isfinite(tol) and 0 < tol < 1):
+        raise ValueError(f"tol is a relative duality gap and must lie in (0, 1), got {tol!r}")
     return tol
 
 
@@ -89,6 +90,8 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
                          "solve_problem takes penalty='group' or 'l1'")
     directions = problem.check_directions(grid)
     chain = solver_chain(solver, problem)
+    if _zero_is_optimal(problem, directions):
+        return zero_solution(problem, directions)
     t0 = time.perf_counter()
     scale = _target_scale(problem)
     inner = _scaled(problem, scale)
@@ -152,6 +155,31 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
             f"exceeds tol={tol:g}; backend status {result.status!r}",
             ConvergenceWarning, stacklevel=3)
     return sol
+
+
+def zero_solution(problem, directions) -> LimitSolution:
+    """The exact solution for λ ≥ λ_max: no neurons, the free part fitted alone, certified
+    on ``directions`` by :func:`~limitsolver.certificate.certify` (gap 0 up to rounding)."""
+    V = np.zeros((directions.shape[0], problem.T))
+    C = fit_free_part(problem, np.zeros((problem.n, problem.T)))
+    # (for interpolation the caller has checked that the free part fits Y exactly)
+    cert = certify(problem, directions, V, C)
+    sol = LimitSolution(problem, directions[:0], V[:0], C, cert, status="optimal",
+                        solver="closed-form", grid=directions,
+                        info={"grid_size": int(directions.shape[0]), "lam_ge_lam_max": True})
+    sol.grid_weights = V
+    return sol
+
+
+def _zero_is_optimal(problem, directions) -> bool:
+    """λ ≥ λ_max on the grid, or for interpolation a free part that fits Y exactly."""
+    if problem.loss == "interpolate":
+        if problem.F.shape[1] == 0:
+            return not np.any(problem.Y)
+        C = fit_free_part(problem, np.zeros((problem.n, problem.T)))
+        fit = float(np.max(np.abs(problem.F @ C - problem.Y)))
+        return fit <= 1e-12 * max(1.0, float(np.max(np.abs(problem.Y))))
+    return problem.lam >= lam_max(problem, directions)
 
 
 #: A backend that reports convergence ends the fallback chain when its certified relative

@@ -40,7 +40,7 @@ class Certificate:
     gap : float
         primal − dual (≥ 0 up to rounding when the dual point is feasible).
     rel_gap : float
-        gap / max(|primal|, tiny).
+        gap / max(|primal|, ROUNDING · J_ref), J_ref the objective's natural scale.
     dual_point : ndarray (n, T)
         The feasible dual point sZ.
     max_correlation : float
@@ -191,6 +191,23 @@ def correlations(problem, directions, Z) -> np.ndarray:
     return features_rmatvec(problem.Xt, directions, Z) / problem.n
 
 
+#: Relative gaps are measured against max(|J|, ROUNDING · J_ref), J_ref the objective's
+#: natural scale (:func:`_reference_value`), so that an optimum of 0 (a free part that
+#: fits the data) is certified at rounding level instead of dividing by zero.
+ROUNDING = 1e-13
+
+
+def _reference_value(problem) -> float:
+    """J_ref: the loss of the zero predictor ((1/(2n))‖Y‖² squared, T·log 2 logistic), or
+    max|Y| for interpolation."""
+    Y = problem.Y
+    if problem.loss == "squared":
+        return 0.5 * float(np.sum(Y * Y)) / problem.n
+    if problem.loss == "logistic":
+        return problem.T * float(np.log(2.0))
+    return float(np.max(np.abs(Y)))
+
+
 def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> Certificate:
     """Certificate of weights V (M × T), free part C (p × T) on ``directions`` (M × (d+1)).
 
@@ -207,11 +224,17 @@ def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> C
     primal, pred = primal_value(problem, directions, V, C, pred=pred)
     infeas = float(np.max(np.abs(pred - problem.Y))) if problem.loss == "interpolate" else 0.0
     if Z is None:
-        candidates = [dual_candidate(problem, pred)]
+        raw = [get_loss(problem.loss).residual(pred, problem.Y)]
     elif isinstance(Z, (list, tuple)):
-        candidates = [_project_free(problem, np.asarray(z, dtype=float)) for z in Z]
+        raw = [np.asarray(z, dtype=float) for z in Z]
     else:
-        candidates = [_project_free(problem, np.asarray(Z, dtype=float))]
+        raw = [np.asarray(Z, dtype=float)]
+    candidates = []
+    for z in raw:
+        zp = _project_free(problem, z)
+        # what survives the projection at rounding level is noise, not a dual direction
+        if np.max(np.abs(zp), initial=0.0) > 1e-11 * np.max(np.abs(z), initial=0.0):
+            candidates.append(zp)
     loss = get_loss(problem.loss)
     pen = get_penalty(problem.penalty)
     lam = 1.0 if problem.loss == "interpolate" else problem.lam
@@ -242,6 +265,6 @@ def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> C
             best = (dual, s * Zc, S)
     dual, Zs, S = best
     gap = primal - dual
-    rel = gap / max(abs(primal), 1e-300)
+    rel = gap / max(abs(primal), ROUNDING * _reference_value(problem), 1e-300)
     return Certificate(primal=primal, dual=dual, gap=gap, rel_gap=rel, dual_point=Zs,
                        max_correlation=S, infeasibility=infeas)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["sphere_grid", "cylinder_grid", "breakpoint_directions", "default_grid",
-           "DEFAULT_SIZES"]
+           "DEFAULT_SIZES", "check_random_state"]
 
 _KINDS = ("auto", "uniform", "fibonacci", "sobol", "halton", "random")
 
@@ -31,7 +31,7 @@ def _check_count(name: str, value, minimum: int = 1) -> int:
     return int(as_float)
 
 
-def _rng(random_state) -> np.random.Generator:
+def check_random_state(random_state) -> np.random.Generator:
     """A Generator from None, an int seed or a Generator, or a ValueError."""
     try:
         return np.random.default_rng(random_state)
@@ -83,7 +83,7 @@ def sphere_grid(dim: int, n_points: int, kind: str = "auto", random_state=None) 
         r = np.sqrt(np.maximum(0.0, 1.0 - z * z))
         phi = k * np.pi * (3.0 - np.sqrt(5.0))
         return np.column_stack([r * np.cos(phi), r * np.sin(phi), z])
-    rng = _rng(random_state)
+    rng = check_random_state(random_state)
     if kind == "random":
         G = rng.standard_normal((n_points, dim))
     else:
