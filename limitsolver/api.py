@@ -115,6 +115,9 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
         if res.status == "failed":
             failures.append(f"{name}: status failed")
             continue
+        if not (np.all(np.isfinite(res.V)) and np.all(np.isfinite(res.C))):
+            failures.append(f"{name}: returned non-finite weights")
+            continue
         cand = _certified(problem, directions, res)
         if polish and res.solver != "native":
             pol = polish_result(problem, directions, res, tol=tol)
@@ -221,6 +224,8 @@ def _score(problem, cert) -> float:
         scale = max(1.0, float(np.abs(problem.Y).max()))
         if cert.infeasibility > INTERPOLATION_TOL * scale:
             return np.inf
+    if not np.isfinite(cert.rel_gap):
+        return np.inf
     return max(cert.rel_gap, 0.0)
 
 
