@@ -85,6 +85,9 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
                   polish=True, verbose=False, **solver_options) -> LimitSolution:
     """Solve a validated :class:`LimitProblem` on the direction set ``grid`` (M × (d+1))."""
     tol = _check_tol(tol)
+    if warm_start is not None and not isinstance(warm_start, LimitSolution):
+        raise ValueError(f"warm_start must be a LimitSolution (a previous solve), got "
+                         f"{type(warm_start).__name__}")
     if problem.penalty not in ("group", "l1"):
         raise ValueError(f"penalty={problem.penalty!r} has no grid problem; "
                          "solve_problem takes penalty='group' or 'l1'")

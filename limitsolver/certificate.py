@@ -64,6 +64,9 @@ def lam_max(problem, directions=None) -> float:
     It is max_j ‖(1/n) Φ_jᵀ Z₀‖ over the grid, Z₀ the residual of the free part alone;
     ``directions`` defaults to the problem's default grid.
     """
+    from .problem import LimitProblem
+    if not isinstance(problem, LimitProblem):
+        raise ValueError(f"lam_max takes a LimitProblem, got {type(problem).__name__}")
     if problem.loss == "interpolate":
         raise ValueError("lam_max is not defined for loss='interpolate'")
     if directions is None:

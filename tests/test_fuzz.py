@@ -185,3 +185,20 @@ def test_cli_bad_input_one_line_exit_2(tmp_path, capsys, name, text, args):
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err and "\n" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ls.sweep(3),
+    lambda: ls.lam_max("not a problem"),
+    lambda: ls.solve(GOOD_X, GOOD_Y, lam=0.1, n_directions=30, warm_start=3),
+    lambda: ls.limit_path(GOOD_X, GOOD_Y, lams=[-1.0, 0.1]),
+    lambda: ls.limit_path(GOOD_X, GOOD_Y, eps=2.0),
+    lambda: ls.limit_path(GOOD_X, GOOD_Y, n_lams=0),
+    lambda: ls.cylinder_grid(2, 10, 0, 1.0),
+    lambda: ls.solve(GOOD_X, GOOD_Y, lam=0.1, n_directions=30).predict(np.ones((3, 2))),
+    lambda: ls.solve(GOOD_X, GOOD_Y, lam=0.1, n_directions=30).predict([[np.nan]]),
+    lambda: ls.solve(GOOD_X, GOOD_Y, lam=0.1, n_directions=30, solver="clarabel", foo=1),
+], ids=["sweep", "lam_max", "warm_start", "path_lams", "path_eps", "path_n", "cylinder",
+        "predict_shape", "predict_nan", "solver_option"])
+def test_other_entry_points(call):
+    _expect_clean_error(call)
