@@ -6,16 +6,16 @@ import warnings
 
 import numpy as np
 
-from .certificate import certify, fit_free_part
+from .certificate import certify, fit_free_part, lam_max, support_dual
 from .exceptions import ConvergenceWarning
-from .grids import default_grid
+from .grids import check_random_state, default_grid
 from .penalties import get_penalty
 from .problem import LimitProblem
 from .solution import LimitSolution
 from .solvers import SolverFailed, run_solver, solver_chain
 from .solvers.polish import polish as polish_result
 
-__all__ = ["solve", "solve_problem"]
+__all__ = ["solve", "solve_problem", "zero_solution"]
 
 
 def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized",
@@ -64,6 +64,7 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     LimitSolution
     """
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
+    check_random_state(random_state)
     if grid is None:
         grid = default_grid(problem.X, problem.bias, n_directions, random_state=random_state)
     return solve_problem(problem, grid, solver=solver, tol=tol, warm_start=warm_start,
@@ -74,9 +75,9 @@ def _check_tol(tol) -> float:
     try:
         tol = float(tol)
     except (TypeError, ValueError):
-        raise ValueError(f"tol must be a positive number, got {tol!r}") from None
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}") from None
+    if not (np.isfinite(tol) and 0 < tol < 1):
+        raise ValueError(f"tol is a relative duality gap and must lie in (0, 1), got {tol!r}")
     return tol
 
 
@@ -84,25 +85,41 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
                   polish=True, verbose=False, **solver_options) -> LimitSolution:
     """Solve a validated :class:`LimitProblem` on the direction set ``grid`` (M × (d+1))."""
     tol = _check_tol(tol)
+    if warm_start is not None and not isinstance(warm_start, LimitSolution):
+        raise ValueError(f"warm_start must be a LimitSolution (a previous solve), got "
+                         f"{type(warm_start).__name__}")
     if problem.penalty not in ("group", "l1"):
         raise ValueError(f"penalty={problem.penalty!r} has no grid problem; "
                          "solve_problem takes penalty='group' or 'l1'")
     directions = problem.check_directions(grid)
     chain = solver_chain(solver, problem)
+    if _zero_is_optimal(problem, directions):
+        return zero_solution(problem, directions)
     t0 = time.perf_counter()
+    scale = _target_scale(problem)
+    inner = _scaled(problem, scale)
+    if scale != 1.0:
+        warm_start = None
     failures, best, result = [], None, None
     for name in chain:
         try:
-            res = run_solver(name, problem, directions, tol=tol, warm_start=warm_start,
+            res = run_solver(name, inner, directions, tol=tol, warm_start=warm_start,
                              verbose=verbose, **solver_options)
         except SolverFailed as exc:
             failures.append(f"{name}: {exc}")
             continue
+        if scale != 1.0:
+            res.V = np.asarray(res.V, dtype=float) * scale
+            res.C = np.asarray(res.C, dtype=float) * scale
+            res.Z = [np.asarray(z, dtype=float) * scale for z in res.Z]
         if res.status == "infeasible" and problem.loss == "interpolate":
             raise ValueError("the data cannot be interpolated on this grid (the solver "
                              "reports the equality constraints infeasible)")
         if res.status == "failed":
             failures.append(f"{name}: status failed")
+            continue
+        if not (np.all(np.isfinite(res.V)) and np.all(np.isfinite(res.C))):
+            failures.append(f"{name}: returned non-finite weights")
             continue
         cand = _certified(problem, directions, res)
         if polish and res.solver != "native":
@@ -113,7 +130,8 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
                     cand, res = cand_p, pol
         if best is None or _score(problem, cand[2]) < _score(problem, best[2]):
             best, result = cand, res
-        if res.status == "optimal" or _score(problem, cand[2]) <= tol:
+        score = _score(problem, cand[2])
+        if score <= tol or (res.status == "optimal" and score <= NEAR_TOL * tol):
             break
         failures.append(f"{name}: status {res.status}, certified relative gap "
                         f"{cand[2].rel_gap:.2e}")
@@ -131,6 +149,8 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
     certified = _score(problem, cert) <= tol
     status = "optimal" if certified else "inaccurate"
     info["backend_status"] = result.status
+    if scale != 1.0:
+        info["target_scale"] = scale
     sol = LimitSolution(problem, directions[active], V[active], C, cert,
                         status=status, solver=result.solver, grid=directions, info=info)
     sol.grid_weights = V
@@ -143,6 +163,60 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
     return sol
 
 
+def zero_solution(problem, directions) -> LimitSolution:
+    """The exact solution for λ ≥ λ_max: no neurons, the free part fitted alone, certified
+    on ``directions`` by :func:`~limitsolver.certificate.certify` (gap 0 up to rounding)."""
+    V = np.zeros((directions.shape[0], problem.T))
+    C = fit_free_part(problem, np.zeros((problem.n, problem.T)))
+    # (for interpolation the caller has checked that the free part fits Y exactly)
+    cert = certify(problem, directions, V, C)
+    sol = LimitSolution(problem, directions[:0], V[:0], C, cert, status="optimal",
+                        solver="closed-form", grid=directions,
+                        info={"grid_size": int(directions.shape[0]), "lam_ge_lam_max": True})
+    sol.grid_weights = V
+    return sol
+
+
+def _zero_is_optimal(problem, directions) -> bool:
+    """λ ≥ λ_max on the grid, or for interpolation a free part that fits Y exactly."""
+    if problem.loss == "interpolate":
+        if problem.F.shape[1] == 0:
+            return not np.any(problem.Y)
+        C = fit_free_part(problem, np.zeros((problem.n, problem.T)))
+        fit = float(np.max(np.abs(problem.F @ C - problem.Y)))
+        return fit <= 1e-12 * max(1.0, float(np.max(np.abs(problem.Y))))
+    return problem.lam >= lam_max(problem, directions)
+
+
+#: A backend that reports convergence ends the fallback chain when its certified relative
+#: gap is within this factor of ``tol``; beyond it the next backend is tried.
+NEAR_TOL = 1e3
+
+#: Targets with max|Y| outside this range are solved at unit scale and mapped back
+#: (squared loss and interpolation are exactly homogeneous in (Y, V, C, λ)).
+TARGET_RANGE = (1e-2, 1e2)
+
+
+def _target_scale(problem) -> float:
+    """The factor c by which Y is divided before the backends see it (1 when not needed)."""
+    if problem.loss == "logistic":
+        return 1.0
+    m = float(np.abs(problem.Y).max())
+    if m == 0.0 or TARGET_RANGE[0] <= m <= TARGET_RANGE[1]:
+        return 1.0
+    return m
+
+
+def _scaled(problem, c: float):
+    """The problem with targets Y/c and λ/c, whose solution (V, C) maps back to (cV, cC)
+    with objective c² J (squared loss) or c J (interpolation)."""
+    if c == 1.0:
+        return problem
+    new = problem.with_lam(problem.lam / c)
+    new.Y = problem.Y / c
+    return new
+
+
 #: Largest interpolation residual, relative to max|Y|, that still counts as an exact fit.
 INTERPOLATION_TOL = 1e-7
 
@@ -153,6 +227,8 @@ def _score(problem, cert) -> float:
         scale = max(1.0, float(np.abs(problem.Y).max()))
         if cert.infeasibility > INTERPOLATION_TOL * scale:
             return np.inf
+    if not np.isfinite(cert.rel_gap):
+        return np.inf
     return max(cert.rel_gap, 0.0)
 
 
@@ -165,5 +241,9 @@ def _certified(problem, directions, res):
     FV = features_matvec(problem.Xt, directions, V)
     if problem.loss != "interpolate" and problem.F.shape[1]:
         C = fit_free_part(problem, FV, C0=C)
-    cert = certify(problem, directions, V, C, Z=res.Z or None, pred=FV + problem.F @ C)
+    Z = list(res.Z) or None
+    if problem.loss == "interpolate" and Z:
+        # interior-point multipliers made exact on the support (an extra candidate)
+        Z = Z + [support_dual(problem, directions, V, Z[-1])]
+    cert = certify(problem, directions, V, C, Z=Z, pred=FV + problem.F @ C)
     return V, C, cert

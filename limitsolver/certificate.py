@@ -24,7 +24,7 @@ from .losses import get_loss
 from .penalties import get_penalty
 
 __all__ = ["Certificate", "certify", "primal_value", "fit_free_part", "dual_candidate",
-           "correlations", "lam_max"]
+           "correlations", "lam_max", "support_dual"]
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Certificate:
     gap : float
         primal − dual (≥ 0 up to rounding when the dual point is feasible).
     rel_gap : float
-        gap / max(|primal|, tiny).
+        gap / max(|primal|, ROUNDING · J_ref), J_ref the objective's natural scale.
     dual_point : ndarray (n, T)
         The feasible dual point sZ.
     max_correlation : float
@@ -64,6 +64,9 @@ def lam_max(problem, directions=None) -> float:
     It is max_j ‖(1/n) Φ_jᵀ Z₀‖ over the grid, Z₀ the residual of the free part alone;
     ``directions`` defaults to the problem's default grid.
     """
+    from .problem import LimitProblem
+    if not isinstance(problem, LimitProblem):
+        raise ValueError(f"lam_max takes a LimitProblem, got {type(problem).__name__}")
     if problem.loss == "interpolate":
         raise ValueError("lam_max is not defined for loss='interpolate'")
     if directions is None:
@@ -132,15 +135,80 @@ def dual_candidate(problem, pred) -> np.ndarray:
 
 
 def _project_free(problem, Z):
+    """Z minus its least-squares fit by the free columns F (done twice, for accuracy)."""
     F = problem.F
     if F.shape[1] == 0:
         return Z
-    return Z - F @ np.linalg.lstsq(F, Z, rcond=None)[0]
+    for _ in range(2):
+        Z = Z - F @ np.linalg.lstsq(F, Z, rcond=None)[0]
+    return Z
+
+
+def support_dual(problem, directions, V, Z0) -> np.ndarray:
+    """Correct a dual candidate so that it satisfies the support conditions exactly.
+
+    At an optimum, every active direction θ_j carries c(θ_j) = λ V_j/‖V_j‖ (group;
+    λ sign(V_jt) on the active entries for l1; λ = 1 for interpolation) and Z ⊥ F.
+    Returns the smallest change of α·Z0 (α the best scale of Z0) meeting these linear
+    equations; interior-point multipliers are accurate to ~1e-7, this makes them exact up
+    to rounding when the support is right. The result is only a *candidate*: ``certify``
+    rescales it to feasibility over the whole direction set.
+
+    Parameters
+    ----------
+    directions : ndarray (M, d+1);  V : ndarray (M, T);  Z0 : ndarray (n, T)
+    """
+    from .features import relu_features
+    lam = 1.0 if problem.loss == "interpolate" else problem.lam
+    pen = get_penalty(problem.penalty)
+    active = pen.row_norms(V) > 0
+    Z0 = np.asarray(Z0, dtype=float)
+    if not active.any():
+        return Z0
+    Phi = relu_features(problem.Xt, directions[active]) / problem.n
+    Va = V[active]
+    if problem.penalty == "group":
+        U = lam * Va / np.linalg.norm(Va, axis=1, keepdims=True)
+        mask = np.ones_like(U, dtype=bool)
+    else:
+        U = lam * np.sign(Va)
+        mask = Va != 0
+    # best scale (and sign) of Z0 against the support equations
+    PZ = Phi.T @ Z0
+    den = float(np.sum((PZ * mask) ** 2))
+    alpha = float(np.sum(PZ * U * mask)) / den if den > 0 else 0.0
+    Z = alpha * Z0
+    F = problem.F
+    for t in range(problem.T):
+        rows = mask[:, t]
+        B = np.vstack([Phi[:, rows].T, F.T])
+        r = np.concatenate([U[rows, t], np.zeros(F.shape[1])])
+        if B.shape[0] == 0:
+            continue
+        Z[:, t] -= np.linalg.lstsq(B, B @ Z[:, t] - r, rcond=None)[0]
+    return Z
 
 
 def correlations(problem, directions, Z) -> np.ndarray:
     """c(θ_j) = (1/n) Σ_i Z_i relu(θ_j·x̃_i) for every grid direction, shape (M, T)."""
     return features_rmatvec(problem.Xt, directions, Z) / problem.n
+
+
+#: Relative gaps are measured against max(|J|, ROUNDING · J_ref), J_ref the objective's
+#: natural scale (:func:`_reference_value`), so that an optimum of 0 (a free part that
+#: fits the data) is certified at rounding level instead of dividing by zero.
+ROUNDING = 1e-13
+
+
+def _reference_value(problem) -> float:
+    """J_ref: the loss of the zero predictor ((1/(2n))‖Y‖² squared, T·log 2 logistic), or
+    max|Y| for interpolation."""
+    Y = problem.Y
+    if problem.loss == "squared":
+        return 0.5 * float(np.sum(Y * Y)) / problem.n
+    if problem.loss == "logistic":
+        return problem.T * float(np.log(2.0))
+    return float(np.max(np.abs(Y)))
 
 
 def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> Certificate:
@@ -159,30 +227,47 @@ def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> C
     primal, pred = primal_value(problem, directions, V, C, pred=pred)
     infeas = float(np.max(np.abs(pred - problem.Y))) if problem.loss == "interpolate" else 0.0
     if Z is None:
-        candidates = [dual_candidate(problem, pred)]
+        raw = [get_loss(problem.loss).residual(pred, problem.Y)]
     elif isinstance(Z, (list, tuple)):
-        candidates = [_project_free(problem, np.asarray(z, dtype=float)) for z in Z]
+        raw = [np.asarray(z, dtype=float) for z in Z]
     else:
-        candidates = [_project_free(problem, np.asarray(Z, dtype=float))]
+        raw = [np.asarray(Z, dtype=float)]
+    candidates = []
+    for z in raw:
+        zp = _project_free(problem, z)
+        # what survives the projection at rounding level is noise, not a dual direction
+        if np.max(np.abs(zp), initial=0.0) > 1e-11 * np.max(np.abs(z), initial=0.0):
+            candidates.append(zp)
     loss = get_loss(problem.loss)
     pen = get_penalty(problem.penalty)
     lam = 1.0 if problem.loss == "interpolate" else problem.lam
-    best = None
+    # Z = 0 is always dual feasible (value 0): the bound never goes below it.
+    best = (0.0, np.zeros_like(problem.Y), 0.0)
+    # Below this, S is rounding noise and λ/S would amplify noise into a bound.
+    s_floor = 1e-13 * np.max(np.linalg.norm(problem.Xt, axis=1))
     for Zc in candidates:
+        scale_z = float(np.max(np.abs(Zc))) if Zc.size else 0.0
+        if scale_z == 0.0:
+            continue
         if sup_norm is None:
             S = pen.dual_norms(correlations(problem, directions, Zc))
             S = float(S.max()) if S.size else 0.0
         else:
             S = float(sup_norm(Zc))
-        smax = lam / S if S > 0 else (np.inf if problem.loss != "logistic" else 1.0)
-        if not np.isfinite(smax):
-            smax = 1.0 if problem.loss != "interpolate" else 0.0
+        if S <= s_floor * scale_z:
+            if problem.loss == "interpolate":
+                continue
+            smax = 1.0
+        else:
+            smax = lam / S
         s = loss.scale_dual(Zc, problem.Y, smax)
+        if not loss.dual_feasible(s * Zc, problem.Y):
+            continue
         dual = loss.dual_value(s * Zc, problem.Y)
-        if best is None or dual > best[0]:
+        if dual > best[0]:
             best = (dual, s * Zc, S)
     dual, Zs, S = best
     gap = primal - dual
-    rel = gap / max(abs(primal), 1e-300)
+    rel = gap / max(abs(primal), ROUNDING * _reference_value(problem), 1e-300)
     return Certificate(primal=primal, dual=dual, gap=gap, rel_gap=rel, dual_point=Zs,
                        max_correlation=S, infeasibility=infeas)

@@ -240,8 +240,19 @@ def _add_path_parser(sub) -> None:
     p.set_defaults(func=_cmd_path)
 
 
+class _UsageError(Exception):
+    """A command-line usage error (reported on one line, exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``error`` raises instead of printing the usage."""
+
+    def error(self, message):
+        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="limitsolver",
         description="The exact infinite-width limit of weight-decay-trained shallow ReLU "
                     "networks with several outputs.",
@@ -269,7 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(f"limitsolver: error: {exc}", file=sys.stderr)
+        return 2
     if not getattr(args, "command", None):
         parser.print_help()
         return 2

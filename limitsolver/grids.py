@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["sphere_grid", "cylinder_grid", "breakpoint_directions", "default_grid",
-           "DEFAULT_SIZES"]
+           "DEFAULT_SIZES", "check_random_state"]
 
 _KINDS = ("auto", "uniform", "fibonacci", "sobol", "halton", "random")
 
@@ -16,6 +16,28 @@ _KINDS = ("auto", "uniform", "fibonacci", "sobol", "halton", "random")
 #: ``n_directions`` is given (1-D grids also get the 2n data breakpoints).
 DEFAULT_SIZES = {1: 512, 2: 2000}
 DEFAULT_SIZE_HIGH_D = 4096
+
+
+def _check_count(name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int ≥ ``minimum``, or a ValueError naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or np.ndim(value) != 0:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+    if not np.isfinite(as_float) or as_float != int(as_float) or as_float < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(as_float)
+
+
+def check_random_state(random_state) -> np.random.Generator:
+    """A Generator from None, an int seed or a Generator, or a ValueError."""
+    try:
+        return np.random.default_rng(random_state)
+    except (TypeError, ValueError):
+        raise ValueError("random_state must be None, a non-negative int or a "
+                         f"numpy Generator, got {random_state!r}") from None
 
 
 def sphere_grid(dim: int, n_points: int, kind: str = "auto", random_state=None) -> np.ndarray:
@@ -40,16 +62,12 @@ def sphere_grid(dim: int, n_points: int, kind: str = "auto", random_state=None) 
     -------
     ndarray, shape (n_points, dim)
     """
-    dim = int(dim)
-    if dim < 1:
-        raise ValueError(f"dim must be >= 1, got {dim}")
+    dim = _check_count("dim", dim)
     if kind not in _KINDS:
         raise ValueError(f"unknown kind={kind!r}; expected one of {', '.join(map(repr, _KINDS))}")
     if dim == 1:
         return np.array([[1.0], [-1.0]])
-    n_points = int(n_points)
-    if n_points < 1:
-        raise ValueError(f"n_points must be >= 1, got {n_points}")
+    n_points = _check_count("n_points", n_points)
     if kind == "auto":
         kind = {2: "uniform", 3: "fibonacci"}.get(dim, "sobol")
     if kind == "uniform":
@@ -65,7 +83,7 @@ def sphere_grid(dim: int, n_points: int, kind: str = "auto", random_state=None) 
         r = np.sqrt(np.maximum(0.0, 1.0 - z * z))
         phi = k * np.pi * (3.0 - np.sqrt(5.0))
         return np.column_stack([r * np.cos(phi), r * np.sin(phi), z])
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     if kind == "random":
         G = rng.standard_normal((n_points, dim))
     else:
@@ -92,8 +110,9 @@ def cylinder_grid(d: int, n_w: int, n_b: int, radius: float, kind: str = "auto",
     """
     if radius < 0 or not np.isfinite(radius):
         raise ValueError(f"radius must be finite and >= 0, got {radius}")
+    n_b = _check_count("n_b", n_b)
     W = sphere_grid(d, n_w, kind=kind, random_state=random_state)
-    b = np.linspace(-radius, radius, max(1, int(n_b)))
+    b = np.linspace(-radius, radius, n_b)
     return np.column_stack([np.repeat(W, len(b), axis=0), np.tile(b, len(W))])
 
 
@@ -133,9 +152,8 @@ def default_grid(X: np.ndarray, bias: str, n_directions: int | None = None,
     X = np.asarray(X, dtype=float)
     d = X.shape[1]
     radius = float(np.max(np.linalg.norm(X, axis=1)))
-    N = int(n_directions) if n_directions is not None else DEFAULT_SIZES.get(d, DEFAULT_SIZE_HIGH_D)
-    if N < 1:
-        raise ValueError(f"n_directions must be >= 1, got {n_directions}")
+    N = (_check_count("n_directions", n_directions) if n_directions is not None
+         else DEFAULT_SIZES.get(d, DEFAULT_SIZE_HIGH_D))
     if bias == "regularized":
         G = sphere_grid(d + 1, N, random_state=random_state)
     elif d == 1:

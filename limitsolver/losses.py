@@ -7,7 +7,9 @@ L(F) = (1/n) Σ_{i,t} ℓ(F_it; Y_it) and exposes
 - ``residual(F, Y)``   — the generalized residual Z = −n ∇L(F) (Y − F for squared loss), so
   the correlation of a direction is c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i);
 - ``dual_value(Z, Y)`` — (1/n) Σ −ℓ*(−Z_it), the dual objective of a feasible Z;
-- ``scale_dual(Z, Y, smax)`` — the best feasible scaling s ∈ [0, smax] of Z for that dual.
+- ``scale_dual(Z, Y, smax)`` — the best feasible scaling s ∈ [0, smax] of Z for that dual;
+- ``dual_feasible(Z, Y)`` — whether Z lies in the domain of the conjugate (always true
+  except for the logistic loss, whose dual needs Y∘Z ∈ [0, 1]).
 """
 from __future__ import annotations
 
@@ -36,10 +38,20 @@ class SquaredLoss:
 
     @staticmethod
     def scale_dual(Z, Y, smax: float) -> float:
+        """argmax of D(sZ) over s ∈ [0, min(1, smax)] (MATH.md: Z = R · min(1, λ/S)).
+
+        Capping s at 1 keeps a residual that is pure rounding noise (a free part that fits
+        the data) from being amplified into a meaningless bound.
+        """
+        smax = min(1.0, smax)
         a, b = float(np.sum(Y * Z)), float(np.sum(Z * Z))
         if b <= 0.0:
-            return min(1.0, smax)
+            return smax
         return float(np.clip(a / b, 0.0, smax))
+
+    @staticmethod
+    def dual_feasible(Z, Y) -> bool:
+        return True
 
 
 class LogisticLoss:
@@ -59,8 +71,19 @@ class LogisticLoss:
     def residual(F, Y):
         return Y * expit(-Y * F)
 
-    @staticmethod
-    def dual_value(Z, Y) -> float:
+    #: Slack allowed on Y∘Z ∈ [0, 1] for rounding in the projection onto the free part.
+    FEAS_TOL = 1e-12
+
+    @classmethod
+    def dual_feasible(cls, Z, Y) -> bool:
+        p = Y * Z
+        return bool(np.all(p >= -cls.FEAS_TOL) and np.all(p <= 1.0 + cls.FEAS_TOL))
+
+    @classmethod
+    def dual_value(cls, Z, Y) -> float:
+        """(1/n) Σ H(Y∘Z), or −inf when Y∘Z leaves [0, 1] (outside the conjugate's domain)."""
+        if not cls.dual_feasible(Z, Y):
+            return -np.inf
         p = np.clip(Y * Z, 0.0, 1.0)
         H = -xlogy(p, p) - xlogy(1.0 - p, 1.0 - p)
         return float(np.sum(H)) / Y.shape[0]
@@ -91,6 +114,10 @@ class InterpolationLoss:
     @staticmethod
     def scale_dual(Z, Y, smax: float) -> float:
         return smax if float(np.sum(Y * Z)) >= 0 else -smax
+
+    @staticmethod
+    def dual_feasible(Z, Y) -> bool:
+        return True
 
 
 _LOSSES = {c.name: c for c in (SquaredLoss, LogisticLoss, InterpolationLoss)}

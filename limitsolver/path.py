@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .api import solve_problem
+from .api import solve_problem, zero_solution
 from .certificate import certify, fit_free_part
 from .certificate import lam_max as compute_lam_max
 from .grids import default_grid
@@ -124,19 +124,6 @@ class LimitPath:
         return (f"<LimitPath {len(self)} lams from {self.lams[0]:.3g} to {self.lams[-1]:.3g}, "
                 f"neurons {self.n_neurons.min() if len(self) else 0}.."
                 f"{self.n_neurons.max() if len(self) else 0}>")
-
-
-def zero_solution(problem, directions) -> LimitSolution:
-    """The exact solution for λ ≥ λ_max: no neurons, the free part fitted alone, certified
-    on ``directions`` by :func:`~limitsolver.certificate.certify` (gap 0 up to rounding)."""
-    V = np.zeros((directions.shape[0], problem.T))
-    C = fit_free_part(problem, np.zeros((problem.n, problem.T)))
-    cert = certify(problem, directions, V, C)
-    sol = LimitSolution(problem, directions[:0], V[:0], C, cert, status="optimal",
-                        solver="closed-form", grid=directions,
-                        info={"grid_size": int(directions.shape[0]), "lam_ge_lam_max": True})
-    sol.grid_weights = V
-    return sol
 
 
 def _progress(iterable, enabled: bool, total: int):

@@ -19,7 +19,11 @@ import numpy as np
 
 from .features import augment
 
-__all__ = ["LimitProblem", "LOSSES", "PENALTIES", "BIASES", "FREES", "check_option"]
+__all__ = ["LimitProblem", "LOSSES", "PENALTIES", "BIASES", "FREES", "check_option",
+           "MAX_MAGNITUDE"]
+
+#: Largest accepted |entry| of X and Y: beyond it, squares and features overflow doubles.
+MAX_MAGNITUDE = 1e100
 
 LOSSES = ("squared", "logistic", "interpolate")
 PENALTIES = ("group", "l1", "kernel")
@@ -59,6 +63,11 @@ def _as_2d_finite(name: str, A, *, ndim_1_as_column: bool) -> np.ndarray:
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise ValueError(f"{name} contains NaN or inf (first at row {i}, column {j})")
+    huge = np.abs(arr) > MAX_MAGNITUDE
+    if huge.any():
+        i, j = np.argwhere(huge)[0]
+        raise ValueError(f"{name}[{i}, {j}] = {arr[i, j]:g} is too large (|value| > "
+                         f"{MAX_MAGNITUDE:g}); rescale the data")
     return arr
 
 
@@ -66,7 +75,7 @@ def check_lam(lam, loss: str) -> float:
     """Validate λ: a finite number > 0; for ``loss="interpolate"`` it is ignored (None allowed)."""
     if loss == "interpolate" and lam is None:
         return 1.0
-    if isinstance(lam, (bool, np.bool_)) or np.ndim(lam) != 0:
+    if isinstance(lam, (bool, np.bool_, str, bytes)) or np.ndim(lam) != 0:
         raise ValueError(f"lam must be a positive real number, got {lam!r}")
     try:
         value = float(lam)
@@ -79,6 +88,20 @@ def check_lam(lam, loss: str) -> float:
             return 1.0
         raise ValueError(f"lam must be > 0 for loss={loss!r}, got {lam!r}")
     return value
+
+
+def _check_interpolable(X: np.ndarray, Y: np.ndarray) -> None:
+    """Raise a ValueError when two samples share an input but not a target."""
+    order = np.lexsort(X.T[::-1])
+    Xs, Ys = X[order], Y[order]
+    same_x = np.all(Xs[1:] == Xs[:-1], axis=1)
+    clash = same_x & np.any(Ys[1:] != Ys[:-1], axis=1)
+    if clash.any():
+        k = int(np.argmax(clash))
+        i, j = sorted((int(order[k]), int(order[k + 1])))
+        raise ValueError(
+            f"the data cannot be interpolated: samples {i} and {j} have the same input "
+            f"but different targets ({Y[i].tolist()} vs {Y[j].tolist()})")
 
 
 class LimitProblem:
@@ -132,6 +155,8 @@ class LimitProblem:
                 i, t = np.argwhere(bad)[0]
                 raise ValueError(
                     f"logistic loss needs labels ±1; Y[{i}, {t}] = {Y[i, t]!r}")
+        if self.loss == "interpolate":
+            _check_interpolable(X, Y)
         self.X, self.Y = X, Y
         self.Xt = augment(X)
         if self.free == "none":

@@ -154,7 +154,11 @@ def sweep(jobs, executor=None, *, keep_solutions: bool = True) -> list[SweepResu
     list of SweepResult, one per job, in the order of ``jobs``. Failed jobs (bad input, a
     solver failure, a worker that died) have ``ok=False`` and ``error`` set.
     """
-    jobs = list(jobs)
+    try:
+        jobs = list(jobs)
+    except TypeError:
+        raise ValueError(f"jobs must be an iterable of Job objects or dicts, got "
+                         f"{type(jobs).__name__}") from None
     results: list = [None] * len(jobs)
     pending = []
     for i, raw in enumerate(jobs):

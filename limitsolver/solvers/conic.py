@@ -120,6 +120,13 @@ class ConicModel:
             raise ValueError(f"option not accepted by {solver}: {exc}") from None
         elapsed = time.perf_counter() - t0
         status = _STATUS.get(self.problem.status, "failed")
+        if status == "infeasible":
+            T = self.V.shape[1]
+            C0 = np.zeros(self.C.shape) if self.C is not None else np.zeros((0, T))
+            return SolverResult(V=np.zeros(self.V.shape), C=C0, status="infeasible",
+                                solver=solver.lower(),
+                                info=dict(time=time.perf_counter() - t0,
+                                          backend_status=self.problem.status))
         if self.V.value is None:
             raise SolverFailed(f"{solver} returned no point (status {self.problem.status!r})")
         V = np.asarray(self.V.value, dtype=float).reshape(self.V.shape)
