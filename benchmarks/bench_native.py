@@ -29,7 +29,7 @@ from benchmarks.harness import (PEERS, REFERENCE, format_table, make_problem,  #
 def _args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--problems", type=int, nargs="+", default=[1, 2, 3],
+    p.add_argument("--problems", type=int, nargs="*", default=[1, 2, 3],
                    choices=sorted(REFERENCE), help="reference problems to run")
     p.add_argument("--lams", type=float, nargs="+", default=[0.02, 0.002],
                    help="λ as fractions of λ_max")

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg import cho_factor as _cho_factor
+from scipy.linalg import cho_solve as _cho_solve
 
 __all__ = ["RestrictedLasso"]
 
@@ -189,7 +191,12 @@ class RestrictedLasso:
                 for ridge in (1e-13, 1e-9, 1e-6, 1e-3, 1.0):
                     Hr = H + (ridge * scale) * np.eye(H.shape[0])
                     try:
-                        step = np.linalg.solve(Hr, grad.ravel()).reshape(s_, T)
+                        if Hr.shape[0] > 150:
+                            step = _cho_solve(_cho_factor(Hr, check_finite=False),
+                                              grad.ravel(), check_finite=False)
+                        else:
+                            step = np.linalg.solve(Hr, grad.ravel())
+                        step = step.reshape(s_, T)
                     except np.linalg.LinAlgError:
                         continue
                     a_ = np.sum(step * VS, axis=1)
@@ -247,7 +254,7 @@ class RestrictedLasso:
 
     # driver ----------------------------------------------------------------------------
     def solve(self, V0=None, *, tol=1e-10, max_epochs=20000, check_every=10,
-              anderson=5, newton=True):
+              anderson=5, newton=True, warmup=5):
         """Minimize P from ``V0`` (k × T) until the restricted relative gap is ≤ ``tol``.
 
         First the active-set Newton method (exact on small supports); if its gap is not
@@ -264,6 +271,12 @@ class RestrictedLasso:
             return V, dict(epochs=0, rel_gap=0.0, newton=0)
         n_newton = 0
         rel = np.inf
+        if newton and warmup:
+            # a few cheap coordinate sweeps first: they settle which new rows enter and which
+            # leave, so that the Newton phase starts near its final support
+            Gr = self.G @ V - self.B
+            for _ in range(warmup):
+                self._epoch(V, Gr, range(k))
         if newton:
             for rounds in range(10):
                 V, steps = self._newton_all(V, tol_kkt=max(tol, 1e-13))
