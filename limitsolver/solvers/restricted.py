@@ -7,15 +7,19 @@ targets Ỹ (n × T), it solves
 
 Ω(V) = Σ_j ‖V_j‖₂ (``group``) or Σ_j Σ_t |V_jt| (``l1``), to a relative duality gap ``tol``.
 
-Method: cyclic block coordinate descent in Gram form (G = AᵀA/n, B = AᵀỸ/n, gradient
-GV − B kept up to date by rank-one updates), sweeping mostly the nonzero rows, with Anderson
-extrapolation of the iterates every few epochs (kept only when it lowers P), then a Newton
-polish on the support: with the support S and the signs fixed, the optimality system
+Method (in Gram form, G = AᵀA/n, B = AᵀỸ/n): a few cyclic block-coordinate sweeps, then a
+primal active-set Newton method. On the support S the objective is smooth and the
+optimality system
 
     group:  G_SS V_S − B_S + λ V_j/‖V_j‖ = 0  (j ∈ S)
     l1:     G_SS V_S − B_S + λ sign(V_S) = 0   (a linear system per task)
 
-is solved by damped Newton steps and accepted only if P decreases. The stopping test is
+is solved by Levenberg-damped Newton steps accepted only if P decreases (G_SS may be
+singular: more than d+1 directions of one activation cell have dependent features); a step
+is cut where a row's radial component reaches zero and that row leaves S; rows violating
+‖(B − GV)_j‖_* ≤ λ enter S with a proximal step. If that does not reach ``tol`` (support
+too large for dense Newton systems), block coordinate descent with Anderson extrapolation
+continues. The stopping test is
 the restricted duality gap, computed from the explicit residual R = Ỹ − A V:
 Z = s R with s = min(λ / max_j ‖A_jᵀR/n‖_*, ⟨Ỹ,R⟩/‖R‖²) and
 D(Z) = (1/n)⟨Ỹ, Z⟩ − (1/(2n))‖Z‖² (MATH.md, squared-loss dual).
