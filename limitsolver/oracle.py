@@ -44,10 +44,19 @@ import numpy as np
 from .features import features_rmatvec
 from .penalties import get_penalty
 
-__all__ = ["SupResult", "sup_correlation", "EXACT_DIMENSIONS"]
+__all__ = ["SupResult", "sup_correlation", "limit_certificate", "attach_limit_certificate",
+           "EXACT_DIMENSIONS", "EXACT_MAX_N_2D"]
 
 #: Input dimensions d for which the oracle is exact.
 EXACT_DIMENSIONS = (1, 2)
+
+#: For d = 2 the exact oracle costs O(n³ T) (about 1.5 s at n = 300); with ``exact=None``
+#: it is used up to this many distinct inputs, and the sampled estimate beyond.
+EXACT_MAX_N_2D = 400
+
+#: The exact sup is inflated by this relative margin before it scales a dual point, so
+#: rounding in c(θ) cannot make a certified lower bound overshoot.
+SUP_SAFETY = 1e-12
 
 #: Candidates whose claimed value is within this relative margin of the best verified value
 #: are not evaluated (their true value can exceed it only by rounding).
@@ -119,15 +128,17 @@ def _arc_contains(start, length, angle):
     return np.mod(angle - start, 2 * np.pi) <= length
 
 
-def _verify(Xt, Z, n, cand, claimed, dual):
+def _verify(Xt, Z, n, cand, claimed, dual, threshold=np.inf):
     """Evaluate candidates in decreasing order of claimed value until no unevaluated
-    candidate can beat the best verified one; returns (values, evaluated mask)."""
+    candidate can beat the best verified one, nor has a claimed value above ``threshold``;
+    returns (values, evaluated mask)."""
     m = cand.shape[0]
     order = np.argsort(-claimed, kind="stable")
     vals = np.full(m, -np.inf)
     best, pos, batch = -np.inf, 0, 512
     while pos < m:
-        if claimed[order[pos]] <= best * (1 + _VERIFY_RTOL) and np.isfinite(best):
+        if np.isfinite(best) and claimed[order[pos]] <= min(best * (1 + _VERIFY_RTOL),
+                                                             threshold):
             break
         idx = order[pos:pos + batch]
         vals[idx] = _values(Xt, Z, n, cand[idx], dual)
@@ -357,8 +368,8 @@ def _distinct_top(cand, vals, k, atol=1e-9):
     return cand[keep], vals[keep]
 
 
-def sup_correlation(problem, Z, *, penalty=None, top_k=16, n_samples=4096, n_starts=16,
-                    random_state=0) -> SupResult:
+def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold=None,
+                    n_samples=4096, n_starts=16, random_state=0) -> SupResult:
     """sup over Θ of ‖c(θ)‖, c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i), with maximizing directions.
 
     Parameters
@@ -369,15 +380,23 @@ def sup_correlation(problem, Z, *, penalty=None, top_k=16, n_samples=4096, n_sta
         Dual candidate (for instance a residual, or interpolation multipliers).
     penalty : {"group", "l1"}, optional
         Dual norm ‖·‖₂ (group) or ‖·‖_∞ (l1); defaults to the problem's.
+    exact : bool, optional
+        Force (True) or skip (False) the exact method; True raises a ValueError for d ≥ 3.
+        By default exact for d = 1, and for d = 2 up to ``EXACT_MAX_N_2D`` distinct inputs.
     top_k : int
         Number of distinct best directions returned in ``directions``.
+    threshold : float, optional
+        Exact method: also evaluate every candidate (vertex, edge or cell stationary point)
+        whose value may exceed ``threshold``, so that ``directions`` holds all the local
+        maximizers above it (up to ``top_k``), not only the best ones.
     n_samples, n_starts, random_state :
         d ≥ 3 only: number of quasi-random samples, number of ascent starts, seed.
 
     Returns
     -------
     SupResult
-        ``exact`` is True for d ≤ 2 (exact up to rounding), False for d ≥ 3.
+        ``exact`` is True when the exact method ran (d ≤ 2; exact up to rounding), False
+        for the sampled estimate.
     """
     from .grids import check_random_state
     penalty = penalty or problem.penalty
@@ -396,7 +415,11 @@ def sup_correlation(problem, Z, *, penalty=None, top_k=16, n_samples=4096, n_sta
     dual = _dual_norm(penalty)
     Xt_full = problem.Xt
     X, Zu = _unique_rows(problem.X, Z)
-    if d >= 3:
+    if exact and d not in EXACT_DIMENSIONS:
+        raise ValueError(f"sup_correlation: the exact oracle is for d = 1 and d = 2, got d = {d}")
+    if exact is None:
+        exact = d == 1 or (d == 2 and X.shape[0] <= EXACT_MAX_N_2D)
+    if not exact:
         rng = check_random_state(random_state)
         cand, vals = _sample_estimate(Xt_full, Z, n, penalty, bias, radius,
                                       int(n_samples), int(n_starts), rng)
@@ -420,8 +443,75 @@ def sup_correlation(problem, Z, *, penalty=None, top_k=16, n_samples=4096, n_sta
     cand = np.vstack(cands)
     claimed = np.concatenate(claims)
     Xtu = np.column_stack([X, np.ones(X.shape[0])])
-    vals, _ = _verify(Xtu, Zu, n, cand, claimed, dual)
+    vals, _ = _verify(Xtu, Zu, n, cand, claimed, dual,
+                      np.inf if threshold is None else float(threshold))
     dirs, dv = _distinct_top(cand, vals, top_k)
     return SupResult(value=float(dv[0]), direction=dirs[0], directions=dirs, values=dv,
                      exact=True, n_candidates=cand.shape[0],
                      n_evaluated=int(np.isfinite(vals).sum()))
+
+
+# ---------------------------------------------------------------------------------------
+# the certificate on the whole direction set
+# ---------------------------------------------------------------------------------------
+def limit_certificate(problem, directions, V, C, *, Z=None, exact=None, **oracle_options):
+    """The certificate of (V, C) on ``directions`` against the infinite-width optimum.
+
+    Runs :func:`~limitsolver.certificate.certify` with ``sup_norm`` the oracle's sup over Θ
+    (inflated by ``SUP_SAFETY``): the dual candidate scaled by λ / sup_θ ‖c(θ)‖ is feasible
+    for the continuous problem, so ``certificate.dual`` is a lower bound on OPT — certified
+    when the oracle was exact, an estimate otherwise.
+
+    Parameters
+    ----------
+    directions : ndarray (M, d+1);  V : ndarray (M, T);  C : ndarray (p, T)
+    Z : ndarray (n, T) or list of them, optional
+        Dual candidates (the residual of (V, C) is always added for squared and logistic
+        losses; interpolation needs the solver's multipliers here).
+
+    Returns
+    -------
+    certificate : Certificate
+    sup : SupResult
+        The oracle's result for the candidate that gave the bound (or the last one tried).
+    """
+    from .certificate import certify, primal_value
+    from .losses import get_loss
+    raw = [] if Z is None else ([Z] if isinstance(Z, np.ndarray) else list(Z))
+    if problem.loss != "interpolate":
+        _, pred = primal_value(problem, directions, V, C)
+        raw = raw + [get_loss(problem.loss).residual(pred, problem.Y)]
+    seen = []
+
+    def sup_norm(Zc):
+        res = sup_correlation(problem, Zc, exact=exact, **oracle_options)
+        S = res.value * (1 + SUP_SAFETY) if res.exact else res.value
+        seen.append((S, res))
+        return S
+
+    cert = certify(problem, directions, V, C, Z=raw or None, sup_norm=sup_norm)
+    match = [res for S, res in seen if S == cert.max_correlation]
+    sup = match[0] if match else (seen[-1][1] if seen else None)
+    if sup is None:  # no usable candidate: the bound is 0 (Z = 0); report the residual's sup
+        sup = sup_correlation(problem, cert.dual_point, exact=exact, **oracle_options)
+    return cert, sup
+
+
+def attach_limit_certificate(solution, *, Z=None, exact=None, **oracle_options):
+    """Set ``lower_bound``, ``limit_gap`` and ``lower_bound_exact`` on a LimitSolution.
+
+    The dual candidates are the solution's grid dual point, any ``Z`` given, and (squared,
+    logistic) the residual; the best bound is kept. Returns the SupResult of the oracle.
+    """
+    Zs = [solution.certificate.dual_point]
+    if Z is not None:
+        Zs += [Z] if isinstance(Z, np.ndarray) else list(Z)
+    cert, sup = limit_certificate(solution.problem, solution.atom_directions,
+                                  solution.atom_weights, solution.free_coef, Z=Zs,
+                                  exact=exact, **oracle_options)
+    solution.lower_bound = float(cert.dual)
+    solution.limit_gap = float(solution.objective - cert.dual)
+    solution.lower_bound_exact = bool(sup.exact)
+    solution.info["limit_sup"] = float(sup.value)
+    solution.info["limit_rel_gap"] = float(cert.rel_gap)
+    return sup
