@@ -68,7 +68,8 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         Compute ``lower_bound`` / ``limit_gap`` / ``lower_bound_exact`` on the solution: a
         lower bound on the infinite-width optimum from the oracle's sup over all of Θ
         (:mod:`limitsolver.oracle`; exact for d = 1, and d = 2 up to
-        ``oracle.EXACT_MAX_N_2D`` inputs, an estimate otherwise).
+        ``oracle.EXACT_MAX_N_2D`` = 100 distinct inputs, a sampled estimate otherwise,
+        flagged by ``lower_bound_exact=False``).
     **solver_options
         Passed to the backend (e.g. ``max_iter`` for Clarabel).
 

@@ -277,13 +277,14 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
                                      solver=solver, tol=inner_tol)
     lam = 1.0 if problem.loss == "interpolate" else problem.lam
     inner = _inner_solver(solver, problem)
+    exact = True if problem.d <= 2 else None
     best_sol, best_lb, best_exact = solution, -np.inf, True
     history = []
     sol = solution
     converged = False
     for it in range(max_iter):
         sup = attach_limit_certificate(sol, threshold=(1 - exchange_margin) * lam,
-                                       top_k=max_new)
+                                       top_k=max_new, exact=exact)
         if sol.lower_bound > best_lb:
             best_lb, best_exact = sol.lower_bound, sol.lower_bound_exact
         if sol.objective < best_sol.objective:
@@ -315,6 +316,12 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
             sol = solve_problem(problem, D, solver=inner, tol=inner_tol, warm_start=sol)
         sol = _polished(problem, sol)
     out = best_sol
+    if solution.grid is not None and out is not solution and out.grid is not None:
+        # keep the starting grid (for warm starts), with the working set appended
+        out.grid = np.vstack([solution.grid, out.grid])
+        gw = getattr(out, "grid_weights", None)
+        if gw is not None:
+            out.grid_weights = np.vstack([np.zeros((solution.grid.shape[0], problem.T)), gw])
     out.lower_bound = float(best_lb)
     out.limit_gap = float(out.objective - best_lb)
     out.lower_bound_exact = bool(best_exact)
