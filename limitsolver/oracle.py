@@ -504,6 +504,12 @@ def attach_limit_certificate(solution, *, Z=None, exact=None, **oracle_options):
     The dual candidates are the solution's grid dual point, any ``Z`` given, and (squared,
     logistic) the residual; the best bound is kept. Returns the SupResult of the oracle.
     """
+    if solution.problem.loss == "interpolate" and solution.objective == 0.0:
+        # the free part interpolates: OPT = 0 exactly (a dual point would be rounding noise)
+        solution.lower_bound, solution.limit_gap, solution.lower_bound_exact = 0.0, 0.0, True
+        solution.info["limit_rel_gap"] = 0.0
+        return sup_correlation(solution.problem, np.zeros_like(solution.problem.Y),
+                               exact=exact, **oracle_options)
     Zs = [solution.certificate.dual_point]
     if Z is not None:
         Zs += [Z] if isinstance(Z, np.ndarray) else list(Z)

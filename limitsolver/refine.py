@@ -278,6 +278,12 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     lam = 1.0 if problem.loss == "interpolate" else problem.lam
     inner = _inner_solver(solver, problem)
     exact = True if problem.d <= 2 else None
+    from .certificate import ROUNDING, _reference_value
+    floor = max(ROUNDING * _reference_value(problem), 1e-300)
+
+    def scale(objective):
+        """Relative gaps as in the certificate: against max(|J|, ROUNDING · J_ref)."""
+        return max(abs(objective), floor)
     best_sol, best_lb, best_exact = solution, -np.inf, True
     history = []
     sol = solution
@@ -289,7 +295,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
             best_lb, best_exact = sol.lower_bound, sol.lower_bound_exact
         if sol.objective < best_sol.objective:
             best_sol = sol
-        rel = (best_sol.objective - best_lb) / max(abs(best_sol.objective), 1e-300)
+        rel = (best_sol.objective - best_lb) / scale(best_sol.objective)
         history.append(dict(iteration=it, working_set=int(sol.grid.shape[0])
                             if sol.grid is not None else 0,
                             objective=float(sol.objective), lower_bound=float(sol.lower_bound),
@@ -325,7 +331,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     out.lower_bound = float(best_lb)
     out.limit_gap = float(out.objective - best_lb)
     out.lower_bound_exact = bool(best_exact)
-    out.info["limit_rel_gap"] = float(out.limit_gap / max(abs(out.objective), 1e-300))
+    out.info["limit_rel_gap"] = float(out.limit_gap / scale(out.objective))
     out.info["refine"] = history
     out.info["refine_converged"] = converged
     out.info["time_refine"] = time.perf_counter() - t0

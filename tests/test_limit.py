@@ -303,3 +303,14 @@ def test_solve_options_for_the_limit():
     auto = solve(x, y, lam=0.1)
     assert "refine" in auto.info
     assert "refine" not in solve(x, y, lam=0.1, n_directions=64).info
+
+
+def test_free_part_alone_is_exact_without_warnings():
+    """Targets the free part fits: OPT = 0; the bound is 0 and refinement stops at once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for loss in ("squared", "interpolate"):
+            for free in ("intercept", "affine"):
+                sol = solve(np.arange(5.0), np.full(5, 3.0), lam=0.1, loss=loss, free=free)
+                assert sol.lower_bound_exact
+                assert 0.0 <= sol.lower_bound <= sol.objective <= 1e-20
