@@ -483,16 +483,31 @@ def limit_certificate(problem, directions, V, C, *, Z=None, exact=None, **oracle
         _, pred = primal_value(problem, directions, V, C)
         raw = raw + [get_loss(problem.loss).residual(pred, problem.Y)]
     seen = []
+    xnorm = np.linalg.norm(problem.Xt, axis=1)
 
     def sup_norm(Zc):
+        # a candidate nearly parallel to one already seen (the grid dual point is a scaled
+        # residual): sup ‖c_{aZ + E}‖ ≤ a·sup ‖c_Z‖ + (1/n) Σ_i ‖E_i‖ ‖x̃_i‖ — a rigorous
+        # upper bound, so the scaled candidate stays feasible without a second oracle call
+        for Zp, Sp, res in seen:
+            den = float(np.sum(Zp * Zp))
+            a = float(np.sum(Zc * Zp)) / den if den > 0 else 0.0
+            if a <= 0:
+                continue
+            E = Zc - a * Zp
+            slack = float(np.linalg.norm(E, axis=1) @ xnorm) / problem.n
+            if slack <= 1e-10 * a * Sp:
+                S = a * Sp + slack
+                seen.append((Zc, S, res))
+                return S
         res = sup_correlation(problem, Zc, exact=exact, **oracle_options)
         S = res.value * (1 + SUP_SAFETY) if res.exact else res.value
-        seen.append((S, res))
+        seen.append((Zc, S, res))
         return S
 
     cert = certify(problem, directions, V, C, Z=raw or None, sup_norm=sup_norm)
-    match = [res for S, res in seen if S == cert.max_correlation]
-    sup = match[0] if match else (seen[-1][1] if seen else None)
+    match = [res for _, S, res in seen if S == cert.max_correlation]
+    sup = match[0] if match else (seen[-1][2] if seen else None)
     if sup is None:  # no usable candidate: the bound is 0 (Z = 0); report the residual's sup
         sup = sup_correlation(problem, cert.dual_point, exact=exact, **oracle_options)
     return cert, sup
