@@ -135,7 +135,6 @@ from limitsolver import api  # noqa: E402
 from limitsolver.api import solve  # noqa: E402
 from limitsolver.certificate import fit_free_part, primal_value  # noqa: E402
 from limitsolver.features import features_matvec  # noqa: E402
-from limitsolver.grids import default_grid  # noqa: E402
 from limitsolver.solution import LimitSolution  # noqa: E402
 
 
