@@ -20,8 +20,8 @@ __all__ = ["solve", "solve_problem", "zero_solution"]
 
 def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized",
           free="none", grid=None, n_directions=None, solver="auto", tol=1e-8,
-          warm_start=None, polish=True, random_state=0, verbose=False,
-          **solver_options) -> LimitSolution:
+          warm_start=None, polish=True, random_state=0, verbose=False, refine=None,
+          certify_limit=True, **solver_options) -> LimitSolution:
     """Solve the infinite-width limit problem on a direction grid and certify the result.
 
     The grid problem (MATH.md, "Discretization and certificates")::
@@ -56,6 +56,20 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     polish : bool
         Re-solve the conic backends' result on its thresholded support (exactly sparse
         weights); kept only when its certificate is as good.
+    refine : bool, optional
+        Move neurons off the grid (:func:`~limitsolver.refine.refine`: exchange + sliding)
+        until the limit gap is ≤ ``tol`` relative, starting from a coarse grid
+        (``COARSE_SIZES``) when no grid is given. ``None`` (auto) refines when neither
+        ``grid`` nor ``n_directions`` is given and the problem is cheap: d = 1 with
+        n ≤ ``AUTO_REFINE_MAX_N[1]`` (200), or d = 2 with n ≤ ``AUTO_REFINE_MAX_N[2]`` (40)
+        and a squared or logistic loss (2-D interpolants need many neurons; refining them
+        can take minutes). Pass ``refine=True`` to refine anything.
+    certify_limit : bool
+        Compute ``lower_bound`` / ``limit_gap`` / ``lower_bound_exact`` on the solution: a
+        lower bound on the infinite-width optimum from the oracle's sup over all of Θ
+        (:mod:`limitsolver.oracle`; exact for d = 1, and d = 2 up to
+        ``oracle.EXACT_MAX_N_2D`` = 100 distinct inputs, a sampled estimate otherwise,
+        flagged by ``lower_bound_exact=False``).
     **solver_options
         Passed to the backend (e.g. ``max_iter`` for Clarabel).
 
@@ -65,10 +79,33 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     """
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
     check_random_state(random_state)
+    if refine is None:
+        refine = (grid is None and n_directions is None
+                  and problem.n <= AUTO_REFINE_MAX_N.get(problem.d, 0)
+                  and (problem.d == 1 or problem.loss != "interpolate"))
     if grid is None:
-        grid = default_grid(problem.X, problem.bias, n_directions, random_state=random_state)
-    return solve_problem(problem, grid, solver=solver, tol=tol, warm_start=warm_start,
-                         polish=polish, verbose=verbose, **solver_options)
+        # refinement moves the neurons itself: a coarse start is enough
+        size = n_directions if n_directions is not None or not refine else COARSE_SIZES.get(
+            problem.d)
+        grid = default_grid(problem.X, problem.bias, size, random_state=random_state)
+    sol = solve_problem(problem, grid, solver=solver, tol=tol, warm_start=warm_start,
+                        polish=polish, verbose=verbose, **solver_options)
+    if refine:
+        from .refine import refine as refine_solution
+        sol = refine_solution(problem, sol, tol=max(tol, 1e-11), solver=solver)
+    elif certify_limit:
+        from .oracle import attach_limit_certificate
+        attach_limit_certificate(sol)
+    return sol
+
+
+#: ``solve(refine=None)`` refines by default for inputs of dimension d with at most this
+#: many samples (refinement costs a few oracle calls: O(n²) for d = 1, O(n³) for d = 2).
+AUTO_REFINE_MAX_N = {1: 200, 2: 40}
+
+#: Size of the starting grid when ``solve`` refines and no grid was given (d = 1 also
+#: gets the 2n data breakpoints).
+COARSE_SIZES = {1: 64, 2: 256}
 
 
 def _check_tol(tol) -> float:

@@ -1,0 +1,123 @@
+"""The exact limit: oracle cost, and limit gap against time for grids vs refinement.
+
+Part 1 — cost of the exact oracle sup_θ ‖c(θ)‖ (random residual Z, T tasks) against n:
+d = 1 up to n = 1000, d = 2 up to n = 300, both bias conventions.
+
+Part 2 — on n = 200, T = 5 data (squared loss, bias regularized, free intercept), the
+relative limit gap (objective − certified lower bound) / objective against wall time for
+(a) grids of growing size (each solved from scratch, then certified by the oracle) and
+(b) refinement (exchange + sliding) from a coarse grid. The question the issue asks:
+does refinement reach a relative limit gap of 1e-9 before any grid reaches 1e-6?
+
+    python benchmarks/bench_limit.py [--part 1|2|both] [--n 200] [--T 5] [--lam 0.01]
+                                     [--dims 1,2] [--time-limit 600]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+import limitsolver as ls
+from limitsolver.api import solve_problem
+from limitsolver.grids import default_grid
+from limitsolver.oracle import attach_limit_certificate, sup_correlation
+from limitsolver.problem import LimitProblem
+from limitsolver.refine import refine
+
+
+def make_data(n, d, T, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, size=(n, d))
+    W = rng.standard_normal((5, d + 1))
+    H = np.maximum(np.hstack([X, np.ones((n, 1))]) @ W.T, 0)
+    Y = H @ rng.standard_normal((5, T)) + 0.05 * rng.standard_normal((n, T))
+    return X, Y
+
+
+def part_oracle(T):
+    print("Part 1: exact oracle cost (best of 3 runs)")
+    print(f"{'d':>2s} {'bias':>12s} {'n':>5s} {'T':>2s} {'time (s)':>9s} {'candidates':>11s} "
+          f"{'evaluated':>10s}")
+    rng = np.random.default_rng(0)
+    for d, ns in ((1, (100, 300, 1000)), (2, (50, 100, 200, 300))):
+        for bias in ("regularized", "free"):
+            for n in ns:
+                X = rng.uniform(-1, 1, (n, d))
+                Z = rng.standard_normal((n, T))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    p = LimitProblem(X, Z, lam=1.0, bias=bias, free="intercept")
+                best = np.inf
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    r = sup_correlation(p, Z, exact=True)
+                    best = min(best, time.perf_counter() - t0)
+                print(f"{d:2d} {bias:>12s} {n:5d} {T:2d} {best:9.3f} {r.n_candidates:11d} "
+                      f"{r.n_evaluated:10d}")
+
+
+def part_gap(n, T, lam, dims, time_limit):
+    print(f"\nPart 2: relative limit gap vs time, n={n}, T={T}, lam={lam}, squared loss, "
+          "bias regularized, free intercept")
+    for d in dims:
+        X, Y = make_data(n, d, T, seed=d)
+        p = LimitProblem(X, Y, lam=lam, free="intercept")
+        sizes = (64, 256, 1024, 4096) if d == 1 else (250, 1000, 4000, 16000)
+        print(f"\n d = {d}")
+        print(f" {'method':34s} {'time (s)':>9s} {'objective':>18s} {'rel. limit gap':>15s}")
+        grid_times = {}
+        for M in sizes:
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                s = solve_problem(p, default_grid(p.X, p.bias, M))
+                attach_limit_certificate(s)
+            t = time.perf_counter() - t0
+            rel = s.limit_gap / abs(s.objective)
+            grid_times[M] = (t, rel)
+            print(f" {'grid M=' + str(M):34s} {t:9.2f} {s.objective:18.12g} {rel:15.2e}")
+            if t > time_limit:
+                break
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start = solve_problem(p, default_grid(p.X, p.bias, 64 if d == 1 else 250))
+            r = refine(p, start, tol=1e-9, time_limit=time_limit)
+        t = time.perf_counter() - t0
+        rel = r.info["limit_rel_gap"]
+        for h in r.info["refine"]:
+            print(f" {'  refine iteration ' + str(h['iteration']):34s} "
+                  f"{h['time']:9.2f} {h['objective']:18.12g} {h['rel_limit_gap']:15.2e}")
+        print(f" {'refined (incl. coarse start)':34s} {t:9.2f} {r.objective:18.12g} "
+              f"{rel:15.2e}")
+        reach = [tm for tm, g in grid_times.values() if g <= 1e-6]
+        t6 = min(reach) if reach else np.inf
+        verdict = ("refinement reached 1e-9 first" if rel <= 1e-9 and t < t6 else
+                   "refinement did NOT reach 1e-9 before a grid reached 1e-6")
+        print(f" fastest grid at <= 1e-6: {t6:.2f} s; refinement: gap {rel:.1e} in {t:.2f} s "
+              f"-> {verdict}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", default="both", choices=("1", "2", "both"))
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--T", type=int, default=5)
+    ap.add_argument("--lam", type=float, default=0.01)
+    ap.add_argument("--dims", default="1,2")
+    ap.add_argument("--time-limit", type=float, default=600.0)
+    args = ap.parse_args(argv)
+    print(f"limitsolver {ls.__version__}; solvers: {', '.join(ls.available_solvers())}")
+    if args.part in ("1", "both"):
+        part_oracle(args.T)
+    if args.part in ("2", "both"):
+        part_gap(args.n, args.T, args.lam, [int(x) for x in args.dims.split(",")],
+                 args.time_limit)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
