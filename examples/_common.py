@@ -13,7 +13,7 @@ def parse(doc, argv):
     ap.add_argument("--quick", action="store_true", help="small run (for the tests)")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)),
                     help="folder for the PNG (default: next to this script)")
-    ap.add_argument("--solver", default="clarabel", help="grid backend (default clarabel)")
+    ap.add_argument("--solver", default="auto", help="grid backend (default auto)")
     return ap.parse_args(argv)
 
 

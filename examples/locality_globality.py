@@ -49,6 +49,8 @@ def main(argv=None):
                     warnings.simplefilter("ignore")
                     kw = {} if pen == "kernel" else dict(grid=grid, solver=args.solver)
                     s = ls.solve(X, y, lam=lam, penalty=pen, free="intercept", **kw)
+                if s.status != "optimal":
+                    print(f"  {name}, {pen}, lam={lam:g}: {s.status}")
                 e.append(float(np.mean((s.predict(Xt)[:, 0] - yt) ** 2)))
             errs["limit" if pen == "group" else "kernel"] = min(e)
         res[name] = errs

@@ -64,9 +64,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small run (for the tests)")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)),
                     help="folder for the PNG (default: next to this script)")
-    ap.add_argument("--solver", default="clarabel",
-                    help="grid backend (default clarabel; the native solver currently "
-                         "stalls on some l1 problems)")
+    ap.add_argument("--solver", default="auto", help="grid backend (default auto)")
     args = ap.parse_args(argv)
     args.n, args.noise = 12, 0.15
     tasks = [1, 4] if args.quick else [1, 4, 16]

@@ -52,6 +52,10 @@ def main(argv=None):
                 s = ls.solve(X, Y, loss="interpolate", free="none",
                              grid=rotated_grid(m, seed), solver=args.solver)
             fits.append(s)
+        for s in fits:
+            if s.status != "optimal":
+                print(f"  K={K}: a solve is {s.status} (rel. gap {s.rel_gap:.1e}, "
+                      f"interpolation residual {s.certificate.infeasibility:.1e})")
         f1, f2 = (s.predict(Xt)[:, 0] for s in fits)
         diff = float(np.abs(f1 - f2).max() / max(np.abs(f1).max(), 1e-12))
         res.append(diff)

@@ -14,9 +14,9 @@ from limitsolver.grids import sphere_grid
 from .conftest import random_problem
 
 GRID = sphere_grid(2, 256)
-#: The native working-set solver (issue 3) currently stalls on some l1 problems (240 s,
-#: then "inaccurate"); these tests pin the conic backend so they stay fast and exact.
-SOLVER = "clarabel"
+#: The default backend chain (native where it applies). An earlier native solver stalled on
+#: the l1 problem of test_table_rows_and_relations (240 s); it is fast now — keep it tested.
+SOLVER = "auto"
 
 
 def test_table_rows_and_relations(rng):
