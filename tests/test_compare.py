@@ -134,3 +134,17 @@ def test_cli_compare(tmp_path, rng, capsys):
     assert rc == 2 and "ridge" in err
     rc = main(["compare", str(train), "--targets", "y1"])
     assert rc == 2 and "--lam" in capsys.readouterr().err
+
+
+def test_make_shared_features():
+    from limitsolver.datasets import make_shared_features
+    X2, Y2, Xt2, Yt2 = make_shared_features(n=9, n_tasks=2, noise=0.1, n_test=50)
+    X5, Y5, Xt5, Yt5 = make_shared_features(n=9, n_tasks=5, noise=0.1, n_test=50)
+    assert X2.shape == (9, 1) and Y5.shape == (9, 5) and Yt5.shape == (50, 5)
+    np.testing.assert_array_equal(Y2, Y5[:, :2])         # adding tasks keeps the first ones
+    # all tasks are piecewise linear with the same kinks: second differences on a fine grid
+    # are nonzero only at (at most n_kinks) shared positions
+    D2 = np.abs(np.diff(Yt5, 2, axis=0)) > 1e-9
+    assert D2.any(axis=1).sum() <= 2 * 3
+    with pytest.raises(ValueError, match="n_tasks"):
+        make_shared_features(n_tasks=0)
