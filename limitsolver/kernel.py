@@ -202,7 +202,7 @@ class KernelSolution:
     alpha : ndarray (n, T)           representer coefficients
     free_coef : ndarray (p, T)       free part (rows: intercept, then the affine part)
     K : ndarray (n, n)               training kernel matrix
-    objective : float                J = L(f) + (λ/2) Σ_t ‖f_t‖²_H  (interpolate: (1/2) Σ_t ‖f_t‖²_H)
+    objective : float                J = L(f) + (λ/2) Σ_t ‖f_t‖²_H (interpolate: ½ Σ_t ‖f_t‖²_H)
     dual_value, gap, rel_gap : float dual lower bound D(u) and J − D (see module docstring)
     grad_norm : float                norm of the gradient of J in the solver's variables
     infeasibility : float            interpolation: max |f(x_i) − y_i|; else ‖Fᵀu‖_∞
