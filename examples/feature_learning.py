@@ -66,9 +66,16 @@ def main(argv=None):
               f"{out[i].mean():.3f} (seeds: {', '.join(f'{v:.3f}' for v in out[i])})")
     if bad:
         print("NOT certified (numbers from these fits are unreliable): " + "; ".join(bad))
-    trend = out[-1].mean() < out[0].mean()
-    print("the fraction " + ("falls" if trend else "does NOT fall")
-          + f" from T={Ts[0]} to T={Ts[-1]} ({out[0].mean():.3f} -> {out[-1].mean():.3f})")
+    drop = out[0].mean() - out[-1].mean()
+    spread = max(out[0].std(), out[-1].std())
+    if drop > spread:
+        verdict = "falls by more than the seed spread"
+    elif drop > 0:
+        verdict = "falls, but by less than the seed spread (NOT a clear effect)"
+    else:
+        verdict = "does NOT fall"
+    print(f"the fraction {verdict} from T={Ts[0]} to T={Ts[-1]} "
+          f"({out[0].mean():.3f} -> {out[-1].mean():.3f}, seed std {spread:.3f})")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
