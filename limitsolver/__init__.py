@@ -6,9 +6,11 @@ imported by the package (it imports matplotlib).
 """
 from .api import solve, solve_problem
 from .certificate import Certificate, certify, lam_max
+from .compare import ComparisonTable, compare
 from .datasets import make_demo
 from .exceptions import ConvergenceWarning, SolverFailed
 from .features import augment, relu_features
+from .kernel import KernelSolution, solve_kernel
 from .grids import breakpoint_directions, cylinder_grid, default_grid, sphere_grid
 from .path import LimitPath, limit_path
 from .problem import LimitProblem
@@ -35,4 +37,5 @@ __all__ = [
     "relu_features", "sphere_grid", "cylinder_grid", "breakpoint_directions",
     "default_grid", "available_solvers", "limit_path", "LimitPath", "sweep", "Job", "SweepResult",
     "LimitRegressor", "LimitClassifier", "__version__",
+    "compare", "ComparisonTable", "KernelSolution", "solve_kernel",
 ]

@@ -31,6 +31,10 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     with ‖·‖ the Euclidean norm across tasks (``penalty="group"``) or the l1 norm
     (``penalty="l1"``). Its minimum is an upper bound on the infinite-width optimum OPT.
 
+    ``penalty="kernel"`` solves the lazy baseline instead (no grid; keyword options
+    ``kernel="arccos"|"ntk"`` and ``n_quadrature``) and returns a
+    :class:`~limitsolver.kernel.KernelSolution`; see :mod:`limitsolver.kernel`.
+
     Parameters
     ----------
     X : array_like (n, d) or (n,)
@@ -79,6 +83,13 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     """
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
     check_random_state(random_state)
+    if problem.penalty == "kernel":
+        # the lazy baseline has no grid: exact kernel ridge / logistic / interpolation
+        if grid is not None:
+            raise ValueError("penalty='kernel' is solved without a direction grid; "
+                             "do not pass grid=")
+        from .kernel import solve_kernel_problem
+        return solve_kernel_problem(problem, tol=tol, verbose=verbose, **solver_options)
     if refine is None:
         refine = (grid is None and n_directions is None
                   and problem.n <= AUTO_REFINE_MAX_N.get(problem.d, 0)

@@ -68,7 +68,7 @@ for NPZ they optionally pick columns by 0-based index. A bad file (missing colum
 cell, text, NaN/inf, empty file) gives a one-line error and exit code 2."""
 
 
-def _add_data_options(p, *, with_lam: bool) -> None:
+def _add_data_options(p, *, with_lam: bool, with_penalty: bool = True) -> None:
     p.add_argument("data", metavar="DATA", help="input file: .csv (header row) or .npz (X, Y)")
     p.add_argument("--targets", action="append", metavar="COLS",
                    help="target columns, comma-separated (CSV: names, required; NPZ: indices)")
@@ -77,8 +77,9 @@ def _add_data_options(p, *, with_lam: bool) -> None:
     if with_lam:
         p.add_argument("--lam", type=float, default=None,
                        help="λ > 0, the weight decay (required unless --loss interpolate)")
-    p.add_argument("--penalty", default="group",
-                   help="group (multi-task, default) or l1 (separate single-task networks)")
+    if with_penalty:
+        p.add_argument("--penalty", default="group",
+                       help="group (multi-task, default) or l1 (separate single-task networks)")
     p.add_argument("--bias", default="regularized", choices=["regularized", "free"],
                    help="whether hidden biases are penalized (default regularized)")
     p.add_argument("--free", default="none", choices=["none", "intercept", "affine"],
@@ -251,6 +252,62 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
+def _cmd_compare(args) -> int:
+    from .compare import compare
+    from .datafiles import parse_names, read_data
+
+    X, Y, fnames, tnames = _read_cli_data(args)
+    if args.lam is None and args.loss != "interpolate":
+        raise ValueError("--lam is required (or use --loss interpolate)")
+    penalties = parse_names(args.penalties)
+    Xte = Yte = None
+    if args.test is not None:
+        Xte, Yte, _, _ = read_data(args.test, features=parse_names(args.features),
+                                   targets=parse_names(args.targets))
+    print(f"limitsolver compare: {args.data}: n={X.shape[0]}, features [{', '.join(fnames)}], "
+          f"targets [{', '.join(tnames)}]"
+          + ("" if Xte is None else f"; test data {args.test}: n={Xte.shape[0]}"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = compare(X, Y, lam=args.lam, penalties=penalties, X_test=Xte, Y_test=Yte,
+                        loss=args.loss, bias=args.bias, free=args.free, kernel=args.kernel,
+                        n_directions=args.n_directions, solver=args.solver, tol=args.tol)
+    _print_caught(caught)
+    print(table)
+    if args.csv:
+        folder = os.path.dirname(args.csv)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        table.to_csv(args.csv)
+        print(f"wrote {args.csv}")
+    return 0
+
+
+def _add_compare_parser(sub) -> None:
+    p = sub.add_parser(
+        "compare", help="multi-task (group) vs single-task (l1) vs kernel on a CSV/NPZ file",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Solve the same data with several penalties (default group, l1 and\n"
+                    "kernel) and print one table row each: objective, penalty, group norm,\n"
+                    "neurons, shared fraction, train and test error.\n\n" + _DATA_HELP
+                    + "\n\n--test names a second file with the same columns (held-out data).",
+        epilog="examples:\n"
+               "  limitsolver compare train.csv --targets y1,y2,y3 --lam 1e-3\n"
+               "  limitsolver compare train.csv --targets y1,y2 --lam 1e-3 --test test.csv "
+               "--csv results/table.csv\n"
+               "  limitsolver compare data.npz --lam 1e-2 --penalties group,kernel "
+               "--kernel ntk --free intercept")
+    _add_data_options(p, with_lam=True, with_penalty=False)
+    p.add_argument("--penalties", default="group,l1,kernel",
+                   help="comma-separated rows to compute (default group,l1,kernel)")
+    p.add_argument("--kernel", default="arccos", choices=["arccos", "ntk"],
+                   help="kernel of the kernel row (default arccos)")
+    p.add_argument("--test", default=None, metavar="FILE",
+                   help="held-out data file (same format and columns) for the test error")
+    p.add_argument("--csv", default=None, metavar="PATH", help="also write the table as CSV")
+    p.set_defaults(func=_cmd_compare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="limitsolver",
@@ -260,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  limitsolver demo\n"
                "  limitsolver solve data.csv --targets y1,y2 --lam 1e-3\n"
                "  limitsolver path data.csv --targets y1,y2 --n-lams 20\n"
+               "  limitsolver compare data.csv --targets y1,y2 --lam 1e-3 --test test.csv\n"
                "run 'limitsolver COMMAND --help' for a command's options")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser(
@@ -275,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
     _add_solve_parser(sub)
     _add_path_parser(sub)
+    _add_compare_parser(sub)
     return parser
 
 

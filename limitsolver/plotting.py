@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_fit_1d"]
+__all__ = ["plot_fit_1d", "plot_measure", "plot_task_sharing", "plot_comparison",
+           "plot_width_convergence", "task_sharing_matrix"]
 
 
 def _axes(ax):
@@ -30,8 +31,9 @@ def plot_fit_1d(solution, ax=None, *, n_points: int = 400, show_data: bool = Tru
     pad = 0.1 * max(hi - lo, 1e-12)
     grid = np.linspace(lo - pad, hi + pad, n_points)
     F = solution.predict(grid[:, None])
-    kinks = solution.kinks()
-    usage = solution.task_usage()
+    has_kinks = hasattr(solution, "kinks")   # a KernelSolution has a dense measure
+    kinks = solution.kinks() if has_kinks else np.zeros(0)
+    usage = solution.task_usage() if has_kinks else np.zeros((0, p.T), dtype=bool)
     for t in range(p.T):
         color = None if colors is None else colors[t % len(colors)]
         name = f"task {t}" if label is None else f"{label} task {t}"
@@ -44,5 +46,140 @@ def plot_fit_1d(solution, ax=None, *, n_points: int = 400, show_data: bool = Tru
             ax.plot(k, solution.predict(k[:, None])[:, t], "x", ms=8, mew=2, color=c)
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def _task_colors(T):
+    import matplotlib.pyplot as plt
+    cyc = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2"])
+    return [cyc[t % len(cyc)] for t in range(T)]
+
+
+def plot_measure(solution, ax=None, *, tol=None):
+    """The learned measure: each neuron's direction against its weight norm ‖V_j‖₂.
+
+    d = 1: the angle of θ_j = (w, b) on the circle (x-axis, radians) against ‖V_j‖ (stems);
+    d = 2: the direction's azimuth and elevation on S², marker area ∝ ‖V_j‖.
+    A neuron used by one task only has that task's colour; a neuron used by several tasks
+    (``task_usage``) is black. A KernelSolution's dense density ‖g(θ)‖ is drawn as a curve
+    (d = 1 only).
+    """
+    ax = _axes(ax)
+    p = solution.problem
+    if not hasattr(solution, "task_usage"):   # kernel: dense density g(θ)
+        if p.d != 1:
+            raise ValueError("plot_measure draws a kernel density for 1-D inputs only")
+        phi = np.linspace(-np.pi, np.pi, 721)
+        g = solution.density(np.column_stack([np.cos(phi), np.sin(phi)]))
+        ax.plot(phi, np.linalg.norm(g, axis=1), "k-", label="‖g(θ)‖ (kernel density)")
+        ax.set_xlabel("direction angle of θ = (w, b) [rad]")
+        ax.set_ylabel("density norm")
+        ax.legend(fontsize="small")
+        return ax
+    D, W = solution.directions, solution.weights
+    use = solution.task_usage() if tol is None else solution.task_usage(tol)
+    norms = np.linalg.norm(W, axis=1)
+    colors = _task_colors(p.T)
+    col = [("k" if u.sum() > 1 else colors[int(np.argmax(u))]) for u in use]
+    if p.d == 1:
+        ang = np.arctan2(D[:, 1], D[:, 0])
+        for a, r, c in zip(ang, norms, col):
+            ax.plot([a, a], [0, r], "-", color=c, lw=2)
+            ax.plot(a, r, "o", color=c)
+        ax.set_xlim(-np.pi, np.pi)
+        ax.set_xlabel("direction angle of θ = (w, b) [rad]")
+    elif p.d == 2:
+        U = D / np.linalg.norm(D, axis=1, keepdims=True)
+        az, el = np.arctan2(U[:, 1], U[:, 0]), np.arcsin(np.clip(U[:, 2], -1, 1))
+        s = 400 * norms / max(norms.max(), 1e-300) if norms.size else norms
+        ax.scatter(az, el, s=s, c=col, alpha=0.8)
+        ax.set_xlim(-np.pi, np.pi)
+        ax.set_ylim(-np.pi / 2, np.pi / 2)
+        ax.set_xlabel("azimuth [rad]")
+        ax.set_ylabel("elevation [rad]")
+    else:
+        raise ValueError("plot_measure draws d = 1 or d = 2 inputs")
+    if p.d == 1:
+        ax.set_ylabel("‖V_j‖₂")
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=colors[t], marker="o", ls="", label=f"task {t} only")
+               for t in range(p.T)]
+    handles.append(Line2D([], [], color="k", marker="o", ls="", label="shared"))
+    ax.legend(handles=handles, fontsize="small")
+    return ax
+
+
+def task_sharing_matrix(solution) -> np.ndarray:
+    """S (T × T): S_st = Σ_j |V_js||V_jt| / (‖V_·s‖ ‖V_·t‖), the cosine between the tasks'
+    neuron-weight profiles (1 on the diagonal; 0 when two tasks use disjoint neurons)."""
+    A = np.abs(np.asarray(solution.weights, dtype=float))
+    G = A.T @ A
+    nrm = np.sqrt(np.maximum(np.diag(G), 1e-300))
+    return G / np.outer(nrm, nrm)
+
+
+def plot_task_sharing(solution, ax=None):
+    """The task-sharing matrix (:func:`task_sharing_matrix`) as an image with values."""
+    ax = _axes(ax)
+    S = task_sharing_matrix(solution)
+    im = ax.imshow(S, vmin=0, vmax=1, cmap="viridis")
+    T = S.shape[0]
+    if T <= 12:
+        for s in range(T):
+            for t in range(T):
+                ax.text(t, s, f"{S[s, t]:.2f}", ha="center", va="center", fontsize=8,
+                        color="w" if S[s, t] < 0.5 else "k")
+    ax.set_xticks(range(T))
+    ax.set_yticks(range(T))
+    ax.set_xlabel("task")
+    ax.set_ylabel("task")
+    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    return ax
+
+
+def plot_comparison(table, column: str = "test_error", ax=None, *, errors=None, log=False):
+    """Bars of one numeric column of a :class:`~limitsolver.compare.ComparisonTable`
+    (or a dict {name: value}); ``errors`` are optional error-bar half-widths."""
+    ax = _axes(ax)
+    if isinstance(table, dict):
+        names, vals = list(table), np.array([float(v) for v in table.values()])
+    else:
+        names, vals = [r.penalty for r in table], table.column(column)
+    ax.bar(range(len(names)), vals, yerr=errors, color=_task_colors(len(names)), capsize=4)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names)
+    ax.set_ylabel(column.replace("_", " "))
+    if log:
+        ax.set_yscale("log")
+    return ax
+
+
+def plot_width_convergence(widths, objectives, ax=None, *, limit=None, lower_bound=None,
+                           label="finite width", spread=None):
+    """Training objective against width (plain arrays, e.g. from ``limitsolver.network``).
+
+    Parameters
+    ----------
+    widths : array (k,);  objectives : array (k,) (or (k, s) for s seeds: the mean is drawn
+    and the min/max as a band); limit : float, the limit's objective (dashed line);
+    lower_bound : float, the certified lower bound (dotted line).
+    """
+    ax = _axes(ax)
+    w = np.asarray(widths, dtype=float)
+    obj = np.asarray(objectives, dtype=float)
+    if obj.ndim == 2:
+        lo, hi, obj = obj.min(1), obj.max(1), obj.mean(1)
+        ax.fill_between(w, lo, hi, alpha=0.25)
+    if w.shape != obj.shape:
+        raise ValueError(f"widths {w.shape} and objectives {obj.shape} do not match")
+    ax.plot(w, obj, "o-", label=label)
+    if limit is not None:
+        ax.axhline(limit, color="k", ls="--", label="infinite-width limit")
+    if lower_bound is not None:
+        ax.axhline(lower_bound, color="k", ls=":", label="certified lower bound")
+    ax.set_xscale("log")
+    ax.set_xlabel("width m")
+    ax.set_ylabel("objective")
     ax.legend(fontsize="small")
     return ax
