@@ -490,13 +490,16 @@ def _bfgs(fg, x, steps, report):
     """Full-memory BFGS with a weak Wolfe line search (Lewis & Overton, "Nonsmooth
     optimization via quasi-Newton methods", Math. Program. 2013). On the ReLU training
     objective, whose minimizers sit on kinks (neurons with a kink at a data point), it
-    reaches 1e-6-relative accuracy where scipy's L-BFGS stops at ~1e-3.
+    reaches 1e-6-relative accuracy where scipy's L-BFGS stops at ~1e-3. The inverse
+    Hessian is kept as the upper triangle of a Fortran array and updated in place by BLAS
+    (dsymv, dsyr2, dsyr): O(p²) per step, no temporaries.
 
     Returns (x, iterations, message)."""
+    from scipy.linalg.blas import dsymv, dsyr, dsyr2
     f, g = fg(x)
     H = None
     for k in range(1, steps + 1):
-        p = -(H @ g) if H is not None else -g
+        p = -dsymv(1.0, H, g) if H is not None else -g
         if float(g @ p) >= 0:  # not a descent direction: restart from steepest descent
             H, p = None, -g
         if not np.any(p):
@@ -511,11 +514,12 @@ def _bfgs(fg, x, steps, report):
         sy = float(s @ y)
         if sy > 0:
             if H is None:
-                H = (sy / float(y @ y)) * np.eye(len(x))
+                H = np.asfortranarray((sy / float(y @ y)) * np.eye(len(x)))
             rho = 1.0 / sy
-            Hy = H @ y
-            H += (rho * rho * float(y @ Hy) + rho) * np.outer(s, s) \
-                - rho * (np.outer(s, Hy) + np.outer(Hy, s))
+            Hy = dsymv(1.0, H, y)
+            # H ← H − ρ(s Hyᵀ + Hy sᵀ) + (ρ² yᵀHy + ρ) s sᵀ
+            H = dsyr2(-rho, s, Hy, a=H, overwrite_a=1)
+            H = dsyr(rho * rho * float(y @ Hy) + rho, s, a=H, overwrite_a=1)
     return x, steps, "reached steps"
 
 

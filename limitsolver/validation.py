@@ -278,6 +278,15 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
     seeds = _check_widths("seeds", seeds)
     if not (np.isscalar(prune_tol) and 0 <= prune_tol < 1):
         raise ValueError(f"prune_tol must be in [0, 1), got {prune_tol!r}")
+    if X_test is None:
+        Xt = _default_test_points(problem.X)
+    else:
+        Xt = np.asarray(X_test, dtype=float)
+        if Xt.ndim == 1 and problem.d == 1:
+            Xt = Xt[:, None]
+        if Xt.ndim != 2 or Xt.shape[1] != problem.d or not np.all(np.isfinite(Xt)):
+            raise ValueError(f"X_test must be a finite array of shape (N, {problem.d}), "
+                             f"got shape {Xt.shape}")
     opts = problem.options()
     if solution is None:
         solution = solve(problem.X, problem.Y, **opts, **solve_options)
@@ -298,15 +307,6 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
         kind = "certified" if getattr(solution, "lower_bound_exact", False) else "estimate"
     else:
         lb, kind = solution.dual_value, GRID_DUAL_LABEL
-    if X_test is None:
-        Xt = _default_test_points(problem.X)
-    else:
-        Xt = np.asarray(X_test, dtype=float)
-        if Xt.ndim == 1 and problem.d == 1:
-            Xt = Xt[:, None]
-        if Xt.ndim != 2 or Xt.shape[1] != problem.d or not np.all(np.isfinite(Xt)):
-            raise ValueError(f"X_test must be a finite array of shape (N, {problem.d}), "
-                             f"got shape {Xt.shape}")
     f_lim = solution.predict(Xt)
     f_other = other_solution.predict(Xt) if other_solution is not None else None
 

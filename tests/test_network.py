@@ -361,3 +361,51 @@ def test_training_is_deterministic_and_methods_decrease(rng):
     net = train(X, Y, lam=0.01, width=6, steps=100, method="gd",
                 callback=lambda k, n, v: seen.append(v) or k >= 5)
     assert len(seen) == 5 and net.info["iterations"] == 5
+
+
+def test_validate_table_plot_and_bound_labels(demo, limits, capsys):
+    from limitsolver.validation import GRID_DUAL_LABEL, validate
+    X, Y = demo
+    sol, lb = limits["group", "regularized"]
+    res = validate(X, Y, lam=LAM, widths=(2, 8), seeds=(0, 2), solution=sol)
+    out = capsys.readouterr().out
+    assert "rel. excess" in out and GRID_DUAL_LABEL in out
+    assert res.objective.shape == res.sup_distance.shape == res.neurons.shape == (2, 2)
+    assert res.limit_width == sol.atom_weights.shape[0]
+    # the table's numbers are those of independently trained networks
+    again = train(X, Y, lam=LAM, width=8, random_state=2)
+    assert np.isclose(res.objective[1, 1], again.objective(X, Y, LAM), rtol=1e-12)
+    assert res.best_rel_excess[1] <= 1e-5 and res.best_rel_excess[0] > 1e-2
+    assert np.all(res.objective >= lb - 1e-12 * lb)
+    assert res.other_objective is not None and res.other_objective > sol.objective
+    assert np.all(res.neurons <= np.array([[2], [8]]))
+    import matplotlib.pyplot as plt
+    ax = res.plot()
+    assert ax.get_xscale() == "log" and len(ax.get_lines()) >= 4
+    plt.close("all")
+    # a solution carrying a lower bound (issue 4) is used and labelled
+    class Carrier:
+        pass
+    fake = Carrier()
+    fake.__dict__.update(sol.__dict__)
+    fake.predict, fake.to_network = sol.predict, sol.to_network
+    fake.lower_bound, fake.lower_bound_exact = lb, True
+    res2 = validate(X, Y, lam=LAM, widths=(8,), seeds=(0,), solution=fake, verbose=False,
+                    compare_penalties=False)
+    assert res2.lower_bound == lb and res2.lower_bound_kind == "certified"
+    assert not res2.below_bound.any() and res2.other_objective is None
+
+
+def test_validate_bad_inputs(demo, limits):
+    from limitsolver.validation import validate
+    X, Y = demo
+    sol = limits["group", "regularized"][0]
+    with pytest.raises(ValueError, match="other data or options"):
+        validate(X, Y, lam=2 * LAM, widths=(2,), seeds=(0,), solution=sol, verbose=False)
+    with pytest.raises(ValueError, match="widths"):
+        validate(X, Y, lam=LAM, widths=(), solution=sol, verbose=False)
+    with pytest.raises(ValueError, match="loss"):
+        validate(X, Y, lam=LAM, loss="interpolate", verbose=False)
+    with pytest.raises(ValueError, match="X_test"):
+        validate(X, Y, lam=LAM, widths=(2,), seeds=(0,), solution=sol, verbose=False,
+                 X_test=np.zeros((3, 2)))
