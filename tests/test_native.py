@@ -77,14 +77,16 @@ def test_returned_gap_is_certified_independently(rng):
 
 
 def test_warm_start_same_answer_fewer_passes(rng):
-    pb, G = _problem(rng, "group", "regularized", "intercept", n=40, d=1, M=600, frac=0.01)
+    pb, G = _problem(rng, "group", "regularized", "intercept", n=60, d=1, M=2000, frac=0.002)
     first = solve_problem(pb.with_lam(pb.lam * 1.3), G, solver="native", tol=1e-10)
-    cold = solve_native(pb, G, tol=1e-10)
-    warm = solve_native(pb, G, tol=1e-10, warm_start=first)
+    # a small pool between full passes, so that the cold solve needs several passes
+    cold = solve_native(pb, G, tol=1e-10, pool=100)
+    warm = solve_native(pb, G, tol=1e-10, warm_start=first, pool=100)
     cc, cw = certify(pb, G, cold.V, cold.C), certify(pb, G, warm.V, warm.C)
     assert cw.rel_gap <= 1e-10
     assert cw.primal == pytest.approx(cc.primal, rel=1e-9)
     assert warm.info["n_pricing_passes"] < cold.info["n_pricing_passes"]
+    assert warm.info["restricted_solves"] < cold.info["restricted_solves"]
 
 
 def test_warm_start_from_another_grid(rng):

@@ -16,12 +16,17 @@ One pass of the method:
    fits in ``memory_budget``), and the certificate of the current point on the full grid
    (:func:`limitsolver.certificate.certify`, the shared duality gap). Stop when the
    certified relative gap is ≤ ``tol``.
-2. **Working set**: keep the directions with nonzero weight, add the most violating
-   directions (‖c_j‖_* > λ, largest first; at least ``ws_min`` and as many as the support),
-   drop directions whose weight became zero.
-3. **Restricted solve**: the lasso on the working set, warm-started, to a relative gap well
-   below ``tol`` (:class:`limitsolver.solvers.restricted.RestrictedLasso`: block coordinate
-   descent with Anderson extrapolation and a Newton polish on the support).
+2. **Pool**: the ``pool`` best-scoring directions (largest ‖c_j‖_*) and the support; their
+   columns are kept until the next pass.
+3. **Working set on the pool**, repeated until no pool direction violates: keep the
+   directions with nonzero weight, add the most violating pool directions (‖c_j‖_* > λ,
+   largest first, at most one per activation pattern — directions with the same pattern
+   1[x̃_i·θ > 0] have features in one (d+1)-dimensional space —, at least ``ws_min`` and as
+   many as the support), solve the restricted lasso on the working set, warm-started, to a
+   relative gap well below ``tol`` (:class:`limitsolver.solvers.restricted.RestrictedLasso`:
+   an active-set Newton method, exact on the small support even when the Gram matrix of the
+   working set is singular), drop directions whose weight became zero, re-price the pool.
+   Atoms can so move across many grid cells for the price of one full pass.
 
 Gap-safe screening (when Φ is not cached): with a feasible dual point Z and duality gap g,
 the dual optimum Z* satisfies ‖Z* − Z‖ ≤ r = √(2 n g) (the dual is (1/n)-strongly
@@ -51,6 +56,8 @@ DEFAULT_OPTIONS = dict(
     memory_budget=256 * 2**20,  # bytes: cache Φ whole only below this
     block_bytes=None,          # bytes of one block of Φ in blocked pricing (None: default)
     ws_min=16,                 # fewest directions added per pass
+    pool=1000,                 # best-scoring directions kept between two full passes
+    max_inner=100,             # restricted solves on the pool between two full passes
     screening=True,            # gap-safe screening (blocked pricing only)
     inner_tol=None,            # restricted-problem relative gap (default tol / 20)
     max_epochs=50000,          # epochs of the restricted solver per pass
@@ -78,7 +85,7 @@ def _check_options(options: dict) -> dict:
             raise ValueError(f"native solver option {name} must be a positive integer, got {v!r}")
         opts[name] = int(v)
 
-    for name in ("max_passes", "ws_min", "max_epochs"):
+    for name in ("max_passes", "ws_min", "max_epochs", "pool", "max_inner"):
         positive_int(name)
     for name in ("memory_budget", "block_bytes"):
         v = opts[name]
@@ -213,31 +220,46 @@ def _patterns(Xt, D):
     return [bits[:, j].tobytes() for j in range(D.shape[0])]
 
 
-def _pick_violators(Xt, dirs, viol, scores, support, n_add):
-    """The ``n_add`` most violating directions, at most one per activation pattern.
+class _PatternCache:
+    """Activation patterns of the rows of D, computed on first request."""
 
-    Directions with the same activation pattern 1[x̃_i·θ > 0] have features in one
-    (d+1)-dimensional space (Φ_j = D X̃ θ_j, D the diagonal of the pattern), so more than
-    d+1 of them are linearly dependent and even two make the restricted problem badly
-    conditioned. A violator whose pattern is already in the support is taken only when
-    no other violator is left (so a pass always adds something when anything violates).
+    def __init__(self, Xt, D):
+        self.Xt, self.D = Xt, D
+        self.keys = {}
+
+    def get(self, rows):
+        missing = [int(j) for j in rows if int(j) not in self.keys]
+        if missing:
+            for j, key in zip(missing, _patterns(self.Xt, self.D[missing])):
+                self.keys[j] = key
+        return [self.keys[int(j)] for j in rows]
+
+
+def _pick_violators(cand, scores, keys, n_add):
+    """The ``n_add`` best candidates (positions ``cand``), at most one per activation pattern.
+
+    Directions with the same activation pattern 1[x̃_i·θ > 0] (``keys``) have features in
+    one (d+1)-dimensional space (Φ_j = D X̃ θ_j, D the diagonal of the pattern): more than
+    d+1 of them are linearly dependent, and on a fine grid the top violators are mostly such
+    near-copies of each other. Only the best violator of each pattern is taken (on a cell
+    the correlation is linear in θ, so it is the best direction of that cell).
     """
-    if viol.size == 0:
-        return viol
-    order = viol[np.argsort(-scores, kind="stable")][: 20 * n_add]
-    keys = _patterns(Xt, dirs[order])
-    seen = set(_patterns(Xt, dirs[support]))
-    picked, dup = [], []
-    for j, key in zip(order, keys):
-        if key in seen:
-            dup.append(j)
-            continue
-        seen.add(key)
-        picked.append(j)
-        if len(picked) == n_add:
-            break
-    if not picked:
-        picked = dup[:1]
+    if cand.size == 0:
+        return cand
+    seen = set()
+    picked = []
+    order = cand[np.argsort(-scores, kind="stable")]
+    chunk = 2 * n_add
+    for s in range(0, order.size, chunk):
+        block = order[s:s + chunk]
+        for j, key in zip(block, keys.get(block)):
+            if key in seen:
+                continue
+            seen.add(key)
+            picked.append(j)
+            if len(picked) == n_add:
+                return np.asarray(picked, dtype=int)
+        chunk *= 2
     return np.asarray(picked, dtype=int)
 
 
@@ -256,8 +278,8 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
     warm_start : LimitSolution or None
         A previous solution; its weights on the same grid (or its atoms moved to the
         nearest grid rows) start the working set.
-    verbose : bool
-        Print one line per pricing pass.
+    verbose : bool or int
+        Print one line per pricing pass (2: also one per restricted solve).
     **options
         See :data:`DEFAULT_OPTIONS`; unknown names raise ValueError.
 
@@ -303,7 +325,7 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
     ref_id = np.zeros(M, dtype=int)          # which stored residual S_last refers to
     refs = []                                # stored residuals for screened bounds
     norms = None
-    n_passes, pricing_time, epochs, n_newton = 0, 0.0, 0, 0
+    n_passes, pricing_time, epochs, n_newton, n_restricted = 0, 0.0, 0, 0, 0
     status, cert = "inaccurate", None
     history = []
     stalled = 0
@@ -369,28 +391,58 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
             if W.size:
                 kill = np.setdiff1d(kill, W, assume_unique=True)
             alive[kill] = False
-        # working set: support plus the most violating directions
-        support = W[np.any(VW != 0, axis=1)] if W.size else W
-        Vsupp = VW[np.any(VW != 0, axis=1)] if W.size else VW
-        viol = idx_priced[S_priced > lam]
-        viol = np.setdiff1d(viol, support, assume_unique=False)
+        # working set: the support plus the most violating directions. Between two full
+        # passes it is iterated on a pool of the best-scoring directions, whose columns are
+        # kept, so that atoms can move across many grid cells for the price of one pass.
+        nz = np.any(VW != 0, axis=1) if W.size else np.zeros(0, dtype=bool)
+        support, Vsupp = W[nz], VW[nz]
         n_add = max(opts["ws_min"], support.size)
-        viol = _pick_violators(problem.Xt, dirs, viol, S_last[viol], support, n_add)
-        if viol.size == 0:
+        if not np.any(S_priced > lam):
             # no violator left: the restricted problem was not solved accurately enough
             if inner_tol <= 1e-15 or stalled >= 3:
                 break
             inner_tol = max(inner_tol / 100.0, 1e-15)
             stalled += 1
-        newW = np.concatenate([support, viol]).astype(int)
-        V0 = np.vstack([Vsupp, np.zeros((viol.size, T))])
-        A = proj(pricer.columns(newW))
-        with _blas_threads(opts["threads"]):
-            sub = RestrictedLasso(A, Yp, lam, problem.penalty)
-            VW, inf = sub.solve(V0, tol=inner_tol, max_epochs=opts["max_epochs"])
-        epochs += inf["epochs"]
-        n_newton += inf["newton"]
-        W = newW
+            pool = support
+        else:
+            k_pool = min(idx_priced.size, max(opts["pool"], 10 * support.size))
+            top = idx_priced[np.argpartition(-S_priced, k_pool - 1)[:k_pool]]
+            pool = np.union1d(support, top)
+        Phi_pool = pricer.columns(pool)
+        keys = _PatternCache(problem.Xt, dirs[pool])
+        S_pool = S_last[pool]
+        sup_pos = np.searchsorted(pool, support)
+        limits = _blas_threads(opts["threads"])
+        limits.__enter__()
+        for inner in range(opts["max_inner"]):
+            cand = np.flatnonzero(S_pool > lam)
+            cand = np.setdiff1d(cand, sup_pos)
+            if cand.size == 0 and inner > 0:
+                break
+            picked = _pick_violators(cand, S_pool[cand], keys, n_add)
+            ws = np.concatenate([sup_pos, picked]).astype(int)
+            V0 = np.vstack([Vsupp, np.zeros((picked.size, T))])
+            sub = RestrictedLasso(proj(Phi_pool[:, ws]), Yp, lam, problem.penalty)
+            Vws, inf = sub.solve(V0, tol=inner_tol, max_epochs=opts["max_epochs"])
+            epochs += inf["epochs"]
+            n_newton += inf["newton"]
+            n_restricted += 1
+            keep = np.any(Vws != 0, axis=1)
+            if verbose > 1:
+                print(f"[native]   pool {pool.size}: added {picked.size}, "
+                      f"{int(keep[sup_pos.size:].sum())} kept; support {sup_pos.size} -> "
+                      f"{int(keep.sum())}")
+            changed = bool(keep[sup_pos.size:].any()) or not keep[:sup_pos.size].all()
+            sup_pos, Vsupp = ws[keep], Vws[keep]
+            if not changed:
+                break
+            n_add = max(opts["ws_min"], sup_pos.size)
+            Rp = proj(Y - Phi_pool[:, sup_pos] @ Vsupp)
+            S_pool = pen.dual_norms(Phi_pool.T @ Rp / n)
+        limits.__exit__(None, None, None)
+        W, VW = pool[sup_pos], Vsupp
+        order = np.argsort(W)
+        W, VW = W[order], VW[order]
     V = np.zeros((M, T))
     if W.size:
         V[W] = VW
@@ -402,7 +454,8 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
         pricing_time=pricing_time,
         pricing_time_per_pass=pricing_time / max(n_passes, 1),
         iterations=epochs,
-        newton_polishes=n_newton,
+        newton_steps=n_newton,
+        restricted_solves=n_restricted,
         working_set_size=int(np.count_nonzero(np.any(V != 0, axis=1))),
         rel_gap=float(cert.rel_gap),
         gap_history=history,

@@ -25,8 +25,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg import cho_factor as _cho_factor
-from scipy.linalg import cho_solve as _cho_solve
 
 __all__ = ["RestrictedLasso"]
 
@@ -140,8 +138,9 @@ class RestrictedLasso:
         steps = 0
         S = np.flatnonzero(np.any(V != 0, axis=1))
 
-        def obj(VS, S):
-            return (0.5 * float(np.sum(VS * (G[np.ix_(S, S)] @ VS))) - float(np.sum(B[S] * VS))
+        def obj(VS, S, GSS=None):
+            GSS = G[np.ix_(S, S)] if GSS is None else GSS
+            return (0.5 * float(np.sum(VS * (GSS @ VS))) - float(np.sum(B[S] * VS))
                     + lam * float(np.sum(np.sqrt(np.sum(VS * VS, axis=1)))))
 
         while steps < max_newton:
@@ -164,41 +163,52 @@ class RestrictedLasso:
             converged = False
             GSS = G[np.ix_(S, S)]
             VS = V[S]
-            P0 = obj(VS, S)
+            P0 = obj(VS, S, GSS)
             while steps < max_newton:
                 steps += 1
                 nrm = np.sqrt(np.sum(VS * VS, axis=1))
                 U = VS / nrm[:, None]
                 grad = GSS @ VS - B[S] + lam * U
+                if float(np.max(np.abs(grad))) <= tol_kkt * lam:
+                    converged = True
+                    break
                 s_ = S.size
                 if T == 1:
                     H = GSS.copy()
                 else:
-                    H = np.kron(GSS, np.eye(T))
-                    for a in range(s_):
-                        sl = slice(a * T, (a + 1) * T)
-                        H[sl, sl] += (np.eye(T) - np.outer(U[a], U[a])) * (lam / nrm[a])
-                try:
-                    c, low = _cho_factor(H)
-                    step = _cho_solve((c, low), grad.ravel()).reshape(s_, T)
-                except np.linalg.LinAlgError:
-                    step = np.linalg.lstsq(H, grad.ravel(), rcond=None)[0].reshape(s_, T)
-                a_ = np.sum(step * VS, axis=1)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    tc = np.where(a_ > 0, nrm * nrm / a_, np.inf)
-                t = min(1.0, float(tc.min()))
-                cross = int(np.argmin(tc)) if tc.min() <= 1.0 else -1
+                    eye = np.eye(T)
+                    H4 = GSS[:, None, :, None] * eye[None, :, None, :]      # G_SS ⊗ I_T
+                    blocks = (eye[None] - U[:, :, None] * U[:, None, :]) * (lam / nrm)[:, None, None]
+                    ar = np.arange(s_)
+                    H4[ar, :, ar, :] += blocks
+                    H = H4.reshape(s_ * T, s_ * T)
+                # damped (Levenberg) Newton: a tiny ridge first, larger ones only when the
+                # step fails (singular G_SS: dependent features of one activation cell)
+                scale = float(np.mean(np.diag(H))) or 1.0
                 accepted = False
-                while t > 1e-12:
-                    Vn = VS - t * step
-                    if cross >= 0 and t == float(tc[cross]):
-                        Vn[cross] = 0.0
-                    Pn = obj(Vn, S)
-                    if Pn <= P0 + 1e-15 * abs(P0):
-                        accepted = True
+                for ridge in (1e-13, 1e-9, 1e-6, 1e-3, 1.0):
+                    Hr = H + (ridge * scale) * np.eye(H.shape[0])
+                    try:
+                        step = np.linalg.solve(Hr, grad.ravel()).reshape(s_, T)
+                    except np.linalg.LinAlgError:
+                        continue
+                    a_ = np.sum(step * VS, axis=1)
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        tc = np.where(a_ > 0, nrm * nrm / a_, np.inf)
+                    t = min(1.0, float(tc.min()))
+                    cross = int(np.argmin(tc)) if tc.min() <= 1.0 else -1
+                    while t > 1e-10:
+                        Vn = VS - t * step
+                        if cross >= 0 and t == float(tc[cross]):
+                            Vn[cross] = 0.0
+                        Pn = obj(Vn, S, GSS)
+                        if Pn <= P0 + 1e-15 * abs(P0):
+                            accepted = True
+                            break
+                        t *= 0.5
+                        cross = -1
+                    if accepted:
                         break
-                    t *= 0.5
-                    cross = -1
                 if not accepted:
                     converged = True
                     break
@@ -214,7 +224,7 @@ class RestrictedLasso:
                         converged = True
                         break
                     continue
-                if dec <= 1e-15 * max(abs(P0), 1e-300) or \
+                if dec <= 0.0 and \
                         float(np.max(np.abs(t * step))) <= 1e-15 * max(1.0, float(np.max(np.abs(VS)))):
                     converged = True
                     break
@@ -255,13 +265,17 @@ class RestrictedLasso:
         n_newton = 0
         rel = np.inf
         if newton:
-            for rounds in range(3):
-                V, steps = self._newton_all(V, tol_kkt=max(tol, 1e-14))
+            for rounds in range(10):
+                V, steps = self._newton_all(V, tol_kkt=max(tol, 1e-13))
                 n_newton += steps
                 primal, dual = self.gap(V)
-                rel = (primal - dual) / max(abs(primal), 1e-300)
-                if rel <= tol:
-                    return V, dict(epochs=0, rel_gap=rel, newton=n_newton)
+                rel_new = (primal - dual) / max(abs(primal), 1e-300)
+                if rel_new <= tol:
+                    return V, dict(epochs=0, rel_gap=rel_new, newton=n_newton)
+                if steps == 0 or rel_new >= 0.5 * rel:
+                    rel = rel_new
+                    break
+                rel = rel_new
         V, epochs, rel = self._bcd(V, tol, max_epochs, check_every, anderson)
         return V, dict(epochs=epochs, rel_gap=rel, newton=n_newton)
 

@@ -1,0 +1,102 @@
+"""Benchmark: the native working-set solver against general solvers (issue 3).
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_native.py                     # problems 1 2 3, peers 60 s each
+    python benchmarks/bench_native.py --problems 1 2 --timeout 600
+    python benchmarks/bench_native.py --quick             # problems 1 2, peers 10 s
+    python benchmarks/bench_native.py --problems 3 --scaling 10000 30000 100000 300000
+
+For every reference problem and λ it prints one table (time, certified relative duality
+gap from limitsolver.certificate.certify, active neurons, time ratio to native — a lower
+bound ">Nx" when the peer did not finish), the number of pricing passes of the native
+solver and the time of one full pricing pass, so the distance to the floor is visible.
+For problem 3 it also reports the peak memory (ru_maxrss) of a native solve in a fresh
+process.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.harness import (PEERS, REFERENCE, format_table, make_problem,  # noqa: E402
+                                native_peak_memory, pricing_pass_time, run_native, run_peer)
+
+
+def _args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--problems", type=int, nargs="+", default=[1, 2, 3],
+                   choices=sorted(REFERENCE), help="reference problems to run")
+    p.add_argument("--lams", type=float, nargs="+", default=[0.02, 0.002],
+                   help="λ as fractions of λ_max")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="wall-clock limit per peer in seconds (issue: up to 600)")
+    p.add_argument("--peers", nargs="*", default=list(PEERS), choices=PEERS,
+                   help="peers to run (none: native only)")
+    p.add_argument("--peer-memory", type=float, default=4.0,
+                   help="address-space limit of a peer subprocess, GiB")
+    p.add_argument("--tol", type=float, default=1e-8, help="target relative gap")
+    p.add_argument("--quick", action="store_true",
+                   help="problems 1 and 2 only, peers limited to 10 s")
+    p.add_argument("--scaling", type=int, nargs="*", default=None,
+                   help="grid sizes for the cost-vs-M study on problem 3's data")
+    p.add_argument("--no-memory", action="store_true",
+                   help="skip the peak-memory run of problem 3")
+    a = p.parse_args(argv)
+    if a.timeout <= 0 or a.timeout > 3600:
+        p.error("--timeout must be in (0, 3600]")
+    if a.quick:
+        a.problems = [q for q in a.problems if q != 3] or [1]
+        a.timeout = min(a.timeout, 10.0)
+    return a
+
+
+def main(argv=None):
+    a = _args(argv)
+    print(f"peers: {', '.join(a.peers) or 'none'}; timeout {a.timeout:g} s; tol {a.tol:g}")
+    for pid in a.problems:
+        d, n, T, M, kind = REFERENCE[pid]
+        for frac in a.lams:
+            problem, dirs = make_problem(pid, frac)
+            label = f"problem {pid} (d={d}, n={n}, T={T}, M={M} {kind}), lam={frac:g}*lam_max"
+            print(f"\n== {label}")
+            run_native(problem, dirs, tol=a.tol, label=label)        # warm-up (imports, caches)
+            nat = run_native(problem, dirs, tol=a.tol, label=label)
+            pass_t = pricing_pass_time(problem, dirs)
+            rows = [nat]
+            for peer in a.peers:
+                rows.append(run_peer(peer, pid, frac, timeout=a.timeout, tol=a.tol,
+                                     mem_gib=a.peer_memory, label=label))
+                print(f"   {peer}: {rows[-1].note or 'done'}", flush=True)
+            print(format_table(rows, nat.time))
+            ok = [r for r in rows[1:] if r.time is not None and r.rel_gap is not None
+                  and r.rel_gap <= 1e-6]
+            if ok:
+                best = min(ok, key=lambda r: r.time)
+                print(f"fastest peer with gap <= 1e-6: {best.solver}, {best.time:.2f} s, "
+                      f"{best.time / nat.time:.1f}x native")
+            else:
+                print(f"no peer reached gap <= 1e-6 within {a.timeout:g} s: native is at least "
+                      f"{a.timeout / nat.time:.0f}x faster (lower bound)")
+            print(f"native: {nat.extra['passes']} pricing passes, one full pricing pass "
+                  f"{pass_t:.4f} s, total = {nat.time / pass_t:.1f} passes' worth")
+            if pid == 3 and not a.no_memory:
+                t, gap, base, peak = native_peak_memory(pid, frac, tol=a.tol)
+                print(f"native in a fresh process: {t:.2f} s, gap {gap:.2e}, peak RSS "
+                      f"{peak / 2**20:.0f} MiB (before the solve {base / 2**20:.0f} MiB)")
+    if a.scaling:
+        print("\n== cost vs number of directions (problem 3 data, lam = 0.02*lam_max)")
+        print(f"{'M':>8s} {'time (s)':>9s} {'passes':>7s} {'pass (s)':>9s} {'rel gap':>9s}")
+        for M in a.scaling:
+            problem, dirs = make_problem(3, 0.02, M=M)
+            r = run_native(problem, dirs, tol=a.tol)
+            print(f"{M:8d} {r.time:9.2f} {r.extra['passes']:7d} "
+                  f"{pricing_pass_time(problem, dirs, 1):9.3f} {r.rel_gap:9.1e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""One harness for the native solver and its peers on the reference problems of issue 3.
+
+Every solver is scored by the same routine, :func:`limitsolver.certificate.certify` on the
+full grid (relative duality gap of the weights it returns), so the numbers are comparable.
+
+Reference problems (squared loss, group penalty, bias regularized, no free part; data from
+a random 8-neuron ReLU teacher plus noise, inputs uniform in [−1, 1]^d):
+
+    1: d = 1, n = 200,  T = 5,  4,096 equally spaced directions on S¹
+    2: d = 2, n = 500,  T = 10, 20,000 Fibonacci directions on S²
+    3: d = 5, n = 1000, T = 10, 100,000 random directions on S⁵
+
+λ = f · λ_max with f ∈ {0.02, 0.002} (λ_max on the same grid).
+
+Peers (cvxpy with Clarabel / SCS / ECOS, scikit-learn ``MultiTaskLasso`` with alpha = λ and
+``fit_intercept=False`` — the same (1/(2n)) scaling —, skglm ``MultiTaskLasso``) each run
+in a fresh subprocess with a wall-clock limit and an address-space limit; one that is
+killed is reported as "did not finish in N s", one that runs out of memory as such.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from limitsolver.certificate import certify, lam_max
+from limitsolver.features import features_rmatvec, relu_features
+from limitsolver.grids import sphere_grid
+from limitsolver.problem import LimitProblem
+
+__all__ = ["REFERENCE", "PEERS", "make_problem", "run_native", "run_peer", "Row",
+           "pricing_pass_time", "native_peak_memory", "format_table"]
+
+#: problem id -> (d, n, T, M, grid kind)
+REFERENCE = {
+    1: (1, 200, 5, 4096, "uniform"),
+    2: (2, 500, 10, 20000, "fibonacci"),
+    3: (5, 1000, 10, 100000, "random"),
+}
+
+PEERS = ("clarabel", "scs", "ecos", "sklearn", "skglm")
+
+
+def make_problem(pid: int, frac: float, *, M: int | None = None, seed: int = 0):
+    """Reference problem ``pid`` at λ = frac · λ_max.
+
+    Returns
+    -------
+    problem : LimitProblem;  directions : ndarray (M, d+1), normalized.
+    """
+    d, n, T, M0, kind = REFERENCE[pid]
+    M = M0 if M is None else int(M)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.0, 1.0, (n, d))
+    W = rng.standard_normal((8, d + 1))
+    H = np.maximum(np.hstack([X, np.ones((n, 1))]) @ W.T, 0.0)
+    Y = H @ rng.standard_normal((8, T)) + 0.1 * rng.standard_normal((n, T))
+    problem = LimitProblem(X, Y, lam=1.0)
+    dirs = problem.check_directions(sphere_grid(d + 1, M, kind=kind, random_state=seed))
+    return problem.with_lam(frac * lam_max(problem, dirs)), dirs
+
+
+@dataclass
+class Row:
+    """One solver on one problem."""
+
+    problem: str
+    solver: str
+    time: float | None = None          # seconds (None: did not finish)
+    rel_gap: float | None = None
+    active: int | None = None
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _active(V, rel=1e-6) -> int:
+    nrm = np.linalg.norm(V, axis=1)
+    return int(np.sum(nrm > rel * nrm.max())) if nrm.size and nrm.max() > 0 else 0
+
+
+def run_native(problem, dirs, *, tol=1e-8, label="", **options) -> Row:
+    """The native solver in this process, scored by certify()."""
+    from limitsolver.solvers.native import solve_native
+    t0 = time.perf_counter()
+    res = solve_native(problem, dirs, tol=tol, **options)
+    elapsed = time.perf_counter() - t0
+    cert = certify(problem, dirs, res.V, res.C)
+    nz = int(np.count_nonzero(np.any(res.V != 0, axis=1)))
+    return Row(label, "native", elapsed, cert.rel_gap, nz, res.status,
+               extra=dict(passes=res.info["n_pricing_passes"],
+                          pass_time=res.info["pricing_time_per_pass"],
+                          restricted=res.info["restricted_solves"],
+                          screened=res.info["screened"]))
+
+
+def pricing_pass_time(problem, dirs, repeats=2) -> float:
+    """Seconds of one full blocked pricing pass Φᵀ Z (best of ``repeats``)."""
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        features_rmatvec(problem.Xt, dirs, problem.Y)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+# --- peers in subprocesses ----------------------------------------------------------------
+
+def _peer_solve(peer, problem, dirs, tol):
+    """Run one peer; returns (V, C, seconds). Imports happen here (in the subprocess)."""
+    if peer in ("clarabel", "scs", "ecos"):
+        from limitsolver.solvers.conic import solve_conic
+        t0 = time.perf_counter()
+        res = solve_conic(problem, dirs, solver=peer.upper(), tol=tol)
+        return res.V, res.C, time.perf_counter() - t0
+    Phi = np.asfortranarray(relu_features(problem.Xt, dirs))
+    if peer == "sklearn":
+        import warnings
+
+        from sklearn.linear_model import MultiTaskLasso
+        est = MultiTaskLasso(alpha=problem.lam, fit_intercept=False, tol=1e-12,
+                             max_iter=1_000_000)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(Phi, problem.Y)
+        return est.coef_.T.copy(), np.zeros((0, problem.T)), time.perf_counter() - t0
+    if peer == "skglm":
+        from skglm import MultiTaskLasso
+        # compile the numba kernels on a tiny problem first (not timed)
+        MultiTaskLasso(alpha=0.1, fit_intercept=False).fit(
+            np.asfortranarray(np.random.default_rng(0).standard_normal((10, 5))),
+            np.ones((10, 2)))
+        est = MultiTaskLasso(alpha=problem.lam, fit_intercept=False, tol=1e-12,
+                             max_iter=1000, max_epochs=100_000)
+        t0 = time.perf_counter()
+        est.fit(Phi, problem.Y)
+        return est.coef_.T.copy(), np.zeros((0, problem.T)), time.perf_counter() - t0
+    raise ValueError(f"unknown peer {peer!r}; expected one of {PEERS}")
+
+
+def _peer_main(conn, peer, spec, tol, mem_bytes, threads):
+    try:
+        if mem_bytes:
+            resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
+        if threads:
+            from threadpoolctl import threadpool_limits
+            threadpool_limits(threads)
+        problem, dirs = make_problem(*spec["args"], **spec["kwargs"])
+        conn.send(("ready", None, None, None))   # the time limit starts now
+        V, C, elapsed = _peer_solve(peer, problem, dirs, tol)
+        conn.send(("ok", np.asarray(V, dtype=float), np.asarray(C, dtype=float), elapsed))
+    except MemoryError:
+        conn.send(("oom", None, None, None))
+    except Exception as exc:  # reported in the table, not raised
+        msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
+        if "memory" in msg.lower() or "alloc" in msg.lower():
+            conn.send(("oom", None, None, None))
+        else:
+            conn.send(("error", msg + " | " + traceback.format_exc().splitlines()[-1][:80],
+                       None, None))
+    finally:
+        conn.close()
+
+
+def run_peer(peer, pid, frac, *, timeout=60.0, tol=1e-8, mem_gib=4.0, threads=None,
+             M=None, seed=0, label="") -> Row:
+    """Run ``peer`` on reference problem ``pid`` in a fresh subprocess, scored by certify()."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    spec = dict(args=(pid, frac), kwargs=dict(M=M, seed=seed))
+    proc = ctx.Process(target=_peer_main,
+                       args=(child, peer, spec, tol, int(mem_gib * 2**30), threads))
+    t0 = time.perf_counter()
+    proc.start()
+    child.close()
+    msg = None
+    try:
+        # imports and building the problem are not counted (up to 10 minutes)
+        if parent.poll(600.0):
+            msg = parent.recv()
+        if msg is not None and msg[0] == "ready":
+            msg = None
+            t0 = time.perf_counter()
+            if parent.poll(timeout):
+                msg = parent.recv()
+    except EOFError:
+        msg = None
+    wall = time.perf_counter() - t0
+    if proc.is_alive():
+        proc.kill()
+    proc.join()
+    if msg is None:
+        if wall >= timeout:
+            return Row(label, peer, None, None, None, f"did not finish in {timeout:g} s")
+        return Row(label, peer, None, None, None,
+                   f"crashed (exit code {proc.exitcode}; memory limit {mem_gib:g} GiB?)")
+    kind, V, C, elapsed = msg
+    if kind == "oom":
+        return Row(label, peer, None, None, None, f"out of memory (limit {mem_gib:g} GiB)")
+    if kind == "error":
+        return Row(label, peer, None, None, None, f"error: {V}")
+    problem, dirs = make_problem(pid, frac, M=M, seed=seed)
+    cert = certify(problem, dirs, V, C)
+    return Row(label, peer, elapsed, cert.rel_gap, _active(V))
+
+
+# --- peak memory of the native solver -------------------------------------------------------
+
+def _native_mem_main(conn, pid, frac, tol, M):
+    from limitsolver.solvers.native import solve_native
+    problem, dirs = make_problem(pid, frac, M=M)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    res = solve_native(problem, dirs, tol=tol)
+    elapsed = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    conn.send((elapsed, res.info["rel_gap"], base * 1024, peak * 1024))
+    conn.close()
+
+
+def native_peak_memory(pid, frac, *, tol=1e-8, M=None):
+    """(seconds, rel_gap, RSS before the solve, peak RSS) of a native solve in a fresh
+    process (bytes; ru_maxrss of the child, which includes the data and the grid)."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_native_mem_main, args=(child, pid, frac, tol, M))
+    proc.start()
+    child.close()
+    out = parent.recv()
+    proc.join()
+    return out
+
+
+# --- table ----------------------------------------------------------------------------------
+
+def format_table(rows, native_time) -> str:
+    """Text table: time, certified relative gap, active neurons, ratio to native."""
+    head = f"{'solver':>10s} {'time (s)':>10s} {'rel gap':>10s} {'active':>7s} {'ratio':>9s}  note"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        t = "-" if r.time is None else f"{r.time:10.3f}"
+        g = "-" if r.rel_gap is None else f"{r.rel_gap:10.2e}"
+        a = "-" if r.active is None else f"{r.active:7d}"
+        if r.solver == "native":
+            ratio = "1"
+        elif r.time is None:
+            lim = _timeout_of(r.note)
+            ratio = f">{lim / native_time:.0f}x" if lim else "-"
+        else:
+            ratio = f"{r.time / native_time:.1f}x"
+        note = r.note
+        if r.extra:
+            note = (note + "  " + ", ".join(f"{k}={_fmt(v)}" for k, v in r.extra.items())).strip()
+        lines.append(f"{r.solver:>10s} {t:>10s} {g:>10s} {a:>7s} {ratio:>9s}  {note}")
+    return "\n".join(lines)
+
+
+def _timeout_of(note):
+    if note.startswith("did not finish in "):
+        return float(note.split()[4])
+    return None
+
+
+def _fmt(v):
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
