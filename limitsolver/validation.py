@@ -225,7 +225,7 @@ def _check_widths(name, values):
 
 def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
              free="none", widths=(8, 32, 128, 512, 2048), seeds=(0, 1, 2), solution=None,
-             X_test=None, method="auto", steps=3000, init_scale=1.0, prune_tol=1e-3,
+             X_test=None, method="auto", steps=None, init_scale=1.0, prune_tol=1e-3,
              compare_penalties=True, keep_networks=False, verbose=True,
              **solve_options) -> ValidationResult:
     """Train networks at each width × seed and compare them with the infinite-width limit.
@@ -248,7 +248,8 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
         Points for the sup distance; default 501 equally spaced points on the data range
         (d = 1), or the data plus 501 uniform points of their bounding box.
     method, steps, init_scale
-        Passed to :func:`~limitsolver.network.train`.
+        Passed to :func:`~limitsolver.network.train`; ``steps=None`` uses
+        max(3000, 32·width) iterations (BFGS needed ~6000 at width 256 on the demo).
     prune_tol : float
         A neuron counts as used when ‖v_k‖‖(w_k, b_k)‖ > prune_tol × the largest.
     compare_penalties : bool
@@ -323,7 +324,9 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
             t0 = time.perf_counter()
             net = train(problem.X, problem.Y, lam=problem.lam, width=int(m), loss=problem.loss,
                         penalty=problem.penalty, bias=problem.bias, free=problem.free,
-                        method=method, steps=steps, init_scale=init_scale,
+                        method=method,
+                        steps=max(3000, 32 * int(m)) if steps is None else steps,
+                        init_scale=init_scale,
                         random_state=int(s))
             times[i, j] = time.perf_counter() - t0
             obj[i, j] = net.objective(problem.X, problem.Y, problem.lam, problem.loss)
