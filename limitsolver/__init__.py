@@ -21,7 +21,9 @@ from .sweep import Job, SweepResult, sweep
 __version__ = "0.1.0"
 
 #: Names imported on first use (scikit-learn is optional and slow to import).
-_LAZY = {"LimitRegressor": "estimators", "LimitClassifier": "estimators"}
+_LAZY = {"LimitRegressor": "estimators", "LimitClassifier": "estimators",
+         "Network": "network", "train": "network",
+         "validate": "validation", "ValidationResult": "validation"}
 
 
 def __getattr__(name):
@@ -36,6 +38,6 @@ __all__ = [
     "lam_max", "make_demo", "ConvergenceWarning", "SolverFailed", "augment",
     "relu_features", "sphere_grid", "cylinder_grid", "breakpoint_directions",
     "default_grid", "available_solvers", "limit_path", "LimitPath", "sweep", "Job", "SweepResult",
-    "LimitRegressor", "LimitClassifier", "__version__",
-    "compare", "ComparisonTable", "KernelSolution", "solve_kernel",
+    "LimitRegressor", "LimitClassifier", "Network", "train", "validate", "ValidationResult",
+    "compare", "ComparisonTable", "KernelSolution", "solve_kernel", "__version__",
 ]

@@ -202,6 +202,23 @@ class LimitSolution:
                   f"  status         {self.status} ({self.solver})"]
         return "\n".join(lines)
 
+    def to_network(self):
+        """The limit as a finite network (:class:`~limitsolver.network.Network`).
+
+        Each exact atom (θ_j, V_j) becomes one balanced neuron (w, b) = √‖V_j‖ θ_j,
+        v = V_j / √‖V_j‖ (so ‖v‖ = ‖(w, b)‖, resp. ‖w‖ for free bias), plus the free part;
+        with ``penalty="l1"`` each atom is split into one neuron per task (a block
+        network). The network's training objective equals :attr:`objective` (to rounding).
+        """
+        from .network import Network
+        p = self.problem
+        if p.penalty not in ("group", "l1"):
+            raise ValueError(f"penalty={p.penalty!r} has no network form")
+        return Network.from_measure(
+            self.atom_directions, self.atom_weights, bias=p.bias, free=p.free,
+            intercept=self.intercept if p.free != "none" else None, affine=self.affine,
+            penalty=p.penalty)
+
     # saving ----------------------------------------------------------------------------
     def save(self, path) -> str:
         """Write this solution to one ``.npz`` file (arrays + JSON metadata, no pickle);
