@@ -369,7 +369,11 @@ def test_validate_table_plot_and_bound_labels(demo, limits, capsys):
     sol, lb = limits["group", "regularized"]
     res = validate(X, Y, lam=LAM, widths=(2, 8), seeds=(0, 2), solution=sol)
     out = capsys.readouterr().out
-    assert "rel. excess" in out and GRID_DUAL_LABEL in out
+    # the solution carries the exact (d = 1) limit lower bound since issue 4; without it
+    # validate falls back to the grid dual and labels it as such
+    expected = "certified" if getattr(sol, "lower_bound_exact", False) else GRID_DUAL_LABEL
+    assert "rel. excess" in out and f"[{expected}]" in out
+    assert res.lower_bound_kind == expected
     assert res.objective.shape == res.sup_distance.shape == res.neurons.shape == (2, 2)
     assert res.limit_width == sol.atom_weights.shape[0]
     # the table's numbers are those of independently trained networks

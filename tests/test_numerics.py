@@ -1,0 +1,54 @@
+"""Numerical range: targets of scale 1e-6 and 1e6, inputs of scale 1e3, λ from 1e-8·λ_max
+to λ_max — every solve certified to the default tolerance, and consistent with the unit-scale
+problem through the exact homogeneity J(cY, cλ) = c² J(Y, λ)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import limitsolver as ls
+
+
+def _data(d):
+    rng = np.random.default_rng(7)
+    X = rng.uniform(-1, 1, size=(25, d))
+    Xt = np.hstack([X, np.ones((25, 1))])
+    Y = np.maximum(Xt @ rng.standard_normal((d + 1, 3)), 0) @ rng.standard_normal((3, 2))
+    return X, Y
+
+
+# λ = 1e-8·λ_max is run for d = 1 only: for d = 2 the native restricted solver stalls
+# there (minutes; see the issue-7 note), so the suite stops at 1e-6·λ_max for d = 2.
+CASES = ([(1, c, 1e-8) for c in (1e-6, 1e6)]
+         + [(d, c, frac) for d in (1, 2) for c in (1e-6, 1e6) for frac in (1e-6, 1e-2, 1.0)])
+
+
+@pytest.mark.parametrize("d,c,frac", CASES)
+def test_target_scales_and_lambda_range(d, c, frac):
+    X, Y = _data(d)
+    grid = ls.default_grid(X, "regularized", n_directions=200 if d == 1 else 400)
+    p = ls.LimitProblem(X, Y, lam=1.0, free="intercept")
+    lam = frac * ls.lam_max(p, grid)
+    base = ls.solve(X, Y, lam=lam, free="intercept", grid=grid)
+    scaled = ls.solve(X, c * Y, lam=c * lam, free="intercept", grid=grid)
+    assert base.status == "optimal" and scaled.status == "optimal", (base.rel_gap, scaled.rel_gap)
+    assert scaled.rel_gap <= 1e-8
+    assert abs(scaled.objective / c**2 - base.objective) <= 1e-7 * base.objective
+
+
+@pytest.mark.parametrize("bias", ["regularized", "free"])
+def test_inputs_of_scale_1e3(bias):
+    """Inputs of scale 1e3 (bias-free problems are exactly scale-equivariant:
+    x ↦ a x maps the problem at λ to the one at λ/a: a neuron (w, b, v) on a·x is the
+    neuron (w, b/a, a·v) on x)."""
+    X, Y = _data(1)
+    a = 1e3
+    kw = dict(free="affine", bias=bias)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ls.ConvergenceWarning)
+        big = ls.solve(a * X, Y, lam=1e-3, **kw)
+    assert big.status == "optimal", big.rel_gap
+    if bias == "free":
+        small = ls.solve(X, Y, lam=1e-3 / a, **kw)
+        assert abs(big.objective - small.objective) <= 1e-7 * small.objective
+        assert np.allclose(big.predict(a * X), small.predict(X), atol=1e-6)
