@@ -27,14 +27,7 @@ from limitsolver.oracle import attach_limit_certificate, sup_correlation
 from limitsolver.problem import LimitProblem
 from limitsolver.refine import refine
 
-
-def make_data(n, d, T, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(-1, 1, size=(n, d))
-    W = rng.standard_normal((5, d + 1))
-    H = np.maximum(np.hstack([X, np.ones((n, 1))]) @ W.T, 0)
-    Y = H @ rng.standard_normal((5, T)) + 0.05 * rng.standard_normal((n, T))
-    return X, Y
+from bench_path import make_data  # same data recipe (5-neuron network + noise); run from benchmarks/ or as a script
 
 
 def part_oracle(T):
