@@ -70,8 +70,9 @@ DEFAULT_OPTIONS = dict(
 
 
 def supports(problem) -> bool:
-    """Squared loss with the group or l1 penalty, any bias/free option."""
-    return problem.loss == "squared" and problem.penalty in ("group", "l1")
+    """Squared or logistic loss with the group or l1 penalty, any bias/free option
+    (logistic: :mod:`limitsolver.solvers.logistic`)."""
+    return problem.loss in ("squared", "logistic") and problem.penalty in ("group", "l1")
 
 
 def _check_options(options: dict) -> dict:
@@ -318,8 +319,15 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
     def proj(Z):
         return Z if Q is None else Z - Q @ (Q.T @ Z)
 
-    Yp = proj(Y)
     pricer = _Pricer(problem.Xt, dirs, opts["memory_budget"], opts["block_bytes"])
+    if problem.loss == "logistic":
+        from .logistic import solve_native_logistic
+        keys = _PatternCache(problem.Xt, dirs)
+        return solve_native_logistic(
+            problem, dirs, tol=tol, warm_start=warm_start, verbose=verbose, opts=opts,
+            pricer=pricer, warm_rows=_warm_rows,
+            pick=lambda cand, scores, n_add: _pick_violators(cand, scores, keys, n_add))
+    Yp = proj(Y)
     use_screening = opts["screening"] and not pricer.cached
     inner_tol = opts["inner_tol"] if opts["inner_tol"] is not None else tol / 20.0
 
