@@ -6,6 +6,7 @@ Usage (from the repository root)::
     python benchmarks/bench_native.py --problems 1 2 --timeout 600
     python benchmarks/bench_native.py --quick             # problems 1 2, peers 10 s
     python benchmarks/bench_native.py --problems 3 --scaling 10000 30000 100000 300000
+    python benchmarks/bench_native.py --loss logistic --problems 1 2 --peers clarabel scs ecos
 
 For every reference problem and λ it prints one table (time, certified relative duality
 gap from limitsolver.certificate.certify, active neurons, time ratio to native — a lower
@@ -40,6 +41,8 @@ def _args(argv=None):
     p.add_argument("--peer-memory", type=float, default=4.0,
                    help="address-space limit of a peer subprocess, GiB")
     p.add_argument("--tol", type=float, default=1e-8, help="target relative gap")
+    p.add_argument("--loss", default="squared", choices=("squared", "logistic"),
+                   help="loss of the reference problems (logistic: labels sign(Y))")
     p.add_argument("--quick", action="store_true",
                    help="problems 1 and 2 only, peers limited to 10 s")
     p.add_argument("--scaling", type=int, nargs="*", default=None,
@@ -57,12 +60,14 @@ def _args(argv=None):
 
 def main(argv=None):
     a = _args(argv)
-    print(f"peers: {', '.join(a.peers) or 'none'}; timeout {a.timeout:g} s; tol {a.tol:g}")
+    print(f"peers: {', '.join(a.peers) or 'none'}; timeout {a.timeout:g} s; tol {a.tol:g}; "
+          f"loss {a.loss}")
     for pid in a.problems:
         d, n, T, M, kind = REFERENCE[pid]
         for frac in a.lams:
-            problem, dirs = make_problem(pid, frac)
-            label = f"problem {pid} (d={d}, n={n}, T={T}, M={M} {kind}), lam={frac:g}*lam_max"
+            problem, dirs = make_problem(pid, frac, loss=a.loss)
+            label = (f"problem {pid} (d={d}, n={n}, T={T}, M={M} {kind}, {a.loss}), "
+                     f"lam={frac:g}*lam_max")
             print(f"\n== {label}")
             run_native(problem, dirs, tol=a.tol, label=label)        # warm-up (imports, caches)
             nat = run_native(problem, dirs, tol=a.tol, label=label)
@@ -70,7 +75,7 @@ def main(argv=None):
             rows = [nat]
             for peer in a.peers:
                 rows.append(run_peer(peer, pid, frac, timeout=a.timeout, tol=a.tol,
-                                     mem_gib=a.peer_memory, label=label))
+                                     mem_gib=a.peer_memory, label=label, loss=a.loss))
                 print(f"   {peer}: {rows[-1].note or 'done'}", flush=True)
             print(format_table(rows, nat.time))
             ok = [r for r in rows[1:] if r.time is not None and r.rel_gap is not None
@@ -84,7 +89,7 @@ def main(argv=None):
                       f"{a.timeout / nat.time:.0f}x faster (lower bound)")
             print(f"native: {nat.extra['passes']} pricing passes, one full pricing pass "
                   f"{pass_t:.4f} s, total = {nat.time / pass_t:.1f} passes' worth")
-            if pid == 3 and not a.no_memory:
+            if pid == 3 and not a.no_memory and a.loss == "squared":
                 t, gap, base, peak = native_peak_memory(pid, frac, tol=a.tol)
                 print(f"native in a fresh process: {t:.2f} s, gap {gap:.2e}, peak RSS "
                       f"{peak / 2**20:.0f} MiB (before the solve {base / 2**20:.0f} MiB)")

@@ -12,6 +12,11 @@ a random 8-neuron ReLU teacher plus noise, inputs uniform in [−1, 1]^d):
 
 λ = f · λ_max with f ∈ {0.02, 0.002} (λ_max on the same grid).
 
+With ``loss="logistic"`` the same data give labels sign(Y) (T binary tasks, noisy, not
+separable); only the conic peers solve the multi-task logistic group lasso (scikit-learn's
+and skglm's logistic estimators are single-task l1), so sklearn and skglm are reported as
+not applicable.
+
 Peers (cvxpy with Clarabel / SCS / ECOS, scikit-learn ``MultiTaskLasso`` with alpha = λ and
 ``fit_intercept=False`` — the same (1/(2n)) scaling —, skglm ``MultiTaskLasso``) each run
 in a fresh subprocess with a wall-clock limit and an address-space limit; one that is
@@ -45,8 +50,9 @@ REFERENCE = {
 PEERS = ("clarabel", "scs", "ecos", "sklearn", "skglm")
 
 
-def make_problem(pid: int, frac: float, *, M: int | None = None, seed: int = 0):
-    """Reference problem ``pid`` at λ = frac · λ_max.
+def make_problem(pid: int, frac: float, *, M: int | None = None, seed: int = 0,
+                 loss: str = "squared"):
+    """Reference problem ``pid`` at λ = frac · λ_max (``loss`` "squared" or "logistic").
 
     Returns
     -------
@@ -59,7 +65,9 @@ def make_problem(pid: int, frac: float, *, M: int | None = None, seed: int = 0):
     W = rng.standard_normal((8, d + 1))
     H = np.maximum(np.hstack([X, np.ones((n, 1))]) @ W.T, 0.0)
     Y = H @ rng.standard_normal((8, T)) + 0.1 * rng.standard_normal((n, T))
-    problem = LimitProblem(X, Y, lam=1.0)
+    if loss == "logistic":
+        Y = np.where(Y >= 0, 1.0, -1.0)
+    problem = LimitProblem(X, Y, lam=1.0, loss=loss)
     dirs = problem.check_directions(sphere_grid(d + 1, M, kind=kind, random_state=seed))
     return problem.with_lam(frac * lam_max(problem, dirs)), dirs
 
@@ -93,8 +101,8 @@ def run_native(problem, dirs, *, tol=1e-8, label="", **options) -> Row:
     return Row(label, "native", elapsed, cert.rel_gap, nz, res.status,
                extra=dict(passes=res.info["n_pricing_passes"],
                           pass_time=res.info["pricing_time_per_pass"],
-                          restricted=res.info["restricted_solves"],
-                          screened=res.info["screened"]))
+                          restricted=res.info.get("restricted_solves"),
+                          screened=res.info.get("screened")))
 
 
 def pricing_pass_time(problem, dirs, repeats=2) -> float:
@@ -116,6 +124,9 @@ def _peer_solve(peer, problem, dirs, tol):
         t0 = time.perf_counter()
         res = solve_conic(problem, dirs, solver=peer.upper(), tol=tol)
         return res.V, res.C, time.perf_counter() - t0
+    if problem.loss != "squared":
+        raise ValueError(f"{peer} has no multi-task group-lasso estimator for the "
+                         f"{problem.loss} loss (not applicable)")
     Phi = np.asfortranarray(relu_features(problem.Xt, dirs))
     if peer == "sklearn":
         import warnings
@@ -169,11 +180,14 @@ def _peer_main(conn, peer, spec, tol, mem_bytes, threads):
 
 
 def run_peer(peer, pid, frac, *, timeout=60.0, tol=1e-8, mem_gib=4.0, threads=None,
-             M=None, seed=0, label="") -> Row:
+             M=None, seed=0, label="", loss="squared") -> Row:
     """Run ``peer`` on reference problem ``pid`` in a fresh subprocess, scored by certify()."""
+    if loss != "squared" and peer in ("sklearn", "skglm"):
+        return Row(label, peer, None, None, None,
+                   "not applicable (no multi-task group-lasso logistic estimator)")
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    spec = dict(args=(pid, frac), kwargs=dict(M=M, seed=seed))
+    spec = dict(args=(pid, frac), kwargs=dict(M=M, seed=seed, loss=loss))
     proc = ctx.Process(target=_peer_main,
                        args=(child, peer, spec, tol, int(mem_gib * 2**30), threads))
     t0 = time.perf_counter()
@@ -205,7 +219,7 @@ def run_peer(peer, pid, frac, *, timeout=60.0, tol=1e-8, mem_gib=4.0, threads=No
         return Row(label, peer, None, None, None, f"out of memory (limit {mem_gib:g} GiB)")
     if kind == "error":
         return Row(label, peer, None, None, None, f"error: {V}")
-    problem, dirs = make_problem(pid, frac, M=M, seed=seed)
+    problem, dirs = make_problem(pid, frac, M=M, seed=seed, loss=loss)
     cert = certify(problem, dirs, V, C)
     return Row(label, peer, elapsed, cert.rel_gap, _active(V))
 
@@ -227,6 +241,9 @@ def _native_mem_main(conn, pid, frac, tol, M):
 def native_peak_memory(pid, frac, *, tol=1e-8, M=None):
     """(seconds, rel_gap, RSS before the solve, peak RSS) of a native solve in a fresh
     process (bytes; ru_maxrss of the child, which includes the data and the grid)."""
+    if loss != "squared" and peer in ("sklearn", "skglm"):
+        return Row(label, peer, None, None, None,
+                   "not applicable (no multi-task group-lasso logistic estimator)")
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_native_mem_main, args=(child, pid, frac, tol, M))

@@ -30,6 +30,7 @@ relative gaps of 1e-10.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
@@ -230,11 +231,12 @@ class RestrictedLogistic:
 
 
 def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pricer,
-                          pick, warm_rows) -> SolverResult:
+                          pick, warm_rows, blas=nullcontext) -> SolverResult:
     """Working-set method for the logistic loss (module docstring). Called by
     :func:`limitsolver.solvers.native.solve_native`, which validates the options and builds
-    the pricer; ``pick(cand, scores, D)`` chooses violators, ``warm_rows`` maps a warm start
-    to grid rows."""
+    the pricer; ``pick(cand, scores, n_add)`` chooses violators, ``warm_rows`` maps a warm
+    start to grid rows, ``blas()`` is the context that limits BLAS threads in the small
+    Newton systems (threaded BLAS on them is many times slower on a loaded machine)."""
     t_start = time.perf_counter()
     n, T, M = problem.n, problem.T, dirs.shape[0]
     lam = problem.lam
@@ -293,7 +295,8 @@ def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pric
         V0 = np.vstack([Vsupp, np.zeros((picked.size, T))])
         PhiW = pricer.columns(W)
         sub = RestrictedLogistic(PhiW, F, Y, lam, problem.penalty)
-        VW, C, steps, ok = sub.solve(V0, C, tol_kkt=tol_kkt)
+        with blas():
+            VW, C, steps, ok = sub.solve(V0, C, tol_kkt=tol_kkt)
         n_newton += steps
         if not ok and steps == 0:
             break                           # support too large for dense Newton

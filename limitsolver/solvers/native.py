@@ -326,6 +326,7 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
         return solve_native_logistic(
             problem, dirs, tol=tol, warm_start=warm_start, verbose=verbose, opts=opts,
             pricer=pricer, warm_rows=_warm_rows,
+            blas=lambda: _blas_threads(opts["threads"]),
             pick=lambda cand, scores, n_add: _pick_violators(cand, scores, keys, n_add))
     Yp = proj(Y)
     use_screening = opts["screening"] and not pricer.cached
