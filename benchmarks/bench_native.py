@@ -84,9 +84,11 @@ def main(argv=None):
                 best = min(ok, key=lambda r: r.time)
                 print(f"fastest peer with gap <= 1e-6: {best.solver}, {best.time:.2f} s, "
                       f"{best.time / nat.time:.1f}x native")
-            else:
+            elif any(r.note.startswith("did not finish") for r in rows[1:]):
                 print(f"no peer reached gap <= 1e-6 within {a.timeout:g} s: native is at least "
                       f"{a.timeout / nat.time:.0f}x faster (lower bound)")
+            else:
+                print("no peer produced a point with gap <= 1e-6 (see the notes): no ratio")
             print(f"native: {nat.extra['passes']} pricing passes, one full pricing pass "
                   f"{pass_t:.4f} s, total = {nat.time / pass_t:.1f} passes' worth")
             if pid == 3 and not a.no_memory and a.loss == "squared":
