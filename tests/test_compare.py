@@ -148,3 +148,29 @@ def test_make_shared_features():
     assert D2.any(axis=1).sum() <= 2 * 3
     with pytest.raises(ValueError, match="n_tasks"):
         make_shared_features(n_tasks=0)
+
+
+def test_make_shared_features_2d_normalized():
+    from limitsolver.datasets import make_shared_features
+    X, Y, Xt, Yt, (theta, A) = make_shared_features(n=20, n_tasks=3, n_kinks=2, d=2, noise=0.0,
+                                                    n_test=3000, normalize=True,
+                                                    return_neurons=True)
+    assert X.shape == (20, 2) and Y.shape == (20, 3) and Xt.shape == (3000, 2)
+    assert theta.shape == (2, 3) and A.shape == (2, 3)
+    assert np.all(np.abs(X) <= 1) and np.all(np.abs(Xt) <= 1)
+    # the targets are the stated network of the returned neurons
+    relu = lambda Z: np.maximum(np.column_stack([Z, np.ones(len(Z))]) @ theta.T, 0.0)
+    np.testing.assert_allclose(Y, relu(X) @ A, atol=1e-12)
+    np.testing.assert_allclose(Yt, relu(Xt) @ A, atol=1e-12)
+    # every kink line crosses the square, and the tasks have unit size (RMS on fresh inputs)
+    assert np.all(np.abs(theta[:, 2]) <= 0.5) and np.allclose(np.linalg.norm(theta[:, :2],
+                                                                          axis=1), 1)
+    np.testing.assert_allclose(np.sqrt(np.mean(Yt ** 2, axis=0)), 1.0, rtol=0.1)
+    # noise is added to the same functions; more tasks keep the first ones
+    X4, Y4, _, _ = make_shared_features(n=20, n_tasks=4, n_kinks=2, d=2, noise=0.5,
+                                        normalize=True)
+    np.testing.assert_array_equal(X4, X)
+    r = Y4[:, :3] - Y
+    assert 0.2 < r.std() < 1.0
+    with pytest.raises(ValueError, match="d >= 1"):
+        make_shared_features(d=0)
