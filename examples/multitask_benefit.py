@@ -15,21 +15,21 @@ its block use it, so a block's tasks pool their evidence on where the shared kin
 are; l1 (T separate networks) and the kernel (tasks decouple exactly) solve every task on
 its own, so their error cannot depend on T. (For T = 1 group and l1 are the same problem.)
 
-λ is chosen per method, and for the group penalty per T, from a fixed candidate list as
-the value with the smallest mean test error on 4 calibration seeds (1000–1003) that are
-disjoint from the 20 evaluation seeds (0–19): l1 from 0.015 × (7 values from 1/4 to 4,
-geometric), group from √T times the l1 list (with T tasks of independent weights, ‖V_j‖₂
-and the noise's correlation with a neuron both grow like √T), kernel from 5e-4 × (7 values
-from 1/16 to 16). The grid of the group and l1 problems is a Fibonacci lattice of 1000
-directions on S² (bias regularized, free intercept). The table gives the mean over the evaluation seeds ± its standard error;
-"paired" is the mean over seeds of (l1 − group) on the same data, ± its s.e. As a
-reference (not a competitor: it is told the neurons) the script also prints the error of
-least squares on the true neurons' features plus an intercept.
+λ is chosen per method, and for the group penalty per T, from a fixed candidate list as the
+value with the smallest mean test error on 4 calibration seeds (1000–1003) that are disjoint
+from the 20 evaluation seeds (0–19): l1 from 0.015 × (7 values from 1/4 to 4, geometric),
+group from √T times the l1 list (with T tasks of independent weights, ‖V_j‖₂ and the noise's
+correlation with a neuron both grow like √T), kernel from 5e-4 × (7 values from 1/16 to 16).
+The grid of the group and l1 problems is a Fibonacci lattice of 1000 directions on S² (bias
+regularized, free intercept). The table gives the mean over the evaluation seeds ± its
+standard error; "paired" is the mean over seeds of (l1 − group) on the same data, ± its s.e.
+As a reference (not a competitor: it is told the neurons) the script also prints the error
+of least squares on the true neurons' features plus an intercept.
 
-Result (full run, 30–60 s on 2 shared cores): at T = 16 group 0.039 ± 0.005, l1 0.051 ± 0.006, kernel
-0.059 ± 0.007 (paired l1 − group 0.011 ± 0.001; group best on all 20 seeds); group goes
-0.051 → 0.044 → 0.042 → 0.041 → 0.039 for T = 1, 2, 4, 8, 16, l1 and kernel are the same
-for every T; least squares on the true neurons 0.018.
+Result (full run, 30–60 s on 2 shared cores): at T = 16 group 0.039 ± 0.005, l1 0.051 ±
+0.006, kernel 0.059 ± 0.007 (paired l1 − group 0.011 ± 0.001; group best on all 20 seeds);
+group goes 0.051 → 0.044 → 0.042 → 0.041 → 0.039 for T = 1, 2, 4, 8, 16, l1 and kernel are
+the same for every T; least squares on the true neurons 0.018.
 
 Why the earlier 1-D version (n = 12, noise 0.15) showed nothing: there, knowing the kinks
 does not help — least squares on the true kinks has a higher test error (0.011 on task 0)
