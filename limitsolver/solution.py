@@ -6,7 +6,7 @@ import numpy as np
 from .features import augment, relu_features
 from .penalties import get_penalty
 
-__all__ = ["LimitSolution", "SHARE_TOL", "merge_atoms"]
+__all__ = ["LimitSolution", "SHARE_TOL", "MERGE_RTOL", "merge_atoms"]
 
 #: A task t *uses* neuron j when |V_jt| ≥ SHARE_TOL · max_s |V_js|.
 SHARE_TOL = 1e-2
@@ -18,51 +18,101 @@ def _normalize(theta: np.ndarray, bias: str) -> np.ndarray:
     return theta / np.linalg.norm(theta[..., :-1], axis=-1, keepdims=True)
 
 
-def merge_atoms(directions, weights, grid, bias, *, cos_min=0.9):
-    """Merge active atoms that sit on neighbouring grid points.
+#: ``merge_atoms``: a merged neuron must reproduce its atoms' combined output on the data to
+#: this relative tolerance (Frobenius norm over samples and tasks).
+MERGE_RTOL = 0.05
+
+
+def merge_atoms(directions, weights, grid, bias, *, cos_min=0.9, X=None, rtol=MERGE_RTOL):
+    """Merge active atoms that sit on neighbouring grid points (a summary of the measure).
 
     Two atoms are neighbours when their distance is at most 1.5 × the larger of their
     distances to the nearest other grid direction, and their weight vectors point the same
-    way (cosine ≥ ``cos_min``). A merged neuron has weight Σ V_j and direction the
-    ‖V_j‖-weighted mean of the θ_j, renormalized.
+    way (cosine ≥ ``cos_min``). Neighbouring pairs are considered closest first; the
+    clusters of the two atoms are fused only if the fused neuron — weight Σ V_j and direction
+    the ‖V_j‖-weighted mean of the θ_j, renormalized — is genuinely one neuron:
+
+    - every atom of the fused cluster lies within that same neighbour radius (1.5 × the
+      largest nearest-grid distance of its atoms) of the fused direction, so merging cannot
+      chain along a run of neighbours into a far-reaching cluster; and
+    - with inputs ``X`` (n, d) given, the fused neuron's output V·relu(θ·x̃_i) reproduces the
+      cluster's combined output Σ_j V_j relu(θ_j·x̃_i) to relative tolerance ``rtol``
+      (Frobenius norm over samples and tasks).
 
     Returns
     -------
     directions : ndarray (k, d+1);  weights : ndarray (k, T)
     """
+    directions = np.asarray(directions, dtype=float)
+    weights = np.asarray(weights, dtype=float)
     k = directions.shape[0]
     if k <= 1:
         return directions.copy(), weights.copy()
+    from scipy.spatial import cKDTree
     if grid is not None and len(grid) > 1:
-        d2 = (np.sum(directions**2, 1)[:, None] + np.sum(grid**2, 1)[None, :]
-              - 2 * directions @ grid.T)
-        d2[d2 < 1e-24] = np.inf  # the atom itself
-        h = np.sqrt(np.min(d2, axis=1))
+        tree = cKDTree(np.asarray(grid, dtype=float))
+        dist, _ = tree.query(directions, k=min(8, len(grid)))
+        # the nearest *other* grid direction (an atom usually sits on a grid point, which
+        # may be listed more than once)
+        dist[dist <= 1e-12] = np.inf
+        h = np.min(dist, axis=1)
+        h[~np.isfinite(h)] = 0.0
     else:
         h = np.zeros(k)
-    parent = list(range(k))
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    radius = 1.5 * h
     nrm = np.linalg.norm(weights, axis=1)
-    D = np.linalg.norm(directions[:, None, :] - directions[None, :, :], axis=2)
-    cos = (weights @ weights.T) / np.maximum(np.outer(nrm, nrm), 1e-300)
-    for i in range(k):
-        for j in range(i + 1, k):
-            if D[i, j] <= 1.5 * max(h[i], h[j]) and cos[i, j] >= cos_min:
-                parent[find(i)] = find(j)
-    roots = np.array([find(i) for i in range(k)])
-    dirs, ws = [], []
-    for r in dict.fromkeys(roots):
-        idx = np.flatnonzero(roots == r)
+    pairs = cKDTree(directions).query_pairs(float(radius.max()) if k else 0.0,
+                                            output_type="ndarray") if radius.max() > 0 \
+        else np.zeros((0, 2), dtype=int)
+    if len(pairs):
+        i, j = pairs[:, 0], pairs[:, 1]
+        dij = np.linalg.norm(directions[i] - directions[j], axis=1)
+        cos = np.sum(weights[i] * weights[j], axis=1) / np.maximum(nrm[i] * nrm[j], 1e-300)
+        ok = (dij <= np.maximum(radius[i], radius[j])) & (cos >= cos_min)
+        order = np.argsort(dij[ok], kind="stable")
+        pairs = pairs[ok][order]
+    Xa = None if X is None else augment(np.asarray(X, dtype=float))
+    members = {r: [r] for r in range(k)}
+    root = np.arange(k)
+    out = {}
+
+    def output(idx):
+        return relu_features(Xa, directions[idx]) @ weights[idx]
+
+    def fused(idx):
         w = nrm[idx]
-        theta = (w[:, None] * directions[idx]).sum(0) / max(w.sum(), 1e-300)
-        dirs.append(_normalize(theta, bias))
-        ws.append(weights[idx].sum(0))
+        theta = _normalize((w[:, None] * directions[idx]).sum(0) / max(w.sum(), 1e-300), bias)
+        return theta, weights[idx].sum(0)
+
+    for i, j in pairs:
+        a, b = root[i], root[j]
+        if a == b:
+            continue
+        idx = np.array(members[a] + members[b])
+        theta, v = fused(idx)
+        if np.max(np.linalg.norm(directions[idx] - theta, axis=1)) > radius[idx].max():
+            continue
+        if Xa is not None:
+            fa = out[a] if a in out else output(np.array(members[a]))
+            fb = out[b] if b in out else output(np.array(members[b]))
+            target = fa + fb
+            got = relu_features(Xa, theta[None, :]) @ v[None, :]
+            if np.linalg.norm(got - target) > rtol * np.linalg.norm(target):
+                continue
+            out[a] = target
+            out.pop(b, None)
+        members[a] = list(idx)
+        root[members.pop(b)] = a
+    dirs, ws = [], []
+    for r in sorted(members):
+        idx = np.array(members[r])
+        if len(idx) == 1:
+            dirs.append(directions[idx[0]].copy())
+            ws.append(weights[idx[0]].copy())
+        else:
+            theta, v = fused(idx)
+            dirs.append(theta)
+            ws.append(v)
     return np.array(dirs), np.array(ws)
 
 
@@ -87,8 +137,10 @@ class LimitSolution:
     atom_directions : ndarray (k0, d+1), atom_weights : ndarray (k0, T)
         The exact atoms (what :meth:`predict` and the certificates use).
     directions : ndarray (k, d+1), weights : ndarray (k, T)
-        Active neurons with near-duplicates on neighbouring grid points merged (a summary;
-        the merged function can differ slightly from the certified one).
+        Active neurons with near-duplicates on neighbouring grid points merged (a summary,
+        :func:`merge_atoms`: only atoms within a grid spacing of the merged neuron, whose
+        merged output reproduces theirs on the data to ``MERGE_RTOL`` = 5 %; the merged
+        function can differ slightly from the certified one).
     intercept : ndarray (T,)     free constant c (zeros when ``free="none"``).
     affine : ndarray (d, T) or None   free linear part A (``free="affine"`` only).
     status : str                 "optimal", "inaccurate", ... (see ``solvers.STATUSES``).
@@ -116,7 +168,7 @@ class LimitSolution:
         self.grid = grid
         self.info = dict(info or {})
         self.directions, self.weights = merge_atoms(
-            self.atom_directions, self.atom_weights, grid, problem.bias)
+            self.atom_directions, self.atom_weights, grid, problem.bias, X=problem.X)
 
     # the free part -------------------------------------------------------------------
     @property

@@ -228,3 +228,37 @@ def test_demo_cli_writes_png(tmp_path, capsys):
     assert "group" in out and "l1" in out
     png = tmp_path / "limitsolver_demo.png"
     assert png.exists() and png.stat().st_size > 1000
+
+
+def test_merge_does_not_chain_tiny_atoms_into_one_neuron():
+    """Hundreds of tiny same-sign atoms on a run of neighbouring grid points (what an
+    unpolished conic solution on a d = 2 or 3 grid looks like) must not be fused into one
+    heavy neuron: the summary has to reproduce the atoms' output on the data. A genuine
+    split of one neuron over two neighbouring grid points is still merged."""
+    from limitsolver.solution import MERGE_RTOL, merge_atoms
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (40, 2))
+    grid = ls.sphere_grid(3, 2000)                    # Fibonacci lattice on S²
+    cap = np.flatnonzero(grid @ np.array([0.6, 0.0, 0.8]) > 0.8)     # a wide cap of points
+    assert len(cap) > 100
+    big = np.argmax(grid @ np.array([-0.6, 0.6, 0.5]))
+    nb = np.argsort(np.linalg.norm(grid - grid[big], axis=1))[1]    # its nearest neighbour
+    D = grid[np.r_[cap, big, nb]]
+    W = np.r_[np.full(len(cap), 1e-3), 1.0, 0.5][:, None]
+    dirs, ws = merge_atoms(D, W, grid, "regularized", X=X)
+
+    def out(Dm, Wm):
+        return np.maximum(np.column_stack([X, np.ones(len(X))]) @ Dm.T, 0.0) @ Wm
+    F_atoms = out(D, W)
+    # each fused neuron reproduces its cluster to MERGE_RTOL, so the whole summary does, and
+    # so does the summary of the cap alone
+    assert np.linalg.norm(out(dirs, ws) - F_atoms) <= MERGE_RTOL * np.linalg.norm(F_atoms)
+    small = np.abs(ws[:, 0]) < 0.5
+    F_cap = out(D[:len(cap)], W[:len(cap)])
+    assert np.linalg.norm(out(dirs[small], ws[small]) - F_cap) <= MERGE_RTOL * np.linalg.norm(
+        F_cap)
+    # the cap stays many small neurons (no heavy spurious neuron) ...
+    assert np.sort(np.abs(ws[:, 0]))[-2] < 0.1 and len(dirs) > len(cap) / 5
+    # ... and the split neuron (1.0 + 0.5 on neighbouring points) is merged into one
+    assert np.sum(np.isclose(ws[:, 0], 1.5)) == 1
+    np.testing.assert_allclose(ws.sum(), W.sum())
