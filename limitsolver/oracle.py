@@ -356,15 +356,19 @@ def _sample_estimate(Xt, Z, n, penalty, bias, radius, n_samples, n_starts, rng):
 # public
 # ---------------------------------------------------------------------------------------
 def _distinct_top(cand, vals, k, atol=1e-9):
+    """The ``k`` best candidates (finite values), skipping any within ``atol`` (max-norm)
+    of a better one kept."""
     order = np.argsort(-vals, kind="stable")
+    order = order[np.isfinite(vals[order])]
     keep = []
+    kept = np.empty((min(k, len(order)), cand.shape[1]))
     for i in order:
-        if not np.isfinite(vals[i]):
-            break
-        if all(np.max(np.abs(cand[i] - cand[j])) > atol for j in keep):
+        m = len(keep)
+        if m == 0 or np.max(np.abs(kept[:m] - cand[i]), axis=1).min() > atol:
+            kept[m] = cand[i]
             keep.append(i)
-        if len(keep) >= k:
-            break
+            if len(keep) >= k:
+                break
     keep = np.array(keep, dtype=int)
     return cand[keep], vals[keep]
 

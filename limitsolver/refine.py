@@ -32,7 +32,7 @@ from .exceptions import ConvergenceWarning
 from .oracle import attach_limit_certificate
 from .penalties import get_penalty
 
-__all__ = ["refine", "merge_directions"]
+__all__ = ["refine", "merge_directions", "coarse_grid"]
 
 
 def _normalize(theta, problem):
@@ -43,19 +43,19 @@ def merge_directions(problem, directions, *, merge_tol=1e-9):
     """Drop directions closer than ``merge_tol`` to an earlier one (in max-norm); with
     ``free="affine"`` also those antipodal to an earlier one (relu(−z) = relu(z) − z makes
     them redundant). Order is kept; returns (k, d+1)."""
-    keep = []
+    directions = np.asarray(directions, dtype=float).reshape(-1, problem.dim)
+    kept = np.empty_like(directions)
+    m = 0
     for theta in directions:
-        dup = False
-        for other in keep:
-            if np.max(np.abs(theta - other)) <= merge_tol:
-                dup = True
-            elif problem.free == "affine" and np.max(np.abs(theta + other)) <= merge_tol:
-                dup = True
-            if dup:
-                break
-        if not dup:
-            keep.append(theta)
-    return np.array(keep).reshape(-1, problem.dim)
+        if m:
+            near = np.max(np.abs(kept[:m] - theta), axis=1).min() <= merge_tol
+            if not near and problem.free == "affine":
+                near = np.max(np.abs(kept[:m] + theta), axis=1).min() <= merge_tol
+            if near:
+                continue
+        kept[m] = theta
+        m += 1
+    return kept[:m].copy()
 
 
 def _slide(problem, directions, V, Z, *, steps=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3)):
@@ -215,6 +215,31 @@ def _polished(problem, sol):
     return new
 
 
+def _newton_step(problem, sol):
+    """``sol`` moved by the joint Newton method on directions and weights
+    (:func:`~limitsolver.newton.joint_newton`, d = 1, squared and logistic losses), then
+    weight-polished; or only weight-polished (:func:`_polished`) where the joint step does
+    not apply. Returns a LimitSolution on the moved atoms, or ``sol`` when nothing improved."""
+    from .certificate import certify
+    from .newton import joint_newton, supports_joint_newton
+    from .solution import LimitSolution
+    if not supports_joint_newton(problem) or sol.atom_directions.shape[0] == 0:
+        return _polished(problem, sol)
+    D, V, C, info = joint_newton(problem, sol.atom_directions, sol.atom_weights,
+                                 sol.free_coef)
+    if not info["objective"] < sol.objective:
+        return _polished(problem, sol)
+    cert = certify(problem, D, V, C)
+    if cert.primal >= sol.objective:
+        return _polished(problem, sol)
+    active = get_penalty(problem.penalty).row_norms(V) > 0
+    new = LimitSolution(problem, D[active], V[active], C, cert, status=sol.status,
+                        solver=sol.solver, grid=D,
+                        info=dict(sol.info, joint_newton=info["iterations"]))
+    new.grid_weights = V
+    return new
+
+
 def _inner_solver(solver, problem):
     """The backend of the working-set solves: with ``solver="auto"``, the native solver
     where it applies, else Clarabel alone (the fallback chain would run first-order SCS to
@@ -227,9 +252,27 @@ def _inner_solver(solver, problem):
     return "clarabel" if "CLARABEL" in installed_conic_solvers() else "auto"
 
 
+#: Directions of the default starting grid of :func:`refine`.
+COARSE_SIZE = 64
+
+
+def coarse_grid(problem):
+    """The default starting grid of :func:`refine`: ``COARSE_SIZE`` directions of
+    :func:`~limitsolver.grids.default_grid`, without the 2n data breakpoints of d = 1 when
+    the joint Newton step will move the kinks (the exchange step finds breakpoints that
+    matter: they are candidates of the oracle)."""
+    from .grids import default_grid, sphere_grid, cylinder_grid
+    from .newton import supports_joint_newton
+    if supports_joint_newton(problem):
+        if problem.bias == "regularized":
+            return sphere_grid(2, COARSE_SIZE)
+        return cylinder_grid(1, 2, COARSE_SIZE // 2, problem.radius)
+    return default_grid(problem.X, problem.bias, COARSE_SIZE)
+
+
 def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-2,
-           max_new=32, slide=True, merge_tol=1e-9, solver="auto", inner_tol=1e-11,
-           time_limit=None, verbose=False) -> "LimitSolution":
+           max_new=32, slide=True, joint=True, merge_tol=1e-9, solver="auto",
+           inner_tol=1e-11, time_limit=None, verbose=False) -> "LimitSolution":
     """Refine a solution off the grid until its limit gap is at most ``tol`` (relative).
 
     Parameters
@@ -237,7 +280,8 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     problem : LimitProblem
     solution : LimitSolution, optional
         Starting point (its active atoms form the first working set). By default a solve on
-        a coarse grid (64 directions, plus the data breakpoints for d = 1).
+        a coarse grid (:func:`coarse_grid`: 64 directions, plus the data breakpoints for
+        d = 1 when the joint Newton step does not apply).
     tol : float
         Target relative limit gap (objective − lower bound) / |objective|.
     max_iter : int
@@ -247,7 +291,12 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     max_new : int
         At most this many oracle directions enter per iteration.
     slide : bool
-        Also add each active neuron's direction moved uphill (see the module docstring).
+        Also add each active neuron's direction moved uphill (see the module docstring);
+        not done when the joint Newton step runs.
+    joint : bool
+        For d = 1 with a squared or logistic loss, move directions and weights together by
+        Newton's method (:func:`~limitsolver.newton.joint_newton`) after every weight
+        solve, including on the starting solution.
     merge_tol : float
         Directions closer than this (max-norm) are merged.
     solver, inner_tol :
@@ -263,7 +312,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
         size, objective, lower bound, relative limit gap, time).
     """
     from .api import solve_problem
-    from .grids import default_grid
+    from .newton import supports_joint_newton
     if problem.penalty not in ("group", "l1"):
         raise ValueError(f"refine: penalty={problem.penalty!r} has no grid problem")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
@@ -273,8 +322,8 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         if solution is None:
-            solution = solve_problem(problem, default_grid(problem.X, problem.bias, 64),
-                                     solver=solver, tol=inner_tol)
+            solution = solve_problem(problem, coarse_grid(problem), solver=solver,
+                                     tol=inner_tol)
     lam = 1.0 if problem.loss == "interpolate" else problem.lam
     inner = _inner_solver(solver, problem)
     exact = True if problem.d <= 2 else None
@@ -286,6 +335,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
         return max(abs(objective), floor)
     best_sol, best_lb, best_exact = solution, -np.inf, True
     history = []
+    newton = joint and supports_joint_newton(problem)
     sol = solution
     converged = False
     for it in range(max_iter):
@@ -313,14 +363,14 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
         new = [sup.directions[sup.values >= (1 - exchange_margin) * sup.value]]
         Z = np.asarray(sol.certificate.dual_point, dtype=float)
         active = sol.atom_directions
-        if slide and active.shape[0]:
+        if slide and not newton and active.shape[0]:
             new.append(_slide(problem, active, sol.atom_weights, Z))
         D = merge_directions(problem, np.vstack([active] + new), merge_tol=merge_tol)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
             sol = solve_problem(problem, D, solver=inner, tol=inner_tol, warm_start=sol)
-        sol = _polished(problem, sol)
+        sol = _newton_step(problem, sol) if newton else _polished(problem, sol)
     out = best_sol
     if solution.grid is not None and out is not solution and out.grid is not None:
         # keep the starting grid (for warm starts), with the working set appended

@@ -1,0 +1,419 @@
+"""Joint Newton step on the directions and the weights of a 1-D solution.
+
+For d = 1 each neuron has one direction parameter t: the angle of θ = (cos t, sin t) on S¹
+(``bias="regularized"``) or the offset b of θ = (±1, b) on the cylinder (``bias="free"``;
+the sign of w is kept). On a fixed activation pattern A_j = {i : θ_j·x̃_i > 0} — a *cell*,
+the interval of t between two consecutive data breakpoints — relu(θ_j·x̃_i) = θ_j(t)·x̃_i
+is smooth in t, so
+
+    J(t, V, C) = (1/n) Σ_{i,t} ℓ(P_it, Y_it) + λ Ω(V),   P = Σ_j relu(X̃ θ_j) V_jᵀ + F C,
+
+is smooth in (t, V, C) as long as no kink crosses a data point (and, for ``group``, no V_j
+vanishes; for ``l1``, no active entry changes sign). On that piece Newton's method on the
+KKT system ∇J = 0 converges quadratically, where sliding each neuron uphill on its
+correlation (first order) gains a constant factor per exchange.
+
+Each iteration
+
+1. puts every neuron in a closed cell [lo_j, hi_j]: the cell containing t_j, or, for a
+   neuron sitting on a breakpoint, the neighbouring cell into which J decreases (the two
+   one-sided derivatives decide); when J increases both ways the neuron's t is held fixed
+   (kinks at data points are optimal and common);
+2. builds the exact Hessian of J on those patterns — (1/n) Jᵀ diag(ℓ'') J for the loss, plus
+   the terms of the residual against the second derivatives of P (∂²θ/∂t² = −θ on S¹), plus
+   λ (I − u_j u_jᵀ)/‖V_j‖ for ``group`` — and takes the Newton step, with eigenvalues
+   replaced by their absolute values (bounded below) where J is not convex;
+3. searches along the step (Armijo on the true J), trying at each length first the plain
+   step — kinks may cross breakpoints: J is continuous, only the model changes — then the
+   step with t_j projected onto [lo_j, hi_j], so that a kink whose optimum is a breakpoint
+   lands on it (and is held there by step 1).
+
+Losses: squared and logistic (smooth, with separable curvature). The result is only a
+candidate: :func:`limitsolver.refine.refine` certifies it with the exact oracle.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .penalties import get_penalty
+
+__all__ = ["joint_newton", "supports_joint_newton"]
+
+#: A neuron is on the breakpoint of x_i when its parameter t is this close to it.
+ON_BREAKPOINT = 1e-12
+
+import os
+_DEBUG = bool(os.environ.get("LS_NEWTON_DEBUG"))
+
+
+def supports_joint_newton(problem) -> bool:
+    """d = 1, squared or logistic loss, group or l1 penalty (either bias, any free part)."""
+    return (problem.d == 1 and problem.loss in ("squared", "logistic")
+            and problem.penalty in ("group", "l1"))
+
+
+# ---------------------------------------------------------------------------------------
+# parametrization of the directions
+# ---------------------------------------------------------------------------------------
+class _Param:
+    """θ(t), θ'(t), θ''(t) and the breakpoint offsets for one bias convention (d = 1)."""
+
+    def __init__(self, problem):
+        self.regularized = problem.bias == "regularized"
+        self.x = problem.X[:, 0]
+        self.radius = problem.radius
+        # for S¹: θ·x̃_i = ‖x̃_i‖ sin(t + α_i), zero at t = −α_i (mod π)
+        self.alpha = np.arctan2(self.x, 1.0)
+
+    def from_theta(self, D):
+        """(t, s): parameters and (free bias) the fixed sign of w."""
+        if self.regularized:
+            return np.arctan2(D[:, 1], D[:, 0]), np.ones(D.shape[0])
+        return D[:, 1].copy(), np.sign(D[:, 0])
+
+    def theta(self, t, s):
+        if self.regularized:
+            return np.column_stack([np.cos(t), np.sin(t)])
+        return np.column_stack([s, t])
+
+    def dtheta(self, t, s):
+        if self.regularized:
+            return np.column_stack([-np.sin(t), np.cos(t)])
+        return np.column_stack([np.zeros_like(t), np.ones_like(t)])
+
+    def d2theta(self, t, s):
+        if self.regularized:
+            return -self.theta(t, s)
+        return np.zeros((len(t), 2))
+
+    def offsets(self, t, s):
+        """(up, down, on): for every neuron (rows) and sample (columns), the distance to
+        the next breakpoint of x_i above t (> 0), below t (< 0), and whether t is on one.
+        Bounds of the parameter range (|b| ≤ R) count as breakpoints that never flip."""
+        if self.regularized:
+            up = np.mod(-self.alpha[None, :] - t[:, None], np.pi)
+            on = (up <= ON_BREAKPOINT) | (np.pi - up <= ON_BREAKPOINT)
+            return up, up - np.pi, on
+        off = -s[:, None] * self.x[None, :] - t[:, None]
+        on = np.abs(off) <= ON_BREAKPOINT * (1.0 + np.abs(self.x[None, :]))
+        big = np.inf
+        up = np.where(off > 0, off, big)
+        down = np.where(off < 0, off, -big)
+        return up, down, on
+
+    def range(self, t):
+        """(lower, upper) limits of t itself (±∞ on S¹, ±R for the free bias)."""
+        if self.regularized:
+            return np.full_like(t, -np.inf), np.full_like(t, np.inf)
+        return np.full_like(t, -self.radius), np.full_like(t, self.radius)
+
+
+# ---------------------------------------------------------------------------------------
+# objective
+# ---------------------------------------------------------------------------------------
+def _loss_parts(loss, P, Y, n):
+    """Value, first and second derivative (entrywise, of (1/n)Σℓ times n) of the loss."""
+    if loss == "squared":
+        R = P - Y
+        return 0.5 * float(np.sum(R * R)) / n, R, np.ones_like(P)
+    from scipy.special import expit
+    m = -Y * P
+    s = expit(m)
+    return float(np.sum(np.logaddexp(0.0, m))) / n, -Y * s, s * (1.0 - s)
+
+
+def _objective(problem, Xt, theta, V, C, group, signs=None):
+    P = np.maximum(Xt @ theta.T, 0.0) @ V + problem.F @ C
+    L = _loss_parts(problem.loss, P, problem.Y, problem.n)[0]
+    if group:
+        Om = float(np.sum(np.linalg.norm(V, axis=1)))
+    else:
+        Om = float(np.sum(np.abs(V)))
+    return L + problem.lam * Om
+
+
+# ---------------------------------------------------------------------------------------
+# the method
+# ---------------------------------------------------------------------------------------
+def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_tries=12):
+    """Newton's method on (directions, weights, free part) of a d = 1 solution.
+
+    Parameters
+    ----------
+    problem : LimitProblem
+        d = 1, ``loss`` squared or logistic, ``penalty`` group or l1.
+    directions : ndarray (k, 2);  V : ndarray (k, T);  C : ndarray (p, T)
+        Starting point; rows of V that are zero are dropped, duplicate directions merged.
+    max_iter : int
+        Newton iterations.
+    rtol : float
+        Stop when the Newton decrement ∇Jᵀ H⁻¹ ∇J is at most ``rtol``·|J|.
+    max_tries : int
+        Damping increases (μ ← 4μ) per iteration before giving up.
+
+    Returns
+    -------
+    directions : ndarray (k', 2);  V : ndarray (k', T);  C : ndarray (p, T);
+    info : dict
+        ``iterations``, ``objective`` (J at the result), ``start`` (J at the start),
+        ``fixed`` (neurons held on a breakpoint at the last iteration).
+    """
+    if not supports_joint_newton(problem):
+        raise ValueError("joint_newton is for d = 1 with a squared or logistic loss and the "
+                         "group or l1 penalty")
+    pen = get_penalty(problem.penalty)
+    group = problem.penalty == "group"
+    rows = pen.row_norms(V) > 0
+    D = problem.check_directions(np.asarray(directions, dtype=float)[rows])
+    V = np.array(V, dtype=float)[rows]
+    C = np.array(C, dtype=float)
+    par = _Param(problem)
+    t, s = par.from_theta(D)
+    t, s, V, _ = _merge_equal(t, s, V)
+    n, T, lam = problem.n, problem.T, problem.lam
+    Xt, F, Y = problem.Xt, problem.F, problem.Y
+    p = F.shape[1]
+    mask = np.ones_like(V, dtype=bool) if group else V != 0
+    signs = np.sign(V)
+    tmin, tmax = par.range(t)
+    f = _objective(problem, Xt, par.theta(t, s), V, C, group)
+    f0, it, fixed, mu, nu = f, 0, np.zeros(len(t), dtype=bool), 0.0, 2.0
+    for it in range(1, max_iter + 1):
+        # two kinks that met (typically on one breakpoint) are one neuron; weights whose
+        # block minimizer (the others fixed) is zero are dropped. Neither raises J.
+        t, s, V, merged = _merge_equal(t, s, V)
+        if it > 1:
+            t, s, V, merged_cell = _merge_same_cell(par, Xt, t, s, V)
+            merged = merged or merged_cell
+        if merged and not group:
+            mask = V != 0
+        keep = _nonzero_blocks(problem, Xt, par.theta(t, s), V, C, group, mask)
+        if merged or not keep.all():
+            if not group:
+                mask = keep & (V != 0)
+                V = np.where(mask, V, 0.0)
+            rows = mask.any(axis=1) if not group else keep.all(axis=1)
+            t, s, V = t[rows], s[rows], V[rows]
+            mask = np.ones_like(V, dtype=bool) if group else mask[rows]
+            signs = np.sign(V)
+            tmin, tmax = par.range(t)
+            f = _objective(problem, Xt, par.theta(t, s), V, C, group)
+        k = len(t)
+        if k == 0:
+            break
+        th, dth, d2th = par.theta(t, s), par.dtheta(t, s), par.d2theta(t, s)
+        S, dS, d2S = Xt @ th.T, Xt @ dth.T, Xt @ d2th.T        # (n, k)
+        G = np.maximum(S, 0.0)
+        P = G @ V + F @ C
+        _, E, h = _loss_parts(problem.loss, P, Y, n)             # (n, T)
+        up, down, on = par.offsets(t, s)                         # (k, n)
+        strict = (S > 0) & ~on.T                                 # (n, k)
+        EV = E @ V.T                                             # (n, k): E_i·V_j
+        lo, hi = np.empty(k), np.empty(k)
+        act = strict.copy()
+        free = np.ones(k, dtype=bool)
+        for j in range(k):
+            onj = on[j]
+            nxt_up = np.min(up[j][~onj], initial=np.inf)
+            nxt_dn = np.max(down[j][~onj], initial=-np.inf)
+            at_top, at_bot = t[j] >= tmax[j], t[j] <= tmin[j]
+            if not onj.any() and not at_top and not at_bot:
+                lo[j], hi[j] = t[j] + nxt_dn, t[j] + nxt_up
+                continue
+            # one-sided derivatives of J in t_j (the loss part; Ω does not depend on t)
+            plus = strict[:, j] | (onj & (dS[:, j] > 0))
+            minus = strict[:, j] | (onj & (dS[:, j] < 0))
+            g_up = float(np.sum(EV[plus, j] * dS[plus, j])) / n
+            g_dn = float(np.sum(EV[minus, j] * dS[minus, j])) / n
+            if g_up < 0 and not at_top:
+                act[:, j] = plus
+                lo[j], hi[j] = t[j], min(t[j] + nxt_up, tmax[j])
+            elif g_dn > 0 and not at_bot:
+                act[:, j] = minus
+                lo[j], hi[j] = max(t[j] + nxt_dn, tmin[j]), t[j]
+            else:
+                free[j] = False
+                lo[j] = hi[j] = t[j]
+        lo, hi = np.maximum(lo, tmin), np.minimum(hi, tmax)
+        fixed = ~free
+        Dm = dS * act                                            # ∂relu(θ_j·x̃_i)/∂t_j
+        D2m = d2S * act
+        # variables: t_j (free j), V_jt (row-major; for l1 the masked entries only), C_ct
+        jf = np.flatnonzero(free)
+        kf = len(jf)
+        Nfull = kf + k * T + p * T
+        g = np.zeros(Nfull)
+        H = np.zeros((Nfull, Nfull))
+        hn = h / n
+        for tt in range(T):
+            # ∂P_{·t}/∂(t_free, V_{·t}, C_{·t}) = [Φ'_j V_jt, Φ, F]
+            B = np.hstack([Dm[:, jf] * V[jf, tt], G, F])
+            ix = np.concatenate([np.arange(kf), kf + np.arange(k) * T + tt,
+                                 kf + k * T + np.arange(p) * T + tt])
+            g[ix] += B.T @ E[:, tt] / n
+            H[np.ix_(ix, ix)] += (B.T * hn[:, tt]) @ B
+        # second derivatives of P against the loss gradient
+        if kf:
+            H[np.arange(kf), np.arange(kf)] += np.sum(D2m[:, jf] * EV[:, jf], axis=0) / n
+            cross = Dm[:, jf].T @ E / n                          # (kf, T): Σ_i E_it ∂_t relu / n
+            rq = np.repeat(np.arange(kf), T)
+            cq = kf + (jf[:, None] * T + np.arange(T)[None, :]).ravel()
+            H[rq, cq] += cross.ravel()
+            H[cq, rq] += cross.ravel()
+        # penalty
+        if group:
+            nr = np.linalg.norm(V, axis=1)
+            if np.any(nr == 0):
+                break
+            U = V / nr[:, None]
+            g[kf:kf + k * T] += lam * U.ravel()
+            blk = lam * (np.eye(T)[None] - U[:, :, None] * U[:, None, :]) / nr[:, None, None]
+            base = kf + np.arange(k)[:, None, None] * T
+            r = base + np.arange(T)[None, :, None]
+            c = base + np.arange(T)[None, None, :]
+            H[r, c] += blk
+        else:
+            g[kf:kf + k * T] += lam * signs.ravel()
+        vidx = np.flatnonzero(mask.ravel())
+        nv = len(vidx)
+        if nv < k * T:
+            sel = np.concatenate([np.arange(kf), kf + vidx, kf + k * T + np.arange(p * T)])
+            g, H = g[sel], H[np.ix_(sel, sel)]
+        # Levenberg–Marquardt: step −(H + μI)⁻¹ g with μ > −λ_min(H); μ = 0 (Newton) once
+        # H is positive definite and full steps are accepted
+        w, Q = np.linalg.eigh(H)
+        wmax = float(np.max(np.abs(w))) if w.size else 0.0
+        if wmax == 0.0:
+            break
+        gq = Q.T @ g
+        posdef = w[0] > 1e-13 * wmax
+        mu = max(mu, 0.0 if posdef else 2.0 * max(0.0, -w[0]) + 1e-13 * wmax)
+        newton_dec = float(np.sum(gq * gq / w)) if posdef else np.inf
+        accepted = False
+        # where H is positive definite the plain Newton step is tried first
+        for m in ([0.0] if posdef and mu > 0 else []) + [None] * max_tries:
+            if m is None:
+                m = mu
+            step = -Q @ (gq / (w + m))
+            Vn = V.copy()
+            Vn.ravel()[vidx] += step[kf:kf + nv]
+            Cn = C + step[kf + nv:].reshape(p, T) if p else C
+            if group or not np.any(np.sign(Vn[mask]) != signs[mask]):
+                # the plain step (kinks may cross breakpoints: J is continuous, only its
+                # model changes), else every t_j projected onto its cell (so that a kink
+                # whose optimum is a breakpoint lands on it)
+                tried = []
+                for bounds in ((tmin[jf], tmax[jf]), (lo[jf], hi[jf])):
+                    tn = t.copy()
+                    tn[jf] = np.clip(t[jf] + step[:kf], *bounds)
+                    if any(np.array_equal(tn, u) for u in tried):
+                        continue
+                    tried.append(tn)
+                    dx = step.copy()
+                    dx[:kf] = tn[jf] - t[jf]
+                    pred = -float(g @ dx + 0.5 * dx @ (H @ dx))
+                    fn = _objective(problem, Xt, par.theta(tn, s), Vn, Cn, group)
+                    if fn < f and pred > 0 and f - fn >= 1e-4 * pred:
+                        accepted = True
+                        break
+            if accepted:
+                # Nielsen's update of the damping
+                rho = (f - fn) / pred
+                mu = m * max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                if mu <= 1e-13 * wmax:
+                    mu = 0.0
+                nu = 2.0
+                break
+            mu = max(nu * mu, 1e-10 * wmax)
+            nu *= 2.0
+        if _DEBUG:
+            print("   t", np.array2string(t, precision=15), "free", free.astype(int))
+            print(f"newton {it}: f {f:.16g} dec {newton_dec:.2e} mu {mu:.1e} ok {accepted} "
+                  f"k {k} fixed {int((~free).sum())} w [{w[0]:.1e}, {w[-1]:.1e}]")
+        if not accepted:
+            break
+        t, V, C, f = tn, Vn, Cn, fn
+        if newton_dec <= rtol * max(abs(f), 1e-300):
+            break
+    t, s, V, _ = _merge_equal(t, s, V)
+    D = par.theta(t, s)
+    if not group:
+        V = np.where(mask, V, 0.0)
+    return D, V, C, dict(iterations=it, objective=f, start=f0,
+                         fixed=int(np.count_nonzero(fixed)))
+
+
+def _nonzero_blocks(problem, Xt, theta, V, C, group, mask):
+    """Which weights survive a block-coordinate check: V_j (group; entries V_jt for l1) is
+    kept unless, with the others fixed, its minimizer is zero — ‖c_j‖ ≤ λ for the
+    correlation c_j = (1/n) Φ_jᵀ Z of the residual Z computed without it. (k, T) mask."""
+    n, lam = problem.n, problem.lam
+    G = np.maximum(Xt @ theta.T, 0.0)
+    P = G @ V + problem.F @ C
+    k, T = V.shape
+    if problem.loss == "squared":
+        Z = problem.Y - P
+        c = (G.T @ Z + np.sum(G * G, axis=0)[:, None] * V) / n
+        if group:
+            return np.repeat((np.linalg.norm(c, axis=1) > lam)[:, None], T, axis=1)
+        return mask & (np.abs(c) > lam)
+    out = np.zeros((k, T), dtype=bool)
+    for j in range(k):
+        E = _loss_parts(problem.loss, P - np.outer(G[:, j], V[j]), problem.Y, n)[1]
+        c = -(G[:, j] @ E) / n
+        if group:
+            out[j] = np.linalg.norm(c) > lam
+        else:
+            out[j] = mask[j] & (np.abs(c) > lam)
+    return out
+
+
+def _merge_same_cell(par, Xt, t, s, V):
+    """Neurons strictly inside one cell (same activation pattern, on no breakpoint) become
+    one: on a cell c(θ) = Aθ is linear, and ‖Aθ‖ has one local maximum on an arc shorter
+    than π, so the optimum holds at most one of them. The merged neuron sits at the
+    ‖V‖-weighted mean parameter and carries V_j + V_l (J may rise a little; Newton then
+    converges to the single neuron instead of crawling along a degenerate pair)."""
+    if len(t) <= 1:
+        return t, s, V, False
+    _, _, on = par.offsets(t, s)
+    inside = ~on.any(axis=1)
+    if inside.sum() <= 1:
+        return t, s, V, False
+    act = (Xt @ par.theta(t, s).T > 0).T                         # (k, n)
+    groups = {}
+    for j in np.flatnonzero(inside):
+        groups.setdefault((s[j], act[j].tobytes()), []).append(j)
+    if all(len(g) == 1 for g in groups.values()):
+        return t, s, V, False
+    keep = np.ones(len(t), dtype=bool)
+    t, V = t.copy(), V.copy()
+    for idx in groups.values():
+        if len(idx) == 1:
+            continue
+        j0 = idx[0]
+        w = np.linalg.norm(V[idx], axis=1)
+        tt = t[idx]
+        if par.regularized:                                     # unwrap around t[j0]
+            tt = t[j0] + np.mod(tt - t[j0] + np.pi, 2 * np.pi) - np.pi
+        t[j0] = float(w @ tt / w.sum()) if w.sum() > 0 else t[j0]
+        V[j0] = V[idx].sum(axis=0)
+        keep[idx[1:]] = False
+    return t[keep], s[keep], V[keep], True
+
+
+def _merge_equal(t, s, V, tol=1e-12):
+    """Neurons with the same parameter (and sign) become one, weights summed (this never
+    raises J: Ω(V₁ + V₂) ≤ Ω(V₁) + Ω(V₂)). Returns (t, s, V, whether any merged)."""
+    if len(t) <= 1:
+        return t, s, V, False
+    order = np.lexsort((t, s))
+    t, s, V = t[order], s[order], V[order]
+    same = (s[1:] == s[:-1]) & (np.diff(t) <= tol)
+    if not same.any():
+        return t, s, V, False
+    group_id = np.concatenate([[0], np.cumsum(~same)])
+    Vm = np.zeros((group_id[-1] + 1, V.shape[1]))
+    np.add.at(Vm, group_id, V)
+    first = np.concatenate([[True], ~same])
+    return t[first], s[first], Vm, True
