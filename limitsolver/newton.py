@@ -15,18 +15,26 @@ correlation (first order) gains a constant factor per exchange.
 
 Each iteration
 
-1. puts every neuron in a closed cell [lo_j, hi_j]: the cell containing t_j, or, for a
+1. merges neurons that met (same t: weights summed, which never raises J) and neurons
+   strictly inside one cell (on a cell c(θ) = Aθ is linear and ‖Aθ‖ has a single local
+   maximum on an arc shorter than π, so an optimum holds at most one of them), and drops
+   weights whose block minimizer with the others fixed is zero (‖c_j‖ ≤ λ without them);
+2. puts every neuron in a closed cell [lo_j, hi_j]: the cell containing t_j, or, for a
    neuron sitting on a breakpoint, the neighbouring cell into which J decreases (the two
    one-sided derivatives decide); when J increases both ways the neuron's t is held fixed
    (kinks at data points are optimal and common);
-2. builds the exact Hessian of J on those patterns — (1/n) Jᵀ diag(ℓ'') J for the loss, plus
-   the terms of the residual against the second derivatives of P (∂²θ/∂t² = −θ on S¹), plus
-   λ (I − u_j u_jᵀ)/‖V_j‖ for ``group`` — and takes the Newton step, with eigenvalues
-   replaced by their absolute values (bounded below) where J is not convex;
-3. searches along the step (Armijo on the true J), trying at each length first the plain
-   step — kinks may cross breakpoints: J is continuous, only the model changes — then the
-   step with t_j projected onto [lo_j, hi_j], so that a kink whose optimum is a breakpoint
-   lands on it (and is held there by step 1).
+3. builds the exact gradient and Hessian of J on those patterns (:func:`_model`) and takes
+   a Levenberg–Marquardt step −(H + μI)⁻¹∇J: μ exceeds −λ_min(H) where J is not convex
+   (a neuron at a saddle), μ = 0 — the Newton step — once H is positive definite and the
+   model predicts the decrease well (Nielsen's update of μ);
+4. accepts the step on the true J (sufficient decrease against the model), trying first
+   the plain step — kinks may cross breakpoints: J is continuous, only the model changes —
+   then the step with t_j projected onto [lo_j, hi_j], so that a kink whose optimum is a
+   breakpoint lands on it (and is held there by step 2).
+
+It stops when the Newton decrement ∇Jᵀ H⁻¹ ∇J is at rounding level. Saddles where a neuron
+should split in two are not resolved here: the exchange step of refine adds the directions
+the oracle finds.
 
 Losses: squared and logistic (smooth, with separable curvature). The result is only a
 candidate: :func:`limitsolver.refine.refine` certifies it with the exact oracle.
@@ -42,8 +50,6 @@ __all__ = ["joint_newton", "supports_joint_newton"]
 #: A neuron is on the breakpoint of x_i when its parameter t is this close to it.
 ON_BREAKPOINT = 1e-12
 
-import os
-_DEBUG = bool(os.environ.get("LS_NEWTON_DEBUG"))
 
 
 def supports_joint_newton(problem) -> bool:
@@ -135,6 +141,84 @@ def _objective(problem, Xt, theta, V, C, group, signs=None):
 # ---------------------------------------------------------------------------------------
 # the method
 # ---------------------------------------------------------------------------------------
+def _model(problem, par, t, s, V, C, act, jf, signs):
+    """Gradient and Hessian of J at (t, V, C) on the activation patterns ``act`` (n, k).
+
+    Variables, in order: t_j for j in ``jf`` (the free kinks), V_jt (row-major), C_ct
+    (row-major). With P = Σ_j (θ_j(t)·x̃ ⊙ act_j) V_jᵀ + F C, E = ℓ'(P), h = ℓ''(P):
+
+        ∇J = (1/n) Σ_{i,t} E_it ∂P_it + λ ∇Ω,
+        ∇²J = (1/n) Σ_{i,t} [h_it ∂P_it ∂P_itᵀ + E_it ∂²P_it] + λ ∇²Ω,
+
+    where ∂P_it/∂t_j = V_jt θ_j'·x̃_i, ∂P_it/∂V_jt = θ_j·x̃_i (on act_j), ∂P_it/∂C_ct = F_ic,
+    ∂²P_it/∂t_j² = V_jt θ_j''·x̃_i, ∂²P_it/∂t_j∂V_jt = θ_j'·x̃_i; for ``group``
+    ∇Ω = u_j = V_j/‖V_j‖ and ∇²Ω = (I − u_j u_jᵀ)/‖V_j‖, for ``l1`` ∇Ω = sign(V), ∇²Ω = 0.
+    Returns (g, H) over all V entries (the caller drops the masked ones).
+    """
+    n, T, lam = problem.n, problem.T, problem.lam
+    Xt, F, Y = problem.Xt, problem.F, problem.Y
+    p, k, kf = F.shape[1], len(t), len(jf)
+    th = par.theta(t, s)
+    G = (Xt @ th.T) * act                                        # relu on the pattern
+    Dm = (Xt @ par.dtheta(t, s).T) * act                         # ∂relu(θ_j·x̃_i)/∂t_j
+    D2m = (Xt @ par.d2theta(t, s).T) * act
+    P = G @ V + F @ C
+    _, E, h = _loss_parts(problem.loss, P, Y, n)                 # (n, T)
+    Nfull = kf + k * T + p * T
+    m = k + p                                                    # per-task block (V_·t, C_·t)
+    # loss part, assembled task-major (t, then V_·t and C_·t of each task), then permuted
+    A = np.hstack([G, F])                                        # (n, m)
+    Bt = Dm[:, jf][None, :, :] * V[jf].T[:, None, :]             # (T, n, kf): Φ'_j V_jt
+    hn = (h / n).T[:, :, None]                                   # (T, n, 1)
+    Bh = Bt * hn
+    Htt = Bh.reshape(T * n, kf).T @ Bt.reshape(T * n, kf)
+    Hta = Bh.transpose(0, 2, 1) @ A                              # (T, kf, m)
+    if problem.loss == "squared":                                # h = 1: one Gram matrix
+        Haa = np.broadcast_to((A.T @ A) / n, (T, m, m))
+    else:
+        Haa = (A[None] * hn).transpose(0, 2, 1) @ A              # (T, m, m)
+    gt = Bt.reshape(T * n, kf).T @ E.T.ravel() / n
+    ga = (A.T @ E / n).T                                         # (T, m)
+    Hm = np.zeros((kf + T * m, kf + T * m))
+    Hm[:kf, :kf] = Htt
+    for tt in range(T):
+        sl = slice(kf + tt * m, kf + (tt + 1) * m)
+        Hm[:kf, sl] = Hta[tt]
+        Hm[sl, :kf] = Hta[tt].T
+        Hm[sl, sl] = Haa[tt]
+    gm = np.concatenate([gt, ga.ravel()])
+    # task-major (t, [j..., c...]) → row-major (V_jt at kf + jT + t, C_ct at kf + kT + cT + t)
+    tt_, rr_ = np.divmod(np.arange(T * m), m)
+    pos = np.where(rr_ < k, kf + rr_ * T + tt_, kf + k * T + (rr_ - k) * T + tt_)
+    perm = np.empty(Nfull, dtype=int)
+    perm[:kf] = np.arange(kf)
+    perm[kf + np.arange(T * m)] = pos
+    inv = np.empty(Nfull, dtype=int)
+    inv[perm] = np.arange(Nfull)
+    g = gm[inv]
+    H = Hm[np.ix_(inv, inv)]
+    # second derivatives of P against the loss gradient
+    if kf:
+        EV = E @ V[jf].T                                         # (n, kf): E_i·V_j
+        H[np.arange(kf), np.arange(kf)] += np.sum(D2m[:, jf] * EV, axis=0) / n
+        cross = Dm[:, jf].T @ E / n                              # (kf, T)
+        rq = np.repeat(np.arange(kf), T)
+        cq = kf + (jf[:, None] * T + np.arange(T)[None, :]).ravel()
+        H[rq, cq] += cross.ravel()
+        H[cq, rq] += cross.ravel()
+    # penalty
+    if problem.penalty == "group":
+        nr = np.linalg.norm(V, axis=1)
+        U = V / nr[:, None]
+        g[kf:kf + k * T] += lam * U.ravel()
+        blk = lam * (np.eye(T)[None] - U[:, :, None] * U[:, None, :]) / nr[:, None, None]
+        base = kf + np.arange(k)[:, None, None] * T
+        H[base + np.arange(T)[None, :, None], base + np.arange(T)[None, None, :]] += blk
+    else:
+        g[kf:kf + k * T] += lam * signs.ravel()
+    return g, H
+
+
 def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_tries=12):
     """Newton's method on (directions, weights, free part) of a d = 1 solution.
 
@@ -149,7 +233,7 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
     rtol : float
         Stop when the Newton decrement ∇Jᵀ H⁻¹ ∇J is at most ``rtol``·|J|.
     max_tries : int
-        Damping increases (μ ← 4μ) per iteration before giving up.
+        Damped trial steps per iteration before giving up.
 
     Returns
     -------
@@ -201,8 +285,7 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
         k = len(t)
         if k == 0:
             break
-        th, dth, d2th = par.theta(t, s), par.dtheta(t, s), par.d2theta(t, s)
-        S, dS, d2S = Xt @ th.T, Xt @ dth.T, Xt @ d2th.T        # (n, k)
+        S, dS = Xt @ par.theta(t, s).T, Xt @ par.dtheta(t, s).T  # (n, k)
         G = np.maximum(S, 0.0)
         P = G @ V + F @ C
         _, E, h = _loss_parts(problem.loss, P, Y, n)             # (n, T)
@@ -236,44 +319,11 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
                 lo[j] = hi[j] = t[j]
         lo, hi = np.maximum(lo, tmin), np.minimum(hi, tmax)
         fixed = ~free
-        Dm = dS * act                                            # ∂relu(θ_j·x̃_i)/∂t_j
-        D2m = d2S * act
-        # variables: t_j (free j), V_jt (row-major; for l1 the masked entries only), C_ct
         jf = np.flatnonzero(free)
         kf = len(jf)
-        Nfull = kf + k * T + p * T
-        g = np.zeros(Nfull)
-        H = np.zeros((Nfull, Nfull))
-        hn = h / n
-        for tt in range(T):
-            # ∂P_{·t}/∂(t_free, V_{·t}, C_{·t}) = [Φ'_j V_jt, Φ, F]
-            B = np.hstack([Dm[:, jf] * V[jf, tt], G, F])
-            ix = np.concatenate([np.arange(kf), kf + np.arange(k) * T + tt,
-                                 kf + k * T + np.arange(p) * T + tt])
-            g[ix] += B.T @ E[:, tt] / n
-            H[np.ix_(ix, ix)] += (B.T * hn[:, tt]) @ B
-        # second derivatives of P against the loss gradient
-        if kf:
-            H[np.arange(kf), np.arange(kf)] += np.sum(D2m[:, jf] * EV[:, jf], axis=0) / n
-            cross = Dm[:, jf].T @ E / n                          # (kf, T): Σ_i E_it ∂_t relu / n
-            rq = np.repeat(np.arange(kf), T)
-            cq = kf + (jf[:, None] * T + np.arange(T)[None, :]).ravel()
-            H[rq, cq] += cross.ravel()
-            H[cq, rq] += cross.ravel()
-        # penalty
-        if group:
-            nr = np.linalg.norm(V, axis=1)
-            if np.any(nr == 0):
-                break
-            U = V / nr[:, None]
-            g[kf:kf + k * T] += lam * U.ravel()
-            blk = lam * (np.eye(T)[None] - U[:, :, None] * U[:, None, :]) / nr[:, None, None]
-            base = kf + np.arange(k)[:, None, None] * T
-            r = base + np.arange(T)[None, :, None]
-            c = base + np.arange(T)[None, None, :]
-            H[r, c] += blk
-        else:
-            g[kf:kf + k * T] += lam * signs.ravel()
+        if group and np.any(np.linalg.norm(V, axis=1) == 0):
+            break
+        g, H = _model(problem, par, t, s, V, C, act, jf, signs)
         vidx = np.flatnonzero(mask.ravel())
         nv = len(vidx)
         if nv < k * T:
@@ -289,6 +339,8 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
         posdef = w[0] > 1e-13 * wmax
         mu = max(mu, 0.0 if posdef else 2.0 * max(0.0, -w[0]) + 1e-13 * wmax)
         newton_dec = float(np.sum(gq * gq / w)) if posdef else np.inf
+        if newton_dec <= rtol * max(abs(f), 1e-300):
+            break                                   # converged: the step is below rounding
         accepted = False
         # where H is positive definite the plain Newton step is tried first
         for m in ([0.0] if posdef and mu > 0 else []) + [None] * max_tries:
@@ -326,20 +378,13 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
                 break
             mu = max(nu * mu, 1e-10 * wmax)
             nu *= 2.0
-        if _DEBUG:
-            print("   t", np.array2string(t, precision=15), "free", free.astype(int))
-            print(f"newton {it}: f {f:.16g} dec {newton_dec:.2e} mu {mu:.1e} ok {accepted} "
-                  f"k {k} fixed {int((~free).sum())} w [{w[0]:.1e}, {w[-1]:.1e}]")
         if not accepted:
             break
         t, V, C, f = tn, Vn, Cn, fn
         if newton_dec <= rtol * max(abs(f), 1e-300):
             break
     t, s, V, _ = _merge_equal(t, s, V)
-    D = par.theta(t, s)
-    if not group:
-        V = np.where(mask, V, 0.0)
-    return D, V, C, dict(iterations=it, objective=f, start=f0,
+    return par.theta(t, s), V, C, dict(iterations=it, objective=f, start=f0,
                          fixed=int(np.count_nonzero(fixed)))
 
 

@@ -15,7 +15,8 @@ cell by cell:
 
 - d = 1, ``bias="regularized"`` (Θ = S¹): the 2n breakpoints θ ⊥ x̃_i split S¹ into arcs; on
   an arc c(θ) = A θ (A is T × 2) and max ‖Aθ‖² is at an endpoint or at ±(top eigenvector of
-  AᵀA) when it lies in the arc. Exact, O(n² T).
+  AᵀA) when it lies in the arc. Exact, O(n² T); only the candidates whose value (from their
+  arc's form) can reach the best are evaluated through the feature map.
 - d = 1, ``bias="free"`` (Θ = {±1} × [−R, R]): for fixed w, c is piecewise linear in b with
   breakpoints b = −w x_i, and a norm of an affine map is convex, so the max is at a
   breakpoint or at b = ±R. Exact.
@@ -170,10 +171,18 @@ def _cands_1d_sphere(X, Z, n):
     W = (Z[:, :, None] * Xt[:, None, :]).reshape(Xt.shape[0], T * 2)
     A = (P @ W).reshape(-1, T, 2) / n
     lam, v = _top_eig(np.einsum("kti,ktj->kij", A, A))
+    # vertices: arc starts, with the arc's exact linear form (c is continuous there)
     verts = np.column_stack([np.cos(ang), np.sin(ang)])
-    cand = np.vstack([verts, v, -v])
-    claimed = np.concatenate([np.full(len(verts), np.inf), np.sqrt(lam), np.sqrt(lam)])
-    return cand, claimed
+    cl_v = np.linalg.norm(np.einsum("kti,ki->kt", A, verts), axis=1)
+    # ±(top eigenvector) where it lies inside its arc (else the arc's max is a vertex)
+    a = np.arctan2(v[:, 1], v[:, 0])
+    length = nxt - ang
+    cand, claimed = [verts], [cl_v]
+    for sign, ang_c in ((1.0, a), (-1.0, a + np.pi)):
+        inside = _arc_contains(ang, length, ang_c)
+        cand.append(sign * v[inside])
+        claimed.append(np.sqrt(lam[inside]))
+    return np.vstack(cand), np.concatenate(claimed)
 
 
 def _cands_1d_cylinder(X, radius):

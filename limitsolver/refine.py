@@ -252,21 +252,26 @@ def _inner_solver(solver, problem):
     return "clarabel" if "CLARABEL" in installed_conic_solvers() else "auto"
 
 
-#: Directions of the default starting grid of :func:`refine`.
+#: Directions of the default starting grid of :func:`refine` (``default_grid``, so d = 1
+#: also gets the 2n data breakpoints) ...
 COARSE_SIZE = 64
+
+#: ... and, where the joint Newton step moves the kinks (d = 1, squared or logistic loss),
+#: the number of equally spaced directions alone (no breakpoints): the exchange step finds
+#: the breakpoints that matter (they are candidates of the oracle), and a solve on 2n
+#: breakpoint directions costs more than the refinement after it.
+NEWTON_COARSE_SIZE = 128
 
 
 def coarse_grid(problem):
-    """The default starting grid of :func:`refine`: ``COARSE_SIZE`` directions of
-    :func:`~limitsolver.grids.default_grid`, without the 2n data breakpoints of d = 1 when
-    the joint Newton step will move the kinks (the exchange step finds breakpoints that
-    matter: they are candidates of the oracle)."""
-    from .grids import default_grid, sphere_grid, cylinder_grid
+    """The default starting grid of :func:`refine` (see ``COARSE_SIZE`` and
+    ``NEWTON_COARSE_SIZE``)."""
+    from .grids import cylinder_grid, default_grid, sphere_grid
     from .newton import supports_joint_newton
     if supports_joint_newton(problem):
         if problem.bias == "regularized":
-            return sphere_grid(2, COARSE_SIZE)
-        return cylinder_grid(1, 2, COARSE_SIZE // 2, problem.radius)
+            return sphere_grid(2, NEWTON_COARSE_SIZE)
+        return cylinder_grid(1, 2, NEWTON_COARSE_SIZE // 2, problem.radius)
     return default_grid(problem.X, problem.bias, COARSE_SIZE)
 
 
