@@ -85,7 +85,10 @@ class LogisticLoss:
         if not cls.dual_feasible(Z, Y):
             return -np.inf
         p = np.clip(Y * Z, 0.0, 1.0)
-        H = -xlogy(p, p) - xlogy(1.0 - p, 1.0 - p)
+        # H(p) = −p log p − (1−p) log(1−p), with log(1−p) as log1p(−p): for the tiny p of
+        # a well-separated sample, log(1 − p) from the rounded 1 − p would lose all digits
+        small = np.minimum(p, 1.0 - p)        # exact: 1 − p is exact for p ≥ 1/2
+        H = -xlogy(small, small) - (1.0 - small) * np.log1p(-small)
         return float(np.sum(H)) / Y.shape[0]
 
     @staticmethod

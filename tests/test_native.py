@@ -99,18 +99,18 @@ def test_warm_start_from_another_grid(rng):
         certify(pb, G, cold.V, cold.C).primal, rel=1e-9)
 
 
-def test_auto_picks_native_for_squared_loss(rng):
+def test_auto_picks_native_for_squared_and_logistic_loss(rng):
     X, Y = random_problem(rng, n=20, d=1, T=2)
-    for penalty in ("group", "l1"):
-        pb = LimitProblem(X, Y, lam=0.01, penalty=penalty)
-        assert supports(pb) and solver_chain("auto", pb)[0] == "native"
-        assert solve(X, Y, lam=0.01, penalty=penalty).solver == "native"
     Yl = np.where(Y > np.median(Y, axis=0), 1.0, -1.0)
-    for loss, lab in (("logistic", Yl), ("interpolate", Y)):
-        pb = LimitProblem(X, lab, lam=0.01, loss=loss)
-        assert not supports(pb) and "native" not in solver_chain("auto", pb)
-        with pytest.raises(ValueError, match="native"):
-            solve_native(pb, default_grid(pb.X, pb.bias, 50), tol=1e-8)
+    for penalty in ("group", "l1"):
+        for loss, lab in (("squared", Y), ("logistic", Yl)):
+            pb = LimitProblem(X, lab, lam=0.01, penalty=penalty, loss=loss)
+            assert supports(pb) and solver_chain("auto", pb)[0] == "native"
+            assert solve(X, lab, lam=0.01, penalty=penalty, loss=loss).solver == "native"
+    pb = LimitProblem(X, Y, lam=0.01, loss="interpolate")
+    assert not supports(pb) and "native" not in solver_chain("auto", pb)
+    with pytest.raises(ValueError, match="native"):
+        solve_native(pb, default_grid(pb.X, pb.bias, 50), tol=1e-8)
 
 
 @pytest.mark.parametrize("free", ["none", "affine"])
