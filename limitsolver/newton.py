@@ -220,7 +220,7 @@ def _model(problem, par, t, s, V, C, act, jf, signs):
 
 
 def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_tries=12,
-                 max_polish=2):
+                 max_polish=1):
     """Newton's method on (directions, weights, free part) of a d = 1 solution.
 
     Parameters
@@ -243,7 +243,8 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
     directions : ndarray (k', 2);  V : ndarray (k', T);  C : ndarray (p, T);
     info : dict
         ``iterations``, ``objective`` (J at the result), ``start`` (J at the start),
-        ``fixed`` (neurons held on a breakpoint at the last iteration).
+        ``fixed`` (neurons held on a breakpoint at the last iteration), ``polished``
+        (iterations that began below rounding in J).
     """
     if not supports_joint_newton(problem):
         raise ValueError("joint_newton is for d = 1 with a squared or logistic loss and the "
@@ -349,10 +350,7 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
         # the KKT residual itself small (‖c(θ_j)‖ = λ at every atom): a few plain Newton
         # steps are still taken, accepted unless J rises beyond rounding
         polish = newton_dec <= rtol * max(abs(f), 1e-300)
-        if polish:
-            polished += 1
-            if polished > max_polish:
-                break
+        polished += polish
         accepted = False
         # where H is positive definite the plain Newton step is tried first
         for m in ([0.0] if posdef and mu > 0 else []) + [None] * max_tries:
@@ -399,11 +397,11 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
             break
         moved = np.max(np.abs(step)) > 1e-15 * max(1.0, np.max(np.abs(V)), np.max(np.abs(t)))
         t, V, C, f = tn, Vn, Cn, fn
-        if polish and not moved:
+        if polish and (polished >= max_polish or not moved):
             break
     t, s, V, _ = _merge_equal(t, s, V)
     return par.theta(t, s), V, C, dict(iterations=it, objective=f, start=f0,
-                         fixed=int(np.count_nonzero(fixed)))
+                                       fixed=int(np.count_nonzero(fixed)), polished=polished)
 
 
 def _nonzero_blocks(problem, Xt, theta, V, C, group, mask):
