@@ -272,8 +272,11 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
         t, s, V, merged = _merge_equal(t, s, V)
         offsets = par.offsets(t, s)
         if it > 1:
-            t, s, V, merged_cell = _merge_same_cell(par, Xt, t, s, V, offsets[2])
-            merged = merged or merged_cell
+            t2, s2, V2, merged_cell = _merge_same_cell(par, Xt, t, s, V, offsets[2])
+            # kept only when J does not rise: a merge far from the optimum can send
+            # Newton to another local minimum
+            if merged_cell and _objective(problem, Xt, par.theta(t2, s2), V2, C, group) <= f:
+                t, s, V, merged = t2, s2, V2, True
         if merged and not group:
             mask = V != 0
         keep = _nonzero_blocks(problem, Xt, par.theta(t, s), V, C, group, mask)
@@ -438,8 +441,9 @@ def _merge_same_cell(par, Xt, t, s, V, on):
     """Neurons strictly inside one cell (same activation pattern, on no breakpoint) become
     one: on a cell c(θ) = Aθ is linear, and ‖Aθ‖ has one local maximum on an arc shorter
     than π, so the optimum holds at most one of them. The merged neuron sits at the
-    ‖V‖-weighted mean parameter and carries V_j + V_l (J may rise a little; Newton then
-    converges to the single neuron instead of crawling along a degenerate pair)."""
+    ‖V‖-weighted mean parameter and carries V_j + V_l (J may rise: the caller keeps the
+    merge only when it does not; then Newton converges to the single neuron instead of
+    crawling along a degenerate pair)."""
     if len(t) <= 1:
         return t, s, V, False
     inside = ~on.any(axis=1)
