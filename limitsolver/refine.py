@@ -15,7 +15,12 @@ Starting from a grid solution, repeat:
 4. **re-solve** the weights on the working set (warm-started, through
    :func:`~limitsolver.api.solve_problem`), drop the inactive directions and merge those
    that meet (closer than ``merge_tol``; with a free affine part also antipodal pairs, since
-   relu(−z) = relu(z) − z).
+   relu(−z) = relu(z) − z);
+5. **joint Newton** (d = 1, squared and logistic losses; replaces step 3) — move the kinks
+   and the weights of the active neurons together by Newton's method on the smooth pieces
+   of J (:func:`~limitsolver.newton.joint_newton`): once the activation patterns are right
+   it converges quadratically, where sliding gains a constant factor per exchange. The
+   starting grid is then ``coarse_grid`` (equally spaced directions, no data breakpoints).
 
 The bound of every iteration is a valid lower bound on OPT, so the best one is kept; the
 objective is that of the best solution found. For d ≤ 2 the oracle is exact and the
