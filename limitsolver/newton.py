@@ -258,7 +258,7 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
     par = _Param(problem)
     t, s = par.from_theta(D)
     t, s, V, _ = _merge_equal(t, s, V)
-    n, T, lam = problem.n, problem.T, problem.lam
+    n, T = problem.n, problem.T
     Xt, F, Y = problem.Xt, problem.F, problem.Y
     p = F.shape[1]
     mask = np.ones_like(V, dtype=bool) if group else V != 0
@@ -297,7 +297,7 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
         S, dS = Xt @ par.theta(t, s).T, Xt @ par.dtheta(t, s).T  # (n, k)
         G = np.maximum(S, 0.0)
         P = G @ V + F @ C
-        _, E, h = _loss_parts(problem.loss, P, Y, n)             # (n, T)
+        E = _loss_parts(problem.loss, P, Y, n)[1]                # (n, T): ℓ'
         up, down, on = offsets                                   # (k, n)
         strict = (S > 0) & ~on.T                                 # (n, k)
         EV = E @ V.T                                             # (n, k): E_i·V_j
