@@ -19,6 +19,8 @@ Timing: d = 1 runs ``--repeat`` rounds, each timing every grid and the refinemen
 (interleaved, so load from other processes hits both sides alike), and reports each
 method's best; d = 2 runs once. BLAS runs single-threaded by default (``--threads 1``, both
 sides): on a shared 2-core machine multithreaded BLAS on these small matrices mostly waits.
+With ``--threads 0`` each side runs as the library ships: the native solver limits BLAS to
+one thread inside its restricted solves, and 1-D refinement for its whole loop.
 
     python benchmarks/bench_limit.py [--part 1|2|both] [--n 200] [--T 5] [--lam 0.01]
                                      [--dims 1,2] [--time-limit 600] [--repeat 5]

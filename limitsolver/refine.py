@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 
 from .exceptions import ConvergenceWarning
 from .oracle import attach_limit_certificate
 from .penalties import get_penalty
+from .solvers.native import _blas_threads
 
 __all__ = ["refine", "merge_directions", "coarse_grid"]
 
@@ -351,39 +353,42 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     newton = joint and supports_joint_newton(problem)
     sol = solution
     converged = False
-    for it in range(max_iter):
-        sup = attach_limit_certificate(sol, threshold=(1 - exchange_margin) * lam,
-                                       top_k=max_new, exact=exact)
-        if sol.lower_bound > best_lb:
-            best_lb, best_exact = sol.lower_bound, sol.lower_bound_exact
-        if sol.objective < best_sol.objective:
-            best_sol = sol
-        rel = (best_sol.objective - best_lb) / scale(best_sol.objective)
-        history.append(dict(iteration=it, working_set=int(sol.grid.shape[0])
-                            if sol.grid is not None else 0,
-                            objective=float(sol.objective), lower_bound=float(sol.lower_bound),
-                            rel_limit_gap=float(rel), time=time.perf_counter() - t0))
-        if verbose:
-            print(f"refine {it:3d}: objective {sol.objective:.12g}  lower bound "
-                  f"{sol.lower_bound:.12g}  rel. limit gap {rel:.2e}  "
-                  f"working set {history[-1]['working_set']}  t {history[-1]['time']:.2f}s")
-        if rel <= tol:
-            converged = True
-            break
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
-            break
-        # local maximizers of ‖c‖ for the dual point that gave the bound
-        new = [sup.directions[sup.values >= (1 - exchange_margin) * sup.value]]
-        Z = np.asarray(sol.certificate.dual_point, dtype=float)
-        active = sol.atom_directions
-        if slide and not newton and active.shape[0]:
-            new.append(_slide(problem, active, sol.atom_weights, Z))
-        D = merge_directions(problem, np.vstack([active] + new), merge_tol=merge_tol)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            sol = solve_problem(problem, D, solver=inner, tol=inner_tol, warm_start=sol)
-        sol = _newton_step(problem, sol) if newton else _polished(problem, sol)
+    # small dense products (oracle, Newton): on a busy machine several BLAS threads
+    # mostly wait on each other, as inside the native solver
+    with (_blas_threads(1) if problem.d == 1 else nullcontext()):
+        for it in range(max_iter):
+            sup = attach_limit_certificate(sol, threshold=(1 - exchange_margin) * lam,
+                                           top_k=max_new, exact=exact)
+            if sol.lower_bound > best_lb:
+                best_lb, best_exact = sol.lower_bound, sol.lower_bound_exact
+            if sol.objective < best_sol.objective:
+                best_sol = sol
+            rel = (best_sol.objective - best_lb) / scale(best_sol.objective)
+            history.append(dict(iteration=it, working_set=int(sol.grid.shape[0])
+                                if sol.grid is not None else 0,
+                                objective=float(sol.objective), lower_bound=float(sol.lower_bound),
+                                rel_limit_gap=float(rel), time=time.perf_counter() - t0))
+            if verbose:
+                print(f"refine {it:3d}: objective {sol.objective:.12g}  lower bound "
+                      f"{sol.lower_bound:.12g}  rel. limit gap {rel:.2e}  "
+                      f"working set {history[-1]['working_set']}  t {history[-1]['time']:.2f}s")
+            if rel <= tol:
+                converged = True
+                break
+            if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                break
+            # local maximizers of ‖c‖ for the dual point that gave the bound
+            new = [sup.directions[sup.values >= (1 - exchange_margin) * sup.value]]
+            Z = np.asarray(sol.certificate.dual_point, dtype=float)
+            active = sol.atom_directions
+            if slide and not newton and active.shape[0]:
+                new.append(_slide(problem, active, sol.atom_weights, Z))
+            D = merge_directions(problem, np.vstack([active] + new), merge_tol=merge_tol)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                sol = solve_problem(problem, D, solver=inner, tol=inner_tol, warm_start=sol)
+            sol = _newton_step(problem, sol) if newton else _polished(problem, sol)
     out = best_sol
     if solution.grid is not None and out is not solution and out.grid is not None:
         # keep the starting grid (for warm starts), with the working set appended
