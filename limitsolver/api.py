@@ -96,9 +96,14 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
                   and (problem.d == 1 or problem.loss != "interpolate"))
     if grid is None:
         # refinement moves the neurons itself: a coarse start is enough
-        size = n_directions if n_directions is not None or not refine else COARSE_SIZES.get(
-            problem.d)
-        grid = default_grid(problem.X, problem.bias, size, random_state=random_state)
+        from .newton import supports_joint_newton
+        if refine and n_directions is None and supports_joint_newton(problem):
+            from .refine import coarse_grid
+            grid = coarse_grid(problem)         # the joint Newton step moves the kinks
+        else:
+            size = n_directions if n_directions is not None or not refine else \
+                COARSE_SIZES.get(problem.d)
+            grid = default_grid(problem.X, problem.bias, size, random_state=random_state)
     sol = solve_problem(problem, grid, solver=solver, tol=tol, warm_start=warm_start,
                         polish=polish, verbose=verbose, **solver_options)
     if refine:
@@ -115,7 +120,8 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
 AUTO_REFINE_MAX_N = {1: 200, 2: 40}
 
 #: Size of the starting grid when ``solve`` refines and no grid was given (d = 1 also
-#: gets the 2n data breakpoints).
+#: gets the 2n data breakpoints), except where the joint Newton step applies (d = 1,
+#: squared or logistic loss): there ``refine.coarse_grid``.
 COARSE_SIZES = {1: 64, 2: 256}
 
 

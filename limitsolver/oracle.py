@@ -15,7 +15,8 @@ cell by cell:
 
 - d = 1, ``bias="regularized"`` (Θ = S¹): the 2n breakpoints θ ⊥ x̃_i split S¹ into arcs; on
   an arc c(θ) = A θ (A is T × 2) and max ‖Aθ‖² is at an endpoint or at ±(top eigenvector of
-  AᵀA) when it lies in the arc. Exact, O(n² T).
+  AᵀA) when it lies in the arc. Exact, O(n² T); only the candidates whose value (from their
+  arc's form) can reach the best are evaluated through the feature map.
 - d = 1, ``bias="free"`` (Θ = {±1} × [−R, R]): for fixed w, c is piecewise linear in b with
   breakpoints b = −w x_i, and a norm of an affine map is convex, so the max is at a
   breakpoint or at b = ±R. Exact.
@@ -23,7 +24,9 @@ cell by cell:
   Every cell has an edge; walking each great circle through its 2(n − 1) crossings gives
   every edge (arc) and, from its two sides, every cell. Candidates: the vertices, on every
   arc ±(top eigenvector of the 2 × 2 restricted form) when inside the arc, and for the cells
-  on both sides ±(top eigenvector of the 3 × 3 form AᵀA). Exact, O(n³ T).
+  on both sides ±(top eigenvector of the 3 × 3 form AᵀA). Exact, O(n³ T). What depends on
+  X alone (crossing angles, vertices, the activation pattern of every arc) is kept for the
+  last two input sets, so repeated calls on one data set (refinement) only redo the Z parts.
 - d = 2, ``bias="free"`` (Θ = S¹ × [−R, R]): on a cell ‖c‖² is convex in b for fixed w, so
   the max lies on a cell boundary: the curves b = −w·x_i (arcs, 2 × 2 eigenproblems in w),
   their crossings, and the edge b = R (a trigonometric polynomial of degree 2 in the angle
@@ -170,10 +173,18 @@ def _cands_1d_sphere(X, Z, n):
     W = (Z[:, :, None] * Xt[:, None, :]).reshape(Xt.shape[0], T * 2)
     A = (P @ W).reshape(-1, T, 2) / n
     lam, v = _top_eig(np.einsum("kti,ktj->kij", A, A))
+    # vertices: arc starts, with the arc's exact linear form (c is continuous there)
     verts = np.column_stack([np.cos(ang), np.sin(ang)])
-    cand = np.vstack([verts, v, -v])
-    claimed = np.concatenate([np.full(len(verts), np.inf), np.sqrt(lam), np.sqrt(lam)])
-    return cand, claimed
+    cl_v = np.linalg.norm(np.einsum("kti,ki->kt", A, verts), axis=1)
+    # ±(top eigenvector) where it lies inside its arc (else the arc's max is a vertex)
+    a = np.arctan2(v[:, 1], v[:, 0])
+    length = nxt - ang
+    cand, claimed = [verts], [cl_v]
+    for sign, ang_c in ((1.0, a), (-1.0, a + np.pi)):
+        inside = _arc_contains(ang, length, ang_c)
+        cand.append(sign * v[inside])
+        claimed.append(np.sqrt(lam[inside]))
+    return np.vstack(cand), np.concatenate(claimed)
 
 
 def _cands_1d_cylinder(X, radius):
@@ -211,14 +222,27 @@ def _circle_bases(Xt, bias):
     return P
 
 
-def _cands_2d(X, Z, n, bias, radius, block_bytes=48 * 2**20):
-    """Candidates for d = 2 (see the module docstring); returns (cand, claimed)."""
-    m, T = X.shape[0], Z.shape[1]
+#: The arrangement of the last few input sets (d = 2), reused across oracle calls on the
+#: same data (refinement calls the oracle once per iteration): key → arrangement.
+_ARRANGEMENTS: dict = {}
+_ARRANGEMENTS_KEPT = 2
+#: Arrangements whose activation patterns take more bytes than this are not kept.
+ARRANGEMENT_CACHE_BYTES = 96 * 2**20
+
+
+def _arrangement_2d(X, bias, block_bytes):
+    """What the d = 2 candidates need from X alone: the circle bases, and per block of
+    circles the sorted crossing angles, arc lengths, vertex directions and the activation
+    pattern of every arc. Cached for the last ``_ARRANGEMENTS_KEPT`` input sets."""
+    import hashlib
+    key = (bias, X.shape, block_bytes, hashlib.sha1(np.ascontiguousarray(X).tobytes()).digest())
+    hit = _ARRANGEMENTS.get(key)
+    if hit is not None:
+        return hit
+    m = X.shape[0]
     Xt = np.column_stack([X, np.ones(m)])
     P = _circle_bases(Xt, bias)                                # (m, 3, 2)
-    W = (Z[:, :, None] * Xt[:, None, :]).reshape(m, T * 3)
     G = np.einsum("iak,ja->ijk", P, Xt)                        # (m, m, 2): P_iᵀ x̃_j
-    cands, claims = [], []
     if m == 1:
         ang_all = np.array([[0.0, np.pi]])
     else:
@@ -230,6 +254,7 @@ def _cands_2d(X, Z, n, bias, radius, block_bytes=48 * 2**20):
     K = ang_all.shape[1]
     per_circle = 8 * K * m * 2
     bs = max(1, min(m, block_bytes // max(per_circle, 1)))
+    blocks = []
     for s in range(0, m, bs):
         idx = np.arange(s, min(m, s + bs))
         ang = ang_all[idx]                                     # (b, K)
@@ -241,10 +266,27 @@ def _cands_2d(X, Z, n, bias, radius, block_bytes=48 * 2**20):
         th_mid = np.einsum("bak,bjk->bja", Pb, phi_mid)        # (b, K, 3)
         pat = np.einsum("bja,ia->bji", th_mid, Xt) > 0         # (b, K, m)
         pat[np.arange(len(idx)), :, idx] = False               # on the circle itself
-        A = (pat.reshape(-1, m) @ W).reshape(len(idx), K, T, 3) / n
-        # vertices: arc starts, with the arc's exact linear form
         phi_v = np.stack([np.cos(ang), np.sin(ang)], axis=2)
-        th_v = np.einsum("bak,bjk->bja", Pb, phi_v)
+        th_v = np.einsum("bak,bjk->bja", Pb, phi_v)            # vertices: arc starts
+        blocks.append((idx, ang, length, Pb, pat.reshape(-1, m), th_v))
+    out = (Xt, blocks)
+    if m * K * m <= ARRANGEMENT_CACHE_BYTES:
+        while len(_ARRANGEMENTS) >= _ARRANGEMENTS_KEPT:
+            _ARRANGEMENTS.pop(next(iter(_ARRANGEMENTS)))
+        _ARRANGEMENTS[key] = out
+    return out
+
+
+def _cands_2d(X, Z, n, bias, radius, block_bytes=48 * 2**20):
+    """Candidates for d = 2 (see the module docstring); returns (cand, claimed)."""
+    m, T = X.shape[0], Z.shape[1]
+    Xt, blocks = _arrangement_2d(X, bias, block_bytes)
+    W = (Z[:, :, None] * Xt[:, None, :]).reshape(m, T * 3)
+    cands, claims = [], []
+    for idx, ang, length, Pb, pat, th_v in blocks:
+        K = ang.shape[1]
+        A = (pat @ W).reshape(len(idx), K, T, 3) / n
+        # vertices: arc starts, with the arc's exact linear form
         cands.append(th_v.reshape(-1, 3))
         claims.append(np.linalg.norm(np.einsum("bjta,bja->bjt", A, th_v), axis=2).ravel())
         # edges: 2 × 2 eigenproblems on each arc, kept when inside the arc
@@ -356,15 +398,19 @@ def _sample_estimate(Xt, Z, n, penalty, bias, radius, n_samples, n_starts, rng):
 # public
 # ---------------------------------------------------------------------------------------
 def _distinct_top(cand, vals, k, atol=1e-9):
+    """The ``k`` best candidates (finite values), skipping any within ``atol`` (max-norm)
+    of a better one kept."""
     order = np.argsort(-vals, kind="stable")
+    order = order[np.isfinite(vals[order])]
     keep = []
+    kept = np.empty((min(k, len(order)), cand.shape[1]))
     for i in order:
-        if not np.isfinite(vals[i]):
-            break
-        if all(np.max(np.abs(cand[i] - cand[j])) > atol for j in keep):
+        m = len(keep)
+        if m == 0 or np.max(np.abs(kept[:m] - cand[i]), axis=1).min() > atol:
+            kept[m] = cand[i]
             keep.append(i)
-        if len(keep) >= k:
-            break
+            if len(keep) >= k:
+                break
     keep = np.array(keep, dtype=int)
     return cand[keep], vals[keep]
 

@@ -15,7 +15,12 @@ Starting from a grid solution, repeat:
 4. **re-solve** the weights on the working set (warm-started, through
    :func:`~limitsolver.api.solve_problem`), drop the inactive directions and merge those
    that meet (closer than ``merge_tol``; with a free affine part also antipodal pairs, since
-   relu(−z) = relu(z) − z).
+   relu(−z) = relu(z) − z);
+5. **joint Newton** (d = 1, squared and logistic losses; replaces step 3) — move the kinks
+   and the weights of the active neurons together by Newton's method on the smooth pieces
+   of J (:func:`~limitsolver.newton.joint_newton`): once the activation patterns are right
+   it converges quadratically, where sliding gains a constant factor per exchange. The
+   starting grid is then ``coarse_grid`` (equally spaced directions, no data breakpoints).
 
 The bound of every iteration is a valid lower bound on OPT, so the best one is kept; the
 objective is that of the best solution found. For d ≤ 2 the oracle is exact and the
@@ -25,14 +30,16 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 
 from .exceptions import ConvergenceWarning
 from .oracle import attach_limit_certificate
 from .penalties import get_penalty
+from .solvers.native import _blas_threads
 
-__all__ = ["refine", "merge_directions"]
+__all__ = ["refine", "merge_directions", "coarse_grid"]
 
 
 def _normalize(theta, problem):
@@ -43,19 +50,19 @@ def merge_directions(problem, directions, *, merge_tol=1e-9):
     """Drop directions closer than ``merge_tol`` to an earlier one (in max-norm); with
     ``free="affine"`` also those antipodal to an earlier one (relu(−z) = relu(z) − z makes
     them redundant). Order is kept; returns (k, d+1)."""
-    keep = []
+    directions = np.asarray(directions, dtype=float).reshape(-1, problem.dim)
+    kept = np.empty_like(directions)
+    m = 0
     for theta in directions:
-        dup = False
-        for other in keep:
-            if np.max(np.abs(theta - other)) <= merge_tol:
-                dup = True
-            elif problem.free == "affine" and np.max(np.abs(theta + other)) <= merge_tol:
-                dup = True
-            if dup:
-                break
-        if not dup:
-            keep.append(theta)
-    return np.array(keep).reshape(-1, problem.dim)
+        if m:
+            near = np.max(np.abs(kept[:m] - theta), axis=1).min() <= merge_tol
+            if not near and problem.free == "affine":
+                near = np.max(np.abs(kept[:m] + theta), axis=1).min() <= merge_tol
+            if near:
+                continue
+        kept[m] = theta
+        m += 1
+    return kept[:m].copy()
 
 
 def _slide(problem, directions, V, Z, *, steps=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3)):
@@ -215,6 +222,34 @@ def _polished(problem, sol):
     return new
 
 
+def _newton_step(problem, sol):
+    """``sol`` moved by the joint Newton method on directions and weights
+    (:func:`~limitsolver.newton.joint_newton`, d = 1, squared and logistic losses), then
+    weight-polished; or only weight-polished (:func:`_polished`) where the joint step does
+    not apply. Returns a LimitSolution on the moved atoms, or ``sol`` when nothing improved."""
+    from .certificate import certify
+    from .newton import joint_newton, supports_joint_newton
+    from .solution import LimitSolution
+    if not supports_joint_newton(problem) or sol.atom_directions.shape[0] == 0:
+        return _polished(problem, sol)
+    D, V, C, info = joint_newton(problem, sol.atom_directions, sol.atom_weights,
+                                 sol.free_coef)
+    # a point no better in J beyond rounding is still taken: its last (polishing) steps
+    # make the KKT residual — what the certificate measures — small
+    slack = 1e-13 * abs(sol.objective)
+    if not info["objective"] <= sol.objective + slack:
+        return _polished(problem, sol)
+    cert = certify(problem, D, V, C)
+    if cert.primal > sol.objective + slack:
+        return _polished(problem, sol)
+    active = get_penalty(problem.penalty).row_norms(V) > 0
+    new = LimitSolution(problem, D[active], V[active], C, cert, status=sol.status,
+                        solver=sol.solver, grid=D,
+                        info=dict(sol.info, joint_newton=info["iterations"]))
+    new.grid_weights = V
+    return new
+
+
 def _inner_solver(solver, problem):
     """The backend of the working-set solves: with ``solver="auto"``, the native solver
     where it applies, else Clarabel alone (the fallback chain would run first-order SCS to
@@ -227,9 +262,32 @@ def _inner_solver(solver, problem):
     return "clarabel" if "CLARABEL" in installed_conic_solvers() else "auto"
 
 
+#: Directions of the default starting grid of :func:`refine` (``default_grid``, so d = 1
+#: also gets the 2n data breakpoints) ...
+COARSE_SIZE = 64
+
+#: ... and, where the joint Newton step moves the kinks (d = 1, squared or logistic loss),
+#: the number of equally spaced directions alone (no breakpoints): the exchange step finds
+#: the breakpoints that matter (they are candidates of the oracle), and a solve on 2n
+#: breakpoint directions costs more than the refinement after it.
+NEWTON_COARSE_SIZE = 128
+
+
+def coarse_grid(problem):
+    """The default starting grid of :func:`refine` (see ``COARSE_SIZE`` and
+    ``NEWTON_COARSE_SIZE``)."""
+    from .grids import cylinder_grid, default_grid, sphere_grid
+    from .newton import supports_joint_newton
+    if supports_joint_newton(problem):
+        if problem.bias == "regularized":
+            return sphere_grid(2, NEWTON_COARSE_SIZE)
+        return cylinder_grid(1, 2, NEWTON_COARSE_SIZE // 2, problem.radius)
+    return default_grid(problem.X, problem.bias, COARSE_SIZE)
+
+
 def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-2,
-           max_new=32, slide=True, merge_tol=1e-9, solver="auto", inner_tol=1e-11,
-           time_limit=None, verbose=False) -> "LimitSolution":
+           max_new=32, slide=True, joint=True, merge_tol=1e-9, solver="auto",
+           inner_tol=1e-11, time_limit=None, verbose=False) -> "LimitSolution":
     """Refine a solution off the grid until its limit gap is at most ``tol`` (relative).
 
     Parameters
@@ -237,7 +295,8 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     problem : LimitProblem
     solution : LimitSolution, optional
         Starting point (its active atoms form the first working set). By default a solve on
-        a coarse grid (64 directions, plus the data breakpoints for d = 1).
+        a coarse grid (:func:`coarse_grid`: 64 directions, plus the data breakpoints for
+        d = 1 when the joint Newton step does not apply).
     tol : float
         Target relative limit gap (objective − lower bound) / |objective|.
     max_iter : int
@@ -247,7 +306,12 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     max_new : int
         At most this many oracle directions enter per iteration.
     slide : bool
-        Also add each active neuron's direction moved uphill (see the module docstring).
+        Also add each active neuron's direction moved uphill (see the module docstring);
+        not done when the joint Newton step runs.
+    joint : bool
+        For d = 1 with a squared or logistic loss, move directions and weights together by
+        Newton's method (:func:`~limitsolver.newton.joint_newton`) after every weight
+        solve, including on the starting solution.
     merge_tol : float
         Directions closer than this (max-norm) are merged.
     solver, inner_tol :
@@ -263,7 +327,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
         size, objective, lower bound, relative limit gap, time).
     """
     from .api import solve_problem
-    from .grids import default_grid
+    from .newton import supports_joint_newton
     if problem.penalty not in ("group", "l1"):
         raise ValueError(f"refine: penalty={problem.penalty!r} has no grid problem")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
@@ -273,8 +337,8 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         if solution is None:
-            solution = solve_problem(problem, default_grid(problem.X, problem.bias, 64),
-                                     solver=solver, tol=inner_tol)
+            solution = solve_problem(problem, coarse_grid(problem), solver=solver,
+                                     tol=inner_tol)
     lam = 1.0 if problem.loss == "interpolate" else problem.lam
     inner = _inner_solver(solver, problem)
     exact = True if problem.d <= 2 else None
@@ -286,41 +350,45 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
         return max(abs(objective), floor)
     best_sol, best_lb, best_exact = solution, -np.inf, True
     history = []
+    newton = joint and supports_joint_newton(problem)
     sol = solution
     converged = False
-    for it in range(max_iter):
-        sup = attach_limit_certificate(sol, threshold=(1 - exchange_margin) * lam,
-                                       top_k=max_new, exact=exact)
-        if sol.lower_bound > best_lb:
-            best_lb, best_exact = sol.lower_bound, sol.lower_bound_exact
-        if sol.objective < best_sol.objective:
-            best_sol = sol
-        rel = (best_sol.objective - best_lb) / scale(best_sol.objective)
-        history.append(dict(iteration=it, working_set=int(sol.grid.shape[0])
-                            if sol.grid is not None else 0,
-                            objective=float(sol.objective), lower_bound=float(sol.lower_bound),
-                            rel_limit_gap=float(rel), time=time.perf_counter() - t0))
-        if verbose:
-            print(f"refine {it:3d}: objective {sol.objective:.12g}  lower bound "
-                  f"{sol.lower_bound:.12g}  rel. limit gap {rel:.2e}  "
-                  f"working set {history[-1]['working_set']}  t {history[-1]['time']:.2f}s")
-        if rel <= tol:
-            converged = True
-            break
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
-            break
-        # local maximizers of ‖c‖ for the dual point that gave the bound
-        new = [sup.directions[sup.values >= (1 - exchange_margin) * sup.value]]
-        Z = np.asarray(sol.certificate.dual_point, dtype=float)
-        active = sol.atom_directions
-        if slide and active.shape[0]:
-            new.append(_slide(problem, active, sol.atom_weights, Z))
-        D = merge_directions(problem, np.vstack([active] + new), merge_tol=merge_tol)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            sol = solve_problem(problem, D, solver=inner, tol=inner_tol, warm_start=sol)
-        sol = _polished(problem, sol)
+    # small dense products (oracle, Newton): on a busy machine several BLAS threads
+    # mostly wait on each other, as inside the native solver
+    with (_blas_threads(1) if problem.d == 1 else nullcontext()):
+        for it in range(max_iter):
+            sup = attach_limit_certificate(sol, threshold=(1 - exchange_margin) * lam,
+                                           top_k=max_new, exact=exact)
+            if sol.lower_bound > best_lb:
+                best_lb, best_exact = sol.lower_bound, sol.lower_bound_exact
+            if sol.objective < best_sol.objective:
+                best_sol = sol
+            rel = (best_sol.objective - best_lb) / scale(best_sol.objective)
+            history.append(dict(iteration=it, working_set=int(sol.grid.shape[0])
+                                if sol.grid is not None else 0,
+                                objective=float(sol.objective), lower_bound=float(sol.lower_bound),
+                                rel_limit_gap=float(rel), time=time.perf_counter() - t0))
+            if verbose:
+                print(f"refine {it:3d}: objective {sol.objective:.12g}  lower bound "
+                      f"{sol.lower_bound:.12g}  rel. limit gap {rel:.2e}  "
+                      f"working set {history[-1]['working_set']}  t {history[-1]['time']:.2f}s")
+            if rel <= tol:
+                converged = True
+                break
+            if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                break
+            # local maximizers of ‖c‖ for the dual point that gave the bound
+            new = [sup.directions[sup.values >= (1 - exchange_margin) * sup.value]]
+            Z = np.asarray(sol.certificate.dual_point, dtype=float)
+            active = sol.atom_directions
+            if slide and not newton and active.shape[0]:
+                new.append(_slide(problem, active, sol.atom_weights, Z))
+            D = merge_directions(problem, np.vstack([active] + new), merge_tol=merge_tol)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                sol = solve_problem(problem, D, solver=inner, tol=inner_tol, warm_start=sol)
+            sol = _newton_step(problem, sol) if newton else _polished(problem, sol)
     out = best_sol
     if solution.grid is not None and out is not solution and out.grid is not None:
         # keep the starting grid (for warm starts), with the working set appended

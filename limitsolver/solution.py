@@ -167,8 +167,34 @@ class LimitSolution:
         self.solver = solver
         self.grid = grid
         self.info = dict(info or {})
-        self.directions, self.weights = merge_atoms(
-            self.atom_directions, self.atom_weights, grid, problem.bias, X=problem.X)
+        # the merged summary is computed on first access (refinement builds many
+        # intermediate solutions nobody reads it from), against the grid given here
+        self._merge_grid = grid
+        self._merged = None
+
+    def _summary(self):
+        if self._merged is None:
+            self._merged = merge_atoms(self.atom_directions, self.atom_weights,
+                                       self._merge_grid, self.problem.bias, X=self.problem.X)
+        return self._merged
+
+    @property
+    def directions(self) -> np.ndarray:
+        """Active neurons with near-duplicates on neighbouring grid points merged (k, d+1)."""
+        return self._summary()[0]
+
+    @directions.setter
+    def directions(self, value):
+        self._merged = (np.asarray(value), self._summary()[1])
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Weights of :attr:`directions` (k, T)."""
+        return self._summary()[1]
+
+    @weights.setter
+    def weights(self, value):
+        self._merged = (self._summary()[0], np.asarray(value))
 
     # the free part -------------------------------------------------------------------
     @property

@@ -48,9 +48,17 @@ def _cvxpy():
     return cp
 
 
+_INSTALLED = []
+
+
 def installed_conic_solvers() -> list[str]:
-    """Names of the cvxpy solvers installed here (upper case, as cvxpy spells them)."""
-    return list(_cvxpy().installed_solvers())
+    """Names of the cvxpy solvers installed here (upper case, as cvxpy spells them).
+
+    Looked up once per process: cvxpy tries to import every solver it knows on each call,
+    which costs milliseconds — more than a small native solve."""
+    if not _INSTALLED:
+        _INSTALLED.append(tuple(_cvxpy().installed_solvers()))
+    return list(_INSTALLED[0])
 
 
 def _tolerance_options(name: str, tol: float) -> dict:

@@ -119,14 +119,22 @@ def _check_options(options: dict) -> dict:
     return opts
 
 
+_CONTROLLER = []
+
+
 def _blas_threads(n):
+    """A context limiting BLAS to ``n`` threads (none for ``n=None``). The controller that
+    finds the BLAS libraries is built once: building it scans the loaded libraries, which
+    costs milliseconds — more than a small solve."""
     if n is None:
         return nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn/scipy
-        return nullcontext()
-    return threadpool_limits(limits=int(n), user_api="blas")
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn/scipy
+            return nullcontext()
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=int(n), user_api="blas")
 
 
 class _Pricer:
