@@ -36,7 +36,7 @@ import numpy as np
 
 import limitsolver as ls
 from limitsolver.api import solve_problem
-from limitsolver.grids import default_grid
+from limitsolver.grids import default_grid, sphere_grid
 from limitsolver import oracle
 from limitsolver.oracle import attach_limit_certificate, sup_correlation
 from limitsolver.problem import LimitProblem
@@ -89,14 +89,21 @@ def part_gap(n, T, lam, dims, time_limit, repeat):
         X, Y = make_data(n, d, T, seed=d)
         p = LimitProblem(X, Y, lam=lam, free="intercept")
         reps = repeat if d == 1 else 1
-        sizes = ((32, 64, 128, 256, 512, 1024, 2048, 4096) if d == 1
-                 else (250, 1000, 4000, 16000))
+        # d = 1: the default grid (M equally spaced directions plus the 2n data
+        # breakpoints) and plain equally spaced grids ("u" + M) without breakpoints
+        sizes = ((32, 64, 128, 256, 512, 1024, 2048, 4096, "u1024", "u4096", "u16384",
+                  "u65536") if d == 1 else (250, 1000, 4000, 16000))
+
+        def make_grid(M):
+            if isinstance(M, str):
+                return p.check_directions(sphere_grid(2, int(M[1:])))
+            return default_grid(p.X, p.bias, M)
         start_grid = coarse_grid(p) if d == 1 else default_grid(p.X, p.bias, 250)
 
         def grid_solve(M):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                s = solve_problem(p, default_grid(p.X, p.bias, M))
+                s = solve_problem(p, make_grid(M))
                 attach_limit_certificate(s)
             return s
 
@@ -126,7 +133,10 @@ def part_gap(n, T, lam, dims, time_limit, repeat):
             t, s = best[M]
             rel = s.limit_gap / abs(s.objective)
             grid_times[M] = (t, rel)
-            label = f"grid M={M}" + (f" (+{2 * n} breakpoints)" if d == 1 else "")
+            if isinstance(M, str):
+                label = f"grid M={M[1:]} equally spaced"
+            else:
+                label = f"grid M={M}" + (f" (+{2 * n} breakpoints)" if d == 1 else "")
             print(f" {label:34s} {t:9.3f} {s.objective:18.12g} {rel:15.2e}")
         t, r = best["refine"]
         rel = r.info["limit_rel_gap"]
