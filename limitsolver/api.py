@@ -224,7 +224,9 @@ def zero_solution(problem, directions) -> LimitSolution:
     C = fit_free_part(problem, np.zeros((problem.n, problem.T)))
     # (for interpolation the caller has checked that the free part fits Y exactly)
     cert = certify(problem, directions, V, C)
-    sol = LimitSolution(problem, directions[:0], V[:0], C, cert, status="optimal",
+    # exact up to rounding; a larger gap would mean the free-part fit failed
+    status = "optimal" if cert.rel_gap <= 1e-8 else "inaccurate"
+    sol = LimitSolution(problem, directions[:0], V[:0], C, cert, status=status,
                         solver="closed-form", grid=directions,
                         info={"grid_size": int(directions.shape[0]), "lam_ge_lam_max": True})
     sol.grid_weights = V

@@ -71,13 +71,18 @@ class LogisticLoss:
     def residual(F, Y):
         return Y * expit(-Y * F)
 
-    #: Slack allowed on Y∘Z ∈ [0, 1] for rounding in the projection onto the free part.
+    #: Slack allowed on Y∘Z ∈ [0, 1] for rounding in the projection onto the free part,
+    #: relative to the candidate's scale min(1, max Y∘Z): when every sample is well
+    #: separated, Y∘Z is tiny, the entropy H(p) ≈ p log(1/p) is steep there, and an
+    #: absolute slack would let a projection that moved Z by O(Z) pass as rounding.
     FEAS_TOL = 1e-12
 
     @classmethod
     def dual_feasible(cls, Z, Y) -> bool:
         p = Y * Z
-        return bool(np.all(p >= -cls.FEAS_TOL) and np.all(p <= 1.0 + cls.FEAS_TOL))
+        scale = min(1.0, float(np.max(np.abs(p), initial=0.0)))
+        tol = cls.FEAS_TOL * scale
+        return bool(np.all(p >= -tol) and np.all(p <= 1.0 + tol))
 
     @classmethod
     def dual_value(cls, Z, Y) -> float:

@@ -73,3 +73,38 @@ def test_logistic_lambda_range(d, frac):
     assert a.objective <= b.objective * (1 + 1e-9)
     assert b.objective / lb <= a.objective / la * (1 + 1e-9)
     assert b.objective <= Yl.shape[1] * np.log(2) * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("free", ["intercept", "affine"])
+def test_logistic_labels_separated_by_the_free_part(free):
+    """When the free part alone separates the labels the infimum 0 is not attained
+    (C → ∞). The solution must still be honest: a lower bound that never exceeds the
+    objective, an objective at rounding level of the natural scale T·log 2, status optimal."""
+    X = np.linspace(-1, 1, 20)[:, None]
+    if free == "intercept":
+        Y = np.ones((20, 2))
+    else:
+        s = np.sign(X[:, 0] + 0.01)
+        Y = np.column_stack([s, -s])
+    sol = ls.solve(X, Y, lam=1e-3, loss="logistic", free=free)
+    assert sol.status == "optimal"
+    assert 0.0 <= sol.objective <= 1e-13 * 2 * np.log(2)
+    assert sol.dual_value <= sol.objective
+    assert sol.lower_bound <= sol.objective
+
+
+@pytest.mark.parametrize("penalty", ["group", "l1"])
+@pytest.mark.parametrize("free", ["none", "intercept", "affine"])
+def test_logistic_tiny_lambda_bounds_never_cross(penalty, free):
+    """At λ = 1e-8·λ_max (labels separable, loss ~λ·Ω, huge margins) the certified dual
+    never exceeds the objective beyond rounding of the natural scale: a dual point whose
+    Y∘Z left [0, 1] by more than rounding must be rejected, not clipped."""
+    X, Y = _data(2)
+    Yl = np.where(Y > np.median(Y, axis=0), 1.0, -1.0)
+    grid = ls.default_grid(X, "regularized", n_directions=400)
+    p = ls.LimitProblem(X, Yl, lam=1.0, free=free, penalty=penalty, loss="logistic")
+    lam = 1e-8 * ls.lam_max(p, grid)
+    sol = ls.solve(X, Yl, lam=lam, free=free, penalty=penalty, loss="logistic", grid=grid)
+    assert sol.status == "optimal"
+    assert sol.dual_value <= sol.objective + 1e-15 * Yl.shape[1] * np.log(2)
+    assert abs(sol.rel_gap) <= 1e-8
