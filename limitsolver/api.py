@@ -310,9 +310,9 @@ def _certified(problem, directions, res, *, tol=0.0):
     cert = certify(problem, directions, V, C, Z=Z, pred=pred)
     if problem.loss != "interpolate" and _score(problem, cert) > tol:
         from .certificate import dual_candidate
-        Z0 = dual_candidate(problem, pred)
+        Z0 = dual_candidate(problem, pred)      # the residual, already scored in ``cert``
         fixed = certify(problem, directions, V, C, pred=pred,
-                        Z=[Z0, support_dual(problem, directions, V, Z0)])
+                        Z=support_dual(problem, directions, V, Z0))
         if fixed.dual > cert.dual:
             cert = fixed
     return V, C, cert

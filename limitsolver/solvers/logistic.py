@@ -36,15 +36,14 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit
 
-from ..certificate import _project_free, certify, fit_free_part, support_dual
+from ..certificate import _project_free, certify, fit_free_part
+from ..losses import LogisticLoss
 from ..penalties import get_penalty
 from .base import SolverResult
+from .native import support_dual_retry
+from .restricted import radial_line_search
 
 __all__ = ["RestrictedLogistic", "solve_native_logistic"]
-
-
-def _loss(Fv, Y) -> float:
-    return float(np.sum(np.logaddexp(0.0, -Y * Fv)))
 
 
 class RestrictedLogistic:
@@ -71,7 +70,7 @@ class RestrictedLogistic:
             om = float(np.sum(np.sqrt(np.sum(V * V, axis=1))))
         else:
             om = float(np.sum(np.abs(V)))
-        return _loss(f, self.Y) / self.n + self.lam * om
+        return LogisticLoss.value(f, self.Y) + self.lam * om
 
     def solve(self, V0, C0, *, tol_kkt=1e-12, max_newton=300):
         """Minimize from (V0, C0); returns (V, C, newton_steps, converged)."""
@@ -98,15 +97,15 @@ class RestrictedLogistic:
 
         def value(VS, Cc, AS):
             f = AS @ VS + F @ Cc
-            return _loss(f, Y) / n + lam * float(np.sum(np.sqrt(np.sum(VS * VS, axis=1))))
+            return (LogisticLoss.value(f, Y)
+                    + lam * float(np.sum(np.sqrt(np.sum(VS * VS, axis=1)))))
 
-        def zres(VS, Cc, AS):
-            return Y * expit(-Y * (AS @ VS + F @ Cc))
 
         while steps < max_newton:
             # -- rows outside S that violate KKT enter with a proximal step
             AS = A[:, S]
-            Z = zres(V[S], C, AS)
+            marg = Y * (AS @ V[S] + F @ C)
+            Z = Y * expit(-marg)                  # LogisticLoss.residual, margins reused below
             out = np.ones(k, dtype=bool)
             out[S] = False
             entered = False
@@ -116,7 +115,7 @@ class RestrictedLogistic:
                 hit = gn > lam * (1.0 + tol_kkt)
                 if hit.any():
                     rows = np.flatnonzero(out)[hit]
-                    w = expit(Y * (AS @ V[S] + F @ C)) * expit(-Y * (AS @ V[S] + F @ C))
+                    w = expit(marg) * expit(-marg)
                     curv = np.maximum((A[:, rows] ** 2).T @ w.mean(axis=1) / n, 1e-12)
                     gh = g[hit]
                     ghn = gn[hit]
@@ -185,24 +184,12 @@ class RestrictedLogistic:
                         continue
                     step = step.reshape(T, m).T                  # (m, T)
                     sV, sC = step[:s_], step[s_:]
-                    a_ = np.sum(sV * VS, axis=1)
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        tc = np.where(a_ > 0, nrm * nrm / a_, np.inf)
-                    tmin = float(tc.min()) if s_ else np.inf
-                    t_ = min(1.0, tmin)
-                    cross = int(np.argmin(tc)) if tmin <= 1.0 else -1
-                    while t_ > 1e-12:
-                        Vn = VS - t_ * sV
+                    found = radial_line_search(
+                        VS, sV, lambda Vn, t: value(Vn, C - t * sC, AS), P0, t_floor=1e-12)
+                    if found is not None:
+                        t_, Vn, Pn = found
                         Cn = C - t_ * sC
-                        if cross >= 0 and t_ == tmin:
-                            Vn[cross] = 0.0
-                        Pn = value(Vn, Cn, AS)
-                        if Pn <= P0 + 1e-15 * abs(P0):
-                            accepted = True
-                            break
-                        t_ *= 0.5
-                        cross = -1
-                    if accepted:
+                        accepted = True
                         break
                 if not accepted:
                     converged = True
@@ -250,7 +237,7 @@ def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pric
     status, cert, history, stalled = "inaccurate", None, [], 0
     while True:
         f = (PhiW @ VW if W.size else 0.0) + F @ C
-        Zp = _project_free(problem, Y * expit(-Y * f))
+        Zp = _project_free(problem, LogisticLoss.residual(f, Y))
         t0 = time.perf_counter()
         corr = pricer.correlations(Zp)
         pricing_time += time.perf_counter() - t0
@@ -263,13 +250,8 @@ def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pric
         pred = f if W.size else F @ C + np.zeros((n, T))
         cert = certify(problem, dirs, Vfull, C, Z=Zp, pred=pred,
                        sup_norm=lambda Z, s=sup: s)
-        if cert.rel_gap > tol and W.size and sup <= lam * (1.0 + 1e-4):
-            Zs = _project_free(problem, support_dual(problem, dirs[W], VW, Zp))
-            S_s = float(pen.dual_norms(pricer.correlations(Zs)).max())
-            cert_s = certify(problem, dirs, Vfull, C, Z=Zs, pred=pred,
-                             sup_norm=lambda Z, s=S_s: s)
-            if cert_s.dual > cert.dual:
-                cert = cert_s
+        if cert.rel_gap > tol:
+            cert = support_dual_retry(problem, dirs, W, VW, C, Zp, pred, cert, sup, pricer)
         history.append(cert.rel_gap)
         if verbose:
             print(f"[native-logistic] pass {n_passes:3d}  ws {W.size:5d}  "

@@ -185,6 +185,29 @@ class _Pricer:
         return relu_features(self.Xt, self.dirs[idx])
 
 
+def support_dual_retry(problem, dirs, W, VW, C, Z, pred, cert, sup, pricer):
+    """The better of ``cert`` and the certificate of the support-corrected dual candidate.
+
+    Near interpolation (λ ≪ λ_max) the restricted problem is flat along the null space of
+    the support's Gram matrix: the primal value is optimal to ~1e-12 while the residual's
+    correlations still miss λ by ~1e-8, and the scaled residual cannot certify below that.
+    The candidate corrected to meet the support conditions exactly
+    (:func:`~limitsolver.certificate.support_dual`), priced over every direction (so the
+    bound stays rigorous, screened directions included), can. Tried only once the grid sup
+    is within :data:`SUPPORT_DUAL_SLACK` of λ (the support is then final up to rounding).
+
+    W, VW : working-set rows and their weights;  C : free part;  Z : the (projected)
+    residual candidate;  pred : predictions Φ V + F C;  sup : the residual's max dual norm.
+    """
+    if not W.size or sup > problem.lam * (1.0 + SUPPORT_DUAL_SLACK):
+        return cert
+    Zs = _project_free(problem, support_dual(problem, dirs[W], VW, Z))
+    S_s = float(get_penalty(problem.penalty).dual_norms(pricer.correlations(Zs)).max())
+    # the primal comes from ``pred`` and Ω(VW); the sup over the grid is S_s
+    cert_s = certify(problem, dirs[W], VW, C, Z=Zs, pred=pred, sup_norm=lambda _, s=S_s: s)
+    return cert_s if cert_s.dual > cert.dual else cert
+
+
 def _warm_rows(warm_start, dirs, T):
     """Initial working set (row indices) and weights from a previous solution."""
     if warm_start is None:
@@ -394,20 +417,8 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
         C = (np.linalg.lstsq(F, Y - net, rcond=None)[0] if F.shape[1] else np.zeros((0, T)))
         cert = certify(problem, dirs, Vfull, C, Z=R, sup_norm=lambda Z, s=sup: s,
                        pred=Y - R)
-        if cert.rel_gap > tol and W.size and sup <= lam * (1.0 + SUPPORT_DUAL_SLACK):
-            # Near interpolation (λ ≪ λ_max) the restricted problem is flat along the null
-            # space of the support's Gram matrix: the primal value is optimal to ~1e-12 while
-            # the residual's correlations still miss λ by ~1e-8, and the scaled residual
-            # cannot certify below that. The residual corrected to meet the support
-            # conditions exactly (``support_dual``), priced over every direction, can.
-            Zs = _project_free(problem, support_dual(problem, dirs[W], VW, R))
-            t0 = time.perf_counter()
-            S_s = pen.dual_norms(pricer.correlations(Zs))
-            pricing_time += time.perf_counter() - t0
-            cert_s = certify(problem, dirs, Vfull, C, Z=Zs, pred=Y - R,
-                             sup_norm=lambda Z, s=float(S_s.max()): s)
-            if cert_s.dual > cert.dual:
-                cert = cert_s
+        if cert.rel_gap > tol:
+            cert = support_dual_retry(problem, dirs, W, VW, C, R, Y - R, cert, sup, pricer)
         history.append(cert.rel_gap)
         if verbose:
             print(f"[native] pass {n_passes:3d}  ws {W.size:5d}  alive {int(alive.sum()):7d}  "

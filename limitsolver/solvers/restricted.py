@@ -35,6 +35,33 @@ from scipy.linalg import cho_solve as _cho_solve
 __all__ = ["RestrictedLasso"]
 
 
+def radial_line_search(VS, step, objective, P0, *, t_floor=1e-10):
+    """Backtracking along VS − t·step for the active-set Newton methods (group rows V_j).
+
+    The first trial step is cut where a row's radial component ⟨V_j, V_j − t s_j⟩ reaches
+    zero, and that row is set exactly to 0 there (it leaves the support); then t halves
+    until ``objective(V_new, t)`` is ≤ P0 up to rounding. Returns (t, V_new, P_new), or None
+    when no t > ``t_floor`` decreases the objective.
+    """
+    nrm2 = np.sum(VS * VS, axis=1)
+    a_ = np.sum(step * VS, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tc = np.where(a_ > 0, nrm2 / a_, np.inf)
+    tmin = float(tc.min()) if tc.size else np.inf
+    t = min(1.0, tmin)
+    cross = int(np.argmin(tc)) if tmin <= 1.0 else -1
+    while t > t_floor:
+        Vn = VS - t * step
+        if cross >= 0 and t == tmin:
+            Vn[cross] = 0.0
+        Pn = objective(Vn, t)
+        if Pn <= P0 + 1e-15 * abs(P0):
+            return t, Vn, Pn
+        t *= 0.5
+        cross = -1
+    return None
+
+
 class RestrictedLasso:
     """Squared-loss group/l1 lasso on the columns A (n × k) with targets Ỹ (n × T).
 
@@ -217,22 +244,10 @@ class RestrictedLasso:
                         step = step.reshape(s_, T)
                     except np.linalg.LinAlgError:
                         continue
-                    a_ = np.sum(step * VS, axis=1)
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        tc = np.where(a_ > 0, nrm * nrm / a_, np.inf)
-                    t = min(1.0, float(tc.min()))
-                    cross = int(np.argmin(tc)) if tc.min() <= 1.0 else -1
-                    while t > 1e-10:
-                        Vn = VS - t * step
-                        if cross >= 0 and t == float(tc[cross]):
-                            Vn[cross] = 0.0
-                        Pn = obj(Vn, AS)
-                        if Pn <= P0 + 1e-15 * abs(P0):
-                            accepted = True
-                            break
-                        t *= 0.5
-                        cross = -1
-                    if accepted:
+                    found = radial_line_search(VS, step, lambda Vn, t_: obj(Vn, AS), P0)
+                    if found is not None:
+                        t, Vn, Pn = found
+                        accepted = True
                         break
                 if not accepted:
                     break
