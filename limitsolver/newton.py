@@ -220,7 +220,7 @@ def _model(problem, par, t, s, V, C, act, jf, signs):
 
 
 def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_tries=12,
-                 max_polish=1):
+                 max_polish=1, fold=True):
     """Newton's method on (directions, weights, free part) of a d = 1 solution.
 
     Parameters
@@ -237,6 +237,9 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
         rounding): the certificate needs the KKT residual at rounding level, not only J.
     max_tries : int
         Damped trial steps per iteration before giving up.
+    fold : bool
+        With a free affine part, fold nearly antipodal atom pairs into one neuron
+        (:func:`fold_antipodal`) and continue from there, when J does not rise.
 
     Returns
     -------
@@ -403,8 +406,47 @@ def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_trie
         if polish and (polished >= max_polish or not moved):
             break
     t, s, V, _ = _merge_equal(t, s, V)
-    return par.theta(t, s), V, C, dict(iterations=it, objective=f, start=f0,
-                                       fixed=int(np.count_nonzero(fixed)), polished=polished)
+    D = par.theta(t, s)
+    info = dict(iterations=it, objective=f, start=f0, fixed=int(np.count_nonzero(fixed)),
+                polished=polished)
+    if fold:
+        Df, Vf, Cf = fold_antipodal(problem, D, V, C, tol=1e-6)
+        if Df.shape[0] < D.shape[0]:
+            # nearly antipodal pairs: fold them and let Newton settle the single neuron;
+            # kept only when J is no higher beyond rounding
+            Df, Vf, Cf, inf = joint_newton(problem, Df, Vf, Cf, max_iter=max_iter, rtol=rtol,
+                                           max_tries=max_tries, max_polish=max_polish,
+                                           fold=False)
+            if inf["objective"] <= f + 1e-13 * abs(f):
+                inf.update(start=f0, iterations=it + inf["iterations"], folded=True)
+                return Df, Vf, Cf, inf
+    return D, V, C, info
+
+
+def fold_antipodal(problem, D, V, C, *, tol=1e-12):
+    """With a free affine part, a neuron at −θ is the neuron at θ minus an affine function:
+    relu(−θ·x̃) = relu(θ·x̃) − (w·x + b) for θ = (w, b). A pair of atoms at θ and −θ (within
+    ``tol``) becomes one atom at θ with weight V_θ + V_−θ, the free part absorbing
+    −V_−θ (w·x + b) (the atom at −θ is taken as exactly −θ): the fitted function is unchanged and the penalty does not rise
+    (Ω(V₁ + V₂) ≤ Ω(V₁) + Ω(V₂), equal when the two weights are parallel, as at an optimum).
+    Other free parts cannot absorb the linear term: the atoms are returned unchanged.
+
+    D : ndarray (k, d+1);  V : ndarray (k, T);  C : ndarray (p, T) with p = 1 + d (affine).
+    Returns (D', V', C')."""
+    if problem.free != "affine" or D.shape[0] <= 1:
+        return D, V, C
+    V, C = np.array(V, dtype=float), np.array(C, dtype=float)
+    keep = np.ones(D.shape[0], dtype=bool)
+    close = np.linalg.norm(D[:, None, :] + D[None, :, :], axis=2) <= tol
+    for j, l in zip(*np.nonzero(np.triu(close, 1))):
+        if not (keep[j] and keep[l]):
+            continue
+        V[j] += V[l]
+        # V_l relu(θ_l·x̃) = V_l relu(θ_j·x̃) + V_l (θ_l·x̃), θ_l = −θ_j = (w_l, b_l)
+        C[0] += D[l, -1] * V[l]
+        C[1:] += np.outer(D[l, :-1], V[l])
+        keep[l] = False
+    return D[keep], V[keep], C
 
 
 def _nonzero_blocks(problem, Xt, theta, V, C, group, mask):

@@ -189,3 +189,29 @@ def test_logistic_refinement_is_certified_below_1e9(free):
                             refine=False)
             assert sol.lower_bound <= grid.objective * (1 + 1e-12)
             assert sol.objective <= grid.objective * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("penalty", ["group", "l1"])
+def test_fold_antipodal_keeps_the_function_and_lowers_the_penalty(penalty):
+    """θ and −θ with a free affine part: the folded atom set predicts the same function
+    (compared with the unfolded one through the feature map) and its penalty is no larger;
+    without an affine part nothing is folded."""
+    from limitsolver.features import relu_features
+    from limitsolver.newton import fold_antipodal
+    from limitsolver.penalties import get_penalty
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 2))
+    p = LimitProblem(X, rng.standard_normal((20, 3)), lam=0.1, penalty=penalty, free="affine")
+    D = rng.standard_normal((3, 3))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    D = np.vstack([D, -D[1]])
+    V, C = rng.standard_normal((4, 3)), rng.standard_normal((3, 3))
+    Df, Vf, Cf = fold_antipodal(p, D, V, C)
+    assert Df.shape[0] == 3
+    before = relu_features(p.Xt, D) @ V + p.F @ C
+    after = relu_features(p.Xt, Df) @ Vf + p.F @ Cf
+    np.testing.assert_allclose(after, before, atol=1e-12)
+    pen = get_penalty(penalty)
+    assert pen.value(Vf) <= pen.value(V) + 1e-12
+    q = LimitProblem(X, rng.standard_normal((20, 3)), lam=0.1, penalty=penalty, free="intercept")
+    assert fold_antipodal(q, D, V, C[:1])[0].shape[0] == 4
