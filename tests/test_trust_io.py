@@ -138,3 +138,258 @@ def test_corrupted_bytes_name_the_file(saved, tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match="corrupt.npz.*damaged"):
         ls.LimitSolution.load(path)
+
+
+# ---- long work: Ctrl-C keeps what is done ----------------------------------------------
+
+def _path_data():
+    rng = np.random.default_rng(5)
+    X = np.sort(rng.uniform(-1, 1, 10))
+    Y = np.column_stack([np.abs(X), X ** 2 - 0.3])
+    return X, Y
+
+
+def _interrupt_after(monkeypatch, calls: int):
+    """Make the k-th grid solve of a path raise KeyboardInterrupt (as Ctrl-C would)."""
+    import limitsolver.path as path_mod
+    real, seen = path_mod.solve_problem, []
+
+    def solve(*args, **kw):
+        seen.append(1)
+        if len(seen) == calls:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+    monkeypatch.setattr(path_mod, "solve_problem", solve)
+
+
+def test_interrupted_path_returns_the_solved_rows(monkeypatch):
+    X, Y = _path_data()
+    grid = ls.sphere_grid(2, 48)
+    lmax = ls.lam_max(ls.LimitProblem(X, Y, lam=1.0), grid)
+    lams = [lmax * f for f in (0.5, 0.2, 0.1, 0.05, 0.02)]
+    _interrupt_after(monkeypatch, 4)
+    with pytest.warns(UserWarning, match="interrupted: 3 of 5"):
+        path = ls.limit_path(X, Y, lams=lams, grid=grid)
+    assert path.interrupted and len(path) == 3 and len(path.requested) == 5
+    assert path.lams.tolist() == lams[:3]
+    monkeypatch.undo()
+    for lam, sol in zip(path.lams, path.solutions):     # independent cold solves
+        ref = ls.solve(X, Y, lam=lam, grid=grid, certify_limit=False)
+        assert sol.objective == pytest.approx(ref.objective, rel=1e-7, abs=1e-12)
+    assert "interrupted" in repr(path) and len(path.table().splitlines()) == 2 + 3
+
+
+def test_cli_path_interrupt_writes_rows_and_exits_130(monkeypatch, tmp_path, capsys):
+    from limitsolver.cli import main
+    X, Y = _path_data()
+    np.savez(tmp_path / "d.npz", X=X, Y=Y)
+    _interrupt_after(monkeypatch, 3)
+    code = main(["path", str(tmp_path / "d.npz"), "--n-lams", "5", "--eps", "0.01",
+                 "--n-directions", "48", "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 130
+    assert err.strip().splitlines() == ["limitsolver: interrupted after 3 of 5 λ values "
+                                        "(the solved rows were written)"]
+    rows = (tmp_path / "out" / "d_path.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3
+    printed = [ln for ln in out.splitlines() if ln[:1] == " " and "e-" in ln[:12]]
+    assert len(printed) == 3
+
+
+def test_cli_path_sigint_in_a_subprocess(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    X, Y = _path_data()
+    np.savez(tmp_path / "d.npz", X=X, Y=Y)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(ls.__file__)))
+    env = dict(os.environ, PYTHONPATH=root, MPLBACKEND="Agg")
+    proc = subprocess.Popen([sys.executable, "-m", "limitsolver", "path",
+                             str(tmp_path / "d.npz"), "--n-lams", "5000", "--eps", "1e-6",
+                             "--out", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = []
+        while len(lines) < 4:                  # header, rule, two solved rows
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            if lines or line.lstrip().startswith("lam "):
+                lines.append(line)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "interrupted" in err
+    assert "Traceback" not in err
+    rows = (tmp_path / "d_path.csv").read_text().splitlines()
+    assert len(rows) - 1 >= 2
+
+
+# ---- progress and the path plot ---------------------------------------------------------
+
+def test_progress_default_is_off_in_tests_and_validated():
+    from limitsolver.progress import progress_bar, progress_enabled
+    assert progress_enabled(None) is False and progress_enabled(True) is True
+    with pytest.raises(ValueError, match="progress"):
+        progress_enabled("yes")
+    bar = progress_bar([1, 2], progress=False)
+    assert list(bar) == [1, 2]
+
+
+def test_progress_bars_on_long_calls(capsys):
+    pytest.importorskip("tqdm")
+    X, Y = _path_data()
+    grid = ls.sphere_grid(2, 32)
+    ls.sweep([dict(X=X, Y=Y, lam=lam, grid=grid) for lam in (0.1, 0.05)], progress=True)
+    assert "sweep" in capsys.readouterr().err
+    ls.sweep([dict(X=X, Y=Y, lam=0.1, grid=grid)])
+    assert capsys.readouterr().err == ""
+    ls.limit_path(X, Y, n_lams=3, grid=grid, progress=True)
+    assert "limit_path" in capsys.readouterr().err
+    ls.solve(X, Y, lam=1e-2, refine=True, progress=True)
+    assert "refine" in capsys.readouterr().err
+    ls.validate(X, Y, lam=0.05, widths=(4,), seeds=(0,), steps=50, verbose=False,
+                compare_penalties=False, grid=grid, progress=True)
+    assert "validate" in capsys.readouterr().err
+
+
+def test_plot_path_draws_the_path_numbers():
+    import matplotlib.pyplot as plt
+
+    from limitsolver.plotting import plot_path
+    X, Y = _path_data()
+    path = ls.limit_path(X, Y, n_lams=4, grid=ls.sphere_grid(2, 40))
+    fig, ax0 = plt.subplots()
+    ax = plot_path(path, ax=ax0)
+    assert ax is ax0 and ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert np.array_equal(lines["objective"].get_xdata(), path.lams)
+    np.testing.assert_array_equal(lines["objective"].get_ydata(), path.objectives)
+    assert "grid gap" in lines
+    (steps,) = ax.neurons_axis.get_lines()
+    np.testing.assert_array_equal(steps.get_ydata(), path.n_neurons)
+    plt.close(fig)
+    assert isinstance(plot_path(path), type(ax0))
+    plt.close("all")
+
+
+# ---- command line and messages ----------------------------------------------------------
+
+def _csv(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_out_is_checked_before_the_solve(monkeypatch, tmp_path, capsys):
+    import limitsolver.api as api
+    from limitsolver.cli import main
+
+    def no_solve(*a, **k):
+        raise AssertionError("the solve ran before --out was checked")
+    monkeypatch.setattr(api, "solve", no_solve)
+    data = _csv(tmp_path / "d.csv", "x,y\n0,1\n1,2\n2,0\n")
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    for out, match in ((blocker, "exists and is not a folder"),
+                       (blocker / "sub", "cannot write there")):
+        code = main(["solve", data, "--targets", "y", "--lam", "0.1", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and match in err and "Errno" not in err, err
+    code = main(["path", data, "--targets", "y", "--out", str(blocker)])
+    assert code == 2 and "not a folder" in capsys.readouterr().err
+
+
+def test_csv_without_header_row_says_so(tmp_path):
+    from limitsolver.datafiles import read_data
+    f = _csv(tmp_path / "noheader.csv", "0.27,1.5\n0.27,2.5\n0.3,1.0\n")
+    with pytest.raises(ValueError, match="header row of column names is needed"):
+        read_data(f, targets=["y"])
+
+
+def test_logistic_labels_message_gives_the_mapping():
+    X = np.linspace(-1, 1, 6)
+    with pytest.raises(ValueError) as info:
+        ls.solve(X, np.array([0, 1, 1, 0, 1, 0.0]), lam=0.1, loss="logistic")
+    msg = str(info.value)
+    assert "labels must be ±1" in msg and "2·y − 1" in msg and "np.float64" not in msg
+
+
+@pytest.mark.parametrize("which", ["X", "Y"])
+def test_numeric_strings_are_refused(which):
+    X, Y = np.linspace(-1, 1, 5), np.linspace(0, 1, 5)
+    args = {"X": X, "Y": Y}
+    args[which] = args[which].astype(str)
+    with pytest.raises(ValueError, match=f"{which} must be numeric"):
+        ls.solve(args["X"], args["Y"], lam=0.1)
+    args[which] = np.array(list(args[which]), dtype=object)
+    with pytest.raises(ValueError, match=f"{which} must be numeric"):
+        ls.solve(args["X"], args["Y"], lam=0.1)
+
+
+def test_fitted_plot_legend_uses_target_names(monkeypatch, tmp_path):
+    import matplotlib.figure
+
+    from limitsolver.cli import main
+    legends = []
+    real = matplotlib.figure.Figure.savefig
+
+    def savefig(fig, *a, **k):
+        legends.extend(t.get_text() for ax in fig.axes if ax.get_legend()
+                       for t in ax.get_legend().get_texts())
+        return real(fig, *a, **k)
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    x = np.linspace(-1, 1, 8).tolist()
+    rows = "\n".join(f"{a!r},{abs(a)!r},{a * a!r}" for a in x)
+    data = _csv(tmp_path / "d.csv", "x,height,weight\n" + rows + "\n")
+    assert main(["solve", data, "--targets", "height,weight", "--lam", "0.01",
+                 "--n-directions", "40", "--out", str(tmp_path)]) == 0
+    assert legends == ["height", "weight"]
+
+
+def test_compare_logistic_labels_errors_and_adds_accuracy():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (15, 1))
+    cls = np.digitize(X[:, 0], [-0.3, 0.4])             # three classes
+    Y = -np.ones((15, 3))
+    Y[np.arange(15), cls] = 1.0                          # one-vs-rest ±1 labels
+    tab = ls.compare(X, Y, lam=1e-2, loss="logistic", penalties=("group",),
+                     grid=ls.sphere_grid(2, 40), X_test=X[:5], Y_test=Y[:5])
+    text = str(tab)
+    assert "label err" in text and "train acc" in text
+    r = tab["group"]
+    pred = r.solution.predict(X)
+    assert r.train_accuracy == np.mean(np.argmax(pred, 1) == cls)
+    assert r.test_accuracy == np.mean(np.argmax(pred[:5], 1) == cls[:5])
+    assert r.train_error == np.mean(np.where(pred >= 0, 1.0, -1.0) != Y)
+    # not one-vs-rest: no accuracy column
+    Y2 = np.where(X - 0.1 > 0, 1.0, -1.0)
+    tab2 = ls.compare(X, np.column_stack([Y2, -Y2 * 0 + 1]), lam=1e-2, loss="logistic",
+                      penalties=("group",), grid=ls.sphere_grid(2, 40))
+    assert tab2["group"].train_accuracy is None and "acc" not in str(tab2).split("\n")[2]
+
+
+def test_available_solvers_can_solve_what_they_claim():
+    import warnings
+
+    from limitsolver.solvers import PROBLEM_CLASSES, solver_capabilities
+    caps = solver_capabilities()
+    assert ls.available_solvers() == list(caps)
+    X = np.linspace(-1, 1, 6)
+    Y = np.column_stack([np.abs(X), X ** 2])
+    Yl = np.where(Y > np.median(Y, 0), 1.0, -1.0)
+    for name in caps:
+        assert caps[name], name
+        for loss, pen in PROBLEM_CLASSES:
+            kw = dict(loss=loss, penalty=pen, solver=name, refine=False,
+                      certify_limit=False, lam=None if loss == "interpolate" else 0.05)
+            target = Yl if loss == "logistic" else Y
+            if (loss, pen) in caps[name]:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    sol = ls.solve(X, target, n_directions=64, **kw)
+                assert np.isfinite(sol.objective) and sol.rel_gap < 1e-4, (name, loss, pen)
+            else:
+                with pytest.raises(ValueError, match="cannot solve|does not support"):
+                    ls.solve(X, target, n_directions=64, **kw)
