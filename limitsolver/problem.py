@@ -160,7 +160,7 @@ class LimitProblem:
             if bad.any():
                 i, t = np.argwhere(bad)[0]
                 raise ValueError(
-                    f"logistic loss: labels must be ±1, but Y[{i}, {t}] = {float(Y[i, t]):g}"
+                    f"logistic loss needs labels ±1, but Y[{i}, {t}] = {float(Y[i, t]):g}"
                     + ("; map {0,1} labels with 2·y − 1"
                        if np.all(np.isin(Y, (0.0, 1.0, -1.0))) else ""))
         if self.loss == "interpolate":

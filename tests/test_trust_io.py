@@ -169,7 +169,10 @@ def test_interrupted_path_returns_the_solved_rows(monkeypatch):
     lams = [lmax * f for f in (0.5, 0.2, 0.1, 0.05, 0.02)]
     _interrupt_after(monkeypatch, 4)
     with pytest.warns(UserWarning, match="interrupted: 3 of 5"):
-        path = ls.limit_path(X, Y, lams=lams, grid=grid)
+        try:
+            path = ls.limit_path(X, Y, lams=lams, grid=grid)
+        except KeyboardInterrupt:
+            pytest.fail("limit_path let the KeyboardInterrupt escape")
     assert path.interrupted and len(path) == 3 and len(path.requested) == 5
     assert path.lams.tolist() == lams[:3]
     monkeypatch.undo()
@@ -184,8 +187,11 @@ def test_cli_path_interrupt_writes_rows_and_exits_130(monkeypatch, tmp_path, cap
     X, Y = _path_data()
     np.savez(tmp_path / "d.npz", X=X, Y=Y)
     _interrupt_after(monkeypatch, 3)
-    code = main(["path", str(tmp_path / "d.npz"), "--n-lams", "5", "--eps", "0.01",
-                 "--n-directions", "48", "--out", str(tmp_path / "out")])
+    try:
+        code = main(["path", str(tmp_path / "d.npz"), "--n-lams", "5", "--eps", "0.01",
+                     "--n-directions", "48", "--out", str(tmp_path / "out")])
+    except KeyboardInterrupt:
+        pytest.fail("the command line let the KeyboardInterrupt escape")
     out, err = capsys.readouterr()
     assert code == 130
     assert err.strip().splitlines() == ["limitsolver: interrupted after 3 of 5 λ values "
@@ -313,7 +319,7 @@ def test_logistic_labels_message_gives_the_mapping():
     with pytest.raises(ValueError) as info:
         ls.solve(X, np.array([0, 1, 1, 0, 1, 0.0]), lam=0.1, loss="logistic")
     msg = str(info.value)
-    assert "labels must be ±1" in msg and "2·y − 1" in msg and "np.float64" not in msg
+    assert "needs labels ±1" in msg and "2·y − 1" in msg and "np.float64" not in msg
 
 
 @pytest.mark.parametrize("which", ["X", "Y"])
