@@ -119,6 +119,41 @@ def test_extras_never_replace_attributes(saved, tmp_path):
     assert back.extras == {"predict": "hijacked", "objective": -1.0, "note": "kept"}
 
 
+def test_optimal_label_needs_a_certified_gap(saved, tmp_path):
+    sol, _ = saved
+    p = sol.problem
+    W = sol.atom_weights * 1.05                         # a genuine but suboptimal point
+    cert = ls.certify(p, sol.atom_directions, W, sol.free_coef)
+    assert cert.rel_gap > 1e-4
+    worse = ls.LimitSolution(p, sol.atom_directions, W, sol.free_coef, cert,
+                             status="optimal", solver="test", grid=sol.atom_directions)
+    with pytest.raises(ValueError, match="status 'optimal'"):
+        ls.LimitSolution.load(worse.save(tmp_path / "mislabelled.npz"))
+    worse.status = "inaccurate"
+    back = ls.LimitSolution.load(worse.save(tmp_path / "labelled.npz"))
+    assert back.status == "inaccurate" and back.gap == cert.gap
+
+
+def test_grid_larger_than_the_certified_set_is_recertified(saved, tmp_path):
+    """A certificate computed on a subset of the stored grid (a refinement stores its
+    starting grid with the working set appended) is recomputed over the stored grid."""
+    sol, _ = saved
+    p = sol.problem
+    W = sol.atom_directions
+    cert = ls.certify(p, W, sol.atom_weights, sol.free_coef)     # feasible on W only
+    extra = ls.sphere_grid(2, 400)
+    full = np.vstack([extra, W])
+    on_full = ls.certify(p, full, np.vstack([np.zeros((400, p.T)), sol.atom_weights]),
+                         sol.free_coef, Z=[cert.dual_point])
+    assert on_full.dual < cert.dual                 # the dual point is infeasible on extra
+    part = ls.LimitSolution(p, W, sol.atom_weights, sol.free_coef, cert, status="inaccurate",
+                            solver="test", grid=full)
+    with pytest.warns(UserWarning, match="not feasible over the stored grid"):
+        back = ls.LimitSolution.load(part.save(tmp_path / "part.npz"))
+    assert back.dual_value == pytest.approx(on_full.dual, rel=1e-12)
+    assert back.gap == pytest.approx(on_full.gap, rel=1e-9, abs=1e-15)
+
+
 def test_file_without_schema_version_is_read_as_version_1(saved, tmp_path):
     back = ls.LimitSolution.load(_tampered(saved, tmp_path,
                                            lambda a, m: m.pop("schema_version", None)))
