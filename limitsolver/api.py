@@ -21,7 +21,7 @@ __all__ = ["solve", "solve_problem", "zero_solution"]
 def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized",
           free="none", grid=None, n_directions=None, solver="auto", tol=1e-8,
           warm_start=None, polish=True, random_state=0, verbose=False, refine=None,
-          certify_limit=True, **solver_options) -> LimitSolution:
+          certify_limit=True, progress=None, **solver_options) -> LimitSolution:
     """Solve the infinite-width limit problem on a direction grid and certify the result.
 
     The grid problem (MATH.md, "Discretization and certificates")::
@@ -74,6 +74,9 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         (:mod:`limitsolver.oracle`; exact for d = 1, and d = 2 up to
         ``oracle.EXACT_MAX_N_2D`` = 100 distinct inputs, a sampled estimate otherwise,
         flagged by ``lower_bound_exact=False``).
+    progress : bool, optional
+        A progress bar over the refinement iterations (:mod:`limitsolver.progress`;
+        default: on for interactive terminals only).
     **solver_options
         Passed to the backend (e.g. ``max_iter`` for Clarabel).
 
@@ -107,8 +110,12 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     sol = solve_problem(problem, grid, solver=solver, tol=tol, warm_start=warm_start,
                         polish=polish, verbose=verbose, **solver_options)
     if refine:
+        from .progress import refine_callback
         from .refine import refine as refine_solution
-        sol = refine_solution(problem, sol, tol=max(tol, 1e-11), solver=solver)
+        callback, bar = refine_callback(progress)
+        with bar:
+            sol = refine_solution(problem, sol, tol=max(tol, 1e-11), solver=solver,
+                                  progress=callback)
     elif certify_limit:
         from .oracle import attach_limit_certificate
         attach_limit_certificate(sol)

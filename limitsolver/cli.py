@@ -17,6 +17,7 @@ def _cmd_demo(args) -> int:
     from .api import solve
     from .datasets import make_demo
 
+    _check_out_dir(args.out)
     X, Y = make_demo()
     print(f"limitsolver demo: built-in 1-D data, n={X.shape[0]} points, T={Y.shape[1]} tasks, "
           f"lam={args.lam:g}, bias={args.bias}, free={args.free}")
@@ -40,7 +41,6 @@ def _cmd_demo(args) -> int:
     g, l1 = sols["group"], sols["l1"]
     print(f"group penalty of the multi-task fit: {g.penalty_value():.6g}; "
           f"single-task (l1) fit pays {l1.penalty_value():.6g}")
-    os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "limitsolver_demo.png")
     import matplotlib
     matplotlib.use("Agg")
@@ -95,6 +95,23 @@ def _add_data_options(p, *, with_lam: bool, with_penalty: bool = True) -> None:
                    help="target relative certified gap (default 1e-8)")
 
 
+def _check_out_dir(folder: str, option: str = "--out") -> str:
+    """Make sure ``folder`` exists (created if needed) and accepts files, before any solve;
+    a ValueError with a plain message otherwise."""
+    folder = os.fspath(folder)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"{option} {folder}: exists and is not a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        import tempfile
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{option} {folder}: cannot write there "
+                         f"({exc.strerror or type(exc).__name__})") from None
+    return folder
+
+
 def _read_cli_data(args):
     from .datafiles import parse_names, read_data
     return read_data(args.data, features=parse_names(args.features),
@@ -107,8 +124,9 @@ def _print_caught(caught) -> None:
               file=sys.stderr)
 
 
-def _plot_solution(sol, path: str) -> None:
-    """1-D inputs: the fitted curves (plot_fit_1d); otherwise predicted vs. target per task."""
+def _plot_solution(sol, path: str, names=None) -> None:
+    """1-D inputs: the fitted curves (plot_fit_1d); otherwise predicted vs. target per task.
+    The legend uses ``names`` (the target columns) when given."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -116,12 +134,13 @@ def _plot_solution(sol, path: str) -> None:
     if sol.problem.d == 1:
         from .plotting import plot_fit_1d
         fig, ax = plt.subplots(figsize=(6, 4))
-        plot_fit_1d(sol, ax=ax)
+        plot_fit_1d(sol, ax=ax, names=names)
     else:
         fig, ax = plt.subplots(figsize=(5, 5))
         P, Y = sol.predict(sol.problem.X), sol.problem.Y
         for t in range(sol.problem.T):
-            ax.plot(Y[:, t], P[:, t], "o", ms=3, alpha=0.7, label=f"task {t}")
+            ax.plot(Y[:, t], P[:, t], "o", ms=3, alpha=0.7,
+                    label=f"task {t}" if names is None else str(names[t]))
         lo, hi = float(min(Y.min(), P.min())), float(max(Y.max(), P.max()))
         ax.plot([lo, hi], [lo, hi], "k--", lw=1)
         ax.set_xlabel("target")
@@ -139,6 +158,7 @@ def _cmd_solve(args) -> int:
     X, Y, fnames, tnames = _read_cli_data(args)
     if args.lam is None and args.loss != "interpolate":
         raise ValueError("--lam is required (or use --loss interpolate)")
+    _check_out_dir(args.out)
     print(f"limitsolver solve: {args.data}: n={X.shape[0]}, features [{', '.join(fnames)}], "
           f"targets [{', '.join(tnames)}]")
     with warnings.catch_warnings(record=True) as caught:
@@ -149,13 +169,12 @@ def _cmd_solve(args) -> int:
     _print_caught(caught)
     print(sol.summary())
     print(f"  dual value     {sol.dual_value:.10g} (grid certificate: objective - gap)")
-    os.makedirs(args.out, exist_ok=True)
     stem = args.name or os.path.splitext(os.path.basename(args.data))[0]
     out = sol.save(os.path.join(args.out, f"{stem}_solution.npz"))
     print(f"wrote {out}")
     if not args.no_plot:
         png = os.path.join(args.out, f"{stem}_fit.png")
-        _plot_solution(sol, png)
+        _plot_solution(sol, png, tnames)
         print(f"wrote {png}")
     return 0
 
@@ -171,31 +190,47 @@ def _cmd_path(args) -> int:
         except ValueError:
             raise ValueError(f"--lams must be comma-separated numbers, got {args.lams!r}") \
                 from None
+    if args.out:
+        _check_out_dir(args.out)
     print(f"limitsolver path: {args.data}: n={X.shape[0]}, features [{', '.join(fnames)}], "
           f"targets [{', '.join(tnames)}]")
+    from .path import LimitPath
+
+    def show(k, lam, sol, seconds):
+        if k == 0:
+            print(LimitPath.table_header())
+        print(LimitPath.table_row(lam, sol, seconds), flush=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         path = limit_path(X, Y, lams=lams, n_lams=args.n_lams, eps=args.eps, loss=args.loss,
                           penalty=args.penalty, bias=args.bias, free=args.free,
                           n_directions=args.n_directions, solver=args.solver, tol=args.tol,
-                          verbose=args.progress)
-    _print_caught(caught)
+                          progress=True if args.progress else False, callback=show)
+    _print_caught([w for w in caught if "interrupted" not in str(w.message)])
     print(f"lam_max = {path.lam_max:.6g} (on the grid of {path.grid.shape[0]} directions)")
-    print(path.table())
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
+    if args.out and len(path):
         stem = os.path.splitext(os.path.basename(args.data))[0]
-        out = os.path.join(args.out, f"{stem}_path.csv")
-        with open(out, "w") as fh:
-            fh.write("lam,objective,gap,rel_gap,lower_bound,limit_gap,n_neurons,status\n")
-            for k in range(len(path)):
-                lb, lg = path.lower_bounds[k], path.limit_gaps[k]
-                cells = [path.lams[k], path.objectives[k], path.gaps[k], path.rel_gaps[k],
-                         lb, lg]
-                fh.write(",".join("" if v is None else repr(float(v)) for v in cells)
-                         + f",{int(path.n_neurons[k])},{path.statuses[k]}\n")
+        out = _write_path_csv(path, os.path.join(args.out, f"{stem}_path.csv"))
         print(f"wrote {out}")
+    if path.interrupted:
+        print(f"limitsolver: interrupted after {len(path)} of {len(path.requested)} λ values"
+              + (" (the solved rows were written)" if args.out and len(path) else ""),
+              file=sys.stderr)
+        return 130
     return 0
+
+
+def _write_path_csv(path, out: str) -> str:
+    """The path's rows as CSV (lam, objective, gap, rel_gap, lower_bound, limit_gap,
+    n_neurons, status)."""
+    with open(out, "w") as fh:
+        fh.write("lam,objective,gap,rel_gap,lower_bound,limit_gap,n_neurons,status\n")
+        for k in range(len(path)):
+            lb, lg = path.lower_bounds[k], path.limit_gaps[k]
+            cells = [path.lams[k], path.objectives[k], path.gaps[k], path.rel_gaps[k], lb, lg]
+            fh.write(",".join("" if v is None else repr(float(v)) for v in cells)
+                     + f",{int(path.n_neurons[k])},{path.statuses[k]}\n")
+    return out
 
 
 def _add_solve_parser(sub) -> None:
@@ -260,6 +295,10 @@ def _cmd_compare(args) -> int:
     if args.lam is None and args.loss != "interpolate":
         raise ValueError("--lam is required (or use --loss interpolate)")
     penalties = parse_names(args.penalties)
+    if args.csv and os.path.dirname(args.csv):
+        _check_out_dir(os.path.dirname(args.csv), "--csv")
+    if args.csv and os.path.isdir(args.csv):
+        raise ValueError(f"--csv {args.csv}: is a folder, expected a file name")
     Xte = Yte = None
     if args.test is not None:
         Xte, Yte, _, _ = read_data(args.test, features=parse_names(args.features),
@@ -275,9 +314,6 @@ def _cmd_compare(args) -> int:
     _print_caught(caught)
     print(table)
     if args.csv:
-        folder = os.path.dirname(args.csv)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
         table.to_csv(args.csv)
         print(f"wrote {args.csv}")
     return 0
@@ -349,7 +385,14 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args.func(args))
-    except (ValueError, OSError) as exc:
+    except KeyboardInterrupt:
+        print("limitsolver: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"limitsolver: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"limitsolver: error: {exc}", file=sys.stderr)
         return 2
     except SolverFailed as exc:

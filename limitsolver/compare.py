@@ -19,8 +19,12 @@ grid (:mod:`limitsolver.kernel`). Columns:
   same units, so it *is* comparable across rows.
 - ``neurons`` (``inf`` for the dense kernel measure), ``shared`` (fraction of neurons used by
   more than one task; ``nan`` for the kernel), ``train_error`` and ``test_error``
-  (mean squared error over samples and tasks for squared loss and interpolation;
-  misclassification rate sign(f) ≠ y for logistic loss), ``status`` and ``time``.
+  (mean squared error over samples and tasks for squared loss and interpolation; for the
+  logistic loss the *per-label* error: the fraction of the n × T ±1 labels with
+  sign(f_t(x_i)) ≠ y_it, shown as "label err"), ``train_accuracy`` and ``test_accuracy``
+  (logistic loss with one-vs-rest targets only — exactly one +1 per row, T ≥ 2 — the
+  multi-class accuracy: the fraction of samples with argmax_t f_t(x_i) = the +1 column;
+  None otherwise), ``status`` and ``time``.
 """
 from __future__ import annotations
 
@@ -34,14 +38,37 @@ import numpy as np
 
 from .problem import LimitProblem, PENALTIES
 
-__all__ = ["compare", "ComparisonTable", "ComparisonRow", "prediction_error"]
+__all__ = ["compare", "ComparisonTable", "ComparisonRow", "prediction_error",
+           "multiclass_accuracy", "is_one_vs_rest"]
 
 _COLUMNS = ("penalty", "objective", "penalty_value", "group_norm", "neurons", "shared",
-            "train_error", "test_error", "status", "time")
+            "train_error", "test_error", "train_accuracy", "test_accuracy", "status", "time")
+
+
+def is_one_vs_rest(Y) -> bool:
+    """Whether ±1 targets (m, T) code one class per row: T ≥ 2 and exactly one +1 per row."""
+    Y = np.asarray(Y, dtype=float)
+    return bool(Y.ndim == 2 and Y.shape[1] >= 2 and np.all(np.isin(Y, (-1.0, 1.0)))
+                and np.all(np.sum(Y == 1.0, axis=1) == 1))
+
+
+def multiclass_accuracy(pred, Y) -> float:
+    """Fraction of rows whose largest score is the column holding the row's +1 label.
+
+    Parameters
+    ----------
+    pred, Y : ndarray (m, T), Y one-vs-rest (see :func:`is_one_vs_rest`).
+    """
+    if not is_one_vs_rest(Y):
+        raise ValueError("multi-class accuracy needs one-vs-rest targets: ±1 labels with "
+                         "exactly one +1 per row and at least two columns")
+    pred = np.asarray(pred, dtype=float)
+    return float(np.mean(np.argmax(pred, axis=1) == np.argmax(Y, axis=1)))
 
 
 def prediction_error(pred, Y, loss: str) -> float:
-    """Mean squared error (squared / interpolate) or misclassification rate (logistic).
+    """Mean squared error (squared / interpolate) or the per-label misclassification rate
+    over all n × T ±1 labels, sign(f) ≠ y (logistic).
 
     Parameters
     ----------
@@ -69,6 +96,8 @@ class ComparisonRow:
     status: str
     time: float
     solution: object = field(repr=False, default=None)
+    train_accuracy: float | None = None
+    test_accuracy: float | None = None
 
     def to_dict(self) -> dict:
         """The numbers (not the solution) as a plain dict."""
@@ -136,19 +165,33 @@ class ComparisonTable:
     def __str__(self) -> str:
         o = self.options
         lam = "" if o.get("loss") == "interpolate" else f"lam={o.get('lam'):g}, "
+        logistic = o.get("loss") == "logistic"
+        acc = any(r.train_accuracy is not None for r in self.rows)
+        err = "label err" if logistic else "err"
         head = (f"{'penalty':8s} {'objective':>12s} {'penalty':>10s} {'group norm':>11s} "
-                f"{'neurons':>8s} {'shared':>7s} {'train err':>10s} {'test err':>10s} "
-                f"{'status':>10s} {'time(s)':>8s}")
+                f"{'neurons':>8s} {'shared':>7s} {'train ' + err:>15s} "
+                f"{'test ' + err:>14s} "
+                + (f"{'train acc':>10s} {'test acc':>9s} " if acc else "")
+                + f"{'status':>10s} {'time(s)':>8s}")
         lines = [f"comparison ({lam}loss={o.get('loss')}, bias={o.get('bias')}, "
                  f"free={o.get('free')})", head, "-" * len(head)]
+        if logistic:
+            lines.insert(1, "label err: fraction of the ±1 labels (all samples and tasks) "
+                         "with sign(f) ≠ y" + ("; acc: multi-class accuracy (argmax over "
+                                              "the one-vs-rest tasks)" if acc else ""))
         for r in self.rows:
             neurons = "dense" if math.isinf(r.neurons) else f"{int(r.neurons)}"
             shared = "n/a" if math.isnan(r.shared) else f"{r.shared:.0%}"
             gn = "n/a" if math.isnan(r.group_norm) else f"{r.group_norm:.5g}"
             te = "n/a" if r.test_error is None else f"{r.test_error:.4g}"
+            accs = ""
+            if acc:
+                tra = "n/a" if r.train_accuracy is None else f"{r.train_accuracy:.4g}"
+                tea = "n/a" if r.test_accuracy is None else f"{r.test_accuracy:.4g}"
+                accs = f"{tra:>10s} {tea:>9s} "
             lines.append(f"{r.penalty:8s} {r.objective:12.6g} {r.penalty_value:10.5g} "
-                         f"{gn:>11s} {neurons:>8s} {shared:>7s} {r.train_error:10.4g} "
-                         f"{te:>10s} {r.status:>10s} {r.time:8.2f}")
+                         f"{gn:>11s} {neurons:>8s} {shared:>7s} {r.train_error:15.4g} "
+                         f"{te:>14s} {accs}{r.status:>10s} {r.time:8.2f}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -226,7 +269,12 @@ def compare(X, Y, *, lam=None, penalties=("group", "l1", "kernel"), X_test=None,
             group_norm = sol.penalty_value("group")
         elapsed = time.perf_counter() - t0
         test_err = None if X_test is None else prediction_error(sol.predict(Xte), Yte, loss)
-        rows.append(ComparisonRow(
+        accuracy = {}
+        if loss == "logistic" and is_one_vs_rest(base.Y):
+            accuracy["train_accuracy"] = multiclass_accuracy(sol.predict(base.X), base.Y)
+            if X_test is not None and is_one_vs_rest(Yte):
+                accuracy["test_accuracy"] = multiclass_accuracy(sol.predict(Xte), Yte)
+        rows.append(ComparisonRow(**accuracy,
             penalty=pen, objective=float(sol.objective), penalty_value=float(sol.penalty_value()),
             group_norm=float(group_norm), neurons=float(sol.n_neurons),
             shared=float(sol.shared_fraction),

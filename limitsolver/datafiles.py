@@ -81,6 +81,11 @@ def _read_csv(path, features, targets):
         raise DataFileError(f"{path}: empty file (expected a header row and data rows)")
     header_line, header = numbered[0]
     header = [h.strip() for h in header]
+    if all(_is_number(h) for h in header):
+        raise DataFileError(f"{path} line {header_line}: the first row holds only numbers "
+                            f"({', '.join(header[:3])}{', ...' if len(header) > 3 else ''}); "
+                            "a header row of column names is needed as the first line, "
+                            "e.g. x,y1,y2")
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise DataFileError(f"{path}: duplicate column name {dup!r} in the header")
@@ -116,6 +121,15 @@ def _read_csv(path, features, targets):
             data[r, k] = value
     d = len(features)
     return data[:, :d], data[:, d:], list(features), list(targets)
+
+
+def _is_number(cell: str) -> bool:
+    """Whether a CSV cell parses as a number (a data value, not a column name)."""
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def _select(path, name, A, spec):

@@ -1,18 +1,30 @@
 """Saving and loading a :class:`~limitsolver.solution.LimitSolution`: one ``.npz`` file.
 
-Layout of the file (all entries are plain numeric or unicode arrays, so it loads with
-``numpy.load(path, allow_pickle=False)``):
+Layout of the file (schema version 1; all entries are plain numeric or unicode arrays, so
+it loads with ``numpy.load(path, allow_pickle=False)``):
 
 - ``X`` (n, d), ``Y`` (n, T): the data the problem was solved on;
 - ``atom_directions`` (k0, d+1), ``atom_weights`` (k0, T): the exact atoms (what ``predict``
   and the certificates use); ``directions`` (k, d+1), ``weights`` (k, T): the merged summary;
-- ``free_coef`` (p, T); ``dual_point`` (n, T), the certificate's feasible dual point;
-- ``grid`` (M, d+1) and ``grid_weights`` (M, T) when present;
-- ``extra__<name>``: any other array attribute the solution carries;
-- ``metadata``: a 0-d unicode array holding a JSON document with the format tag, the
-  library version, the problem options, the certificate's scalars (primal, dual, gap,
-  rel_gap, max_correlation, infeasibility), lower_bound / limit_gap / lower_bound_exact,
-  status, solver, info and other JSON-able attributes.
+- ``free_coef`` (p, T), p = 0, 1 or d+1 for ``free`` = none, intercept, affine;
+  ``dual_point`` (n, T), the certificate's feasible dual point;
+- ``grid`` (M, d+1) and ``grid_weights`` (M, T) when present (``grid_weights`` needs ``grid``);
+- ``extra__<name>``: any other array attribute the solution carried;
+- ``metadata``: a 0-d unicode array holding a JSON object with exactly the keys
+  ``format`` (= :data:`FORMAT`), ``schema_version`` (= :data:`SCHEMA_VERSION`), ``version``
+  (the library's), ``options`` (lam, loss, penalty, bias, free), ``certificate`` (primal,
+  dual, gap, rel_gap, max_correlation, infeasibility), ``scalars`` (lower_bound, limit_gap,
+  lower_bound_exact, status, solver), ``info`` and ``extras`` (other JSON-able attributes).
+
+Files without ``schema_version`` (written before it existed) are read as version 1 and
+validated the same way.
+
+Loading never trusts the file: every key, type and shape is checked (a ``ValueError`` says
+what is wrong and where), and the solution is re-certified from its stored data by
+:func:`limitsolver.io_verify.verify_solution` (objective, grid dual value and gap recomputed
+from X, Y, atoms, free part and dual point; the limit lower bound recomputed for d ≤ 2); a
+file whose stored numbers disagree with the recomputation is refused. Extra attributes come
+back in the dict ``solution.extras``; nothing from a file is ever set as an attribute.
 
 Floats go through JSON with Python's shortest round-trip repr (and ``NaN``/``Infinity``
 literals), so every number and every array comes back bit-identical.
@@ -21,23 +33,28 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 import zipfile
+import zlib
 
 import numpy as np
 
-__all__ = ["save_solution", "load_solution", "FORMAT"]
+__all__ = ["save_solution", "load_solution", "FORMAT", "SCHEMA_VERSION"]
 
 #: Format tag written into every file; ``load_solution`` refuses files without it.
 FORMAT = "limitsolver-solution/1"
+#: Version of the layout described in the module docstring (absent in older files: 1).
+SCHEMA_VERSION = 1
 
 _ARRAYS = ("atom_directions", "atom_weights", "directions", "weights", "free_coef")
 _OPTIONAL_ARRAYS = ("grid", "grid_weights")
 _SCALARS = ("lower_bound", "limit_gap", "lower_bound_exact", "status", "solver")
 _CERT_FIELDS = ("primal", "dual", "gap", "rel_gap", "max_correlation", "infeasibility")
+_OPTION_KEYS = ("lam", "loss", "penalty", "bias", "free")
+_META_REQUIRED = ("format", "options", "certificate", "scalars")
+_META_OPTIONAL = ("schema_version", "version", "info", "extras")
 # attributes rebuilt from the ones above, never stored as extras
 _DERIVED = {"problem", "certificate", "objective", "dual_value", "gap", "rel_gap", "info",
-            *_ARRAYS, *_OPTIONAL_ARRAYS, *_SCALARS}
+            "extras", *_ARRAYS, *_OPTIONAL_ARRAYS, *_SCALARS}
 
 
 def _jsonable(value):
@@ -56,6 +73,24 @@ def _jsonable(value):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return repr(value)
+
+
+def _extras_of(solution):
+    """(JSON extras, array extras) of a solution: its ``extras`` dict plus any attribute
+    that is not part of the schema."""
+    items = dict(getattr(solution, "extras", None) or {})
+    for name, value in vars(solution).items():
+        if name not in _DERIVED and not name.startswith("_"):
+            items[name] = value
+    extras, arrays = {}, {}
+    for name, value in items.items():
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+            arrays["extra__" + str(name)] = value
+        else:
+            encoded = _jsonable(value)
+            if encoded is not None or value is None:
+                extras[str(name)] = encoded
+    return extras, arrays
 
 
 def save_solution(solution, path) -> str:
@@ -86,18 +121,11 @@ def save_solution(solution, path) -> str:
             arrays[name] = np.asarray(value, dtype=float)
     cert = solution.certificate
     arrays["dual_point"] = np.asarray(cert.dual_point, dtype=float)
-    extras = {}
-    for name, value in vars(solution).items():
-        if name in _DERIVED or name.startswith("_"):
-            continue
-        if isinstance(value, np.ndarray) and value.dtype != object:
-            arrays["extra__" + name] = value
-        else:
-            encoded = _jsonable(value)
-            if encoded is not None or value is None:
-                extras[name] = encoded
+    extras, extra_arrays = _extras_of(solution)
+    arrays.update(extra_arrays)
     meta = {
         "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
         "version": __version__,
         "options": p.options(),
         "certificate": {f: getattr(cert, f) for f in _CERT_FIELDS},
@@ -114,68 +142,103 @@ def save_solution(solution, path) -> str:
     return path
 
 
-def load_solution(path):
-    """Read a solution written by :func:`save_solution` (no pickle is involved).
-
-    Returns
-    -------
-    LimitSolution
-        With the same problem, atoms, free part, certificate, status, solver and info; its
-        ``predict``, ``summary``, ``penalty_value`` ... work as on the original.
-
-    Raises
-    ------
-    ValueError
-        If the file is not a limitsolver solution (or is damaged).
-    OSError
-        If the file cannot be read.
-    """
-    from .certificate import Certificate
-    from .problem import LimitProblem
-    from .solution import LimitSolution
-
-    path = os.fspath(path)
+def _read_arrays(path: str) -> dict:
+    """Every entry of the archive, decompressed; damage becomes a ValueError naming the file
+    (and the entry, when one entry is damaged)."""
     try:
         data = np.load(path, allow_pickle=False)
-        if not hasattr(data, "files"):  # a plain .npy array
-            raise ValueError("a single array, not an .npz archive")
-        with data:
-            arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         raise ValueError(f"{path}: not a limitsolver solution file ({exc})") from None
+    if not hasattr(data, "files"):  # a plain .npy array
+        raise ValueError(f"{path}: not a limitsolver solution file (a single array, not an "
+                         ".npz archive)")
+    arrays = {}
+    with data:
+        for key in data.files:
+            try:
+                arrays[key] = data[key]
+            except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+                raise ValueError(f"{path}: damaged solution file: entry {key!r} cannot be "
+                                 f"read ({type(exc).__name__}: {exc})") from None
+    return arrays
+
+
+def _read_meta(path: str, arrays: dict) -> dict:
+    """The metadata JSON object, with its top-level keys and format checked."""
     if "metadata" not in arrays:
         raise ValueError(f"{path}: not a limitsolver solution file (no metadata entry)")
+    raw = arrays.pop("metadata")
+    if raw.dtype.kind != "U" or raw.ndim != 0:
+        raise ValueError(f"{path}: damaged metadata (expected a text entry, got dtype "
+                         f"{raw.dtype}, shape {raw.shape})")
     try:
-        meta = json.loads(str(arrays.pop("metadata")))
+        meta = json.loads(str(raw))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: damaged metadata ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path}: not a limitsolver solution file "
                          f"(format {meta.get('format') if isinstance(meta, dict) else None!r}, "
                          f"expected {FORMAT!r})")
-    missing = [k for k in ("X", "Y", "dual_point", *_ARRAYS) if k not in arrays]
+    version = meta.get("schema_version", 1)
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: metadata 'schema_version' is {version!r}; this version of "
+                         f"limitsolver reads schema version {SCHEMA_VERSION}")
+    missing = [k for k in _META_REQUIRED if k not in meta]
     if missing:
-        raise ValueError(f"{path}: damaged solution file, missing arrays {missing}")
-    opts = meta["options"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        problem = LimitProblem(arrays["X"], arrays["Y"], **opts)
-    cert = Certificate(dual_point=arrays["dual_point"],
-                       **{f: float(meta["certificate"][f]) for f in _CERT_FIELDS})
-    scalars = meta["scalars"]
-    grid = arrays.get("grid")
+        raise ValueError(f"{path}: damaged solution file, metadata is missing the key "
+                         f"{missing[0]!r}")
+    unknown = sorted(set(meta) - set(_META_REQUIRED) - set(_META_OPTIONAL))
+    if unknown:
+        raise ValueError(f"{path}: unknown metadata key {unknown[0]!r} (schema version "
+                         f"{SCHEMA_VERSION} has {', '.join(_META_REQUIRED + _META_OPTIONAL)})")
+    return meta
+
+
+def load_solution(path):
+    """Read a solution written by :func:`save_solution` (no pickle is involved), validate it
+    and re-certify it against its stored data.
+
+    Returns
+    -------
+    LimitSolution
+        With the same problem, atoms, free part, certificate, status, solver and info; its
+        ``predict``, ``summary``, ``penalty_value`` ... work as on the original. Extra
+        attributes of the saved solution are in the dict ``extras``.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a limitsolver solution, is damaged (the message names the entry
+        or key), violates the schema (a wrong type, shape, NaN, unknown key or status), or
+        carries numbers its own data do not reproduce (objective, dual value, gap, lower
+        bound; see :func:`limitsolver.io_verify.verify_solution`).
+    OSError
+        If the file cannot be read.
+    """
+    from .certificate import Certificate
+    from .io_verify import check_arrays, check_meta, make_problem, verify_solution
+    from .solution import LimitSolution
+
+    path = os.fspath(path)
+    arrays = _read_arrays(path)
+    meta = _read_meta(path, arrays)
+    opts, cert_fields, scalars, info, extras = check_meta(path, meta)
+    problem = make_problem(path, arrays, opts)
+    check_arrays(path, arrays, problem)
+    cert = Certificate(dual_point=arrays["dual_point"], **cert_fields)
     sol = LimitSolution(problem, arrays["atom_directions"], arrays["atom_weights"],
                         arrays["free_coef"], cert, status=scalars["status"],
-                        solver=scalars["solver"], grid=grid, info=meta.get("info") or {})
+                        solver=scalars["solver"], grid=arrays.get("grid"), info=info)
     # the stored merged summary, not a recomputation
     sol.directions, sol.weights = arrays["directions"], arrays["weights"]
-    for name in ("lower_bound", "limit_gap", "lower_bound_exact"):
-        setattr(sol, name, scalars.get(name))
+    sol.lower_bound = scalars["lower_bound"]
+    sol.limit_gap = scalars["limit_gap"]
+    sol.lower_bound_exact = scalars["lower_bound_exact"]
     if "grid_weights" in arrays:
         sol.grid_weights = arrays["grid_weights"]
-    for name, value in meta.get("extras", {}).items():
-        setattr(sol, name, value)
+    sol.extras = dict(extras)
     for key, value in arrays.items():
         if key.startswith("extra__"):
-            setattr(sol, key[len("extra__"):], value)
+            sol.extras[key[len("extra__"):]] = value
+    verify_solution(path, sol)
     return sol

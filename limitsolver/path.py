@@ -12,6 +12,7 @@ path starts from the empty network and adds neurons as λ decreases.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,7 @@ from .certificate import certify, fit_free_part
 from .certificate import lam_max as compute_lam_max
 from .grids import default_grid
 from .problem import LimitProblem
+from .progress import progress_bar
 from .solution import LimitSolution
 
 __all__ = ["limit_path", "LimitPath", "lambda_grid", "zero_solution"]
@@ -78,6 +80,10 @@ class LimitPath:
     times : ndarray (K,)            wall-clock seconds per λ.
     lam_max : float                 λ_max on the path's grid.
     grid : ndarray (M, d+1)         the one grid every λ was solved on.
+    interrupted : bool
+        True when the computation was stopped (Ctrl-C) before every requested λ was
+        solved: the path then holds the λ values solved so far.
+    requested : ndarray (K0,) or None   every λ that was asked for (decreasing).
     """
 
     lams: np.ndarray
@@ -92,6 +98,8 @@ class LimitPath:
     limit_gaps: list = field(init=False)
     n_neurons: np.ndarray = field(init=False)
     statuses: list = field(init=False)
+    interrupted: bool = False
+    requested: np.ndarray | None = None
 
     def __post_init__(self):
         s = self.solutions
@@ -106,42 +114,43 @@ class LimitPath:
     def __len__(self) -> int:
         return len(self.solutions)
 
-    def table(self) -> str:
-        """The path as a text table, one line per λ."""
+    @staticmethod
+    def table_header() -> str:
+        """The two header lines of :meth:`table`."""
         head = (f"{'lam':>11s} {'objective':>14s} {'grid gap':>10s} {'rel gap':>9s} "
                 f"{'limit gap':>10s} {'neurons':>8s} {'shared':>7s} {'status':>10s} "
                 f"{'time(s)':>8s}")
-        lines = [head, "-" * len(head)]
+        return head + "\n" + "-" * len(head)
+
+    @staticmethod
+    def table_row(lam: float, sol, elapsed: float) -> str:
+        """One line of :meth:`table`: the solution at λ = ``lam`` solved in ``elapsed`` s."""
+        lg = "n/a" if sol.limit_gap is None else f"{sol.limit_gap:.2e}"
+        return (f"{lam:11.4e} {sol.objective:14.8g} {sol.gap:10.2e} {sol.rel_gap:9.1e} "
+                f"{lg:>10s} {sol.n_neurons:8d} {sol.shared_fraction:7.0%} "
+                f"{sol.status:>10s} {elapsed:8.3f}")
+
+    def table(self) -> str:
+        """The path as a text table, one line per λ."""
+        lines = [self.table_header()]
         for k, sol in enumerate(self.solutions):
-            lg = "n/a" if self.limit_gaps[k] is None else f"{self.limit_gaps[k]:.2e}"
-            lines.append(
-                f"{self.lams[k]:11.4e} {self.objectives[k]:14.8g} {self.gaps[k]:10.2e} "
-                f"{self.rel_gaps[k]:9.1e} {lg:>10s} {self.n_neurons[k]:8d} "
-                f"{sol.shared_fraction:7.0%} {self.statuses[k]:>10s} {self.times[k]:8.3f}")
+            lines.append(self.table_row(self.lams[k], sol, self.times[k]))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
+        if not len(self):
+            return f"<LimitPath empty{' (interrupted)' if self.interrupted else ''}>"
         return (f"<LimitPath {len(self)} lams from {self.lams[0]:.3g} to {self.lams[-1]:.3g}, "
-                f"neurons {self.n_neurons.min() if len(self) else 0}.."
-                f"{self.n_neurons.max() if len(self) else 0}>")
-
-
-def _progress(iterable, enabled: bool, total: int):
-    if not enabled:
-        return iterable
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc="limit_path", unit="lam")
+                f"neurons {self.n_neurons.min()}..{self.n_neurons.max()}"
+                f"{' (interrupted)' if self.interrupted else ''}>")
 
 
 def limit_path(X, Y, *, lams=None, n_lams: int = 30, eps: float = 1e-3,
                loss: str = "squared", penalty: str = "group", bias: str = "regularized",
                free: str = "none", grid=None, n_directions=None, solver: str = "auto",
                tol: float = 1e-8, polish: bool = True, random_state=0,
-               warm_start: bool = True, verbose: bool = False,
-               **solver_options) -> LimitPath:
+               warm_start: bool = True, verbose: bool = False, progress=None,
+               callback=None, **solver_options) -> LimitPath:
     """Solve the grid problem along a decreasing sequence of λ, with warm starts.
 
     For each λ_k (decreasing)::
@@ -167,11 +176,19 @@ def limit_path(X, Y, *, lams=None, n_lams: int = 30, eps: float = 1e-3,
     warm_start : bool
         Pass each solution to the next solve (default True; False gives cold solves).
     verbose : bool
-        Show a tqdm progress bar (when tqdm is installed).
+        Show a progress bar (same as ``progress=True``).
+    progress : bool, optional
+        A progress bar over the λ values (:mod:`limitsolver.progress`: tqdm when
+        installed; default on for interactive terminals only).
+    callback : callable, optional
+        ``callback(k, lam, solution, seconds)``, called as soon as λ_k is solved (e.g. to
+        print :meth:`LimitPath.table_row`).
 
     Returns
     -------
     LimitPath
+        On ``KeyboardInterrupt`` (Ctrl-C) the λ values solved so far, with
+        ``interrupted=True`` and a warning, instead of the exception.
     """
     if loss == "interpolate":
         raise ValueError("loss='interpolate' has no regularization path (it is the λ → 0 "
@@ -190,16 +207,32 @@ def limit_path(X, Y, *, lams=None, n_lams: int = 30, eps: float = 1e-3,
         lams = _check_lams(lams)
     solutions, times = [], []
     previous = None
-    for lam in _progress(lams, bool(verbose), len(lams)):
-        t0 = time.perf_counter()
-        if lam >= lmax:
-            sol = zero_solution(problem.with_lam(float(lam)), directions)
-        else:
-            sol = solve_problem(problem.with_lam(float(lam)), directions, solver=solver, tol=tol,
-                                warm_start=previous if warm_start else None,
-                                polish=polish, **solver_options)
-        times.append(time.perf_counter() - t0)
-        solutions.append(sol)
-        previous = sol
-    return LimitPath(lams=np.asarray(lams, dtype=float), solutions=solutions, lam_max=lmax,
-                     grid=directions, times=np.asarray(times))
+    bar = progress_bar(total=len(lams), desc="limit_path", unit="lam",
+                       progress=True if verbose else progress)
+    interrupted = False
+    try:
+        with bar:
+            for lam in lams:
+                t0 = time.perf_counter()
+                if lam >= lmax:
+                    sol = zero_solution(problem.with_lam(float(lam)), directions)
+                else:
+                    sol = solve_problem(problem.with_lam(float(lam)), directions,
+                                        solver=solver, tol=tol,
+                                        warm_start=previous if warm_start else None,
+                                        polish=polish, **solver_options)
+                times.append(time.perf_counter() - t0)
+                solutions.append(sol)
+                previous = sol
+                bar.update(1)
+                if callback is not None:
+                    callback(len(solutions) - 1, float(lam), sol, times[-1])
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.warn(f"limit_path interrupted: {len(solutions)} of {len(lams)} λ values "
+                      "solved; returning them (path.interrupted = True)", UserWarning,
+                      stacklevel=2)
+    lams = np.asarray(lams, dtype=float)
+    return LimitPath(lams=lams[:len(solutions)], solutions=solutions, lam_max=lmax,
+                     grid=directions, times=np.asarray(times, dtype=float),
+                     interrupted=interrupted, requested=lams)

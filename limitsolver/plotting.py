@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_fit_1d", "plot_measure", "plot_task_sharing", "plot_comparison",
+__all__ = ["plot_fit_1d", "plot_measure", "plot_task_sharing", "plot_comparison", "plot_path",
            "plot_width_convergence", "task_sharing_matrix"]
 
 
@@ -16,11 +16,13 @@ def _axes(ax):
 
 
 def plot_fit_1d(solution, ax=None, *, n_points: int = 400, show_data: bool = True,
-                show_kinks: bool = True, label: str | None = None, colors=None):
+                show_kinks: bool = True, label: str | None = None, colors=None,
+                names=None):
     """Fitted functions of a 1-D solution, one curve per task, with data and kinks.
 
     Kinks of neurons used by a task (see ``LimitSolution.task_usage``) are marked on that
-    task's curve.
+    task's curve. ``names`` (one per task, e.g. the target column names) label the curves
+    in the legend instead of "task t"; ``label`` prefixes them.
     """
     p = solution.problem
     if p.d != 1:
@@ -34,9 +36,12 @@ def plot_fit_1d(solution, ax=None, *, n_points: int = 400, show_data: bool = Tru
     has_kinks = hasattr(solution, "kinks")   # a KernelSolution has a dense measure
     kinks = solution.kinks() if has_kinks else np.zeros(0)
     usage = solution.task_usage() if has_kinks else np.zeros((0, p.T), dtype=bool)
+    if names is not None and len(names) != p.T:
+        raise ValueError(f"names has {len(names)} entries for {p.T} tasks")
     for t in range(p.T):
         color = None if colors is None else colors[t % len(colors)]
-        name = f"task {t}" if label is None else f"{label} task {t}"
+        name = f"task {t}" if names is None else str(names[t])
+        name = name if label is None else f"{label} {name}"
         (line,) = ax.plot(grid, F[:, t], color=color, label=name)
         c = line.get_color()
         if show_data:
@@ -182,4 +187,54 @@ def plot_width_convergence(widths, objectives, ax=None, *, limit=None, lower_bou
     ax.set_xlabel("width m")
     ax.set_ylabel("objective")
     ax.legend(fontsize="small")
+    return ax
+
+
+def _positive(values) -> np.ndarray:
+    """Floats with None and values ≤ 0 as NaN (not drawn on a log axis)."""
+    arr = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    arr[~(arr > 0)] = np.nan
+    return arr
+
+
+def plot_path(path, ax=None):
+    """A regularization path (:class:`~limitsolver.path.LimitPath`) against λ, log axes.
+
+    Left axis (log): the objective, the grid duality gap and, where the solutions carry
+    one, the limit gap (objective − lower bound); gaps ≤ 0 (certified to rounding) are not
+    drawn. Right axis (a twin of ``ax``, linear): the number of active neurons, as steps.
+    The λ axis is logarithmic and decreasing to the right, as the path is solved.
+
+    Returns
+    -------
+    matplotlib Axes
+        The left axis (the right one is ``ax.neurons_axis``).
+    """
+    if not hasattr(path, "lams") or not hasattr(path, "objectives"):
+        raise ValueError(f"plot_path takes a LimitPath, got {type(path).__name__}")
+    if len(path) == 0:
+        raise ValueError("plot_path: the path has no solved λ values")
+    ax = _axes(ax)
+    lams = np.asarray(path.lams, dtype=float)
+    ax.plot(lams, _positive(path.objectives), "o-", color="C0", label="objective")
+    ax.plot(lams, _positive(path.gaps), "s--", color="C1", ms=4, label="grid gap")
+    limit = _positive(path.limit_gaps)
+    if np.isfinite(limit).any():
+        ax.plot(lams, limit, "^:", color="C2", ms=4, label="limit gap")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if lams.size > 1 and lams[0] > lams[-1]:
+        ax.set_xlim(lams[0] * 1.2, lams[-1] / 1.2)
+    ax.set_xlabel("λ")
+    ax.set_ylabel("objective, gaps")
+    right = ax.twinx()
+    right.step(lams, np.asarray(path.n_neurons), where="mid", color="k", alpha=0.6,
+               label="neurons")
+    right.set_ylabel("neurons")
+    lines = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize="small", loc="best")
+    if getattr(path, "interrupted", False):
+        ax.set_title("interrupted path (solved λ values only)", fontsize="small")
+    ax.neurons_axis = right
     return ax

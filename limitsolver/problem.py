@@ -44,6 +44,11 @@ def _as_2d_finite(name: str, A, *, ndim_1_as_column: bool) -> np.ndarray:
         arr = np.asarray(A)
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{name} could not be read as a numeric array: {exc}") from None
+    if arr.dtype.kind in "USa" or (arr.dtype == object and any(
+            isinstance(v, (str, bytes, np.str_, np.bytes_)) for v in arr.ravel())):
+        raise ValueError(f"{name} must be numeric, got text (dtype {arr.dtype}); strings "
+                         f"are not converted, even when they look like numbers — pass "
+                         f"numbers, e.g. np.asarray({name}, dtype=float) if you mean them")
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
                                    or np.issubdtype(arr.dtype, np.bool_)):
         try:
@@ -117,7 +122,8 @@ class LimitProblem:
         Regularization strength λ > 0 (weight decay). Ignored for ``loss="interpolate"``.
     loss : {"squared", "logistic", "interpolate"}
         ``squared``: (1/(2n)) Σ_i ‖F(x_i) − y_i‖²;
-        ``logistic``: (1/n) Σ_{i,t} log(1 + exp(−y_it F_t(x_i))), labels ±1;
+        ``logistic``: (1/n) Σ_{i,t} log(1 + exp(−y_it F_t(x_i))), labels ±1 (labels
+        {0, 1} are refused, not guessed: map them with 2·y − 1);
         ``interpolate``: min penalty subject to F(x_i) = y_i.
     penalty : {"group", "l1", "kernel"}
         ``group``: λ Σ_j ‖V_j‖₂ (multi-task); ``l1``: λ Σ_j Σ_t |V_jt| (single-task);
@@ -154,7 +160,9 @@ class LimitProblem:
             if bad.any():
                 i, t = np.argwhere(bad)[0]
                 raise ValueError(
-                    f"logistic loss needs labels ±1; Y[{i}, {t}] = {Y[i, t]!r}")
+                    f"logistic loss needs labels ±1, but Y[{i}, {t}] = {float(Y[i, t]):g}"
+                    + ("; map {0,1} labels with 2·y − 1"
+                       if np.all(np.isin(Y, (0.0, 1.0, -1.0))) else ""))
         if self.loss == "interpolate":
             _check_interpolable(X, Y)
         self.X, self.Y = X, Y

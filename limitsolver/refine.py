@@ -287,7 +287,7 @@ def coarse_grid(problem):
 
 def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-2,
            max_new=32, slide=True, joint=True, merge_tol=1e-9, solver="auto",
-           inner_tol=1e-11, time_limit=None, verbose=False) -> "LimitSolution":
+           inner_tol=1e-11, time_limit=None, verbose=False, progress=None) -> "LimitSolution":
     """Refine a solution off the grid until its limit gap is at most ``tol`` (relative).
 
     Parameters
@@ -318,6 +318,9 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
         Backend and target relative gap of the working-set solves.
     time_limit : float, optional
         Seconds; the loop stops (with a ConvergenceWarning) when exceeded.
+    progress : callable, optional
+        Called after every iteration with that iteration's history entry (a dict; see
+        Returns), e.g. :func:`limitsolver.progress.refine_callback`'s bar.
 
     Returns
     -------
@@ -368,6 +371,8 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
                                 if sol.grid is not None else 0,
                                 objective=float(sol.objective), lower_bound=float(sol.lower_bound),
                                 rel_limit_gap=float(rel), time=time.perf_counter() - t0))
+            if progress is not None:
+                progress(history[-1])
             if verbose:
                 print(f"refine {it:3d}: objective {sol.objective:.12g}  lower bound "
                       f"{sol.lower_bound:.12g}  rel. limit gap {rel:.2e}  "

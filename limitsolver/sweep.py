@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .progress import progress_bar
+
 __all__ = ["Job", "SweepResult", "sweep", "run_job", "objectives"]
 
 # The conic backends cache compiled models per (data, grid) and set λ on them before each
@@ -131,7 +133,8 @@ def _is_dask_client(executor) -> bool:
             and hasattr(executor, "get_executor"))
 
 
-def sweep(jobs, executor=None, *, keep_solutions: bool = True) -> list[SweepResult]:
+def sweep(jobs, executor=None, *, keep_solutions: bool = True,
+          progress=None) -> list[SweepResult]:
     """Run many independent solves, possibly in parallel, and return results in job order.
 
     Parameters
@@ -148,6 +151,9 @@ def sweep(jobs, executor=None, *, keep_solutions: bool = True) -> list[SweepResu
     keep_solutions : bool
         Return each :class:`~limitsolver.solution.LimitSolution` (default). False returns
         only the scalars (objective, gap, neurons), which is cheaper to ship back.
+    progress : bool, optional
+        A progress bar over the jobs (:mod:`limitsolver.progress`: tqdm when installed;
+        default on for interactive terminals only).
 
     Returns
     -------
@@ -166,27 +172,40 @@ def sweep(jobs, executor=None, *, keep_solutions: bool = True) -> list[SweepResu
             pending.append((i, _as_job(raw)))
         except (ValueError, TypeError) as exc:
             results[i] = _failure(i, None, exc)
+    if executor is not None:
+        if _is_dask_client(executor):
+            executor = executor.get_executor()
+        if not isinstance(executor, Executor) and not hasattr(executor, "submit"):
+            raise ValueError(f"executor must be None, a concurrent.futures.Executor or a "
+                             f"dask Client, got {type(executor).__name__}")
+    bar = progress_bar(total=len(jobs), desc="sweep", unit="job", progress=progress)
+    bar.update(len(jobs) - len(pending))
     if executor is None:
-        for i, job in pending:
-            results[i] = run_job(i, job, keep_solutions)
+        with bar:
+            for i, job in pending:
+                results[i] = run_job(i, job, keep_solutions)
+                bar.update(1)
         return results
-    if _is_dask_client(executor):
-        executor = executor.get_executor()
-    if not isinstance(executor, Executor) and not hasattr(executor, "submit"):
-        raise ValueError(f"executor must be None, a concurrent.futures.Executor or a dask "
-                         f"Client, got {type(executor).__name__}")
+    with bar:
+        _collect(executor, pending, results, keep_solutions, bar)
+    return results
+
+
+def _collect(executor, pending, results, keep_solutions, bar) -> None:
+    """Submit the pending jobs to ``executor`` and store their results (in place)."""
     futures = []
     for i, job in pending:
         try:
             futures.append((i, job, executor.submit(run_job, i, job, keep_solutions)))
         except Exception as exc:  # e.g. a shut-down or broken pool
             results[i] = _failure(i, job.name, exc, job.lam, job.penalty)
+            bar.update(1)
     for i, job, fut in futures:
         try:
             results[i] = fut.result()
         except Exception as exc:  # the worker died, or the result could not be shipped
             results[i] = _failure(i, job.name, exc, job.lam, job.penalty)
-    return results
+        bar.update(1)
 
 
 def objectives(results) -> np.ndarray:

@@ -226,7 +226,7 @@ def _check_widths(name, values):
 def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
              free="none", widths=(8, 32, 128, 512, 2048), seeds=(0, 1, 2), solution=None,
              X_test=None, method="auto", steps=None, init_scale=1.0, prune_tol=1e-3,
-             compare_penalties=True, keep_networks=False, verbose=True,
+             compare_penalties=True, keep_networks=False, verbose=True, progress=None,
              **solve_options) -> ValidationResult:
     """Train networks at each width × seed and compare them with the infinite-width limit.
 
@@ -259,6 +259,9 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
         Keep the trained networks in the result.
     verbose : bool
         Print the table (and a line per trained network).
+    progress : bool, optional
+        A progress bar over the trained networks (:mod:`limitsolver.progress`: tqdm when
+        installed; default on for interactive terminals only).
     **solve_options
         Passed to :func:`~limitsolver.api.solve` (e.g. ``grid``, ``n_directions``).
 
@@ -319,8 +322,12 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
     atoms = np.empty(shape, dtype=int)
     times = np.empty(shape)
     nets = [[None] * len(seeds) for _ in widths] if keep_networks else None
+    from .progress import progress_bar
+    bar = progress_bar(total=len(widths) * len(seeds), desc="validate", unit="net",
+                       progress=progress)
     for i, m in enumerate(widths):
         for j, s in enumerate(seeds):
+            bar.set_postfix_str(f"width {m} seed {s}")
             t0 = time.perf_counter()
             net = train(problem.X, problem.Y, lam=problem.lam, width=int(m), loss=problem.loss,
                         penalty=problem.penalty, bias=problem.bias, free=problem.free,
@@ -339,10 +346,12 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
             atoms[i, j] = _distinct_atoms(used)
             if nets is not None:
                 nets[i][j] = net
+            bar.update(1)
             if verbose:
                 print(f"  width {m:>5d} seed {s:>2d}: objective {obj[i, j]:.10g} "
                       f"({net.info.get('method')}, {net.info.get('iterations')} it, "
                       f"{times[i, j]:.1f} s)", flush=True)
+    bar.close()
     ref = max(abs(solution.objective), 1e-300)
     result = ValidationResult(
         widths=widths, seeds=seeds, objective=obj, rel_excess=(obj - solution.objective) / ref,

@@ -14,7 +14,7 @@ from .base import STATUSES, SolverFailed, SolverResult
 from .conic import PREFERENCE, installed_conic_solvers, solve_conic
 
 __all__ = ["SolverResult", "SolverFailed", "STATUSES", "available_solvers", "solver_chain",
-           "run_solver", "native_supports"]
+           "run_solver", "native_supports", "solver_capabilities", "PROBLEM_CLASSES"]
 
 
 def _native():
@@ -30,12 +30,57 @@ def native_supports(problem) -> bool:
     return bool(mod is not None and mod.supports(problem))
 
 
-def available_solvers() -> list[str]:
-    """Solver names accepted by ``solve(..., solver=...)`` on this machine."""
-    names = ["auto"]
+#: The cone class each grid problem (loss, penalty) needs: the group norm is a second-order
+#: cone, the logistic loss an exponential cone, the squared loss with the l1 penalty a
+#: quadratic program, and interpolation with the l1 penalty a linear program.
+PROBLEM_CLASSES = {("squared", "group"): "SOC", ("squared", "l1"): "QP",
+                   ("logistic", "group"): "EXP", ("logistic", "l1"): "EXP",
+                   ("interpolate", "group"): "SOC", ("interpolate", "l1"): "LP"}
+
+
+def _conic_classes(name: str) -> set:
+    """Problem classes a cvxpy solver handles, from the cones cvxpy says it supports: LP
+    always for a conic solver; QP for a QP solver or a conic one with second-order cones
+    (cvxpy rewrites the square); SOC and EXP when it has those cones."""
+    try:
+        from cvxpy.reductions.solvers.defines import SOLVER_MAP_CONIC, SOLVER_MAP_QP
+    except ImportError:  # pragma: no cover - layout of another cvxpy version
+        return {"LP", "QP", "SOC", "EXP"} if name in PREFERENCE else set()
+    classes = set()
+    conic = SOLVER_MAP_CONIC.get(name)
+    if conic is not None:
+        cones = {c.__name__ for c in getattr(conic, "SUPPORTED_CONSTRAINTS", ())}
+        classes.add("LP")
+        if "SOC" in cones:
+            classes |= {"QP", "SOC"}
+        if "ExpCone" in cones:
+            classes.add("EXP")
+    if name in SOLVER_MAP_QP:
+        classes |= {"LP", "QP"}
+    return classes
+
+
+def solver_capabilities() -> dict:
+    """{solver name: [(loss, penalty), ...]}: the grid problems each usable backend on
+    this machine can solve (``"auto"``: all of them, falling back between backends;
+    ``"native"``: squared and logistic losses). Backends that can solve none are left out."""
+    problems = list(PROBLEM_CLASSES)
+    caps = {"auto": problems}
     if _native() is not None:
-        names.append("native")
-    return names + [s.lower() for s in installed_conic_solvers()]
+        caps["native"] = [lp for lp in problems if lp[0] in ("squared", "logistic")]
+    for name in installed_conic_solvers():
+        classes = _conic_classes(name)
+        handled = [lp for lp in problems if PROBLEM_CLASSES[lp] in classes]
+        if handled:
+            caps[name.lower()] = handled
+    return caps
+
+
+def available_solvers() -> list[str]:
+    """Solver names that ``solve(..., solver=...)`` can use on this machine: ``"auto"``,
+    ``"native"`` and the installed cvxpy solvers able to solve at least one of the grid
+    problems. Which (loss, penalty) pairs each handles: :func:`solver_capabilities`."""
+    return list(solver_capabilities())
 
 
 def solver_chain(solver: str, problem) -> list[str]:
@@ -60,6 +105,13 @@ def solver_chain(solver: str, problem) -> list[str]:
         raise ValueError(
             f"unknown or uninstalled solver {solver!r}; available here: "
             f"{', '.join(available_solvers())}")
+    key = (problem.loss, problem.penalty)
+    if key in PROBLEM_CLASSES and key not in solver_capabilities().get(name, []):
+        able = [s for s, handled in solver_capabilities().items() if key in handled]
+        raise ValueError(
+            f"solver {solver!r} cannot solve loss={problem.loss!r} with "
+            f"penalty={problem.penalty!r} (a {PROBLEM_CLASSES[key]} problem); solvers that "
+            f"can: {', '.join(able)}")
     return [name]
 
 
