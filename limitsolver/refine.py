@@ -389,18 +389,36 @@ def _can_restart(problem, solution) -> bool:
 
 
 def _inner_solve(problem, directions, solver, tol, warm_start, deadline):
-    """A working-set solve through ``solve_problem`` (its fallback chain), its warnings
-    silenced (the refinement judges the result by its own certificates); None when every
-    backend fails."""
-    from .api import solve_problem
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            return solve_problem(problem, directions, solver=solver, tol=tol,
-                                 warm_start=warm_start, deadline=deadline)
-        except SolverFailed:
-            return None
+    """A working-set solve through ``solve_problem``, its warnings silenced (the refinement
+    judges the result by its own certificates); None when every backend fails.
+
+    With ``solver="auto"`` the first backend alone is tried first (the native solver where
+    it applies, else Clarabel): the whole chain would run first-order SCS to its iteration
+    limit whenever a 1e-12 gap is out of reach. Only when it fails — no point, or an
+    interpolation that does not fit the data — does the full fallback chain of
+    ``solve_problem`` run, asked for a relative gap of ``max(tol, FALLBACK_TOL)`` (SCS
+    asked for 1e-11 runs to its iteration limit: minutes)."""
+    from .api import _score, solve_problem
+    from .solvers import solver_chain
+    chain = solver_chain(solver, problem)
+    tries = [chain[0], solver] if solver == "auto" and len(chain) > 1 else [solver]
+    for name in tries:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                sol = solve_problem(problem, directions, solver=name,
+                                    tol=tol if name != solver else max(tol, FALLBACK_TOL),
+                                    warm_start=warm_start, deadline=deadline)
+            except SolverFailed:
+                continue
+        if np.isfinite(_score(problem, sol.certificate)) or name == tries[-1]:
+            return sol
+    return None
+
+
+#: Target relative gap of the fallback chain in working-set solves (see ``_inner_solve``).
+FALLBACK_TOL = 1e-8
 
 
 class _Run:
@@ -416,6 +434,11 @@ class _Run:
         self.lam = 1.0 if problem.loss == "interpolate" else problem.lam
         self.exact = True if problem.d <= 2 else None
 
+    def usable(self, sol) -> bool:
+        """A point that may be returned: for interpolation, one that fits the data."""
+        from .api import _score
+        return bool(np.isfinite(_score(self.problem, sol.certificate)))
+
     def rel(self) -> float:
         """Relative gaps as in the certificate: against max(|J|, ROUNDING · J_ref)."""
         J = self.best_sol.objective
@@ -427,7 +450,7 @@ class _Run:
                                        top_k=self.max_new, exact=self.exact)
         if sol.lower_bound > self.best_lb:
             self.best_lb, self.best_exact = sol.lower_bound, sol.lower_bound_exact
-        if sol.objective < self.best_sol.objective:
+        if sol.objective < self.best_sol.objective and self.usable(sol):
             self.best_sol = sol
         h = dict(iteration=len(self.history),
                  working_set=int(sol.grid.shape[0]) if sol.grid is not None else 0,
