@@ -64,7 +64,7 @@ def test_refined_demo_near_interpolation_is_not_worse_than_the_grid_solve():
     assert ref.status == "optimal"
 
 
-@pytest.mark.parametrize("seed", [1, 3])
+@pytest.mark.parametrize("seed", [0, 6])
 def test_default_1d_solve_not_above_a_dense_grid(seed):
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1, 1, 10)
