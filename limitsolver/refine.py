@@ -427,6 +427,7 @@ class _Run:
     def __init__(self, problem, *, t0, deadline, tol, verbose):
         from .certificate import ROUNDING, _reference_value
         self.problem, self.t0, self.deadline, self.tol = problem, t0, deadline, tol
+        self.budget = deadline - time.monotonic()
         self.verbose = verbose
         self.floor = max(ROUNDING * _reference_value(problem), 1e-300)
         self.best_sol, self.best_lb, self.best_exact = None, -np.inf, True
@@ -522,7 +523,7 @@ class _Run:
             out.info["timed_out"] = True
         set_status(out, self.tol, "limit")
         if out.status != "optimal":
-            why = {"timed_out": "the time limit was reached",
+            why = {"timed_out": f"the time limit of {self.budget:.3g} s was reached",
                    "failed": "a working-set solve failed on every backend",
                    }.get(reason, f"{len(self.history)} iterations")
             kind = "" if out.lower_bound_exact else " (lower bound estimated, not certified)"
