@@ -12,6 +12,7 @@ from .grids import check_random_state, default_grid
 from .penalties import get_penalty
 from .problem import LimitProblem
 from .solution import LimitSolution
+from .status import set_status
 from .solvers import SolverFailed, run_solver, solver_chain
 from .solvers.polish import polish as polish_result
 
@@ -21,7 +22,7 @@ __all__ = ["solve", "solve_problem", "zero_solution"]
 def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized",
           free="none", grid=None, n_directions=None, solver="auto", tol=1e-8,
           warm_start=None, polish=True, random_state=0, verbose=False, refine=None,
-          certify_limit=True, progress=None, **solver_options) -> LimitSolution:
+          certify_limit=True, max_time=None, progress=None, **solver_options) -> LimitSolution:
     """Solve the infinite-width limit problem on a direction grid and certify the result.
 
     The grid problem (MATH.md, "Discretization and certificates")::
@@ -74,6 +75,12 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         (:mod:`limitsolver.oracle`; exact for d = 1, and d = 2 up to
         ``oracle.EXACT_MAX_N_2D`` = 100 distinct inputs, a sampled estimate otherwise,
         flagged by ``lower_bound_exact=False``).
+    max_time : float, optional
+        Wall-clock budget in seconds for the whole call (grid solve and refinement);
+        ``None`` means ``budget.DEFAULT_MAX_TIME`` = 600 s. Every backend checks the
+        deadline between its iterations; on time-out the best certified point found so
+        far is returned with its gap, ``info["timed_out"] = True``, a status that is
+        "optimal" only if that point is certified, and a ConvergenceWarning.
     progress : bool, optional
         A progress bar over the refinement iterations (:mod:`limitsolver.progress`;
         default: on for interactive terminals only).
@@ -83,7 +90,12 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     Returns
     -------
     LimitSolution
+        ``status`` is "optimal" iff the certificate it carries meets ``tol``
+        (:mod:`limitsolver.status`): the limit gap for a refined solution
+        (``info["status_basis"] = "limit"``), else the grid gap (``"grid"``).
     """
+    from .budget import make_deadline
+    deadline = make_deadline(max_time)
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
     check_random_state(random_state)
     if problem.penalty == "kernel":
@@ -108,14 +120,14 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
                 COARSE_SIZES.get(problem.d)
             grid = default_grid(problem.X, problem.bias, size, random_state=random_state)
     sol = solve_problem(problem, grid, solver=solver, tol=tol, warm_start=warm_start,
-                        polish=polish, verbose=verbose, **solver_options)
-    if refine:
+                        polish=polish, verbose=verbose, deadline=deadline, **solver_options)
+    if refine and not sol.info.get("timed_out"):
         from .progress import refine_callback
         from .refine import refine as refine_solution
         callback, bar = refine_callback(progress)
         with bar:
             sol = refine_solution(problem, sol, tol=max(tol, 1e-11), solver=solver,
-                                  progress=callback)
+                                  deadline=deadline, progress=callback)
     elif certify_limit:
         from .oracle import attach_limit_certificate
         attach_limit_certificate(sol)
@@ -143,9 +155,20 @@ def _check_tol(tol) -> float:
 
 
 def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_start=None,
-                  polish=True, verbose=False, **solver_options) -> LimitSolution:
-    """Solve a validated :class:`LimitProblem` on the direction set ``grid`` (M × (d+1))."""
+                  polish=True, verbose=False, max_time=None, deadline=None,
+                  **solver_options) -> LimitSolution:
+    """Solve a validated :class:`LimitProblem` on the direction set ``grid`` (M × (d+1)).
+
+    ``max_time`` (seconds; None: ``budget.DEFAULT_MAX_TIME``) or an absolute ``deadline``
+    (a ``time.monotonic()`` value; the earlier of the two counts) bounds the call: the
+    backends stop at their first check past it, no further backend of the fallback chain
+    is started, and the best certified point is returned with ``info["timed_out"] = True``
+    and a ConvergenceWarning. The status speaks of the grid gap (:mod:`limitsolver.status`).
+    """
+    from .budget import expired, make_deadline
     tol = _check_tol(tol)
+    deadline = make_deadline(max_time, deadline)
+    t_budget = time.monotonic()
     if warm_start is not None and not isinstance(warm_start, LimitSolution):
         raise ValueError(f"warm_start must be a LimitSolution (a previous solve), got "
                          f"{type(warm_start).__name__}")
@@ -162,10 +185,14 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
     if scale != 1.0:
         warm_start = None
     failures, best, result = [], None, None
+    timed_out = False
     for name in chain:
+        if best is not None and expired(deadline):
+            timed_out = True
+            break
         try:
             res = run_solver(name, inner, directions, tol=tol, warm_start=warm_start,
-                             verbose=verbose, **solver_options)
+                             verbose=verbose, deadline=deadline, **solver_options)
         except SolverFailed as exc:
             failures.append(f"{name}: {exc}")
             continue
@@ -182,9 +209,10 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
         if not (np.all(np.isfinite(res.V)) and np.all(np.isfinite(res.C))):
             failures.append(f"{name}: returned non-finite weights")
             continue
+        timed_out = timed_out or bool(res.info.get("timed_out"))
         cand = _certified(problem, directions, res, tol=tol)
         if polish and res.solver != "native":
-            pol = polish_result(problem, directions, res, tol=tol)
+            pol = polish_result(problem, directions, res, tol=tol, deadline=deadline)
             if pol is not None:
                 cand_p = _certified(problem, directions, pol, tol=tol)
                 if _score(problem, cand_p[2]) <= max(_score(problem, cand[2]), tol):
@@ -197,6 +225,8 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
         failures.append(f"{name}: status {res.status}, certified relative gap "
                         f"{cand[2].rel_gap:.2e}")
     if best is None:
+        if expired(deadline):
+            failures.append(f"time limit of {deadline - t_budget:.3g} s reached")
         raise SolverFailed("no backend produced a usable point: " + "; ".join(failures))
     if failures and len(chain) > 1:
         warnings.warn("solver fallback: " + "; ".join(failures), RuntimeWarning, stacklevel=3)
@@ -207,19 +237,22 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
     if failures:
         info["fallbacks"] = failures
     active = get_penalty(problem.penalty).row_norms(V) > 0
-    certified = _score(problem, cert) <= tol
-    status = "optimal" if certified else "inaccurate"
     info["backend_status"] = result.status
     if scale != 1.0:
         info["target_scale"] = scale
+    timed_out = timed_out and _score(problem, cert) > tol
+    if timed_out:
+        info["timed_out"] = True
     sol = LimitSolution(problem, directions[active], V[active], C, cert,
-                        status=status, solver=result.solver, grid=directions, info=info)
+                        status="inaccurate", solver=result.solver, grid=directions, info=info)
     sol.grid_weights = V
-    if not certified:
+    if set_status(sol, tol, "grid") != "optimal":
+        why = (f"time limit of {deadline - t_budget:.3g} s reached" if timed_out
+               else f"backend status {result.status!r}")
         warnings.warn(
             f"{result.solver}: certified relative duality gap {cert.rel_gap:.3e} "
             f"(absolute {cert.gap:.3e}, interpolation residual {cert.infeasibility:.1e}) "
-            f"exceeds tol={tol:g}; backend status {result.status!r}",
+            f"exceeds tol={tol:g}; {why}",
             ConvergenceWarning, stacklevel=3)
     return sol
 
@@ -232,12 +265,17 @@ def zero_solution(problem, directions) -> LimitSolution:
     # (for interpolation the caller has checked that the free part fits Y exactly)
     cert = certify(problem, directions, V, C)
     # exact up to rounding; a larger gap would mean the free-part fit failed
-    status = "optimal" if cert.rel_gap <= 1e-8 else "inaccurate"
-    sol = LimitSolution(problem, directions[:0], V[:0], C, cert, status=status,
+    sol = LimitSolution(problem, directions[:0], V[:0], C, cert, status="inaccurate",
                         solver="closed-form", grid=directions,
                         info={"grid_size": int(directions.shape[0]), "lam_ge_lam_max": True})
     sol.grid_weights = V
+    set_status(sol, ZERO_TOL, "grid")
     return sol
+
+
+#: The closed-form solution for λ ≥ λ_max is labelled optimal when its certified relative
+#: gap (0 up to rounding) is at most this.
+ZERO_TOL = 1e-8
 
 
 def _zero_is_optimal(problem, directions) -> bool:

@@ -21,6 +21,7 @@ from .api import solve_problem, zero_solution
 from .certificate import certify, fit_free_part
 from .certificate import lam_max as compute_lam_max
 from .grids import default_grid
+from .oracle import attach_limit_certificate
 from .problem import LimitProblem
 from .progress import progress_bar
 from .solution import LimitSolution
@@ -126,12 +127,15 @@ class LimitPath:
     def table_row(lam: float, sol, elapsed: float) -> str:
         """One line of :meth:`table`: the solution at λ = ``lam`` solved in ``elapsed`` s."""
         lg = "n/a" if sol.limit_gap is None else f"{sol.limit_gap:.2e}"
+        if sol.limit_gap is not None and not sol.lower_bound_exact:
+            lg = "~" + lg                       # the lower bound is not exact
         return (f"{lam:11.4e} {sol.objective:14.8g} {sol.gap:10.2e} {sol.rel_gap:9.1e} "
                 f"{lg:>10s} {sol.n_neurons:8d} {sol.shared_fraction:7.0%} "
                 f"{sol.status:>10s} {elapsed:8.3f}")
 
     def table(self) -> str:
-        """The path as a text table, one line per λ."""
+        """The path as a text table, one line per λ (limit gap: objective − lower bound on
+        the infinite-width OPT; marked ``~`` where the bound is not exact)."""
         lines = [self.table_header()]
         for k, sol in enumerate(self.solutions):
             lines.append(self.table_row(self.lams[k], sol, self.times[k]))
@@ -150,7 +154,7 @@ def limit_path(X, Y, *, lams=None, n_lams: int = 30, eps: float = 1e-3,
                free: str = "none", grid=None, n_directions=None, solver: str = "auto",
                tol: float = 1e-8, polish: bool = True, random_state=0,
                warm_start: bool = True, verbose: bool = False, progress=None,
-               callback=None, **solver_options) -> LimitPath:
+               callback=None, certify_limit: bool = True, **solver_options) -> LimitPath:
     """Solve the grid problem along a decreasing sequence of λ, with warm starts.
 
     For each λ_k (decreasing)::
@@ -183,6 +187,10 @@ def limit_path(X, Y, *, lams=None, n_lams: int = 30, eps: float = 1e-3,
     callback : callable, optional
         ``callback(k, lam, solution, seconds)``, called as soon as λ_k is solved (e.g. to
         print :meth:`LimitPath.table_row`).
+    certify_limit : bool
+        Attach to every solution its certificate against the infinite-width optimum
+        (:func:`~limitsolver.oracle.attach_limit_certificate`: ``lower_bound``,
+        ``limit_gap``). The statuses stay those of the grid certificates.
 
     Returns
     -------
@@ -221,6 +229,8 @@ def limit_path(X, Y, *, lams=None, n_lams: int = 30, eps: float = 1e-3,
                                         solver=solver, tol=tol,
                                         warm_start=previous if warm_start else None,
                                         polish=polish, **solver_options)
+                if certify_limit:
+                    attach_limit_certificate(sol)
                 times.append(time.perf_counter() - t0)
                 solutions.append(sol)
                 previous = sol

@@ -23,19 +23,19 @@ Starting from a grid solution, repeat:
    starting grid is then ``coarse_grid`` (equally spaced directions, no data breakpoints).
 
 The bound of every iteration is a valid lower bound on OPT, so the best one is kept; the
-objective is that of the best solution found. For d ≤ 2 the oracle is exact and the
+objective is that of the best solution found (never worse than the start), and the status
+follows its limit gap. A 1-D refinement that stalls from a start without the data
+breakpoints restarts once from the breakpoint grid (:mod:`limitsolver.exchange`). For d ≤ 2 the oracle is exact and the
 limit gap is certified; for d ≥ 3 the lower bound is an estimate.
 """
 from __future__ import annotations
 
 import time
-import warnings
 from contextlib import nullcontext
 
 import numpy as np
 
-from .exceptions import ConvergenceWarning
-from .oracle import attach_limit_certificate
+from .exceptions import SolverFailed
 from .penalties import get_penalty
 from .solvers.native import _blas_threads
 
@@ -250,18 +250,6 @@ def _newton_step(problem, sol):
     return new
 
 
-def _inner_solver(solver, problem):
-    """The backend of the working-set solves: with ``solver="auto"``, the native solver
-    where it applies, else Clarabel alone (the fallback chain would run first-order SCS to
-    its iteration limit whenever a 1e-12 gap is out of reach)."""
-    from .solvers import installed_conic_solvers, native_supports
-    if solver != "auto":
-        return solver
-    if native_supports(problem):
-        return "auto"
-    return "clarabel" if "CLARABEL" in installed_conic_solvers() else "auto"
-
-
 #: Directions of the default starting grid of :func:`refine` (``default_grid``, so d = 1
 #: also gets the 2n data breakpoints) ...
 COARSE_SIZE = 64
@@ -287,7 +275,8 @@ def coarse_grid(problem):
 
 def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-2,
            max_new=32, slide=True, joint=True, merge_tol=1e-9, solver="auto",
-           inner_tol=1e-11, time_limit=None, verbose=False, progress=None) -> "LimitSolution":
+           inner_tol=1e-11, time_limit=None, max_time=None, deadline=None, restart=True,
+           verbose=False, progress=None) -> "LimitSolution":
     """Refine a solution off the grid until its limit gap is at most ``tol`` (relative).
 
     Parameters
@@ -300,7 +289,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     tol : float
         Target relative limit gap (objective − lower bound) / |objective|.
     max_iter : int
-        Exchange iterations.
+        Exchange iterations (in all, restart included).
     exchange_margin : float
         Local maximizers with ‖c(θ)‖ ≥ (1 − margin) λ enter the working set.
     max_new : int
@@ -315,9 +304,20 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     merge_tol : float
         Directions closer than this (max-norm) are merged.
     solver, inner_tol :
-        Backend and target relative gap of the working-set solves.
-    time_limit : float, optional
-        Seconds; the loop stops (with a ConvergenceWarning) when exceeded.
+        Backend and target relative gap of the working-set solves; ``"auto"`` is the same
+        fallback chain as :func:`~limitsolver.api.solve_problem`. A working-set solve that
+        fails on every backend ends the refinement with the best point so far.
+    max_time : float, optional
+        Seconds (``time_limit`` is the older name of the same budget); ``None`` with no
+        ``deadline`` means ``budget.DEFAULT_MAX_TIME``. ``deadline`` is an absolute
+        ``time.monotonic()`` value (the earlier of the two counts); it is passed to every
+        working-set solve. On time-out ``info["timed_out"] = True``.
+    restart : bool
+        d = 1: when the refinement stalls (the relative limit gap not halved over
+        ``exchange.STALL_WINDOW`` iterations) from a start whose grid lacks the data breakpoints,
+        restart once from a solve on ``default_grid`` (which has them; near interpolation
+        the optimal kinks sit at data points, where the joint Newton step cannot carry them
+        from a coarse start).
     progress : callable, optional
         Called after every iteration with that iteration's history entry (a dict; see
         Returns), e.g. :func:`limitsolver.progress.refine_callback`'s bar.
@@ -325,91 +325,43 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     Returns
     -------
     LimitSolution
-        With ``lower_bound`` (the best of all iterations), ``limit_gap``,
-        ``lower_bound_exact``; ``info["refine"]`` holds the history (iteration, working-set
-        size, objective, lower bound, relative limit gap, time).
+        The point of lowest objective among all iterations (never worse than the start),
+        with its own grid certificate; ``lower_bound`` is the best of all iterations (each
+        is a valid lower bound on OPT, whatever the point), ``limit_gap`` = objective −
+        lower_bound, ``lower_bound_exact``. ``status`` follows the relative limit gap
+        against ``tol`` (:mod:`limitsolver.status`, basis "limit"), never the inner solves'
+        verdicts; a ConvergenceWarning says when it is not met. ``info["refine"]`` holds
+        the history (iteration, working-set size, objective, lower bound, relative limit
+        gap, time, start).
     """
-    from .api import solve_problem
-    from .newton import supports_joint_newton
+    from .budget import make_deadline
+    from .exchange import _can_restart, _inner_solve, _restart_grid, _Run
     if problem.penalty not in ("group", "l1"):
         raise ValueError(f"refine: penalty={problem.penalty!r} has no grid problem")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
         raise ValueError(f"refine: max_iter must be an integer >= 1, got {max_iter!r}")
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
+    deadline = make_deadline(max_time if max_time is not None else time_limit, deadline)
+    run = _Run(problem, t0=time.perf_counter(), deadline=deadline, tol=tol, verbose=verbose,
+               progress=progress)
+    if solution is None:
+        solution = _inner_solve(problem, coarse_grid(problem), solver, inner_tol, None,
+                                deadline)
         if solution is None:
-            solution = solve_problem(problem, coarse_grid(problem), solver=solver,
-                                     tol=inner_tol)
-    lam = 1.0 if problem.loss == "interpolate" else problem.lam
-    inner = _inner_solver(solver, problem)
-    exact = True if problem.d <= 2 else None
-    from .certificate import ROUNDING, _reference_value
-    floor = max(ROUNDING * _reference_value(problem), 1e-300)
-
-    def scale(objective):
-        """Relative gaps as in the certificate: against max(|J|, ROUNDING · J_ref)."""
-        return max(abs(objective), floor)
-    best_sol, best_lb, best_exact = solution, -np.inf, True
-    history = []
-    newton = joint and supports_joint_newton(problem)
-    sol = solution
-    converged = False
+            raise SolverFailed("refine: no backend solved the starting grid problem")
+    opts = dict(exchange_margin=exchange_margin, max_new=max_new, slide=slide, joint=joint,
+                merge_tol=merge_tol, solver=solver, inner_tol=inner_tol)
+    run.best_sol = solution
     # small dense products (oracle, Newton): on a busy machine several BLAS threads
     # mostly wait on each other, as inside the native solver
     with (_blas_threads(1) if problem.d == 1 else nullcontext()):
-        for it in range(max_iter):
-            sup = attach_limit_certificate(sol, threshold=(1 - exchange_margin) * lam,
-                                           top_k=max_new, exact=exact)
-            if sol.lower_bound > best_lb:
-                best_lb, best_exact = sol.lower_bound, sol.lower_bound_exact
-            if sol.objective < best_sol.objective:
-                best_sol = sol
-            rel = (best_sol.objective - best_lb) / scale(best_sol.objective)
-            history.append(dict(iteration=it, working_set=int(sol.grid.shape[0])
-                                if sol.grid is not None else 0,
-                                objective=float(sol.objective), lower_bound=float(sol.lower_bound),
-                                rel_limit_gap=float(rel), time=time.perf_counter() - t0))
-            if progress is not None:
-                progress(history[-1])
-            if verbose:
-                print(f"refine {it:3d}: objective {sol.objective:.12g}  lower bound "
-                      f"{sol.lower_bound:.12g}  rel. limit gap {rel:.2e}  "
-                      f"working set {history[-1]['working_set']}  t {history[-1]['time']:.2f}s")
-            if rel <= tol:
-                converged = True
-                break
-            if time_limit is not None and time.perf_counter() - t0 > time_limit:
-                break
-            # local maximizers of ‖c‖ for the dual point that gave the bound
-            new = [sup.directions[sup.values >= (1 - exchange_margin) * sup.value]]
-            Z = np.asarray(sol.certificate.dual_point, dtype=float)
-            active = sol.atom_directions
-            if slide and not newton and active.shape[0]:
-                new.append(_slide(problem, active, sol.atom_weights, Z))
-            D = merge_directions(problem, np.vstack([active] + new), merge_tol=merge_tol)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                sol = solve_problem(problem, D, solver=inner, tol=inner_tol, warm_start=sol)
-            sol = _newton_step(problem, sol) if newton else _polished(problem, sol)
-    out = best_sol
-    if solution.grid is not None and out is not solution and out.grid is not None:
-        # keep the starting grid (for warm starts), with the working set appended
-        out.grid = np.vstack([solution.grid, out.grid])
-        gw = getattr(out, "grid_weights", None)
-        if gw is not None:
-            out.grid_weights = np.vstack([np.zeros((solution.grid.shape[0], problem.T)), gw])
-    out.lower_bound = float(best_lb)
-    out.limit_gap = float(out.objective - best_lb)
-    out.lower_bound_exact = bool(best_exact)
-    out.info["limit_rel_gap"] = float(out.limit_gap / scale(out.objective))
-    out.info["refine"] = history
-    out.info["refine_converged"] = converged
-    out.info["time_refine"] = time.perf_counter() - t0
-    if not converged:
-        warnings.warn(f"refine: relative limit gap {out.info['limit_rel_gap']:.3e} after "
-                      f"{len(history)} iterations exceeds tol={tol:g}", ConvergenceWarning,
-                      stacklevel=2)
-    return out
+        reason = run.exchange(solution, max_iter, stall=restart and _can_restart(problem,
+                                                                                solution),
+                              **opts)
+        if reason == "stalled":
+            second = _inner_solve(problem, _restart_grid(problem), solver, inner_tol, None,
+                                  deadline)
+            if second is not None:
+                run.start = "restart"
+                reason = run.exchange(second, max_iter - len(run.history), stall=False,
+                                      **opts)
+    return run.finish(solution, reason)

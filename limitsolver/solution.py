@@ -143,7 +143,14 @@ class LimitSolution:
         function can differ slightly from the certified one).
     intercept : ndarray (T,)     free constant c (zeros when ``free="none"``).
     affine : ndarray (d, T) or None   free linear part A (``free="affine"`` only).
-    status : str                 "optimal", "inaccurate", ... (see ``solvers.STATUSES``).
+    status : str
+        "optimal" iff the certificate this solution carries for the problem it claims to
+        solve meets the requested ``tol``, else "inaccurate" (:mod:`limitsolver.status`,
+        the one place that sets it). A refined solution claims the infinite-width problem:
+        its relative limit gap (objective − lower_bound) / |objective| with a certified
+        (exact) lower bound decides; a plain grid solve claims its grid problem: the grid
+        gap decides. ``info["status_basis"]`` says which ("limit" or "grid"); the inner
+        backends' own verdicts never set it (they are in ``info["backend_status"]``).
     solver : str                 backend that produced the point.
     grid : ndarray (M, d+1)      the direction set solved over (for warm starts).
     info : dict                  timings, iterations, backend details.

@@ -73,7 +73,10 @@ def test_solve_npz_and_path_in_a_subprocess(rng, tmp_path):
     np.testing.assert_allclose([float(r["lam"]) for r in rows], path.lams, rtol=1e-12)
     np.testing.assert_allclose([float(r["objective"]) for r in rows], path.objectives,
                                rtol=1e-8)
-    assert [r["lower_bound"] for r in rows] == [""] * 4
+    # the path carries limit certificates: the CSV's bounds are the API's, below J
+    np.testing.assert_allclose([float(r["lower_bound"]) for r in rows], path.lower_bounds,
+                               rtol=1e-8)
+    assert all(float(r["lower_bound"]) <= float(r["objective"]) * (1 + 1e-12) for r in rows)
 
 
 @pytest.mark.parametrize("content,args,match", [

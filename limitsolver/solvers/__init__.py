@@ -116,9 +116,12 @@ def solver_chain(solver: str, problem) -> list[str]:
 
 
 def run_solver(name: str, problem, directions, *, tol: float, warm_start=None,
-               verbose=False, **options) -> SolverResult:
-    """Run one backend by name."""
+               verbose=False, deadline=None, **options) -> SolverResult:
+    """Run one backend by name. ``deadline`` (a ``time.monotonic()`` value or None): the
+    backend stops at its first check past it and returns its current point with
+    ``info["timed_out"] = True``."""
     if name == "native":
         return _native().solve_native(problem, directions, tol=tol, warm_start=warm_start,
-                                      verbose=verbose, **options)
-    return solve_conic(problem, directions, solver=name, tol=tol, verbose=verbose, **options)
+                                      verbose=verbose, deadline=deadline, **options)
+    return solve_conic(problem, directions, solver=name, tol=tol, verbose=verbose,
+                       deadline=deadline, **options)

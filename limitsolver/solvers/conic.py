@@ -174,12 +174,31 @@ def get_model(problem, directions) -> ConicModel:
     return model
 
 
+#: The backends' own wall-clock limit options (ECOS has none: the deadline is checked
+#: before the call only).
+TIME_LIMIT_OPTION = {"CLARABEL": "time_limit", "SCS": "time_limit_secs"}
+
+
 def solve_conic(problem, directions, *, solver="CLARABEL", tol=1e-8, verbose=False,
-                warm_start=None, **options) -> SolverResult:
-    """Solve the grid problem with a cvxpy backend (``warm_start`` is ignored)."""
+                warm_start=None, deadline=None, **options) -> SolverResult:
+    """Solve the grid problem with a cvxpy backend (``warm_start`` is ignored).
+
+    ``deadline`` (``time.monotonic()`` value): past it no backend is started
+    (SolverFailed); before it, the time left is passed as the backend's own time limit
+    where it has one (:data:`TIME_LIMIT_OPTION`)."""
+    from ..budget import remaining
     name = solver.upper()
     installed = installed_conic_solvers()
     if name not in installed:
         raise ValueError(f"solver {solver!r} is not installed; installed cvxpy solvers: "
                          f"{', '.join(installed)}")
-    return get_model(problem, directions).solve(problem.lam, name, tol, verbose=verbose, **options)
+    left = remaining(deadline)
+    if left <= 0.0:
+        raise SolverFailed(f"{name}: time limit reached before the backend was started")
+    if np.isfinite(left) and name in TIME_LIMIT_OPTION:
+        options.setdefault(TIME_LIMIT_OPTION[name], float(left))
+    res = get_model(problem, directions).solve(problem.lam, name, tol, verbose=verbose,
+                                               **options)
+    if remaining(deadline) <= 0.0:
+        res.info["timed_out"] = True
+    return res

@@ -36,6 +36,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit
 
+from ..budget import expired as _expired
 from ..certificate import _project_free, certify, fit_free_part
 from ..losses import LogisticLoss
 from ..penalties import get_penalty
@@ -57,6 +58,8 @@ class RestrictedLogistic:
 
     #: Largest Newton system ((|S| + p) · T unknowns) solved densely.
     max_newton_size = 4000
+    #: ``time.monotonic()`` value past which the Newton loop stops (None: no limit).
+    deadline = None
 
     def __init__(self, A, F, Y, lam: float, penalty: str):
         self.A, self.F, self.Y = A, F, Y
@@ -149,7 +152,7 @@ class RestrictedLogistic:
             VS = V[S]
             P0 = value(VS, C, AS)
             converged = False
-            while steps < max_newton:
+            while steps < max_newton and not _expired(self.deadline):
                 steps += 1
                 marg = Y * (AS @ VS + F @ C)
                 sig = expit(-marg)
@@ -218,12 +221,14 @@ class RestrictedLogistic:
 
 
 def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pricer,
-                          pick, warm_rows, blas=nullcontext) -> SolverResult:
+                          pick, warm_rows, blas=nullcontext, deadline=None) -> SolverResult:
     """Working-set method for the logistic loss (module docstring). Called by
     :func:`limitsolver.solvers.native.solve_native`, which validates the options and builds
     the pricer; ``pick(cand, scores, n_add)`` chooses violators, ``warm_rows`` maps a warm
     start to grid rows, ``blas()`` is the context that limits BLAS threads in the small
-    Newton systems (threaded BLAS on them is many times slower on a loaded machine)."""
+    Newton systems (threaded BLAS on them is many times slower on a loaded machine).
+    ``deadline`` (``time.monotonic()`` value) is checked once per pricing pass and inside
+    the restricted Newton loop; past it the current point is returned, ``info["timed_out"]``."""
     t_start = time.perf_counter()
     n, T, M = problem.n, problem.T, dirs.shape[0]
     lam = problem.lam
@@ -235,6 +240,7 @@ def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pric
     tol_kkt = min(1e-10, tol / 100.0)
     n_passes, pricing_time, n_newton = 0, 0.0, 0
     status, cert, history, stalled = "inaccurate", None, [], 0
+    timed_out = False
     while True:
         f = (PhiW @ VW if W.size else 0.0) + F @ C
         Zp = _project_free(problem, LogisticLoss.residual(f, Y))
@@ -261,6 +267,9 @@ def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pric
             break
         if n_passes >= opts["max_passes"]:
             break
+        if _expired(deadline):
+            timed_out = True
+            break
         nz = np.any(VW != 0, axis=1) if W.size else np.zeros(0, dtype=bool)
         support, Vsupp = W[nz], VW[nz]
         cand = np.setdiff1d(np.flatnonzero(S_all > lam), support)
@@ -277,6 +286,7 @@ def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pric
         V0 = np.vstack([Vsupp, np.zeros((picked.size, T))])
         PhiW = pricer.columns(W)
         sub = RestrictedLogistic(PhiW, F, Y, lam, problem.penalty)
+        sub.deadline = deadline
         with blas():
             VW, C, steps, ok = sub.solve(V0, C, tol_kkt=tol_kkt)
         n_newton += steps
@@ -301,4 +311,6 @@ def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pric
         gap_history=history,
         phi_cached=bool(pricer.cached),
     )
+    if timed_out:
+        info["timed_out"] = True
     return SolverResult(V=V, C=C, status=status, solver="native", info=info)

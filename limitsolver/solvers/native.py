@@ -42,6 +42,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
+from ..budget import expired
 from ..certificate import _project_free, certify, support_dual
 from ..features import features_rmatvec, relu_features
 from ..penalties import get_penalty
@@ -300,7 +301,7 @@ def _pick_violators(cand, scores, keys, n_add):
 
 
 def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=False,
-                 **options) -> SolverResult:
+                 deadline=None, **options) -> SolverResult:
     """Solve the squared-loss grid problem with the working-set method (module docstring).
 
     Parameters
@@ -316,6 +317,9 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
         nearest grid rows) start the working set.
     verbose : bool or int
         Print one line per pricing pass (2: also one per restricted solve).
+    deadline : float, optional
+        A ``time.monotonic()`` value: checked once per pricing pass and per restricted
+        solve; past it the current point is returned with ``info["timed_out"] = True``.
     **options
         See :data:`DEFAULT_OPTIONS`; unknown names raise ValueError.
 
@@ -356,7 +360,7 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
         keys = _PatternCache(problem.Xt, dirs)
         return solve_native_logistic(
             problem, dirs, tol=tol, warm_start=warm_start, verbose=verbose, opts=opts,
-            pricer=pricer, warm_rows=_warm_rows,
+            pricer=pricer, warm_rows=_warm_rows, deadline=deadline,
             blas=lambda: _blas_threads(opts["threads"]),
             pick=lambda cand, scores, n_add: _pick_violators(cand, scores, keys, n_add))
     Yp = proj(Y)
@@ -373,6 +377,7 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
     status, cert = "inaccurate", None
     history = []
     stalled = 0
+    timed_out = False
     while True:
         # residual of the current point (free part eliminated exactly)
         PhiW = pricer.columns(W) if W.size else np.zeros((n, 0))
@@ -428,6 +433,9 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
             break
         if n_passes >= opts["max_passes"]:
             break
+        if expired(deadline):
+            timed_out = True
+            break
         # gap-safe screening with the certified dual point
         if use_screening and cert.gap > 0:
             r = np.sqrt(2.0 * n * cert.gap)
@@ -469,6 +477,7 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
             ws = np.concatenate([sup_pos, picked]).astype(int)
             V0 = np.vstack([Vsupp, np.zeros((picked.size, T))])
             sub = RestrictedLasso(proj(Phi_pool[:, ws]), Yp, lam, problem.penalty)
+            sub.deadline = deadline
             Vws, inf = sub.solve(V0, tol=inner_tol, max_epochs=opts["max_epochs"])
             epochs += inf["epochs"]
             n_newton += inf["newton"]
@@ -480,7 +489,7 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
                       f"{int(keep.sum())}")
             changed = bool(keep[sup_pos.size:].any()) or not keep[:sup_pos.size].all()
             sup_pos, Vsupp = ws[keep], Vws[keep]
-            if not changed:
+            if not changed or expired(deadline):
                 break
             n_add = max(opts["ws_min"], sup_pos.size)
             Rp = proj(Y - Phi_pool[:, sup_pos] @ Vsupp)
@@ -508,4 +517,6 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
         screened=int(M - alive.sum()),
         phi_cached=bool(pricer.cached),
     )
+    if timed_out:
+        info["timed_out"] = True
     return SolverResult(V=V, C=C, status=status, solver="native", info=info)

@@ -19,12 +19,17 @@ __all__ = ["polish"]
 
 
 def polish(problem, directions, result: SolverResult, *, tol: float,
-           rel_threshold: float = 1e-6) -> SolverResult | None:
+           rel_threshold: float = 1e-6, deadline=None) -> SolverResult | None:
     """Restricted re-solve on the thresholded support; ``None`` if it cannot be done.
 
     A row is kept when its contribution ‖Φ_j‖·‖V_j‖ exceeds ``rel_threshold`` times the
     largest one and 1e-9·‖Y‖ (so interior-point round-off around V = 0 is dropped).
+    ``deadline`` (``time.monotonic()`` value) is passed to the restricted re-solve; past it
+    nothing is done (``None`` is returned).
     """
+    from ..budget import expired, remaining
+    if expired(deadline):
+        return None
     norms = get_penalty(problem.penalty).row_norms(result.V)
     if not norms.size or float(norms.max()) <= 0.0:
         return None
@@ -42,9 +47,11 @@ def polish(problem, directions, result: SolverResult, *, tol: float,
     from . import native_supports, run_solver
     try:
         if native_supports(problem):
-            res = run_solver("native", problem, sub, tol=min(tol, 1e-10))
+            res = run_solver("native", problem, sub, tol=min(tol, 1e-10), deadline=deadline)
         else:
-            res = ConicModel(problem, sub).solve(problem.lam, "CLARABEL", min(tol, 1e-10))
+            limit = {} if deadline is None else {"time_limit": remaining(deadline)}
+            res = ConicModel(problem, sub).solve(problem.lam, "CLARABEL", min(tol, 1e-10),
+                                                 **limit)
     except SolverFailed:
         return None
     if res.status not in ("optimal", "inaccurate"):

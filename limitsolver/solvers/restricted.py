@@ -32,6 +32,8 @@ import numpy as np
 from scipy.linalg import cho_factor as _cho_factor
 from scipy.linalg import cho_solve as _cho_solve
 
+from ..budget import expired as _expired
+
 __all__ = ["RestrictedLasso"]
 
 
@@ -78,6 +80,10 @@ class RestrictedLasso:
 
     #: Gap checks without 10% progress after which coordinate descent stops.
     patience = 30
+
+    #: ``time.monotonic()`` value past which the Newton and coordinate-descent loops stop
+    #: (None: no limit); set by the caller.
+    deadline = None
 
     def __init__(self, A, Y, lam: float, penalty: str):
         self.A = A
@@ -212,7 +218,7 @@ class RestrictedLasso:
             AS = A[:, S]
             VS = V[S]
             P0 = obj(VS, AS)
-            while steps < max_newton:
+            while steps < max_newton and not _expired(self.deadline):
                 steps += 1
                 nrm = np.sqrt(np.sum(VS * VS, axis=1))
                 U = VS / nrm[:, None]
@@ -310,6 +316,8 @@ class RestrictedLasso:
                 self._epoch(V, Gr, range(k))
         if newton:
             for rounds in range(10):
+                if _expired(self.deadline):
+                    break
                 V, steps = self._newton_all(V, tol_kkt=max(tol, 1e-13))
                 n_newton += steps
                 primal, dual = self.gap(V)
@@ -346,7 +354,7 @@ class RestrictedLasso:
         epochs = 0
         rel = np.inf
         best, since = np.inf, 0
-        while epochs < max_epochs:
+        while epochs < max_epochs and not _expired(self.deadline):
             # full sweeps every `check_every` epochs, support-only sweeps in between
             for e in range(check_every):
                 if e == 0:

@@ -1,0 +1,196 @@
+"""The exchange loop of :func:`~limitsolver.refine.refine` and what keeps it safe.
+
+- ``_Run`` holds one refinement's state: the point of lowest objective seen (only points
+  that fit the data, for interpolation), the best lower bound on OPT (every iteration's
+  bound is valid whatever the point, so the best is kept), the history; ``finish`` sets
+  the status from the returned point's limit gap (:mod:`limitsolver.status`);
+- ``_inner_solve``: working-set solves with the fallback chain of ``solve_problem``;
+- ``_can_restart`` / ``_restart_grid``: a stalled 1-D refinement restarts once from the
+  data-breakpoint grid.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from .exceptions import ConvergenceWarning, SolverFailed
+from .oracle import attach_limit_certificate
+from .status import set_status
+
+__all__ = ["STALL_WINDOW", "FALLBACK_TOL"]
+
+
+#: ``refine(restart=True)``: the refinement has stalled when its relative limit gap has not
+#: halved over this many iterations.
+STALL_WINDOW = 8
+
+
+def _restart_grid(problem):
+    """The grid of the restart: ``default_grid`` with ``COARSE_SIZE`` directions (d = 1:
+    plus the 2n data breakpoints)."""
+    from .grids import default_grid
+    from .refine import COARSE_SIZE
+    return problem.check_directions(default_grid(problem.X, problem.bias, COARSE_SIZE))
+
+
+def _can_restart(problem, solution) -> bool:
+    """d = 1 and the start's grid lacks some data-breakpoint direction."""
+    from .grids import breakpoint_directions
+    if problem.d != 1:
+        return False
+    grid = solution.grid if solution.grid is not None else solution.atom_directions
+    bp = problem.check_directions(breakpoint_directions(problem.X, problem.bias))
+    if grid is None or len(grid) == 0:
+        return True
+    dist = np.max(np.abs(bp[:, None, :] - np.asarray(grid)[None, :, :]), axis=2).min(axis=1)
+    return bool(np.any(dist > 1e-12))
+
+
+def _inner_solve(problem, directions, solver, tol, warm_start, deadline):
+    """A working-set solve through ``solve_problem``, its warnings silenced (the refinement
+    judges the result by its own certificates); None when every backend fails.
+
+    With ``solver="auto"`` the first backend alone is tried first (the native solver where
+    it applies, else Clarabel): the whole chain would run first-order SCS to its iteration
+    limit whenever a 1e-12 gap is out of reach. Only when it fails — no point, or an
+    interpolation that does not fit the data — does the full fallback chain of
+    ``solve_problem`` run, asked for a relative gap of ``max(tol, FALLBACK_TOL)`` (SCS
+    asked for 1e-11 runs to its iteration limit: minutes)."""
+    from .api import _score, solve_problem
+    from .solvers import solver_chain
+    chain = solver_chain(solver, problem)
+    tries = [chain[0], solver] if solver == "auto" and len(chain) > 1 else [solver]
+    for name in tries:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                sol = solve_problem(problem, directions, solver=name,
+                                    tol=tol if name != solver else max(tol, FALLBACK_TOL),
+                                    warm_start=warm_start, deadline=deadline)
+            except SolverFailed:
+                continue
+        if np.isfinite(_score(problem, sol.certificate)) or name == tries[-1]:
+            return sol
+    return None
+
+
+#: Target relative gap of the fallback chain in working-set solves (see ``_inner_solve``).
+FALLBACK_TOL = 1e-8
+
+
+class _Run:
+    """The state of one refinement: best point (by objective), best lower bound, history."""
+
+    def __init__(self, problem, *, t0, deadline, tol, verbose, progress=None):
+        from .certificate import ROUNDING, _reference_value
+        self.problem, self.t0, self.deadline, self.tol = problem, t0, deadline, tol
+        self.budget = deadline - time.monotonic()
+        self.verbose, self.progress = verbose, progress
+        self.floor = max(ROUNDING * _reference_value(problem), 1e-300)
+        self.best_sol, self.best_lb, self.best_exact = None, -np.inf, True
+        self.history, self.start = [], "initial"
+        self.lam = 1.0 if problem.loss == "interpolate" else problem.lam
+        self.exact = True if problem.d <= 2 else None
+
+    def usable(self, sol) -> bool:
+        """A point that may be returned: for interpolation, one that fits the data."""
+        from .api import _score
+        return bool(np.isfinite(_score(self.problem, sol.certificate)))
+
+    def rel(self) -> float:
+        """Relative gaps as in the certificate: against max(|J|, ROUNDING · J_ref)."""
+        J = self.best_sol.objective
+        return (J - self.best_lb) / max(abs(J), self.floor)
+
+    def record(self, sol):
+        """Certify ``sol`` against OPT (oracle), update the bests, log; returns the sup."""
+        sup = attach_limit_certificate(sol, threshold=(1 - self.margin) * self.lam,
+                                       top_k=self.max_new, exact=self.exact)
+        if sol.lower_bound > self.best_lb:
+            self.best_lb, self.best_exact = sol.lower_bound, sol.lower_bound_exact
+        if sol.objective < self.best_sol.objective and self.usable(sol):
+            self.best_sol = sol
+        h = dict(iteration=len(self.history),
+                 working_set=int(sol.grid.shape[0]) if sol.grid is not None else 0,
+                 objective=float(sol.objective), lower_bound=float(sol.lower_bound),
+                 rel_limit_gap=float(self.rel()), time=time.perf_counter() - self.t0,
+                 start=self.start)
+        self.history.append(h)
+        if self.progress is not None:
+            self.progress(h)
+        if self.verbose:
+            print(f"refine {h['iteration']:3d}: objective {sol.objective:.12g}  lower bound "
+                  f"{sol.lower_bound:.12g}  rel. limit gap {h['rel_limit_gap']:.2e}  "
+                  f"working set {h['working_set']}  t {h['time']:.2f}s")
+        return sup
+
+    def exchange(self, sol, max_iter, *, stall, exchange_margin, max_new, slide, joint,
+                 merge_tol, solver, inner_tol) -> str:
+        """Run the exchange loop from ``sol``; returns why it ended: "converged",
+        "max_iter", "timed_out", "failed" (no backend solved a working set) or
+        "stalled" (only with ``stall``)."""
+        from .budget import expired
+        from .newton import supports_joint_newton
+        from .refine import _newton_step, _polished, _slide, merge_directions
+        self.margin, self.max_new = exchange_margin, max_new
+        problem = self.problem
+        newton = joint and supports_joint_newton(problem)
+        first = len(self.history)
+        for it in range(max(max_iter, 1)):
+            sup = self.record(sol)
+            rel = self.rel()
+            if rel <= self.tol:
+                return "converged"
+            if it + 1 >= max_iter:
+                return "max_iter"
+            if expired(self.deadline):
+                return "timed_out"
+            k = len(self.history) - 1 - STALL_WINDOW
+            if stall and k >= first and rel > 0.5 * self.history[k]["rel_limit_gap"]:
+                return "stalled"
+            # local maximizers of ‖c‖ for the dual point that gave the bound
+            new = [sup.directions[sup.values >= (1 - exchange_margin) * sup.value]]
+            Z = np.asarray(sol.certificate.dual_point, dtype=float)
+            active = sol.atom_directions
+            if slide and not newton and active.shape[0]:
+                new.append(_slide(problem, active, sol.atom_weights, Z))
+            D = merge_directions(problem, np.vstack([active] + new), merge_tol=merge_tol)
+            nxt = _inner_solve(problem, D, solver, inner_tol, sol, self.deadline)
+            if nxt is None:
+                return "failed"
+            sol = _newton_step(problem, nxt) if newton else _polished(problem, nxt)
+        return "max_iter"
+
+    def finish(self, solution, reason):
+        """The best point with the best bound, its status from its limit gap; warnings."""
+        problem, out = self.problem, self.best_sol
+        if solution.grid is not None and out is not solution and out.grid is not None:
+            # keep the starting grid (for warm starts), with the working set appended
+            out.grid = np.vstack([solution.grid, out.grid])
+            gw = getattr(out, "grid_weights", None)
+            if gw is not None:
+                out.grid_weights = np.vstack([np.zeros((solution.grid.shape[0], problem.T)),
+                                              gw])
+        out.lower_bound = float(self.best_lb)
+        out.limit_gap = float(out.objective - self.best_lb)
+        out.lower_bound_exact = bool(self.best_exact)
+        out.info["limit_rel_gap"] = float(out.limit_gap / max(abs(out.objective), self.floor))
+        out.info["refine"] = self.history
+        out.info["refine_converged"] = reason == "converged"
+        out.info["refine_stop"] = reason
+        out.info["time_refine"] = time.perf_counter() - self.t0
+        if reason == "timed_out":
+            out.info["timed_out"] = True
+        set_status(out, self.tol, "limit")
+        if out.status != "optimal":
+            why = {"timed_out": f"the time limit of {self.budget:.3g} s was reached",
+                   "failed": "a working-set solve failed on every backend",
+                   }.get(reason, f"{len(self.history)} iterations")
+            kind = "" if out.lower_bound_exact else " (lower bound estimated, not certified)"
+            warnings.warn(f"refine: relative limit gap {out.info['limit_rel_gap']:.3e}{kind} "
+                          f"exceeds tol={self.tol:g} after {why}; returning the best point "
+                          "found", ConvergenceWarning, stacklevel=3)
+        return out
