@@ -50,7 +50,8 @@ def _cvxpy_optimum(X, Y, lam, penalty, grid, free):
         fit = fit + np.ones((n, 1)) @ cp.Variable((1, T))
     omega = cp.sum(cp.norm(V, 2, axis=1)) if penalty == "group" else cp.sum(cp.abs(V))
     prob = cp.Problem(cp.Minimize(cp.sum_squares(Y - fit) / (2 * n) + lam * omega))
-    prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    assert prob.status == "optimal", prob.status
     return prob.value
 
 
