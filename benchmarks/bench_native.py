@@ -7,12 +7,15 @@ Usage (from the repository root)::
     python benchmarks/bench_native.py --quick             # problems 1 2, peers 10 s
     python benchmarks/bench_native.py --problems 3 --scaling 10000 30000 100000 300000
     python benchmarks/bench_native.py --loss logistic --problems 1 2 --peers clarabel scs ecos
+    python benchmarks/bench_native.py --problems 1 3 --directions 300 --timeout 20  # smoke
+    python benchmarks/setup_celer.py                      # once: celer's own environment
 
 For every reference problem and λ it prints one table (time, certified relative duality
 gap from limitsolver.certificate.certify, active neurons, time ratio to native — a lower
 bound ">Nx" when the peer did not finish), the number of pricing passes of the native
 solver and the time of one full pricing pass, so the distance to the floor is visible.
-For problem 3 it also reports the peak memory (ru_maxrss) of a native solve in a fresh
+The native solver is timed through ``limitsolver.solve`` end to end; every peer's time
+includes building its feature matrix (see benchmarks/harness.py). For problem 3 it also reports the peak memory (ru_maxrss) of a native solve in a fresh
 process.
 """
 from __future__ import annotations
@@ -47,11 +50,15 @@ def _args(argv=None):
                    help="problems 1 and 2 only, peers limited to 10 s")
     p.add_argument("--scaling", type=int, nargs="*", default=None,
                    help="grid sizes for the cost-vs-M study on problem 3's data")
+    p.add_argument("--directions", type=int, default=None,
+                   help="grid size for every problem (default: each problem's own M)")
     p.add_argument("--no-memory", action="store_true",
                    help="skip the peak-memory run of problem 3")
     a = p.parse_args(argv)
     if a.timeout <= 0 or a.timeout > 3600:
         p.error("--timeout must be in (0, 3600]")
+    if a.directions is not None and a.directions < 1:
+        p.error("--directions must be a positive integer")
     if a.quick:
         a.problems = [q for q in a.problems if q != 3] or [1]
         a.timeout = min(a.timeout, 10.0)
@@ -64,8 +71,9 @@ def main(argv=None):
           f"loss {a.loss}")
     for pid in a.problems:
         d, n, T, M, kind = REFERENCE[pid]
+        M = a.directions or M
         for frac in a.lams:
-            problem, dirs = make_problem(pid, frac, loss=a.loss)
+            problem, dirs = make_problem(pid, frac, M=M, loss=a.loss)
             label = (f"problem {pid} (d={d}, n={n}, T={T}, M={M} {kind}, {a.loss}), "
                      f"lam={frac:g}*lam_max")
             print(f"\n== {label}")
@@ -74,7 +82,7 @@ def main(argv=None):
             pass_t = pricing_pass_time(problem, dirs)
             rows = [nat]
             for peer in a.peers:
-                rows.append(run_peer(peer, pid, frac, timeout=a.timeout, tol=a.tol,
+                rows.append(run_peer(peer, pid, frac, timeout=a.timeout, tol=a.tol, M=M,
                                      mem_gib=a.peer_memory, label=label, loss=a.loss))
                 print(f"   {peer}: {rows[-1].note or 'done'}", flush=True)
             print(format_table(rows, nat.time))
@@ -92,7 +100,7 @@ def main(argv=None):
             print(f"native: {nat.extra['passes']} pricing passes, one full pricing pass "
                   f"{pass_t:.4f} s, total = {nat.time / pass_t:.1f} passes' worth")
             if pid == 3 and not a.no_memory and a.loss == "squared":
-                t, gap, base, peak = native_peak_memory(pid, frac, tol=a.tol)
+                t, gap, base, peak = native_peak_memory(pid, frac, tol=a.tol, M=M)
                 print(f"native in a fresh process: {t:.2f} s, gap {gap:.2e}, peak RSS "
                       f"{peak / 2**20:.0f} MiB (before the solve {base / 2**20:.0f} MiB)")
     if a.scaling:

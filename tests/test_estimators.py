@@ -103,8 +103,30 @@ def test_pipeline_and_grid_search(rng):
     pipe = make_pipeline(StandardScaler(), LimitRegressor(free="intercept", n_directions=40))
     search = GridSearchCV(pipe, {"limitregressor__lam": [1e-3, 1e-1]}, cv=3)
     search.fit(X, Y[:, 0])
-    assert search.best_params_["limitregressor__lam"] in (1e-3, 1e-1)
-    assert search.predict(X).shape == (30,)
+    # independent route: the same 3 unshuffled folds, scaled and solved by hand, R² by hand
+    y = Y[:, 0]
+    folds = np.array_split(np.arange(30), 3)
+
+    def fit_predict(train, Xq, lam):
+        mu, sd = X[train].mean(axis=0), X[train].std(axis=0)
+        sol = ls.solve((X[train] - mu) / sd, y[train], lam=lam, free="intercept",
+                       n_directions=40)
+        return sol.predict((Xq - mu) / sd)[:, 0]
+
+    means = []
+    for lam in (1e-3, 1e-1):
+        scores = []
+        for test in folds:
+            train = np.setdiff1d(np.arange(30), test)
+            r = y[test] - fit_predict(train, X[test], lam)
+            scores.append(1.0 - np.sum(r**2) / np.sum((y[test] - y[test].mean()) ** 2))
+        means.append(np.mean(scores))
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], means, rtol=1e-6)
+    assert abs(means[0] - means[1]) > 1e-3          # the choice is not a tie
+    assert search.best_params_["limitregressor__lam"] == (1e-3, 1e-1)[int(np.argmax(means))]
+    best = search.best_params_["limitregressor__lam"]
+    np.testing.assert_allclose(search.predict(X), fit_predict(np.arange(30), X, best),
+                               rtol=1e-9, atol=1e-12)
 
 
 def test_works_without_scikit_learn(tmp_path):

@@ -13,6 +13,8 @@ from limitsolver.features import features_rmatvec, relu_features
 from limitsolver.oracle import sup_correlation
 from limitsolver.problem import LimitProblem
 
+from .conftest import random_problem
+
 
 def _dense_directions(problem, N):
     """A dense sample of Θ, built without the oracle's code."""
@@ -241,9 +243,6 @@ def _trained_network(X, Y, lam, width=12, seed=0):
 def test_lower_bound_below_every_objective(d):
     """On random 1-D and 2-D problems the certified lower bound never exceeds the objective
     of any solution (any grid, refined) or any finite network (random, or trained)."""
-    import sys
-    sys.path.insert(0, "tests")
-    from conftest import random_problem
     rng = np.random.default_rng(100 + d)
     cases = [("squared", "group", "regularized", "none"),
              ("squared", "l1", "free", "intercept"),
@@ -298,10 +297,23 @@ def test_solve_options_for_the_limit():
     x, y = np.array([-1.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0])
     off = solve(x, y, lam=0.1, refine=False, certify_limit=False)
     assert off.lower_bound is None and off.limit_gap is None
-    assert api.AUTO_REFINE_MAX_N[1] >= 3
-    auto = solve(x, y, lam=0.1)
+    auto = solve(x, y, lam=0.1)      # d = 1 and no grid given: refined by default
     assert "refine" in auto.info
     assert "refine" not in solve(x, y, lam=0.1, n_directions=64).info
+    # the default answer is the limit: a dense circle written here, solved by Clarabel,
+    # is an upper bound on OPT within O(1/M²) of it
+    a = np.linspace(0.0, 2 * np.pi, 4000, endpoint=False)
+    dense = solve(x, y, lam=0.1, grid=np.column_stack([np.cos(a), np.sin(a)]),
+                  solver="clarabel", certify_limit=False)
+    assert auto.lower_bound <= dense.objective
+    assert auto.objective <= dense.objective * (1 + 1e-9)
+    assert dense.objective - auto.objective <= 1e-5 * dense.objective
+    assert auto.limit_gap <= 1e-8 * auto.objective + 1e-15
+    # above the documented size the default does not refine
+    n_big = api.AUTO_REFINE_MAX_N[1] + 1
+    xb = np.linspace(-1.0, 1.0, n_big)
+    big = solve(xb, np.abs(xb), lam=0.1, certify_limit=False)
+    assert "refine" not in big.info
 
 
 def test_free_part_alone_is_exact_without_warnings():

@@ -46,8 +46,17 @@ def test_measure_1d_2d_and_kernel(table, tmp_path, rng):
 
 def test_task_sharing(table, tmp_path):
     S = plotting.task_sharing_matrix(table["group"].solution)
-    assert np.allclose(np.diag(S), 1) and np.all(S >= 0) and np.all(S <= 1 + 1e-12)
-    # l1 solutions with disjoint supports have zero off-diagonal sharing where unshared
+    # the cosine between |weight| profiles, counted here task by task
+    A = np.abs(table["group"].solution.weights)
+    for s in range(A.shape[1]):
+        for t in range(A.shape[1]):
+            cos = A[:, s] @ A[:, t] / (np.linalg.norm(A[:, s]) * np.linalg.norm(A[:, t]))
+            assert S[s, t] == pytest.approx(cos, rel=1e-12)
+    # closed forms: disjoint neurons share nothing; proportional profiles share all
+    from types import SimpleNamespace
+    W = np.array([[1.0, 0.0, 2.0], [0.0, -3.0, 0.0], [2.0, 0.0, 4.0]])
+    np.testing.assert_allclose(plotting.task_sharing_matrix(SimpleNamespace(weights=W)),
+                               [[1, 0, 1], [0, 1, 0], [1, 0, 1]], atol=1e-15)
     _save(plotting.plot_task_sharing(table["group"].solution), tmp_path, "share")
 
 

@@ -28,6 +28,33 @@ def _jobs(rng):
     return jobs
 
 
+def _spec(job):
+    """(X, Y, lam, penalty, grid, free) of the jobs built by _jobs, read without the sweep."""
+    if isinstance(job, ls.Job):
+        X, Y, lam, pen, opts = job.X, job.Y, job.lam, job.penalty, job.options
+    else:
+        X, Y, lam, pen, opts = job["X"], job["Y"], job["lam"], job["penalty"], job
+    return dict(X=X, Y=Y, lam=lam, penalty=pen, grid=opts["grid"],
+                free=opts.get("free", "none"))
+
+
+def _cvxpy_optimum(X, Y, lam, penalty, grid, free):
+    """min (1/(2n))‖Y − ΦV − 1cᵀ‖² + λ Ω(V) on the grid (regularized bias), by Clarabel."""
+    import cvxpy as cp
+    n, T = Y.shape
+    G = grid / np.linalg.norm(grid, axis=1, keepdims=True)
+    Phi = np.maximum(np.hstack([X, np.ones((n, 1))]) @ G.T, 0.0)
+    V = cp.Variable((G.shape[0], T))
+    fit = Phi @ V
+    if free == "intercept":
+        fit = fit + np.ones((n, 1)) @ cp.Variable((1, T))
+    omega = cp.sum(cp.norm(V, 2, axis=1)) if penalty == "group" else cp.sum(cp.abs(V))
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(Y - fit) / (2 * n) + lam * omega))
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    assert prob.status == "optimal", prob.status
+    return prob.value
+
+
 def _check_against_direct(jobs, results):
     assert [r.index for r in results] == list(range(len(jobs)))
     bad = {3: "lam must be", 5: "missing lam", len(jobs) - 1: "no-such-solver"}
@@ -37,9 +64,15 @@ def _check_against_direct(jobs, results):
             assert r.error.startswith("ValueError: ") and bad[i] in r.error
             continue
         assert r.ok, r.error
-        job = ls.sweep([jobs[i]])[0]   # independent single-job reference
-        assert r.objective == job.objective
-        assert r.solution.atom_weights.tobytes() == job.solution.atom_weights.tobytes()
+        spec = _spec(jobs[i])
+        # the sweep runs exactly what solve() runs ...
+        direct = ls.solve(spec["X"], spec["Y"], lam=spec["lam"], penalty=spec["penalty"],
+                          grid=spec["grid"], free=spec["free"])
+        assert r.objective == direct.objective
+        assert r.solution.atom_weights.tobytes() == direct.atom_weights.tobytes()
+        # ... and that is the grid optimum, found here by cvxpy on features built here
+        opt = _cvxpy_optimum(**spec)
+        assert abs(r.objective - opt) <= 1e-6 * opt, (i, r.objective, opt)
 
 
 def _same(a, b):
