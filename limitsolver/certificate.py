@@ -191,13 +191,16 @@ def support_dual(problem, directions, V, Z0) -> np.ndarray:
     alpha = float(np.sum(PZ * U * mask)) / den if den > 0 else 0.0
     Z = alpha * Z0
     F = problem.F
-    for t in range(problem.T):
-        rows = mask[:, t]
+    # tasks with the same active rows share the matrix B: one least-squares factorization
+    # for all their right-hand sides (the group penalty: one for all T tasks)
+    patterns, which = np.unique(mask.T, axis=0, return_inverse=True)
+    for k, rows in enumerate(patterns):
+        tasks = np.flatnonzero(np.ravel(which) == k)
         B = np.vstack([Phi[:, rows].T, F.T])
-        r = np.concatenate([U[rows, t], np.zeros(F.shape[1])])
         if B.shape[0] == 0:
             continue
-        Z[:, t] -= np.linalg.lstsq(B, B @ Z[:, t] - r, rcond=None)[0]
+        r = np.vstack([U[np.ix_(rows, tasks)], np.zeros((F.shape[1], tasks.size))])
+        Z[:, tasks] -= np.linalg.lstsq(B, B @ Z[:, tasks] - r, rcond=None)[0]
     return Z
 
 
