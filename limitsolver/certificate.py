@@ -22,6 +22,7 @@ import numpy as np
 from .features import features_matvec, features_rmatvec
 from .losses import get_loss
 from .penalties import get_penalty
+from .pricing import active_store
 
 __all__ = ["Certificate", "certify", "primal_value", "fit_free_part", "dual_candidate",
            "correlations", "lam_max", "support_dual"]
@@ -72,7 +73,8 @@ def lam_max(problem, directions=None) -> float:
     if directions is None:
         from .grids import default_grid
         directions = default_grid(problem.X, problem.bias)
-    directions = problem.check_directions(directions)
+    if active_store(problem.Xt, directions) is None:    # a shared store's grid is normalized
+        directions = problem.check_directions(directions)
     C = fit_free_part(problem, np.zeros((problem.n, problem.T)))
     Z = dual_candidate(problem, problem.F @ C)
     S = get_penalty(problem.penalty).dual_norms(correlations(problem, directions, Z))
@@ -205,7 +207,11 @@ def support_dual(problem, directions, V, Z0) -> np.ndarray:
 
 
 def correlations(problem, directions, Z) -> np.ndarray:
-    """c(θ_j) = (1/n) Σ_i Z_i relu(θ_j·x̃_i) for every grid direction, shape (M, T)."""
+    """c(θ_j) = (1/n) Σ_i Z_i relu(θ_j·x̃_i) for every grid direction, shape (M, T)
+    (from the shared feature store of (X̃, directions) when one is active)."""
+    store = active_store(problem.Xt, directions)
+    if store is not None:
+        return store.correlations(Z)
     return features_rmatvec(problem.Xt, directions, Z) / problem.n
 
 
