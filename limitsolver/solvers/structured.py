@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg.lapack import dpotri
 
 __all__ = ["group_hessian_scale", "group_newton_solve", "dense_group_hessian"]
 
@@ -61,7 +62,11 @@ def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.n
     s_ = GSS.shape[0]
     B = GSS + np.diag(c + ridge)
     fb = cho_factor(B, check_finite=False)
-    Binv = cho_solve(fb, np.eye(s_), check_finite=False)
+    Binv, info = dpotri(fb[0], lower=fb[1])                        # B⁻¹ from the factor
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dpotri failed ({info})")
+    Binv = np.triu(Binv) if not fb[1] else np.tril(Binv)
+    Binv = Binv + Binv.T - np.diag(np.diag(Binv))
     X0 = cho_solve(fb, grad, check_finite=False)                   # K⁻¹ g
     w = np.einsum("ij,ij->i", U, X0)                              # Wᵀ K⁻¹ g
     cap = -Binv * (U @ U.T)
