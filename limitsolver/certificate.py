@@ -77,7 +77,17 @@ def lam_max(problem, directions=None) -> float:
         directions = problem.check_directions(directions)
     C = fit_free_part(problem, np.zeros((problem.n, problem.T)))
     Z = dual_candidate(problem, problem.F @ C)
-    S = get_penalty(problem.penalty).dual_norms(correlations(problem, directions, Z))
+    return grid_sup(problem, directions, Z)
+
+
+def grid_sup(problem, directions, Z) -> float:
+    """max_j ‖c(θ_j)‖_* over the grid for the candidate Z (n × T), in float64 (through
+    the shared feature store of (X̃, directions) when one is active)."""
+    pen = get_penalty(problem.penalty)
+    store = active_store(problem.Xt, directions)
+    if store is not None:
+        return store.dual_norms_and_sup(Z, pen)[1]
+    S = pen.dual_norms(correlations(problem, directions, Z))
     return float(S.max()) if S.size else 0.0
 
 
@@ -271,8 +281,7 @@ def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> C
         if scale_z == 0.0:
             continue
         if sup_norm is None:
-            S = pen.dual_norms(correlations(problem, directions, Zc))
-            S = float(S.max()) if S.size else 0.0
+            S = grid_sup(problem, directions, Zc)
         else:
             S = float(sup_norm(Zc))
         if S <= s_floor * scale_z:

@@ -8,7 +8,11 @@ available, at most :data:`MAX_BUDGET` — and otherwise falls back to the blocke
 (:func:`limitsolver.features.features_rmatvec`, which rebuilds only the rows asked for).
 
 The values are the same float64 products either way, so every certificate computed from
-them is exactly as rigorous as before; only the cost changes.
+them is exactly as rigorous as before; only the cost changes. When float64 does not fit
+but float32 does (4·n·M bytes), Φ is kept in float32 for the dual norms of the pricing
+passes (:meth:`FeatureStore.dual_norms_and_sup`), whose max — the number a certificate
+uses — is still the float64 one: every direction that the float32 rounding bound cannot
+place below the best float64 value is re-priced in float64 (derivation in that method).
 
 Sharing: inside ``with shared_store(Xt, dirs):`` every :func:`get_store` call for the same
 array objects (``Xt`` and ``dirs`` by identity) returns the one store, so the λ_max check,
@@ -62,34 +66,105 @@ class FeatureStore:
     ----------
     Xt : ndarray (n, d+1);  dirs : ndarray (M, d+1)
     budget : int or None
-        Bytes Φ may occupy (float64, 8·n·M); None: :func:`default_budget`.
+        Bytes Φ may occupy (8·n·M in float64, else 4·n·M in float32);
+        None: :func:`default_budget`.
     block_bytes : int or None
         Block size of the blocked products when Φ is not kept.
 
     Attributes
     ----------
-    cached : bool       Φ is kept whole (built on first use).
+    cached : bool       Φ is kept whole in float64 (built on first use).
+    dtype : numpy dtype or None
+        float64, float32 (kept for :meth:`dual_norms_and_sup` only; other products are
+        float64 and rebuild the features) or None (nothing kept).
     n_builds : int      blocked feature passes run so far (a kept Φ counts one).
     """
 
     def __init__(self, Xt: np.ndarray, dirs: np.ndarray, budget: int | None = None,
-                 block_bytes: int | None = None):
+                 block_bytes: int | None = None, dtype=None):
         self.Xt, self.dirs = Xt, dirs
         self.n, self.M = Xt.shape[0], dirs.shape[0]
         self.block_bytes = block_bytes
         self.budget = default_budget() if budget is None else int(budget)
-        self.cached = 8 * self.n * self.M <= self.budget
+        if dtype is None:
+            dtype = (np.float64 if 8 * self.n * self.M <= self.budget else
+                     np.float32 if 4 * self.n * self.M <= self.budget else None)
+        elif np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32, float64 or None, got {dtype!r}")
+        #: storage of the kept Φ: float64 (exact products), float32 (pricing only) or None
+        self.dtype = None if dtype is None else np.dtype(dtype)
+        self.cached = self.dtype == np.float64
         self._Phi = None
+        self._Phi32 = None
         self._norms = None
         self.n_builds = 0
+        self.last_repriced = 0
 
     @property
     def Phi(self) -> np.ndarray | None:
-        """The kept Φ (n × M), built on first access; None when it does not fit."""
+        """The kept float64 Φ (n × M), built on first access; None when not kept."""
         if self.cached and self._Phi is None:
             self._Phi = relu_features(self.Xt, self.dirs)
             self.n_builds += 1
         return self._Phi
+
+    def _phi32(self) -> np.ndarray:
+        """The float32 Φ, built block by block with the float64 column norms."""
+        if self._Phi32 is None:
+            n, M = self.n, self.M
+            P32 = np.empty((n, M), dtype=np.float32)
+            norms = np.empty(M)
+            bs = max(1, min(M, (self.block_bytes or 64 * 2**20) // max(1, 8 * n)))
+            for s in range(0, M, bs):
+                P = relu_features(self.Xt, self.dirs[s:s + bs])
+                norms[s:s + bs] = np.sqrt(np.einsum("ij,ij->j", P, P))
+                P32[:, s:s + bs] = P
+            self.n_builds += 1
+            self._Phi32, self._norms = P32, norms
+        return self._Phi32
+
+    def dual_norms_and_sup(self, Z: np.ndarray, penalty) -> tuple[np.ndarray, float]:
+        """Dual norms S_j = ‖Φ_jᵀZ/n‖_* of every direction and their float64 max.
+
+        ``penalty`` is a penalty object (``dual_norms``; ``name`` "group" or "l1"). With a
+        float64 or no kept Φ, S is the float64 value and the max is S.max(). With a float32
+        Φ, S_j is the float32 value except on the candidates below, where it is float64.
+
+        Rounding bound: with u = 2⁻²⁴, Φ̂ = fl32(Φ), Ẑ = fl32(Z/ζ) (ζ = max|Z|) and any
+        summation order of the float32 product (BLAS), Higham's dot-product bound and
+        (1 + γ_n)(1 + u)² ≤ 1 + γ_{n+2}, γ_k = k u/(1 − k u), give per task t
+
+            |ĉ_jt − c_jt| ≤ γ_{n+2} Σ_i Φ_ij |Z_it| / n ≤ γ_{n+2} ‖Φ_j‖ ‖Z_t‖ / n
+
+        (Φ ≥ 0; plus ζ·2⁻¹⁴⁰ for float32 underflow), so |Ŝ_j − S_j| ≤ e_j with
+        e_j = γ_{n+2} ‖Φ_j‖ ‖Z‖_F / n (group, Euclidean norm over t) or
+        γ_{n+2} ‖Φ_j‖ max_t ‖Z_t‖ / n (l1, max over t). Every j with Ŝ_j + e_j ≥ max_k
+        (Ŝ_k − e_k) is re-priced in float64; the others satisfy S_j ≤ Ŝ_j + e_j <
+        max_k (Ŝ_k − e_k) ≤ S_k* for the maximizer k* of the lower bounds, itself
+        re-priced, so the returned max equals the float64 max over all directions.
+        """
+        Z = np.asarray(Z, dtype=float)
+        if self.dtype != np.float32:
+            S = penalty.dual_norms(self.correlations(Z))
+            return S, (float(S.max()) if S.size else 0.0)
+        P32 = self._phi32()
+        n = self.n
+        zeta = float(np.max(np.abs(Z))) if Z.size else 0.0
+        if zeta == 0.0 or self.M == 0:
+            return np.zeros(self.M), 0.0
+        C = (P32.T @ (Z / zeta).astype(np.float32)).astype(np.float64) * (zeta / n)
+        S = penalty.dual_norms(C)
+        u = 2.0 ** -24
+        gamma = (n + 2) * u / (1.0 - (n + 2) * u)
+        zc = np.sqrt(np.sum(Z * Z, axis=0))
+        ztot = float(np.sqrt(np.sum(zc * zc))) if penalty.name == "group" else float(zc.max())
+        err = gamma * self._norms * ztot / n + zeta * 2.0 ** -140
+        err *= 1.0 + 1e-6                                  # float64 rounding of e itself
+        cand = np.flatnonzero(S + err >= float(np.max(S - err)))
+        S[cand] = penalty.dual_norms(
+            features_rmatvec(self.Xt, self.dirs[cand], Z, block_bytes=self.block_bytes) / n)
+        self.last_repriced = int(cand.size)
+        return S, float(S[cand].max())
 
     def products(self, Z: np.ndarray, idx=None) -> np.ndarray:
         """Φᵀ Z for all directions (or the rows ``idx``), shape (M or |idx|, T); not / n."""
@@ -108,7 +183,9 @@ class FeatureStore:
     def norms(self) -> np.ndarray:
         """Column norms ‖Φ_j‖ (M,), computed once."""
         if self._norms is None:
-            if self.cached:
+            if self.dtype == np.float32:
+                self._phi32()
+            elif self.cached:
                 P = self.Phi
                 self._norms = np.sqrt(np.einsum("ij,ij->j", P, P))
             else:

@@ -1,5 +1,6 @@
 """The shared feature store: same numbers as the blocked products, Φ built once per solve."""
 import numpy as np
+import pytest
 
 import limitsolver.pricing as pricing
 from limitsolver.api import solve_problem
@@ -72,3 +73,44 @@ def test_one_store_per_solve_and_same_certificate(rng, monkeypatch):
     assert a.info["phi_cached"] and not b.info["phi_cached"]
     assert abs(certify(pb, G, a.V, a.C).primal - certify(pb, G, b.V, b.C).primal) \
         <= 1e-9 * abs(ref.primal)
+
+
+def test_float32_store_sup_equals_float64_max(rng):
+    from limitsolver.penalties import get_penalty
+    pb, G = _problem(rng, n=200, M=3000)
+    sol = solve_native(pb, G, tol=1e-11)
+    R = pb.Y - relu_features(pb.Xt, G) @ sol.V          # near ties at the support
+    st = pricing.FeatureStore(pb.Xt, G, dtype="float32")
+    assert st.dtype == np.float32 and not st.cached
+    for pen_name in ("group", "l1"):
+        pen = get_penalty(pen_name)
+        for Z in (R, rng.standard_normal((pb.n, pb.T)), 1e-30 * R):
+            exact = pen.dual_norms(features_rmatvec(pb.Xt, G, Z) / pb.n)
+            S, sup = st.dual_norms_and_sup(Z, pen)
+            assert sup == pytest.approx(float(exact.max()), rel=1e-13, abs=0.0)
+            # float32 values are close, and no direction is above the returned max
+            assert np.allclose(S, exact, rtol=1e-4, atol=1e-6 * float(exact.max()))
+            assert float(np.max(S)) == sup
+    # an exact tie broken only in float64: the second copy of a direction, slightly better
+    G2 = np.vstack([G, G[:1]])
+    st2 = pricing.FeatureStore(pb.Xt, G2, dtype="float32")
+    pen = get_penalty("group")
+    exact = pen.dual_norms(features_rmatvec(pb.Xt, G2, R) / pb.n)
+    assert st2.dual_norms_and_sup(R, pen)[1] == pytest.approx(float(exact.max()), rel=1e-14)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_native_with_float32_store_certifies_like_float64(rng, loss):
+    pb, G = _problem(rng, n=80, M=1500)
+    if loss == "logistic":
+        pb = LimitProblem(pb.X, np.where(pb.Y >= np.median(pb.Y), 1.0, -1.0), lam=1.0,
+                          loss="logistic")
+        pb = pb.with_lam(0.05 * lam_max(pb, G))
+    a = solve_native(pb, G, tol=1e-10, feature_dtype="float32")
+    b = solve_native(pb, G, tol=1e-10, feature_dtype="float64")
+    assert a.info["phi_dtype"] == "float32" and b.info["phi_dtype"] == "float64"
+    ca, cb = certify(pb, G, a.V, a.C), certify(pb, G, b.V, b.C)
+    assert a.status == "optimal" and ca.rel_gap <= 1e-9
+    # the solver's own certified gap is never below the independent float64 one
+    assert a.info["rel_gap"] >= ca.rel_gap - 1e-13
+    assert abs(ca.primal - cb.primal) <= 1e-9 * abs(cb.primal)

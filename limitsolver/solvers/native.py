@@ -62,6 +62,8 @@ DEFAULT_OPTIONS = dict(
     memory_budget=None,        # bytes: keep Φ whole only below this (None: shared store,
                                # pricing.default_budget(): min(25 % of free memory, 4 GiB))
     block_bytes=None,          # bytes of one block of Φ in blocked pricing (None: default)
+    feature_dtype=None,        # storage of a kept Φ: "float64", "float32" (pricing only;
+                               # certificates stay float64) or None (by the budget)
     ws_min=16,                 # fewest directions added per pass
     pool=1000,                 # best-scoring directions kept between two full passes
     max_inner=100,             # restricted solves on the pool between two full passes
@@ -114,6 +116,9 @@ def _check_options(options: dict) -> dict:
         if isinstance(it, (bool, np.bool_)) or not isinstance(it, (int, float, np.floating)) \
                 or not (np.isfinite(it) and it > 0):
             raise ValueError(f"native solver option inner_tol must be a positive number, got {it!r}")
+    if opts["feature_dtype"] not in (None, "float32", "float64"):
+        raise ValueError(f"native solver option feature_dtype must be 'float32', 'float64' "
+                         f"or None, got {opts['feature_dtype']!r}")
     th = opts["threads"]
     if th is not None and (isinstance(th, (bool, np.bool_)) or not isinstance(th, (int, np.integer))
                            or th < 1):
@@ -157,7 +162,7 @@ def support_dual_retry(problem, dirs, W, VW, C, Z, pred, cert, sup, pricer):
     if not W.size or sup > problem.lam * (1.0 + SUPPORT_DUAL_SLACK):
         return cert
     Zs = _project_free(problem, support_dual(problem, dirs[W], VW, Z))
-    S_s = float(get_penalty(problem.penalty).dual_norms(pricer.correlations(Zs)).max())
+    S_s = pricer.dual_norms_and_sup(Zs, get_penalty(problem.penalty))[1]
     # the primal comes from ``pred`` and Ω(VW); the sup over the grid is S_s
     cert_s = certify(problem, dirs[W], VW, C, Z=Zs, pred=pred, sup_norm=lambda _, s=S_s: s)
     return cert_s if cert_s.dual > cert.dual else cert
@@ -305,10 +310,11 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
     def proj(Z):
         return Z if Q is None else Z - Q @ (Q.T @ Z)
 
-    if opts["memory_budget"] is None:      # the store shared with the caller, if any
-        pricer = get_store(problem.Xt, dirs, block_bytes=opts["block_bytes"])
+    if opts["memory_budget"] is None and opts["feature_dtype"] is None:
+        pricer = get_store(problem.Xt, dirs, block_bytes=opts["block_bytes"])  # shared
     else:
-        pricer = FeatureStore(problem.Xt, dirs, opts["memory_budget"], opts["block_bytes"])
+        pricer = FeatureStore(problem.Xt, dirs, opts["memory_budget"], opts["block_bytes"],
+                              dtype=opts["feature_dtype"])
     if problem.loss == "logistic":
         from .logistic import solve_native_logistic
         keys = _PatternCache(problem.Xt, dirs)
@@ -318,7 +324,8 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
             blas=lambda: _blas_threads(opts["threads"]),
             pick=lambda cand, scores, n_add: _pick_violators(cand, scores, keys, n_add))
     Yp = proj(Y)
-    use_screening = opts["screening"] and not pricer.cached
+    # screening needs exact dual norms: only when no Φ is kept (float64 or float32)
+    use_screening = opts["screening"] and pricer.dtype is None
     inner_tol = opts["inner_tol"] if opts["inner_tol"] is not None else tol / 20.0
 
     W, VW = _warm_rows(warm_start, dirs, T)
@@ -341,15 +348,15 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
         if norms is None and use_screening:
             corr, norms = pricer.correlations_and_norms(R)
             idx_priced = np.arange(M)
-        elif alive.all():
-            corr = pricer.correlations(R)
+            S_priced = pen.dual_norms(corr)
+        elif alive.all():          # the max of S_priced is the float64 one (FeatureStore)
+            S_priced = pricer.dual_norms_and_sup(R, pen)[0]
             idx_priced = np.arange(M)
         else:
             idx_priced = np.flatnonzero(alive)
-            corr = pricer.correlations(R, idx_priced)
+            S_priced = pen.dual_norms(pricer.correlations(R, idx_priced))
         pricing_time += time.perf_counter() - t0
         n_passes += 1
-        S_priced = pen.dual_norms(corr) if corr.shape[0] else np.zeros(0)
         refs.append(R)
         S_last[idx_priced] = S_priced
         ref_id[idx_priced] = len(refs) - 1
@@ -465,5 +472,6 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
         gap_history=history,
         screened=int(M - alive.sum()),
         phi_cached=bool(pricer.cached),
+        phi_dtype=None if pricer.dtype is None else pricer.dtype.name,
     )
     return SolverResult(V=V, C=C, status=status, solver="native", info=info)
