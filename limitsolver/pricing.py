@@ -104,21 +104,25 @@ class FeatureStore:
     def Phi(self) -> np.ndarray | None:
         """The kept float64 Φ (n × M), built on first access; None when not kept."""
         if self.cached and self._Phi is None:
-            self._Phi = relu_features(self.Xt, self.dirs)
+            # stored as Φᵀ (M × n, C order): the columns of a working set are then
+            # contiguous rows, and gathering them costs a copy, not a strided walk
+            PT = self.dirs @ self.Xt.T
+            np.maximum(PT, 0.0, out=PT)
+            self._Phi = PT
             self.n_builds += 1
-        return self._Phi
+        return None if self._Phi is None else self._Phi.T
 
     def _phi32(self) -> np.ndarray:
         """The float32 Φ, built block by block with the float64 column norms."""
         if self._Phi32 is None:
             n, M = self.n, self.M
-            P32 = np.empty((n, M), dtype=np.float32)
+            P32 = np.empty((M, n), dtype=np.float32)         # Φᵀ, as for float64
             norms = np.empty(M)
             bs = max(1, min(M, (self.block_bytes or 64 * 2**20) // max(1, 8 * n)))
             for s in range(0, M, bs):
                 P = relu_features(self.Xt, self.dirs[s:s + bs])
                 norms[s:s + bs] = np.sqrt(np.einsum("ij,ij->j", P, P))
-                P32[:, s:s + bs] = P
+                P32[s:s + bs] = P.T
             self.n_builds += 1
             self._Phi32, self._norms = P32, norms
         return self._Phi32
@@ -152,7 +156,7 @@ class FeatureStore:
         zeta = float(np.max(np.abs(Z))) if Z.size else 0.0
         if zeta == 0.0 or self.M == 0:
             return np.zeros(self.M), 0.0
-        C = (P32.T @ (Z / zeta).astype(np.float32)).astype(np.float64) * (zeta / n)
+        C = (P32 @ (Z / zeta).astype(np.float32)).astype(np.float64) * (zeta / n)
         S = penalty.dual_norms(C)
         u = 2.0 ** -24
         gamma = (n + 2) * u / (1.0 - (n + 2) * u)
@@ -170,8 +174,9 @@ class FeatureStore:
         """Φᵀ Z for all directions (or the rows ``idx``), shape (M or |idx|, T); not / n."""
         Z = np.asarray(Z, dtype=float)
         if self.cached:
-            P = self.Phi if idx is None else self.Phi[:, idx]
-            return P.T @ Z
+            self.Phi
+            PT = self._Phi if idx is None else self._Phi[idx]
+            return PT @ Z
         D = self.dirs if idx is None else self.dirs[idx]
         self.n_builds += 1
         return features_rmatvec(self.Xt, D, Z, block_bytes=self.block_bytes)
@@ -212,7 +217,8 @@ class FeatureStore:
     def columns(self, idx) -> np.ndarray:
         """Φ[:, idx], shape (n, |idx|) (a copy)."""
         if self.cached:
-            return self.Phi[:, idx]
+            self.Phi
+            return self._Phi[idx].T
         return relu_features(self.Xt, self.dirs[idx])
 
 
