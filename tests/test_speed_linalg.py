@@ -120,3 +120,22 @@ def test_support_dual_one_factorization_equals_per_task_lstsq(rng, penalty, free
         assert np.allclose(c, want, atol=1e-10)
     cert = certify(pb, G, V, np.zeros((pb.F.shape[1], pb.T)), Z=fast)
     assert np.isfinite(cert.dual)
+
+
+def test_newton_sheds_many_rows_and_matches_coordinate_descent(rng):
+    # a start with every row active, most of which must leave the support
+    n, k, T = 120, 60, 4
+    A = np.maximum(rng.standard_normal((n, k)), 0.0)
+    Y = A[:, :3] @ rng.standard_normal((3, T)) + 0.01 * rng.standard_normal((n, T))
+    lam = 0.1 * float(np.max(np.linalg.norm(A.T @ Y / n, axis=1)))
+    V0 = 0.1 * rng.standard_normal((k, T))
+    sub = RestrictedLasso(A, Y, lam, "group")
+    V, steps = sub._active_set(Y, V0, lam, tol_kkt=1e-12)
+    left = k - int(np.count_nonzero(np.any(V != 0, axis=1)))
+    assert left > 20 and steps < left            # several rows leave per Newton step
+    ref = RestrictedLasso(A, Y, lam, "group")
+    Vb, info = ref.solve(tol=1e-13, newton=False, max_epochs=200000)
+    primal, dual = sub.gap(V)
+    assert (primal - dual) <= 1e-11 * primal
+    assert primal <= ref.gap(Vb)[0] * (1 + 1e-11)
+    assert np.max(np.abs(V - Vb)) <= 1e-5 * np.max(np.abs(Vb))
