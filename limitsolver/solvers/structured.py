@@ -26,7 +26,8 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dpotri
 
-__all__ = ["group_hessian_scale", "group_newton_solve", "dense_group_hessian"]
+__all__ = ["group_hessian_scale", "group_newton_solve", "dense_group_hessian",
+           "full_step_dropping"]
 
 
 def group_hessian_scale(GSS: np.ndarray, c: np.ndarray, T: int) -> float:
@@ -79,3 +80,32 @@ def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.n
     if not np.all(np.isfinite(X)):
         raise np.linalg.LinAlgError("non-finite Newton step")
     return X
+
+
+def full_step_dropping(VS, step, objective, P0, tries=4):
+    """A projected backtracking along VS − t·step that lets several rows leave at once.
+
+    For t = 1, 1/2, 1/4, … (``tries`` values) every row whose radial component
+    ⟨V_j, V_j − t s_j⟩ is non-positive is set to 0; the first t whose point decreases the
+    objective is taken. Returns (t, V_new, P_new), or None when no row crosses before t = 1
+    or no trial decreases (the radial line search then cuts at the first crossing). Large
+    supports shed many rows per step this way instead of one per step.
+    """
+    nrm2 = np.sum(VS * VS, axis=1)
+    a_ = np.sum(step * VS, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tc = np.where(a_ > 0, nrm2 / a_, np.inf)
+    if not np.count_nonzero(tc <= 1.0) > 1:
+        return None
+    t = 1.0
+    for _ in range(tries):
+        cross = tc <= t
+        if np.count_nonzero(cross) <= 1:
+            return None
+        Vn = VS - t * step
+        Vn[cross] = 0.0
+        Pn = objective(Vn)
+        if Pn <= P0 + 1e-15 * abs(P0):
+            return t, Vn, Pn
+        t *= 0.5
+    return None
