@@ -5,7 +5,7 @@ Usage (from the repository root)::
     python benchmarks/bench_native.py                     # problems 1 2 3, peers 60 s each
     python benchmarks/bench_native.py --problems 1 2 --timeout 600
     python benchmarks/bench_native.py --quick             # problems 1 2, peers 10 s
-    python benchmarks/bench_native.py --problems 3 --scaling 10000 30000 100000 300000
+    python benchmarks/bench_native.py --scaling --peers skglm sklearn   # bench_scaling.py
     python benchmarks/bench_native.py --loss logistic --problems 1 2 --peers clarabel scs ecos
     python benchmarks/bench_native.py --problems 1 3 --directions 300 --timeout 20  # smoke
     python benchmarks/setup_celer.py                      # once: celer's own environment
@@ -48,8 +48,8 @@ def _args(argv=None):
                    help="loss of the reference problems (logistic: labels sign(Y))")
     p.add_argument("--quick", action="store_true",
                    help="problems 1 and 2 only, peers limited to 10 s")
-    p.add_argument("--scaling", type=int, nargs="*", default=None,
-                   help="grid sizes for the cost-vs-M study on problem 3's data")
+    p.add_argument("--scaling", nargs="*", default=None,
+                   help="only the cost study against M, n, d and T (benchmarks/bench_scaling.py)")
     p.add_argument("--directions", type=int, default=None,
                    help="grid size for every problem (default: each problem's own M)")
     p.add_argument("--no-memory", action="store_true",
@@ -67,6 +67,10 @@ def _args(argv=None):
 
 def main(argv=None):
     a = _args(argv)
+    if a.scaling is not None:     # time and memory against M, n, d, T: bench_scaling.py
+        from benchmarks.bench_scaling import main as scaling
+        return scaling(["--peers", *[q for q in a.peers if q in ("skglm", "sklearn")],
+                        "--peer-timeout", str(a.timeout), "--tol", str(a.tol)])
     print(f"peers: {', '.join(a.peers) or 'none'}; timeout {a.timeout:g} s; tol {a.tol:g}; "
           f"loss {a.loss}")
     for pid in a.problems:
@@ -103,14 +107,6 @@ def main(argv=None):
                 t, gap, base, peak = native_peak_memory(pid, frac, tol=a.tol, M=M)
                 print(f"native in a fresh process: {t:.2f} s, gap {gap:.2e}, peak RSS "
                       f"{peak / 2**20:.0f} MiB (before the solve {base / 2**20:.0f} MiB)")
-    if a.scaling:
-        print("\n== cost vs number of directions (problem 3 data, lam = 0.02*lam_max)")
-        print(f"{'M':>8s} {'time (s)':>9s} {'passes':>7s} {'pass (s)':>9s} {'rel gap':>9s}")
-        for M in a.scaling:
-            problem, dirs = make_problem(3, 0.02, M=M)
-            r = run_native(problem, dirs, tol=a.tol)
-            print(f"{M:8d} {r.time:9.2f} {r.extra['passes']:7d} "
-                  f"{pricing_pass_time(problem, dirs, 1):9.3f} {r.rel_gap:9.1e}", flush=True)
 
 
 if __name__ == "__main__":

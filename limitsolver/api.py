@@ -10,6 +10,7 @@ from .certificate import certify, fit_free_part, lam_max, support_dual
 from .exceptions import ConvergenceWarning
 from .grids import check_random_state, default_grid
 from .penalties import get_penalty
+from .pricing import shared_store
 from .problem import LimitProblem
 from .solution import LimitSolution
 from .status import set_status
@@ -177,6 +178,18 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
                          "solve_problem takes penalty='group' or 'l1'")
     directions = problem.check_directions(grid)
     chain = solver_chain(solver, problem)
+    # one feature store for the λ_max check, the solver's pricing and the certificate
+    with shared_store(problem.Xt, directions):
+        return _solve_on_grid(problem, directions, chain, tol=tol, warm_start=warm_start,
+                              polish=polish, verbose=verbose, deadline=deadline,
+                              t_budget=t_budget, **solver_options)
+
+
+def _solve_on_grid(problem, directions, chain, *, tol, warm_start, polish, verbose,
+                   deadline, t_budget, **solver_options) -> LimitSolution:
+    """The body of :func:`solve_problem` once its arguments are validated (``deadline``
+    an absolute ``time.monotonic()`` value, ``t_budget`` the time it was set)."""
+    from .budget import expired
     if _zero_is_optimal(problem, directions):
         return zero_solution(problem, directions)
     t0 = time.perf_counter()
@@ -229,7 +242,7 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
             failures.append(f"time limit of {deadline - t_budget:.3g} s reached")
         raise SolverFailed("no backend produced a usable point: " + "; ".join(failures))
     if failures and len(chain) > 1:
-        warnings.warn("solver fallback: " + "; ".join(failures), RuntimeWarning, stacklevel=3)
+        warnings.warn("solver fallback: " + "; ".join(failures), RuntimeWarning, stacklevel=4)
     V, C, cert = best
     info = dict(result.info)
     info["time_total"] = time.perf_counter() - t0
@@ -253,7 +266,7 @@ def solve_problem(problem: LimitProblem, grid, *, solver="auto", tol=1e-8, warm_
             f"{result.solver}: certified relative duality gap {cert.rel_gap:.3e} "
             f"(absolute {cert.gap:.3e}, interpolation residual {cert.infeasibility:.1e}) "
             f"exceeds tol={tol:g}; {why}",
-            ConvergenceWarning, stacklevel=3)
+            ConvergenceWarning, stacklevel=4)
     return sol
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from .features import features_matvec, features_rmatvec
 from .losses import get_loss
 from .penalties import get_penalty
+from .pricing import active_store
 
 __all__ = ["Certificate", "certify", "primal_value", "fit_free_part", "dual_candidate",
            "correlations", "lam_max", "support_dual"]
@@ -72,10 +73,21 @@ def lam_max(problem, directions=None) -> float:
     if directions is None:
         from .grids import default_grid
         directions = default_grid(problem.X, problem.bias)
-    directions = problem.check_directions(directions)
+    if active_store(problem.Xt, directions) is None:    # a shared store's grid is normalized
+        directions = problem.check_directions(directions)
     C = fit_free_part(problem, np.zeros((problem.n, problem.T)))
     Z = dual_candidate(problem, problem.F @ C)
-    S = get_penalty(problem.penalty).dual_norms(correlations(problem, directions, Z))
+    return grid_sup(problem, directions, Z)
+
+
+def grid_sup(problem, directions, Z) -> float:
+    """max_j ‖c(θ_j)‖_* over the grid for the candidate Z (n × T), in float64 (through
+    the shared feature store of (X̃, directions) when one is active)."""
+    pen = get_penalty(problem.penalty)
+    store = active_store(problem.Xt, directions)
+    if store is not None:
+        return store.dual_norms_and_sup(Z, pen)[1]
+    S = pen.dual_norms(correlations(problem, directions, Z))
     return float(S.max()) if S.size else 0.0
 
 
@@ -191,18 +203,25 @@ def support_dual(problem, directions, V, Z0) -> np.ndarray:
     alpha = float(np.sum(PZ * U * mask)) / den if den > 0 else 0.0
     Z = alpha * Z0
     F = problem.F
-    for t in range(problem.T):
-        rows = mask[:, t]
+    # tasks with the same active rows share the matrix B: one least-squares factorization
+    # for all their right-hand sides (the group penalty: one for all T tasks)
+    patterns, which = np.unique(mask.T, axis=0, return_inverse=True)
+    for k, rows in enumerate(patterns):
+        tasks = np.flatnonzero(np.ravel(which) == k)
         B = np.vstack([Phi[:, rows].T, F.T])
-        r = np.concatenate([U[rows, t], np.zeros(F.shape[1])])
         if B.shape[0] == 0:
             continue
-        Z[:, t] -= np.linalg.lstsq(B, B @ Z[:, t] - r, rcond=None)[0]
+        r = np.vstack([U[np.ix_(rows, tasks)], np.zeros((F.shape[1], tasks.size))])
+        Z[:, tasks] -= np.linalg.lstsq(B, B @ Z[:, tasks] - r, rcond=None)[0]
     return Z
 
 
 def correlations(problem, directions, Z) -> np.ndarray:
-    """c(θ_j) = (1/n) Σ_i Z_i relu(θ_j·x̃_i) for every grid direction, shape (M, T)."""
+    """c(θ_j) = (1/n) Σ_i Z_i relu(θ_j·x̃_i) for every grid direction, shape (M, T)
+    (from the shared feature store of (X̃, directions) when one is active)."""
+    store = active_store(problem.Xt, directions)
+    if store is not None:
+        return store.correlations(Z)
     return features_rmatvec(problem.Xt, directions, Z) / problem.n
 
 
@@ -262,8 +281,7 @@ def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> C
         if scale_z == 0.0:
             continue
         if sup_norm is None:
-            S = pen.dual_norms(correlations(problem, directions, Zc))
-            S = float(S.max()) if S.size else 0.0
+            S = grid_sup(problem, directions, Zc)
         else:
             S = float(sup_norm(Zc))
         if S <= s_floor * scale_z:

@@ -245,11 +245,9 @@ def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pric
         f = (PhiW @ VW if W.size else 0.0) + F @ C
         Zp = _project_free(problem, LogisticLoss.residual(f, Y))
         t0 = time.perf_counter()
-        corr = pricer.correlations(Zp)
+        S_all, sup = pricer.dual_norms_and_sup(Zp, pen)   # sup: the float64 max
         pricing_time += time.perf_counter() - t0
         n_passes += 1
-        S_all = pen.dual_norms(corr)
-        sup = float(S_all.max()) if M else 0.0
         Vfull = np.zeros((M, T))
         if W.size:
             Vfull[W] = VW
@@ -310,6 +308,7 @@ def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pric
         rel_gap=float(cert.rel_gap),
         gap_history=history,
         phi_cached=bool(pricer.cached),
+        phi_dtype=None if pricer.dtype is None else pricer.dtype.name,
     )
     if timed_out:
         info["timed_out"] = True

@@ -11,9 +11,11 @@ and the problem in V alone is a lasso with columns PΦ_j and targets PY.
 
 One pass of the method:
 
-1. **Pricing**: the correlations c_j = Φ_jᵀ R / n of every direction (one blocked product,
-   :func:`limitsolver.features.features_rmatvec`; Φ is cached whole only when n·M·8 bytes
-   fits in ``memory_budget``), and the certificate of the current point on the full grid
+1. **Pricing**: the correlations c_j = Φ_jᵀ R / n of every direction (one product;
+   :class:`limitsolver.pricing.FeatureStore` keeps Φ whole when n·M·8 bytes fit
+   ``memory_budget`` — by default a quarter of the available memory, at most 4 GiB — and
+   shares it with the caller's λ_max check and final certificate; otherwise the product is
+   blocked and rebuilds the features), and the certificate of the current point on the full grid
    (:func:`limitsolver.certificate.certify`, the shared duality gap). Stop when the
    certified relative gap is ≤ ``tol``.
 2. **Pool**: the ``pool`` best-scoring directions (largest ‖c_j‖_*) and the support; their
@@ -44,8 +46,8 @@ import numpy as np
 
 from ..budget import expired
 from ..certificate import _project_free, certify, support_dual
-from ..features import features_rmatvec, relu_features
 from ..penalties import get_penalty
+from ..pricing import FeatureStore, get_store
 from .base import SolverResult
 from .restricted import RestrictedLasso
 
@@ -58,8 +60,11 @@ SUPPORT_DUAL_SLACK = 1e-4
 #: Options of :func:`solve_native` and their defaults.
 DEFAULT_OPTIONS = dict(
     max_passes=200,            # pricing passes before giving up (status "inaccurate")
-    memory_budget=256 * 2**20,  # bytes: cache Φ whole only below this
+    memory_budget=None,        # bytes: keep Φ whole only below this (None: shared store,
+                               # pricing.default_budget(): min(25 % of free memory, 4 GiB))
     block_bytes=None,          # bytes of one block of Φ in blocked pricing (None: default)
+    feature_dtype=None,        # storage of a kept Φ: "float64", "float32" (pricing only;
+                               # certificates stay float64) or None (by the budget)
     ws_min=16,                 # fewest directions added per pass
     pool=1000,                 # best-scoring directions kept between two full passes
     max_inner=100,             # restricted solves on the pool between two full passes
@@ -95,7 +100,7 @@ def _check_options(options: dict) -> dict:
         positive_int(name)
     for name in ("memory_budget", "block_bytes"):
         v = opts[name]
-        if v is None and name == "block_bytes":
+        if v is None:
             continue
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float)) \
                 or not np.isfinite(v) or v < 0:
@@ -112,6 +117,9 @@ def _check_options(options: dict) -> dict:
         if isinstance(it, (bool, np.bool_)) or not isinstance(it, (int, float, np.floating)) \
                 or not (np.isfinite(it) and it > 0):
             raise ValueError(f"native solver option inner_tol must be a positive number, got {it!r}")
+    if opts["feature_dtype"] not in (None, "float32", "float64"):
+        raise ValueError(f"native solver option feature_dtype must be 'float32', 'float64' "
+                         f"or None, got {opts['feature_dtype']!r}")
     th = opts["threads"]
     if th is not None and (isinstance(th, (bool, np.bool_)) or not isinstance(th, (int, np.integer))
                            or th < 1):
@@ -138,54 +146,6 @@ def _blas_threads(n):
     return _CONTROLLER[0].limit(limits=int(n), user_api="blas")
 
 
-class _Pricer:
-    """Correlations Φᵀ R / n over the grid and feature columns of chosen directions.
-
-    Φ (n × M) is kept whole only when n·M·8 ≤ ``budget``; otherwise every product is
-    blocked (:func:`features_rmatvec`) and columns are recomputed on demand.
-    """
-
-    def __init__(self, Xt, dirs, budget, block_bytes):
-        self.Xt, self.dirs = Xt, dirs
-        self.n, self.M = Xt.shape[0], dirs.shape[0]
-        self.block_bytes = block_bytes
-        self.cached = 8 * self.n * self.M <= budget
-        self.Phi = relu_features(Xt, dirs) if self.cached else None
-        self._norms = None
-
-    def correlations(self, R, idx=None):
-        """c = Φᵀ R / n for all directions (or the rows ``idx``), shape (M or |idx|, T)."""
-        if self.cached:
-            P = self.Phi if idx is None else self.Phi[:, idx]
-            return (P.T @ R) / self.n
-        D = self.dirs if idx is None else self.dirs[idx]
-        return features_rmatvec(self.Xt, D, R, block_bytes=self.block_bytes) / self.n
-
-    def correlations_and_norms(self, R):
-        """One blocked pass giving c (M × T) and the column norms ‖Φ_j‖ (M,)."""
-        if self.cached:
-            if self._norms is None:
-                self._norms = np.sqrt(np.einsum("ij,ij->j", self.Phi, self.Phi))
-            return self.correlations(R), self._norms
-        n, M = self.n, self.M
-        budget = self.block_bytes or 64 * 2**20
-        bs = max(1, min(M, budget // max(1, 8 * n)))
-        out = np.empty((M, R.shape[1]))
-        norms = np.empty(M)
-        for s in range(0, M, bs):
-            P = relu_features(self.Xt, self.dirs[s:s + bs])
-            out[s:s + bs] = P.T @ R
-            norms[s:s + bs] = np.sqrt(np.einsum("ij,ij->j", P, P))
-        self._norms = norms
-        return out / n, norms
-
-    def columns(self, idx):
-        """Φ[:, idx], shape (n, |idx|)."""
-        if self.cached:
-            return self.Phi[:, idx]
-        return relu_features(self.Xt, self.dirs[idx])
-
-
 def support_dual_retry(problem, dirs, W, VW, C, Z, pred, cert, sup, pricer):
     """The better of ``cert`` and the certificate of the support-corrected dual candidate.
 
@@ -203,7 +163,7 @@ def support_dual_retry(problem, dirs, W, VW, C, Z, pred, cert, sup, pricer):
     if not W.size or sup > problem.lam * (1.0 + SUPPORT_DUAL_SLACK):
         return cert
     Zs = _project_free(problem, support_dual(problem, dirs[W], VW, Z))
-    S_s = float(get_penalty(problem.penalty).dual_norms(pricer.correlations(Zs)).max())
+    S_s = pricer.dual_norms_and_sup(Zs, get_penalty(problem.penalty))[1]
     # the primal comes from ``pred`` and Ω(VW); the sup over the grid is S_s
     cert_s = certify(problem, dirs[W], VW, C, Z=Zs, pred=pred, sup_norm=lambda _, s=S_s: s)
     return cert_s if cert_s.dual > cert.dual else cert
@@ -354,7 +314,11 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
     def proj(Z):
         return Z if Q is None else Z - Q @ (Q.T @ Z)
 
-    pricer = _Pricer(problem.Xt, dirs, opts["memory_budget"], opts["block_bytes"])
+    if opts["memory_budget"] is None and opts["feature_dtype"] is None:
+        pricer = get_store(problem.Xt, dirs, block_bytes=opts["block_bytes"])  # shared
+    else:
+        pricer = FeatureStore(problem.Xt, dirs, opts["memory_budget"], opts["block_bytes"],
+                              dtype=opts["feature_dtype"])
     if problem.loss == "logistic":
         from .logistic import solve_native_logistic
         keys = _PatternCache(problem.Xt, dirs)
@@ -364,7 +328,8 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
             blas=lambda: _blas_threads(opts["threads"]),
             pick=lambda cand, scores, n_add: _pick_violators(cand, scores, keys, n_add))
     Yp = proj(Y)
-    use_screening = opts["screening"] and not pricer.cached
+    # screening needs exact dual norms: only when no Φ is kept (float64 or float32)
+    use_screening = opts["screening"] and pricer.dtype is None
     inner_tol = opts["inner_tol"] if opts["inner_tol"] is not None else tol / 20.0
 
     W, VW = _warm_rows(warm_start, dirs, T)
@@ -388,15 +353,15 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
         if norms is None and use_screening:
             corr, norms = pricer.correlations_and_norms(R)
             idx_priced = np.arange(M)
-        elif alive.all():
-            corr = pricer.correlations(R)
+            S_priced = pen.dual_norms(corr)
+        elif alive.all():          # the max of S_priced is the float64 one (FeatureStore)
+            S_priced = pricer.dual_norms_and_sup(R, pen)[0]
             idx_priced = np.arange(M)
         else:
             idx_priced = np.flatnonzero(alive)
-            corr = pricer.correlations(R, idx_priced)
+            S_priced = pen.dual_norms(pricer.correlations(R, idx_priced))
         pricing_time += time.perf_counter() - t0
         n_passes += 1
-        S_priced = pen.dual_norms(corr) if corr.shape[0] else np.zeros(0)
         refs.append(R)
         S_last[idx_priced] = S_priced
         ref_id[idx_priced] = len(refs) - 1
@@ -516,6 +481,7 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
         gap_history=history,
         screened=int(M - alive.sum()),
         phi_cached=bool(pricer.cached),
+        phi_dtype=None if pricer.dtype is None else pricer.dtype.name,
     )
     if timed_out:
         info["timed_out"] = True

@@ -33,6 +33,8 @@ from scipy.linalg import cho_factor as _cho_factor
 from scipy.linalg import cho_solve as _cho_solve
 
 from ..budget import expired as _expired
+from .structured import (dense_group_hessian, full_step_dropping, group_hessian_scale,
+                         group_newton_solve)
 
 __all__ = ["RestrictedLasso"]
 
@@ -75,8 +77,17 @@ class RestrictedLasso:
     penalty : {"group", "l1"}
     """
 
-    #: Largest number of unknowns (support rows × T) of a dense Newton system.
+    #: Largest number of unknowns (support rows × T) of a Newton system, l1 penalty (one
+    #: dense system per task).
     max_newton_size = 3000
+
+    #: Largest support (rows) of the group Newton method: its systems are solved through
+    #: their Kronecker structure (:mod:`.structured`) in O(s³ + s²T), so T does not count.
+    max_newton_atoms = 2000
+
+    #: Group Newton systems with more unknowns (rows × T) than this use the structured
+    #: (Woodbury) solve instead of a dense factorization.
+    dense_newton_size = 400
 
     #: Gap checks without 10% progress after which coordinate descent stops.
     patience = 30
@@ -226,31 +237,34 @@ class RestrictedLasso:
                 if float(np.max(np.abs(grad))) <= tol_kkt * lam:
                     break
                 s_ = S.size
-                if T == 1:
-                    H = GSS.copy()
+                c = lam / nrm
+                structured = T > 1 and s_ * T > self.dense_newton_size
+                if structured:
+                    scale = group_hessian_scale(GSS, c, T) or 1.0
                 else:
-                    eye = np.eye(T)
-                    H4 = GSS[:, None, :, None] * eye[None, :, None, :]      # G_SS ⊗ I_T
-                    blocks = (eye[None] - U[:, :, None] * U[:, None, :]) * (lam / nrm)[:, None, None]
-                    ar = np.arange(s_)
-                    H4[ar, :, ar, :] += blocks
-                    H = H4.reshape(s_ * T, s_ * T)
+                    H = GSS.copy() if T == 1 else dense_group_hessian(GSS, U, c)
+                    scale = float(np.mean(np.diag(H))) or 1.0
+                    eye_h = np.eye(H.shape[0])
                 # damped (Levenberg) Newton: a tiny ridge first, larger ones only when the
                 # step fails (singular G_SS: dependent features of one activation cell)
-                scale = float(np.mean(np.diag(H))) or 1.0
                 accepted = False
                 for ridge in (1e-13, 1e-9, 1e-6, 1e-3, 1.0):
-                    Hr = H + (ridge * scale) * np.eye(H.shape[0])
                     try:
-                        if Hr.shape[0] > 150:
-                            step = _cho_solve(_cho_factor(Hr, check_finite=False),
-                                              grad.ravel(), check_finite=False)
+                        if structured:
+                            step = group_newton_solve(GSS, U, c, grad, ridge * scale)
                         else:
-                            step = np.linalg.solve(Hr, grad.ravel())
-                        step = step.reshape(s_, T)
+                            Hr = H + (ridge * scale) * eye_h
+                            if Hr.shape[0] > 150:
+                                step = _cho_solve(_cho_factor(Hr, check_finite=False),
+                                                  grad.ravel(), check_finite=False)
+                            else:
+                                step = np.linalg.solve(Hr, grad.ravel())
+                            step = step.reshape(s_, T)
                     except np.linalg.LinAlgError:
                         continue
-                    found = radial_line_search(VS, step, lambda Vn, t_: obj(Vn, AS), P0)
+                    found = full_step_dropping(VS, step, lambda Vn: obj(Vn, AS), P0)
+                    if found is None:
+                        found = radial_line_search(VS, step, lambda Vn, t_: obj(Vn, AS), P0)
                     if found is not None:
                         t, Vn, Pn = found
                         accepted = True
@@ -334,7 +348,7 @@ class RestrictedLasso:
     def _newton_all(self, V, tol_kkt):
         size = int(np.count_nonzero(np.any(V != 0, axis=1)))
         if self.group:
-            if size * V.shape[1] > self.max_newton_size:
+            if size > self.max_newton_atoms:
                 return V, 0
             return self._active_set(self.Y, V, self.lam, tol_kkt=tol_kkt)
         out = V.copy()

@@ -1,0 +1,258 @@
+"""One store of the ReLU features Φ of a grid, shared by every pass that prices the grid.
+
+Pricing a grid means computing the correlations c = Φᵀ Z / n (M × T) of all its
+directions. Rebuilding Φ = relu(X̃ Θᵀ) block by block costs several times the product
+itself, so a :class:`FeatureStore` keeps Φ (float64, n × M) whole when 8·n·M bytes fit
+its budget — by default :func:`default_budget`, a quarter of the memory the machine has
+available, at most :data:`MAX_BUDGET` — and otherwise falls back to the blocked product
+(:func:`limitsolver.features.features_rmatvec`, which rebuilds only the rows asked for).
+
+The values are the same float64 products either way, so every certificate computed from
+them is exactly as rigorous as before; only the cost changes. When float64 does not fit
+but float32 does (4·n·M bytes), Φ is kept in float32 for the dual norms of the pricing
+passes (:meth:`FeatureStore.dual_norms_and_sup`), whose max — the number a certificate
+uses — is still the float64 one: every direction that the float32 rounding bound cannot
+place below the best float64 value is re-priced in float64 (derivation in that method).
+
+Sharing: inside ``with shared_store(Xt, dirs):`` every :func:`get_store` call for the same
+array objects (``Xt`` and ``dirs`` by identity) returns the one store, so the λ_max check,
+the solver's pricing passes and the final certificate of one solve build Φ once. Outside
+such a block each caller gets a private store. The store is released when the block ends.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import numpy as np
+
+from .features import features_rmatvec, relu_features
+
+__all__ = ["FeatureStore", "available_memory", "default_budget", "shared_store",
+           "get_store", "active_store", "MAX_BUDGET", "BUDGET_FRACTION"]
+
+#: Largest default budget of a feature store (bytes).
+MAX_BUDGET = 4 * 2**30
+
+#: Fraction of the available memory a store may use by default.
+BUDGET_FRACTION = 0.25
+
+
+def available_memory() -> int:
+    """Bytes of memory available to new allocations: ``MemAvailable`` of /proc/meminfo,
+    else free pages × page size (``os.sysconf``), else 1 GiB."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 2**30
+
+
+def default_budget() -> int:
+    """min(:data:`BUDGET_FRACTION` × available memory, :data:`MAX_BUDGET`) bytes."""
+    return int(min(BUDGET_FRACTION * available_memory(), MAX_BUDGET))
+
+
+class FeatureStore:
+    """Φ = relu(X̃ Θᵀ) of ``dirs`` (M × (d+1)) on ``Xt`` (n × (d+1)), kept or rebuilt.
+
+    Parameters
+    ----------
+    Xt : ndarray (n, d+1);  dirs : ndarray (M, d+1)
+    budget : int or None
+        Bytes Φ may occupy (8·n·M in float64, else 4·n·M in float32);
+        None: :func:`default_budget`.
+    block_bytes : int or None
+        Block size of the blocked products when Φ is not kept.
+
+    Attributes
+    ----------
+    cached : bool       Φ is kept whole in float64 (built on first use).
+    dtype : numpy dtype or None
+        float64, float32 (kept for :meth:`dual_norms_and_sup` only; other products are
+        float64 and rebuild the features) or None (nothing kept).
+    n_builds : int      blocked feature passes run so far (a kept Φ counts one).
+    """
+
+    def __init__(self, Xt: np.ndarray, dirs: np.ndarray, budget: int | None = None,
+                 block_bytes: int | None = None, dtype=None):
+        self.Xt, self.dirs = Xt, dirs
+        self.n, self.M = Xt.shape[0], dirs.shape[0]
+        self.block_bytes = block_bytes
+        self.budget = default_budget() if budget is None else int(budget)
+        if dtype is None:
+            dtype = (np.float64 if 8 * self.n * self.M <= self.budget else
+                     np.float32 if 4 * self.n * self.M <= self.budget else None)
+        elif np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32, float64 or None, got {dtype!r}")
+        #: storage of the kept Φ: float64 (exact products), float32 (pricing only) or None
+        self.dtype = None if dtype is None else np.dtype(dtype)
+        self.cached = self.dtype == np.float64
+        self._Phi = None
+        self._Phi32 = None
+        self._norms = None
+        self.n_builds = 0
+        self.last_repriced = 0
+
+    @property
+    def Phi(self) -> np.ndarray | None:
+        """The kept float64 Φ (n × M), built on first access; None when not kept."""
+        if self.cached and self._Phi is None:
+            # stored as Φᵀ (M × n, C order): the columns of a working set are then
+            # contiguous rows, and gathering them costs a copy, not a strided walk
+            PT = self.dirs @ self.Xt.T
+            np.maximum(PT, 0.0, out=PT)
+            self._Phi = PT
+            self.n_builds += 1
+        return None if self._Phi is None else self._Phi.T
+
+    def _phi32(self) -> np.ndarray:
+        """The float32 Φ, built block by block with the float64 column norms."""
+        if self._Phi32 is None:
+            n, M = self.n, self.M
+            P32 = np.empty((M, n), dtype=np.float32)         # Φᵀ, as for float64
+            norms = np.empty(M)
+            bs = max(1, min(M, (self.block_bytes or 64 * 2**20) // max(1, 8 * n)))
+            for s in range(0, M, bs):
+                P = relu_features(self.Xt, self.dirs[s:s + bs])
+                norms[s:s + bs] = np.sqrt(np.einsum("ij,ij->j", P, P))
+                P32[s:s + bs] = P.T
+            self.n_builds += 1
+            self._Phi32, self._norms = P32, norms
+        return self._Phi32
+
+    def dual_norms_and_sup(self, Z: np.ndarray, penalty) -> tuple[np.ndarray, float]:
+        """Dual norms S_j = ‖Φ_jᵀZ/n‖_* of every direction and their float64 max.
+
+        ``penalty`` is a penalty object (``dual_norms``; ``name`` "group" or "l1"). With a
+        float64 or no kept Φ, S is the float64 value and the max is S.max(). With a float32
+        Φ, S_j is the float32 value except on the candidates below, where it is float64.
+
+        Rounding bound: with u = 2⁻²⁴, Φ̂ = fl32(Φ), Ẑ = fl32(Z/ζ) (ζ = max|Z|) and any
+        summation order of the float32 product (BLAS), Higham's dot-product bound and
+        (1 + γ_n)(1 + u)² ≤ 1 + γ_{n+2}, γ_k = k u/(1 − k u), give per task t
+
+            |ĉ_jt − c_jt| ≤ γ_{n+2} Σ_i Φ_ij |Z_it| / n ≤ γ_{n+2} ‖Φ_j‖ ‖Z_t‖ / n
+
+        (Φ ≥ 0; plus ζ·2⁻¹⁴⁰ for float32 underflow), so |Ŝ_j − S_j| ≤ e_j with
+        e_j = γ_{n+2} ‖Φ_j‖ ‖Z‖_F / n (group, Euclidean norm over t) or
+        γ_{n+2} ‖Φ_j‖ max_t ‖Z_t‖ / n (l1, max over t). Every j with Ŝ_j + e_j ≥ max_k
+        (Ŝ_k − e_k) is re-priced in float64; the others satisfy S_j ≤ Ŝ_j + e_j <
+        max_k (Ŝ_k − e_k) ≤ S_k* for the maximizer k* of the lower bounds, itself
+        re-priced, so the returned max equals the float64 max over all directions.
+        """
+        Z = np.asarray(Z, dtype=float)
+        if self.dtype != np.float32:
+            S = penalty.dual_norms(self.correlations(Z))
+            return S, (float(S.max()) if S.size else 0.0)
+        P32 = self._phi32()
+        n = self.n
+        zeta = float(np.max(np.abs(Z))) if Z.size else 0.0
+        if zeta == 0.0 or self.M == 0:
+            return np.zeros(self.M), 0.0
+        C = (P32 @ (Z / zeta).astype(np.float32)).astype(np.float64) * (zeta / n)
+        S = penalty.dual_norms(C)
+        u = 2.0 ** -24
+        gamma = (n + 2) * u / (1.0 - (n + 2) * u)
+        zc = np.sqrt(np.sum(Z * Z, axis=0))
+        ztot = float(np.sqrt(np.sum(zc * zc))) if penalty.name == "group" else float(zc.max())
+        err = gamma * self._norms * ztot / n + zeta * 2.0 ** -140
+        err *= 1.0 + 1e-6                                  # float64 rounding of e itself
+        cand = np.flatnonzero(S + err >= float(np.max(S - err)))
+        S[cand] = penalty.dual_norms(
+            features_rmatvec(self.Xt, self.dirs[cand], Z, block_bytes=self.block_bytes) / n)
+        self.last_repriced = int(cand.size)
+        return S, float(S[cand].max())
+
+    def products(self, Z: np.ndarray, idx=None) -> np.ndarray:
+        """Φᵀ Z for all directions (or the rows ``idx``), shape (M or |idx|, T); not / n."""
+        Z = np.asarray(Z, dtype=float)
+        if self.cached:
+            self.Phi
+            PT = self._Phi if idx is None else self._Phi[idx]
+            return PT @ Z
+        D = self.dirs if idx is None else self.dirs[idx]
+        self.n_builds += 1
+        return features_rmatvec(self.Xt, D, Z, block_bytes=self.block_bytes)
+
+    def correlations(self, Z: np.ndarray, idx=None) -> np.ndarray:
+        """c = Φᵀ Z / n, shape (M or |idx|, T)."""
+        return self.products(Z, idx) / self.n
+
+    def norms(self) -> np.ndarray:
+        """Column norms ‖Φ_j‖ (M,), computed once."""
+        if self._norms is None:
+            if self.dtype == np.float32:
+                self._phi32()
+            elif self.cached:
+                P = self.Phi
+                self._norms = np.sqrt(np.einsum("ij,ij->j", P, P))
+            else:
+                self.correlations_and_norms(np.zeros((self.n, 1)))
+        return self._norms
+
+    def correlations_and_norms(self, Z: np.ndarray):
+        """c (M × T) and ‖Φ_j‖ (M,) in one pass over the features."""
+        if self.cached:
+            return self.correlations(Z), self.norms()
+        n, M = self.n, self.M
+        budget = self.block_bytes or 64 * 2**20
+        bs = max(1, min(M, budget // max(1, 8 * n)))
+        out = np.empty((M, Z.shape[1]))
+        norms = np.empty(M)
+        for s in range(0, M, bs):
+            P = relu_features(self.Xt, self.dirs[s:s + bs])
+            out[s:s + bs] = P.T @ Z
+            norms[s:s + bs] = np.sqrt(np.einsum("ij,ij->j", P, P))
+        self.n_builds += 1
+        self._norms = norms
+        return out / n, norms
+
+    def columns(self, idx) -> np.ndarray:
+        """Φ[:, idx], shape (n, |idx|) (a copy)."""
+        if self.cached:
+            self.Phi
+            return self._Phi[idx].T
+        return relu_features(self.Xt, self.dirs[idx])
+
+
+_ACTIVE: list[FeatureStore] = []
+
+
+def active_store(Xt, dirs) -> FeatureStore | None:
+    """The store of an enclosing :func:`shared_store` block for these very arrays, or None."""
+    for st in reversed(_ACTIVE):
+        if st.Xt is Xt and st.dirs is dirs:
+            return st
+    return None
+
+
+def get_store(Xt, dirs, budget: int | None = None,
+              block_bytes: int | None = None) -> FeatureStore:
+    """The shared store for (Xt, dirs) if one is active, else a new private one."""
+    st = active_store(Xt, dirs)
+    if st is not None:
+        return st
+    return FeatureStore(Xt, dirs, budget, block_bytes)
+
+
+@contextmanager
+def shared_store(Xt, dirs, budget: int | None = None, block_bytes: int | None = None):
+    """Make one :class:`FeatureStore` of (Xt, dirs) the answer of :func:`get_store` inside
+    the block (nested blocks for the same arrays reuse the outer store)."""
+    st = active_store(Xt, dirs)
+    if st is not None:
+        yield st
+        return
+    st = FeatureStore(Xt, dirs, budget, block_bytes)
+    _ACTIVE.append(st)
+    try:
+        yield st
+    finally:
+        _ACTIVE.remove(st)
