@@ -18,7 +18,8 @@ atoms θ_j are the learned features. The single-task comparison fits each task a
 (``penalty="l1"``, the problem decouples) and pools all tasks' atoms. λ lists are
 √T-matched (group λ = √T × single-task λ: for T identical tasks P_group = √T P_single) and
 each method's λ is the one of its list with the least upstream validation MSE (200 fresh
-inputs of the same tasks, never the test set).
+inputs of the same tasks, never the test set) on a calibration seed (100) disjoint from the
+evaluation seeds 0, 1, 2.
 
 Downstream: 10 NEW tasks of the same family (same U), m in {4, 8, 16, 32, 64} probe samples
 each; ridge on relu(θ_j·x̃) plus an intercept (the linear probe on frozen neurons), ridge
@@ -48,7 +49,8 @@ from limitsolver.refine import refine  # noqa: E402
 
 R, T, N, N_VAL, NOISE = 2, 16, 80, 200, 0.05
 GRID, REFINE_ITERS = 1500, 2
-LAMS_SINGLE = (0.0025, 0.005, 0.01)
+LAMS_SINGLE = (0.0025, 0.005, 0.01)     # the full run uses the last two
+CALIBRATION_SEED = 100
 M_PROBE = (4, 8, 16, 32, 64)
 N_NEW, N_PROBE_VAL, N_PROBE_TEST = 10, 100, 1000
 RIDGES = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -99,16 +101,21 @@ def ridge_probe(Phi, y, Phi_val, y_val, Phi_test):
     return (Phi_test - mu) @ best[1] + ym
 
 
-def kernel_probe(X, y, Xv, yv, Xt):
-    best = None
+def kernel_probe(X, Y, Xv, Yv, Xt):
+    """Kernel ridge per task (the tasks decouple exactly, so all are solved at once per λ),
+    λ chosen per task on validation; returns test predictions (n_test, T)."""
+    best_err = np.full(Y.shape[1], np.inf)
+    out = np.zeros((len(Xt), Y.shape[1]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for lam in KERNEL_LAMS:
-            s = ls.solve(X, y, lam=lam, penalty="kernel", free="intercept")
-            err = float(np.mean((s.predict(Xv)[:, 0] - yv) ** 2))
-            if best is None or err < best[0]:
-                best = (err, s)
-    return best[1].predict(Xt)[:, 0]
+            s = ls.solve(X, Y, lam=lam, penalty="kernel", free="intercept")
+            err = np.mean((s.predict(Xv) - Yv) ** 2, axis=0)
+            better = err < best_err
+            if better.any():
+                out[:, better] = s.predict(Xt)[:, better]
+                best_err = np.minimum(best_err, err)
+    return out
 
 
 def downstream(feature_sets, d, U, seed, ms, *, control=False):
@@ -122,17 +129,19 @@ def downstream(feature_sets, d, U, seed, ms, *, control=False):
     Xv, Xt = rng.standard_normal((N_PROBE_VAL, d)), rng.standard_normal((N_PROBE_TEST, d))
     Yv, Yt = f(Xv) + NOISE * rng.standard_normal((N_PROBE_VAL, N_NEW)), f(Xt)
     out = {k: np.zeros(len(ms)) for k in list(feature_sets) + ["kernel"]}
+    var = np.maximum(np.var(Yt, axis=0), 1e-300)
+    fixed = {name: [relu_features(augment(Z), theta) for Z in (Xv, Xt)]
+             for name, theta in feature_sets.items()}
     for i, m in enumerate(ms):
         X = rng.standard_normal((m, d))
         Y = f(X) + NOISE * rng.standard_normal((m, N_NEW))
-        for t in range(N_NEW):
-            var = float(np.var(Yt[:, t])) or 1.0
-            for name, theta in feature_sets.items():
-                feats = [relu_features(augment(Z), theta) for Z in (X, Xv, Xt)]
-                pred = ridge_probe(feats[0], Y[:, t], feats[1], Yv[:, t], feats[2])
-                out[name][i] += np.mean((pred - Yt[:, t]) ** 2) / var / N_NEW
-            pred = kernel_probe(X, Y[:, t], Xv, Yv[:, t], Xt)
-            out["kernel"][i] += np.mean((pred - Yt[:, t]) ** 2) / var / N_NEW
+        for name, theta in feature_sets.items():
+            Phi, (Phi_v, Phi_t) = relu_features(augment(X), theta), fixed[name]
+            for t in range(N_NEW):
+                pred = ridge_probe(Phi, Y[:, t], Phi_v, Yv[:, t], Phi_t)
+                out[name][i] += np.mean((pred - Yt[:, t]) ** 2) / var[t] / N_NEW
+        pred = kernel_probe(X, Y, Xv, Yv, Xt)
+        out["kernel"][i] = float(np.mean(np.mean((pred - Yt) ** 2, axis=0) / var))
     return out
 
 
@@ -146,20 +155,27 @@ def choose_lam(d, seed, penalty, lams, grid):
     return best[1], best[2], best[3]
 
 
-def run_seed(d, seed, ms, grid, lams_single):
-    """One seed: upstream fits (λ on validation), then probes on new and control tasks."""
-    lam_s, sol_s, U = choose_lam(d, seed, "l1", lams_single, grid)
-    lam_g, sol_g, _ = choose_lam(d, seed, "group", [np.sqrt(T) * v for v in lams_single], grid)
+def run_seed(d, seed, ms, grid, lams_single, *, lams_group=None, single=True):
+    """One seed: upstream fits (λ of each list chosen on validation; the group list defaults
+    to √T × the single-task list), then probes on new and control tasks.
+    ``single=False`` skips the single-task fits (for the quick test)."""
+    if lams_group is None:
+        lams_group = [np.sqrt(T) * v for v in lams_single]
+    lam_g, sol_g, U = choose_lam(d, seed, "group", lams_group, grid)
+    lam_s, sol_s = None, None
+    if single:
+        lam_s, sol_s, _ = choose_lam(d, seed, "l1", lams_single, grid)
     k = len(sol_g.atom_directions)
     rng = np.random.default_rng(20_000 + seed)
     G = rng.standard_normal((k, d + 1))
-    feats = {"group (learned)": sol_g.atom_directions,
-             "single-task (learned)": sol_s.atom_directions,
-             "random features": G / np.linalg.norm(G, axis=1, keepdims=True)}
+    feats = {"group (learned)": sol_g.atom_directions}
+    if single:
+        feats["single-task (learned)"] = sol_s.atom_directions
+    feats["random features"] = G / np.linalg.norm(G, axis=1, keepdims=True)
     W = sol_g.atom_directions[:, :-1]
     inside = float(np.mean(np.linalg.norm(W @ U, axis=1) / np.linalg.norm(W, axis=1)))
-    info = dict(lam_g=lam_g, lam_s=lam_s, atoms=k, atoms_s=len(sol_s.atom_directions),
-                inside=inside)
+    info = dict(lam_g=lam_g, lam_s=lam_s, atoms=k, inside=inside,
+                atoms_s=len(sol_s.atom_directions) if single else 0)
     return (downstream(feats, d, U, seed, ms), downstream(feats, d, U, seed, ms, control=True),
             info)
 
@@ -175,17 +191,22 @@ def main(argv=None):
     dims = (5,) if args.quick else (5, 10, 20)
     seeds = (0,) if args.quick else (0, 1, 2)
     ms = (4, 16) if args.quick else M_PROBE
-    lams = LAMS_SINGLE[1:2] if args.quick else LAMS_SINGLE
+    lams = LAMS_SINGLE[1:2] if args.quick else LAMS_SINGLE[1:]
     print(f"feature_learning: r = {R}, T = {T} tasks on n = {N} inputs, grid {GRID} + "
           f"{REFINE_ITERS} refinement iterations, seeds {seeds}, probe sizes m = {ms}")
     res, ctl = {}, {}
     for d in dims:
         grid = sphere_grid(d + 1, GRID, kind="sobol", random_state=0)
-        runs = [run_seed(d, s, ms, grid, lams) for s in seeds]
+        lam_s, lam_g = lams[0], np.sqrt(T) * lams[0]
+        if len(lams) > 1:
+            lam_s = choose_lam(d, CALIBRATION_SEED, "l1", lams, grid)[0]
+            lam_g = choose_lam(d, CALIBRATION_SEED, "group", [np.sqrt(T) * v for v in lams],
+                               grid)[0]
+        runs = [run_seed(d, s, ms, grid, (lam_s,), lams_group=(lam_g,)) for s in seeds]
         res[d] = {k: np.array([r[0][k] for r in runs]) for k in runs[0][0]}
         ctl[d] = {k: np.array([r[1][k] for r in runs]) for k in runs[0][1]}
         info = runs[0][2]
-        print(f"d = {d}: λ group {info['lam_g']:.3g}, single {info['lam_s']:.3g} (seed 0); "
+        print(f"d = {d}: λ group {lam_g:.3g}, single {lam_s:.3g} (calibration seed); "
               f"{info['atoms']} group atoms ({info['atoms_s']} single-task); mean "
               f"‖Uᵀw‖/‖w‖ of group atoms {np.mean([r[2]['inside'] for r in runs]):.3f}")
         for label, tab in (("new tasks, same subspace", res[d]),
