@@ -385,8 +385,8 @@ class KernelSolution:
         p = self.problem
         lam = "" if p.loss == "interpolate" else f", lam={p.lam:g}"
         return "\n".join([
-            f"KernelSolution(kernel={self.kernel}, depth={self.depth}, loss={p.loss}, bias={p.bias}, "
-            f"free={p.free}{lam})",
+            f"KernelSolution(kernel={self.kernel}, depth={self.depth}, loss={p.loss}, "
+            f"bias={p.bias}, free={p.free}{lam})",
             f"  objective      {self.objective:.10g}",
             f"  dual gap       {self.gap:.3e} (relative {self.rel_gap:.3e})",
             f"  gradient norm  {self.grad_norm:.3e}",
