@@ -34,7 +34,8 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     (``penalty="l1"``). Its minimum is an upper bound on the infinite-width optimum OPT.
 
     ``penalty="kernel"`` solves the lazy baseline instead (no grid; keyword options
-    ``kernel="arccos"|"ntk"`` and ``n_quadrature``) and returns a
+    ``kernel="arccos"|"ntk"``, ``depth`` (hidden ReLU layers, default 1) and
+    ``n_quadrature``) and returns a
     :class:`~limitsolver.kernel.KernelSolution`; see :mod:`limitsolver.kernel`.
 
     Parameters

@@ -19,6 +19,10 @@ reproducing-kernel Hilbert space (RKHS) of
 - ``kernel="ntk"``: the neural tangent kernel of the two-layer ReLU network, which adds the
   first-layer term x̃·x̃' (π − α)/(2π) (= E 1{θ·x̃>0} 1{θ·x̃'>0} x̃·x̃'); for
   ``bias="free"`` the analogous quadrature term with the bias's gradient included.
+- ``depth=L`` (default 1): the arc-cosine kernel / NTK of a network with L hidden ReLU
+  layers whose first layer has the law π above, composed layer by layer
+  (:mod:`limitsolver.deep_kernel`: Cho & Saul 2009; Jacot et al. 2018; Arora et al. 2019).
+  Depth 1 is exactly the two-layer kernel; k_L(x, x) = k_1(x, x) at every depth.
 
 What λ means
 ------------
@@ -165,13 +169,28 @@ def _free_bias_kernels(XA, XB, radius, n_quadrature, *, ntk: bool) -> np.ndarray
     return out
 
 
+def _free_bias_diag(X, radius, n_quadrature) -> np.ndarray:
+    """k₁(x_i, x_i) = E_{w,b} relu(w·x_i + b)² for the free-bias law, shape (m,)."""
+    W, wts = _w_quadrature(X.shape[1], n_quadrature)
+    R = float(radius)
+    u = X @ W.T                                # (m, q)
+    lo = np.clip(-u, -R, R)
+
+    def prim(b):
+        return (b + u) ** 3 / 3
+
+    return ((prim(R) - prim(lo)) / (2 * R)) @ wts
+
+
 def kernel_matrix(XA, XB, *, kernel: str = "arccos", bias: str = "regularized",
-                  radius: float | None = None, n_quadrature: int | None = None) -> np.ndarray:
+                  radius: float | None = None, n_quadrature: int | None = None,
+                  depth: int = 1) -> np.ndarray:
     """Kernel matrix between raw inputs XA (m, d) and XB (n, d).
 
     ``bias="regularized"``: closed form on the augmented inputs (:func:`arccos_kernel`,
     :func:`ntk_kernel`). ``bias="free"``: needs ``radius`` R (the training data's
-    max‖x_i‖); see the module docstring.
+    max‖x_i‖); see the module docstring. ``depth`` L ≥ 1: the kernel of L hidden ReLU
+    layers (:func:`limitsolver.deep_kernel.deep_kernels`).
 
     Returns
     -------
@@ -184,12 +203,26 @@ def kernel_matrix(XA, XB, *, kernel: str = "arccos", bias: str = "regularized",
     XB = np.atleast_2d(np.asarray(XB, dtype=float))
     if XA.shape[1] != XB.shape[1]:
         raise ValueError(f"inputs have different dimensions: {XA.shape[1]} and {XB.shape[1]}")
+    from .deep_kernel import check_depth, deep_kernels
+    depth = check_depth(depth)
+    ntk = kernel == "ntk"
     if bias == "regularized":
-        f = arccos_kernel if kernel == "arccos" else ntk_kernel
-        return f(augment(XA), augment(XB))
+        A, B = augment(XA), augment(XB)
+        k1 = arccos_kernel(A, B)
+        if depth == 1:
+            return ntk_kernel(A, B) if ntk else k1
+        g1 = ntk_kernel(A, B) - k1 if ntk else None
+        dA = np.sum(A * A, axis=1) / (2 * A.shape[1])       # k₁(x, x) = ‖x̃‖²/(2D)
+        dB = np.sum(B * B, axis=1) / (2 * B.shape[1])
+        return deep_kernels(k1, g1, dA, dB, depth, ntk=ntk)
     if radius is None or not np.isfinite(radius) or radius <= 0:
         raise ValueError(f"bias='free' needs a positive radius R, got {radius!r}")
-    return _free_bias_kernels(XA, XB, radius, n_quadrature, ntk=(kernel == "ntk"))
+    if depth == 1:
+        return _free_bias_kernels(XA, XB, radius, n_quadrature, ntk=ntk)
+    k1 = _free_bias_kernels(XA, XB, radius, n_quadrature, ntk=False)
+    g1 = _free_bias_kernels(XA, XB, radius, n_quadrature, ntk=True) - k1 if ntk else None
+    return deep_kernels(k1, g1, _free_bias_diag(XA, radius, n_quadrature),
+                        _free_bias_diag(XB, radius, n_quadrature), depth, ntk=ntk)
 
 
 class KernelSolution:
@@ -199,6 +232,7 @@ class KernelSolution:
     ----------
     problem : LimitProblem           (``penalty="kernel"``)
     kernel : str                     "arccos" or "ntk"
+    depth : int                      hidden ReLU layers L of the kernel (1: two-layer net)
     alpha : ndarray (n, T)           representer coefficients
     free_coef : ndarray (p, T)       free part (rows: intercept, then the affine part)
     K : ndarray (n, n)               training kernel matrix
@@ -216,9 +250,10 @@ class KernelSolution:
     shared_fraction = float("nan")
 
     def __init__(self, problem, kernel, alpha, free_coef, K, *, n_quadrature=None,
-                 solver="kernel", info=None):
+                 solver="kernel", info=None, depth=1):
         self.problem = problem
         self.kernel = kernel
+        self.depth = int(depth)
         self.alpha = np.asarray(alpha, dtype=float)
         self.free_coef = np.asarray(free_coef, dtype=float).reshape(-1, problem.T)
         self.K = K
@@ -299,7 +334,7 @@ class KernelSolution:
         p = self.problem
         X = self._check_X(X)
         return kernel_matrix(X, p.X, kernel=self.kernel, bias=p.bias, radius=p.radius,
-                             n_quadrature=self.n_quadrature)
+                             n_quadrature=self.n_quadrature, depth=self.depth)
 
     def _check_X(self, X) -> np.ndarray:
         p = self.problem
@@ -326,8 +361,8 @@ class KernelSolution:
     def density(self, directions) -> np.ndarray:
         """Output-weight density g(θ) = Σ_i α_i relu(θ·x̃_i) at directions (M, d+1) → (M, T)
         (arc-cosine kernel only: the NTK has no such one-layer density)."""
-        if self.kernel != "arccos":
-            raise ValueError("density() is defined for kernel='arccos' only")
+        if self.kernel != "arccos" or self.depth != 1:
+            raise ValueError("density() is defined for kernel='arccos' of depth 1 only")
         from .features import relu_features
         theta = np.atleast_2d(np.asarray(directions, dtype=float))
         if theta.shape[1] != self.problem.dim:
@@ -350,8 +385,8 @@ class KernelSolution:
         p = self.problem
         lam = "" if p.loss == "interpolate" else f", lam={p.lam:g}"
         return "\n".join([
-            f"KernelSolution(kernel={self.kernel}, loss={p.loss}, bias={p.bias}, "
-            f"free={p.free}{lam})",
+            f"KernelSolution(kernel={self.kernel}, depth={self.depth}, loss={p.loss}, "
+            f"bias={p.bias}, free={p.free}{lam})",
             f"  objective      {self.objective:.10g}",
             f"  dual gap       {self.gap:.3e} (relative {self.rel_gap:.3e})",
             f"  gradient norm  {self.grad_norm:.3e}",
@@ -460,16 +495,19 @@ def _newton_logistic(K, F, Y, lam, *, tol, max_iter):
 
 def solve_kernel_problem(problem: LimitProblem, *, kernel: str = "arccos", tol: float = 1e-8,
                          n_quadrature: int | None = None, max_iter: int = 100,
-                         verbose: bool = False) -> KernelSolution:
+                         verbose: bool = False, depth: int = 1) -> KernelSolution:
     """Solve the kernel problem for a validated :class:`LimitProblem` (any penalty field;
-    the penalty is taken to be ``"kernel"``). See the module docstring for the objective."""
+    the penalty is taken to be ``"kernel"``). See the module docstring for the objective;
+    ``depth`` L selects the kernel of L hidden ReLU layers (default 1)."""
+    from .deep_kernel import check_depth
     from .problem import check_option
     check_option("kernel", kernel, KERNELS)
+    depth = check_depth(depth)
     if problem.penalty != "kernel":
         problem = _as_kernel_problem(problem)
     t0 = time.perf_counter()
     K = kernel_matrix(problem.X, problem.X, kernel=kernel, bias=problem.bias,
-                      radius=problem.radius, n_quadrature=n_quadrature)
+                      radius=problem.radius, n_quadrature=n_quadrature, depth=depth)
     K = 0.5 * (K + K.T)
     info = {}
     if problem.loss == "logistic":
@@ -482,7 +520,7 @@ def solve_kernel_problem(problem: LimitProblem, *, kernel: str = "arccos", tol: 
         solver = f"kernel-{method}"
     info["time_total"] = time.perf_counter() - t0
     sol = KernelSolution(problem, kernel, alpha, C, K, n_quadrature=n_quadrature,
-                         solver=solver, info=info)
+                         solver=solver, info=info, depth=depth)
     scale = max(1.0, float(np.abs(problem.Y).max()))
     if problem.loss == "interpolate":
         ok = sol.infeasibility <= 1e-7 * scale
@@ -507,12 +545,14 @@ def _as_kernel_problem(problem):
 
 
 def solve_kernel(X, Y, *, lam=None, loss="squared", bias="regularized", free="none",
-                 kernel="arccos", tol=1e-8, n_quadrature=None, verbose=False) -> KernelSolution:
+                 kernel="arccos", tol=1e-8, n_quadrature=None, verbose=False,
+                 depth=1) -> KernelSolution:
     """Solve the kernel (lazy) baseline on data X (n, d), Y (n, T).
 
     Minimizes, for each task independently, L(f) + (λ/2) ‖f_t‖²_H over the RKHS of the
-    arc-cosine kernel (``kernel="arccos"``) or the two-layer NTK (``kernel="ntk"``), plus an
-    unpenalized free part. See the module docstring for the meaning of λ.
+    arc-cosine kernel (``kernel="arccos"``) or the NTK (``kernel="ntk"``) of a ReLU network
+    with ``depth`` hidden layers (default 1: the two-layer network), plus an unpenalized
+    free part. See the module docstring for the meaning of λ.
 
     Returns
     -------
@@ -520,4 +560,4 @@ def solve_kernel(X, Y, *, lam=None, loss="squared", bias="regularized", free="no
     """
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty="kernel", bias=bias, free=free)
     return solve_kernel_problem(problem, kernel=kernel, tol=tol, n_quadrature=n_quadrature,
-                                verbose=verbose)
+                                verbose=verbose, depth=depth)

@@ -36,16 +36,3 @@ def test_example_quick(name, tmp_path, capsys):
     png = tmp_path / f"{name}.png"
     assert png.exists() and png.stat().st_size > 5000
     assert "wrote" in out and len(out.splitlines()) >= 3
-
-
-def test_feature_learning_group_shares_directions():
-    """At equal λ = 0.16 (r = 1), 16 tasks learned together (group) put less of ‖μ‖ outside
-    the relevant direction than the same tasks each alone (l1, decoupled), and fit them
-    better. If the group penalty did not pool the tasks it would equal l1 here."""
-    fl = _load("feature_learning")
-    from limitsolver.grids import sphere_grid
-    grid = sphere_grid(fl.D + 1, 500, random_state=0)
-    res = {p: np.array([fl.run(1, s, 0.16, p, grid)[:2] for s in (0, 1, 2)])
-           for p in ("group", "l1")}
-    assert np.mean(res["l1"][:, 0] - res["group"][:, 0]) > 0.05
-    assert np.mean(res["l1"][:, 1] - res["group"][:, 1]) > 0.05
