@@ -27,8 +27,10 @@ single task's, so the near-optimal set contains every single-task near-optimal f
 more tasks that are not diverse must NOT make the solution unique (the range must stay
 as wide as at K = 0). Pure-noise tasks would not be a control (they are diverse).
 
-Refinement on this problem sometimes stops with ``SolverFailed`` in the inner conic solve;
-such a start is replaced by the next rotation (printed), then by the ECOS backend.
+Refinement on this problem sometimes stops with ``SolverFailed`` in the inner conic solve,
+or ends with a large certified limit gap; such a start is retried with the ECOS backend,
+then replaced by the next rotation (all printed as notes). Only starts certified to a
+relative limit gap ≤ 1e-6 are used.
 
     python examples/uniqueness_many_tasks.py [--quick] [--out DIR]
 """
@@ -51,6 +53,8 @@ X_TEST = np.array(np.meshgrid(G1, G1)).reshape(2, -1).T
 _ring = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], float)
 X_RANGE = np.vstack([[0.0, 0.0], 0.75 * _ring, 0.75 * SQUARE, 1.2 * _ring])
 EPS = 1e-6
+#: A start is kept only when certified this close to the infinite-width optimum (relative).
+MAX_LIMIT_GAP = 1e-6
 
 
 def rotated_grid(m, seed):
@@ -75,8 +79,15 @@ def refined_fits(Y, n_starts, m, log):
                 log.append(f"rotation {rot}, solver {solver}: SolverFailed "
                            f"({str(exc)[:60]}...)")
                 continue
+            rel = s.limit_gap / abs(s.objective) if s.limit_gap is not None else np.inf
+            if not s.lower_bound_exact or rel > MAX_LIMIT_GAP:
+                log.append(f"rotation {rot}, solver {solver}: refinement stopped at relative "
+                           f"limit gap {rel:.1e} (> {MAX_LIMIT_GAP:g}); start discarded")
+                continue
             fits.append(s)
             break
+    if len(fits) < 2:
+        raise RuntimeError(f"fewer than 2 certified starts ({len(fits)}); see the notes")
     return fits
 
 
