@@ -49,3 +49,24 @@ def test_feature_learning_group_shares_directions():
            for p in ("group", "l1")}
     assert np.mean(res["l1"][:, 0] - res["group"][:, 0]) > 0.05
     assert np.mean(res["l1"][:, 1] - res["group"][:, 1]) > 0.05
+
+
+def test_uniqueness_headline_diverse_tasks_not_copies():
+    """Nakhleh et al.'s squares: the certified prediction range of task 0 (ε = 1e-6) is wide
+    with no extra task, shrinks by more than 10× with 4 Bernoulli tasks, and does not shrink
+    with 4 copies of task 0 (the negative control: T copies cost √T × one task)."""
+    mod = _load("uniqueness_many_tasks")
+    log = []
+    w0 = mod.measure(mod.bernoulli(0, 0), 2, 200, log)[1]
+    w4 = mod.measure(mod.bernoulli(4, 0), 2, 200, log)[1]
+    wc = mod.measure(np.repeat(mod.Y0[:, None], 5, axis=1), 2, 200, log)[1]
+    assert w0 > 0.1
+    assert w4 < 0.1 * w0
+    assert wc > 0.5 * w0
+
+
+def test_width_convergence_out_is_a_folder(tmp_path):
+    mod = _load("width_convergence")
+    out = tmp_path / "figures"
+    assert mod.main(["--out", str(out), "--widths", "2", "--steps", "50"]) == 0
+    assert (out / "width_convergence.png").stat().st_size > 5000
