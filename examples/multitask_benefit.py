@@ -28,8 +28,8 @@ of least squares on the true neurons' features plus an intercept.
 
 Result (full run, about 1 min of CPU time, control included): at T = 16 group 0.039 ± 0.005,
 l1 0.051 ± 0.006, kernel 0.059 ± 0.007 (paired l1 − group 0.011 ± 0.001; group best on all
-20 seeds); group goes 0.051 → 0.044 → 0.042 → 0.041 → 0.039 for T = 1, 2, 4, 8, 16, l1 and kernel are
-the same for every T; least squares on the true neurons 0.018.
+20 seeds); group goes 0.051 → 0.044 → 0.042 → 0.041 → 0.039 for T = 1, 2, 4, 8, 16, l1 and
+kernel are the same for every T; least squares on the true neurons 0.018.
 
 Control, when not to pool tasks: 8 tasks on the same inputs with the same recipe, except that
 each task is built from its OWN 2 random neurons (nothing shared), group (all 8 in one
