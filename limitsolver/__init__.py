@@ -4,6 +4,7 @@ with several outputs (multi-task learning). The specification is MATH.md.
 Public names are re-exported here from small modules; :mod:`limitsolver.plotting` is not
 imported by the package (it imports matplotlib).
 """
+from .analysis import FrozenFit, fit_frozen, neuron_kernel, neuron_weights
 from .api import solve, solve_problem
 from .certificate import Certificate, certify, lam_max
 from .compare import ComparisonTable, compare
@@ -14,6 +15,7 @@ from .kernel import KernelSolution, solve_kernel
 from .grids import breakpoint_directions, cylinder_grid, default_grid, sphere_grid
 from .path import LimitPath, limit_path
 from .problem import LimitProblem
+from .ranges import PredictionRange, prediction_range
 from .solution import LimitSolution
 from .solvers import available_solvers
 from .sweep import Job, SweepResult, sweep
@@ -40,4 +42,6 @@ __all__ = [
     "default_grid", "available_solvers", "limit_path", "LimitPath", "sweep", "Job", "SweepResult",
     "LimitRegressor", "LimitClassifier", "Network", "train", "validate", "ValidationResult",
     "compare", "ComparisonTable", "KernelSolution", "solve_kernel", "__version__",
+    "neuron_kernel", "neuron_weights", "fit_frozen", "FrozenFit", "prediction_range",
+    "PredictionRange",
 ]
