@@ -1,0 +1,277 @@
+"""Joint Newton step on the directions and the weights of the atoms, in any input dimension.
+
+The objective of k atoms θ_j ∈ Θ with output weights V_j ∈ R^T and free part C (p × T) is
+
+    J(θ, V, C) = L(P) + λ Σ_j Ω(V_j),   P = Σ_j relu(X̃ θ_j) V_jᵀ + F C     (n × T),
+
+Ω = ‖·‖₂ (``group``) or ‖·‖₁ (``l1``). Directions move in a local chart around the current
+point θ⁰_j, rebuilt at every iteration:
+
+- sphere (``bias="regularized"``): θ_j(t) = (θ⁰_j + B_j t)/‖θ⁰_j + B_j t‖, B_j ((d+1) × d)
+  an orthonormal basis of θ⁰_j^⊥; at t = 0, ∂θ/∂t = B_j and ∂²θ/∂t_a∂t_b = −δ_ab θ⁰_j
+  (from ‖θ⁰ + h‖ = 1 + ‖h‖²/2 + O(‖h‖⁴) for h ⊥ θ⁰);
+- cylinder (``bias="free"``): θ = (w, b), w(t_w) = (w⁰ + B_w t_w)/‖·‖ with B_w (d × (d−1)) a basis
+  of w⁰^⊥, b = b⁰ + t_b; ∂²w/∂t_a∂t_b = −δ_ab w⁰ on the w block, 0 elsewhere.
+
+On the activation patterns a_ij = 1[θ⁰_j·x̃_i > 0], s_ij = θ_j·x̃_i is smooth, with
+g_ij = ∂s_ij/∂t_j = B_jᵀ x̃_i and ∂²s_ij/∂t_j² = −(θ⁰_j·x̃_i) I (sphere; −(w⁰_j·x_i) on the w
+block for the cylinder). With E = ℓ'(P), h = ℓ''(P) (or the loss's per-sample T × T blocks),
+
+    ∂P_it/∂t_j = a_ij V_jt g_ij,   ∂P_it/∂V_jt = a_ij s_ij,   ∂P_it/∂C_ct = F_ic,
+    ∇J  = (1/n) Σ_{i,t} E_it ∂P_it + λ ∇Ω,
+    ∇²J = (1/n) Σ_i ∂P_iᵀ h_i ∂P_i + (1/n) Σ_{i,t} E_it ∂²P_it + λ ∇²Ω,
+    ∂²P_it/∂t_j² = a_ij V_jt ∂²s_ij,   ∂²P_it/∂t_j∂V_jt = a_ij g_ij,
+
+and for ``group`` ∇Ω = u_j = V_j/‖V_j‖, ∇²Ω = (I − u_j u_jᵀ)/‖V_j‖; for ``l1`` the nonzero
+entries keep their signs (∇Ω = sign V, ∇²Ω = 0) and zero entries stay zero.
+
+Each iteration merges atoms that met (closer than ``merge_tol``: weights summed, which never
+raises J at equal directions), drops weights whose block minimizer is zero (with the others
+fixed), takes a Levenberg–Marquardt step −(H + μD)⁻¹∇J (D = diag|H|; μ = 0, the Newton step,
+when H is positive definite and the step is accepted) and accepts it only if the true J (with
+the true relu, so patterns may change) decreases. Once the patterns settle it converges
+quadratically. The result is a candidate; the caller certifies it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .losses import get_loss
+from .penalties import get_penalty
+
+__all__ = ["joint_newton_nd", "supports_joint_newton_nd", "newton_model", "objective"]
+
+
+def supports_joint_newton_nd(problem) -> bool:
+    """A loss with a second derivative (squared, logistic) and the group or l1 penalty."""
+    loss = get_loss(problem.loss)
+    smooth = hasattr(loss, "curvature") or hasattr(loss, "hessian_blocks")
+    return smooth and problem.penalty in ("group", "l1") and problem.loss != "interpolate"
+
+
+def _tangent_basis(D, bias):
+    """(k, d+1, d) matrices G_j with ∂θ_j/∂t = G_j at t = 0, and the (k, d+1) vectors whose
+    negatives are the second derivatives ∂²θ/∂t_a² (times δ_ab on the sphere / w block)."""
+    k, dim = D.shape
+    if bias == "regularized":
+        _, _, Vt = np.linalg.svd(D[:, None, :], full_matrices=True)   # (k, dim, dim)
+        return np.transpose(Vt[:, 1:, :], (0, 2, 1)), D.copy()
+    W = D[:, :-1]
+    d = dim - 1
+    G = np.zeros((k, dim, d))
+    if d > 1:
+        _, _, Vt = np.linalg.svd(W[:, None, :], full_matrices=True)   # (k, d, d)
+        G[:, :-1, :d - 1] = np.transpose(Vt[:, 1:, :], (0, 2, 1))
+    G[:, -1, d - 1] = 1.0
+    curv = np.column_stack([W, np.zeros(k)])
+    return G, curv
+
+
+def _retract(D, G, dt, bias):
+    """θ_j(t_j) in the chart of :func:`_tangent_basis` at ``D``; dt is (k, d)."""
+    moved = D + np.einsum("kad,kd->ka", G, dt)
+    if bias == "regularized":
+        return moved / np.linalg.norm(moved, axis=1, keepdims=True)
+    W = moved[:, :-1]
+    moved[:, :-1] = W / np.linalg.norm(W, axis=1, keepdims=True)
+    return moved
+
+
+def _clip_bias(problem, D):
+    if problem.bias == "free":
+        D = D.copy()
+        D[:, -1] = np.clip(D[:, -1], -problem.radius, problem.radius)
+    return D
+
+
+def objective(problem, D, V, C) -> float:
+    """J(θ, V, C) with the true relu (no pattern fixed)."""
+    loss = get_loss(problem.loss)
+    P = np.maximum(problem.Xt @ D.T, 0.0) @ V + problem.F @ C
+    return loss.value(P, problem.Y) + problem.lam * float(
+        np.sum(get_penalty(problem.penalty).row_norms(V)))
+
+
+def newton_model(problem, D, V, C, mask=None):
+    """Gradient and Hessian of J at (D, V, C) in the chart variables z = (t, V, C).
+
+    Variables, in order: t_j ∈ R^d for every atom (k·d), V_jt row-major where ``mask``
+    (default: all; l1 passes V ≠ 0), C_ct row-major (p·T). Patterns a_ij = 1[θ_j·x̃_i > 0].
+    Returns (g (N,), H (N, N), G) with G the (k, d+1, d) chart bases. Cost
+    O(n T N²) for the Gauss–Newton part (N = k d + k T + p T).
+    """
+    loss = get_loss(problem.loss)
+    n, T, lam = problem.n, problem.T, problem.lam
+    Xt, F, Y = problem.Xt, problem.F, problem.Y
+    k, dim = D.shape
+    d, p = dim - 1, F.shape[1]
+    Gb, curv_dir = _tangent_basis(D, problem.bias)
+    S = Xt @ D.T                                                 # (n, k)
+    A = (S > 0).astype(float)
+    P = (S * A) @ V + F @ C
+    E = -loss.residual(P, Y)                                     # ℓ'(P), (n, T)
+    gx = np.einsum("nD,kDd->nkd", Xt, Gb) * A[:, :, None]        # a_ij g_ij, (n, k, d)
+    kd, kT = k * d, k * T
+    N = kd + kT + p * T
+    Jac = np.zeros((n, T, N))
+    Jac[:, :, :kd] = (gx[:, None, :, :] * V.T[None, :, :, None]).reshape(n, T, kd)
+    SA = S * A
+    eyeT = np.eye(T)
+    Jac[:, :, kd:kd + kT] = (SA[:, None, :, None] * eyeT[None, :, None, :]).reshape(n, T, kT)
+    if p:
+        Jac[:, :, kd + kT:] = (F[:, None, :, None] * eyeT[None, :, None, :]).reshape(n, T, p * T)
+    flat = Jac.reshape(n * T, N)
+    g = flat.T @ E.ravel() / n
+    if hasattr(loss, "curvature") and not hasattr(loss, "hessian_blocks"):
+        HJ = Jac * loss.curvature(P, Y)[:, :, None]
+    else:
+        from .losses import hessian_blocks
+        HJ = np.einsum("its,isN->itN", hessian_blocks(loss, P, Y), Jac)
+    H = flat.T @ HJ.reshape(n * T, N) / n
+    # second derivatives of P against ℓ'
+    EV = E @ V.T                                                 # (n, k): E_i·V_j
+    s2 = Xt @ curv_dir.T                                         # (n, k): θ⁰_j·x̃_i (w-part)
+    diag_tt = -np.sum(EV * s2 * A, axis=0) / n                   # (k,)
+    nd = d if problem.bias == "regularized" else d - 1           # curved chart coordinates
+    for j in range(k):
+        ix = j * d + np.arange(nd)
+        H[ix, ix] += diag_tt[j]
+        cross = np.einsum("nd,nt->dt", gx[:, j, :], E) / n       # (d, T)
+        r = j * d + np.arange(d)
+        c = kd + j * T + np.arange(T)
+        H[np.ix_(r, c)] += cross
+        H[np.ix_(c, r)] += cross.T
+    # penalty
+    if problem.penalty == "group":
+        nr = np.linalg.norm(V, axis=1)
+        U = V / np.maximum(nr, 1e-300)[:, None]
+        g[kd:kd + kT] += lam * U.ravel()
+        for j in range(k):
+            c = kd + j * T + np.arange(T)
+            H[np.ix_(c, c)] += lam * (eyeT - np.outer(U[j], U[j])) / max(nr[j], 1e-300)
+    else:
+        g[kd:kd + kT] += lam * np.sign(V).ravel()
+    if mask is not None:
+        keep = np.concatenate([np.ones(kd, dtype=bool), np.asarray(mask).ravel(),
+                               np.ones(p * T, dtype=bool)])
+        g, H = g[keep], H[np.ix_(keep, keep)]
+    return g, H, Gb
+
+
+def _unpack(z, k, d, T, p, mask):
+    dt = z[:k * d].reshape(k, d)
+    dV = np.zeros(k * T)
+    nv = int(mask.sum())
+    dV[mask.ravel()] = z[k * d:k * d + nv]
+    dC = z[k * d + nv:].reshape(p, T) if p else np.zeros((0, T))
+    return dt, dV.reshape(k, T), dC
+
+
+def _merge(problem, D, V, merge_tol):
+    """Atoms closer than ``merge_tol`` (max-norm) become one: weights summed, position the
+    first one's (never raises J when the directions are equal)."""
+    k = D.shape[0]
+    if k <= 1:
+        return D, V, False
+    keep = np.ones(k, dtype=bool)
+    V = V.copy()
+    for j in range(k):
+        if not keep[j]:
+            continue
+        close = np.max(np.abs(D - D[j]), axis=1) <= merge_tol
+        close[:j + 1] = False
+        close &= keep
+        if close.any():
+            V[j] += V[close].sum(axis=0)
+            keep[close] = False
+    return D[keep], V[keep], not keep.all()
+
+
+def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge_tol=1e-9,
+                    max_tries=10):
+    """Levenberg–Marquardt/Newton on (directions, weights, free part) of a solution, any d.
+
+    Parameters
+    ----------
+    problem : LimitProblem
+        Squared or logistic loss, group or l1 penalty, either bias, any free part.
+    directions : ndarray (k, d+1);  V : ndarray (k, T);  C : ndarray (p, T)
+        Starting atoms (zero rows dropped) and free part.
+    max_iter : int
+        Iterations.
+    rtol : float
+        Stop once the predicted decrease is below ``rtol``·|J| (after one more step accepted
+        unless J rises beyond rounding).
+
+    Returns
+    -------
+    directions (k', d+1), V (k', T), C (p, T), info (dict: ``iterations``, ``objective``,
+    ``start``, ``history`` — J after every accepted step).
+    """
+    from .newton import _nonzero_blocks
+    if not supports_joint_newton_nd(problem):
+        raise ValueError("joint_newton_nd needs a squared or logistic loss and the group or "
+                         "l1 penalty")
+    pen = get_penalty(problem.penalty)
+    group = problem.penalty == "group"
+    rows = pen.row_norms(np.asarray(V, dtype=float)) > 0
+    D = problem.check_directions(np.asarray(directions, dtype=float)[rows])
+    V = np.array(V, dtype=float)[rows]
+    C = np.array(C, dtype=float).reshape(problem.F.shape[1], problem.T)
+    T, p, dim = problem.T, problem.F.shape[1], problem.dim
+    f = objective(problem, D, V, C)
+    f0, hist, it, mu, polishing = f, [f], 0, 0.0, False
+    for it in range(1, max_iter + 1):
+        D2, V2, merged = _merge(problem, D, V, merge_tol)
+        if merged and objective(problem, D2, V2, C) <= f:
+            D, V, f = D2, V2, objective(problem, D2, V2, C)
+        mask = np.ones_like(V, dtype=bool) if group else V != 0
+        keep = _nonzero_blocks(problem, problem.Xt, D, V, C, group, mask)
+        if not keep.all():
+            Vk = np.where(keep, V, 0.0) if not group else V * keep
+            live = pen.row_norms(Vk) > 0
+            fk = objective(problem, D[live], Vk[live], C)
+            if fk <= f:
+                D, V, f = D[live], Vk[live], fk
+                mask = np.ones_like(V, dtype=bool) if group else V != 0
+        k = D.shape[0]
+        if k == 0:
+            break
+        g, H, Gb = newton_model(problem, D, V, C, mask=None if group else mask)
+        dg = np.abs(np.diag(H))
+        sc = np.sqrt(np.maximum(dg, 1e-16 * max(float(dg.max()), 1e-300)))
+        Hs = H / np.outer(sc, sc)
+        gs = g / sc
+        accepted = False
+        for _ in range(max_tries):
+            try:
+                L = np.linalg.cholesky(Hs + mu * np.eye(len(gs)))
+            except np.linalg.LinAlgError:
+                mu = max(4.0 * mu, 1e-8)
+                continue
+            zs = -np.linalg.solve(L.T, np.linalg.solve(L, gs))
+            z = zs / sc
+            pred = -float(g @ z + 0.5 * z @ (H @ z))
+            dt, dV, dC = _unpack(z, k, dim - 1, T, p, mask)
+            Dn = _clip_bias(problem, _retract(D, Gb, dt, problem.bias))
+            Vn = V + dV
+            if not group:                                       # no sign changes in l1
+                Vn = np.where(np.sign(Vn) == np.sign(V), Vn, 0.0)
+            Cn = C + dC
+            fn = objective(problem, Dn, Vn, Cn)
+            small = pred <= rtol * max(abs(f), 1e-300)
+            if (small and fn <= f + 1e-13 * abs(f)) or (fn < f and fn <= f - 1e-4 * pred):
+                accepted = True
+                break
+            mu = max(4.0 * mu, 1e-8)
+        if not accepted:
+            break
+        live = pen.row_norms(Vn) > 0
+        D, V, C, f = Dn[live], Vn[live], Cn, fn
+        hist.append(f)
+        mu = mu / 8.0 if mu > 1e-12 else 0.0
+        if small:
+            if polishing:
+                break
+            polishing = True
+    return D, V, C, dict(iterations=it, objective=f, start=f0, history=hist)
