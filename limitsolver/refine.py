@@ -22,6 +22,11 @@ Starting from a grid solution, repeat:
    it converges quadratically, where sliding gains a constant factor per exchange. The
    starting grid is then ``coarse_grid`` (equally spaced directions, no data breakpoints).
 
+For d ≥ 3 (``ANY_D_MIN_DIM``) with a squared or logistic loss, :func:`refine` runs
+:func:`~limitsolver.refine_nd.refine_any_d` instead: exchange by continuous pricing over Θ
+(:mod:`limitsolver.pricing`) and a joint Newton step on every atom's direction and weights
+(:mod:`limitsolver.newton_nd`).
+
 The bound of every iteration is a valid lower bound on OPT, so the best one is kept; the
 objective is that of the best solution found. For d ≤ 2 the oracle is exact and the
 limit gap is certified; for d ≥ 3 the lower bound is an estimate.
@@ -34,7 +39,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, LimitGapWarning
 from .oracle import attach_limit_certificate
 from .penalties import get_penalty
 from .solvers.native import _blas_threads
@@ -341,6 +346,13 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
                                      tol=inner_tol)
     lam = 1.0 if problem.loss == "interpolate" else problem.lam
     inner = _inner_solver(solver, problem)
+    if problem.d >= ANY_D_MIN_DIM and joint:
+        from .newton_nd import supports_joint_newton_nd
+        if supports_joint_newton_nd(problem):
+            return _refine_any_d(problem, solution, tol=tol, max_iter=max_iter,
+                                 exchange_margin=exchange_margin, max_new=max_new, inner=inner,
+                                 inner_tol=inner_tol, time_limit=time_limit, t0=t0,
+                                 verbose=verbose)
     exact = True if problem.d <= 2 else None
     from .certificate import ROUNDING, _reference_value
     floor = max(ROUNDING * _reference_value(problem), 1e-300)
@@ -405,6 +417,31 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     out.info["time_refine"] = time.perf_counter() - t0
     if not converged:
         warnings.warn(f"refine: relative limit gap {out.info['limit_rel_gap']:.3e} after "
-                      f"{len(history)} iterations exceeds tol={tol:g}", ConvergenceWarning,
+                      f"{len(history)} iterations exceeds tol={tol:g}", LimitGapWarning,
                       stacklevel=2)
+    return out
+
+
+#: Input dimensions from which :func:`refine` uses the exchange + joint Newton method of
+#: :mod:`limitsolver.refine_nd` (for the squared and logistic losses).
+ANY_D_MIN_DIM = 3
+
+
+def _refine_any_d(problem, solution, *, tol, max_iter, exchange_margin, max_new, inner,
+                  inner_tol, time_limit, t0, verbose):
+    """:func:`~limitsolver.refine_nd.refine_any_d` with the working-set solves of
+    :func:`refine`, the time budget counted from ``t0``, and one LimitGapWarning."""
+    from .api import solve_problem
+    from .refine_nd import refine_any_d, warn_limit_gap
+    deadline = None
+    if time_limit is not None:
+        deadline = time.monotonic() + time_limit - (time.perf_counter() - t0)
+
+    def inner_solve(D, warm):
+        return solve_problem(problem, D, solver=inner, tol=inner_tol, warm_start=warm)
+    with (_blas_threads(1)):
+        out = refine_any_d(problem, solution, tol=tol, deadline=deadline,
+                           inner_solve=inner_solve, verbose=verbose, max_iter=max_iter,
+                           max_new=max_new, exchange_margin=exchange_margin)
+    warn_limit_gap(out, tol, stacklevel=4)
     return out

@@ -195,3 +195,27 @@ def _finish(problem, best, best_lb, best_exact, history, converged, tol, t0):
     best.info["refine_converged"] = bool(converged and rel <= tol)
     best.info["time_refine"] = time.monotonic() - t0
     return best
+
+
+def warn_limit_gap(sol, tol, *, stacklevel=3) -> bool:
+    """Issue one :class:`~limitsolver.exceptions.LimitGapWarning` when the solution's
+    relative limit gap exceeds ``tol`` or is only an estimate; returns whether it warned."""
+    from .exceptions import LimitGapWarning
+    if sol.lower_bound is None or getattr(sol, "limit_certified", None) is None:
+        return False
+    rel = sol.info.get("limit_rel_gap")
+    if rel is None:
+        rel = sol.limit_gap / max(abs(sol.objective), 1e-300)
+    certified = sol.limit_certified
+    if certified and rel <= tol:
+        return False
+    what = (f"certified relative limit gap {rel:.2e} exceeds tol={tol:g}" if certified else
+            f"the distance to the infinite-width optimum is only estimated ({rel:.2e} "
+            f"relative; no certified lower bound on OPT)" + (
+                f", above tol={tol:g}" if rel > tol else ""))
+    hint = ("refine=True (moves neurons off the grid), a larger time budget, or a larger tol"
+            if "refine" not in sol.info else
+            "a larger time budget (time_limit), or a larger tol")
+    warnings.warn(f"{what} (objective {sol.objective:.8g}, limit gap {sol.limit_gap:.2e}); "
+                  f"to tighten: {hint}", LimitGapWarning, stacklevel=stacklevel)
+    return True
