@@ -26,7 +26,8 @@ and for ``group`` ∇Ω = u_j = V_j/‖V_j‖, ∇²Ω = (I − u_j u_jᵀ)/‖V
 entries keep their signs (∇Ω = sign V, ∇²Ω = 0) and zero entries stay zero.
 
 Each iteration merges atoms that met (closer than ``merge_tol``: weights summed, which never
-raises J at equal directions), drops weights whose block minimizer is zero (with the others
+raises J at equal directions) and atoms strictly inside one cell (:func:`_merge_same_cell`,
+kept when J does not rise), drops weights whose block minimizer is zero (with the others
 fixed), takes a Levenberg–Marquardt step −(H + μD)⁻¹∇J (D = diag|H|; μ = 0, the Newton step,
 when H is positive definite and the step is accepted) and accepts it only if the true J (with
 the true relu, so patterns may change) decreases. Once the patterns settle it converges
@@ -187,6 +188,49 @@ def _merge(problem, D, V, merge_tol):
     return D[keep], V[keep], not keep.all()
 
 
+#: A sample is on an atom's hyperplane when |θ·x̃| ≤ this times ‖x̃‖ (the atom is on a face).
+ON_FACE = 1e-10
+
+
+def _merge_same_cell(problem, D, V):
+    """Atoms strictly inside one cell (the same activation pattern, on no hyperplane) become
+    one. On the cell their contribution to P is X̃_A Mᵀ with M = Σ_j V_j θ_jᵀ (T × (d+1));
+    the merged atom is the best rank-one part σ u vᵀ of M: θ = v (normalized on Θ), V = σ u
+    (times ‖v_w‖ on the cylinder). When the V_j are parallel this is exact and lowers the
+    penalty (σ ≤ Σ_j ‖V_j‖‖θ_j‖); otherwise the caller keeps it only if J does not rise.
+    Returns (D, V, whether any merged)."""
+    k = D.shape[0]
+    if k <= 1:
+        return D, V, False
+    S = problem.Xt @ D.T                                          # (n, k)
+    xn = np.linalg.norm(problem.Xt, axis=1)[:, None]
+    on = (np.abs(S) <= ON_FACE * xn).any(axis=0)
+    groups = {}
+    for j in np.flatnonzero(~on):
+        groups.setdefault((S[:, j] > 0).tobytes(), []).append(j)
+    if all(len(g) == 1 for g in groups.values()):
+        return D, V, False
+    keep = np.ones(k, dtype=bool)
+    D, V = D.copy(), V.copy()
+    for idx in groups.values():
+        if len(idx) == 1:
+            continue
+        M = V[idx].T @ D[idx]                                     # (T, d+1)
+        U, sv, Wt = np.linalg.svd(M, full_matrices=False)
+        u, v = U[:, 0] * sv[0], Wt[0]
+        if v @ D[idx[0]] < 0:
+            u, v = -u, -v
+        if problem.bias == "free":
+            scale = np.linalg.norm(v[:-1])
+            if scale <= 1e-12:
+                continue
+            u, v = u * scale, v / scale
+            v[-1] = np.clip(v[-1], -problem.radius, problem.radius)
+        D[idx[0]], V[idx[0]] = v, u
+        keep[idx[1:]] = False
+    return D[keep], V[keep], True
+
+
 def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge_tol=1e-9,
                     max_tries=10):
     """Levenberg–Marquardt/Newton on (directions, weights, free part) of a solution, any d.
@@ -225,6 +269,9 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
         D2, V2, merged = _merge(problem, D, V, merge_tol)
         if merged and objective(problem, D2, V2, C) <= f:
             D, V, f = D2, V2, objective(problem, D2, V2, C)
+        D2, V2, merged = _merge_same_cell(problem, D, V)
+        if merged and objective(problem, D2, V2, C) <= f:
+            D, V, f = D2, V2, objective(problem, D2, V2, C)
         mask = np.ones_like(V, dtype=bool) if group else V != 0
         keep = _nonzero_blocks(problem, problem.Xt, D, V, C, group, mask)
         if not keep.all():
@@ -240,17 +287,17 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
         g, H, Gb = newton_model(problem, D, V, C, mask=None if group else mask)
         dg = np.abs(np.diag(H))
         sc = np.sqrt(np.maximum(dg, 1e-16 * max(float(dg.max()), 1e-300)))
-        Hs = H / np.outer(sc, sc)
-        gs = g / sc
+        w, Q = np.linalg.eigh(H / np.outer(sc, sc))
+        Q = Q / sc[:, None]                 # columns: eigenvectors in the original variables
+        wmax = max(float(np.max(np.abs(w))), 1e-300)
+        gq = Q.T @ g
+        posdef = w[0] > 1e-12 * wmax
+        mu = max(mu, 0.0 if posdef else 2.0 * max(0.0, -w[0]) + 1e-12 * wmax)
         accepted = False
-        for _ in range(max_tries):
-            try:
-                L = np.linalg.cholesky(Hs + mu * np.eye(len(gs)))
-            except np.linalg.LinAlgError:
-                mu = max(4.0 * mu, 1e-8)
-                continue
-            zs = -np.linalg.solve(L.T, np.linalg.solve(L, gs))
-            z = zs / sc
+        for trial in range(max_tries):
+            z = -Q @ (gq / (w + mu))
+            if trial % 2:                   # every other trial: half the step (a kink in J
+                z = 0.5 * z                 # where patterns change, not a bad model)
             pred = -float(g @ z + 0.5 * z @ (H @ z))
             dt, dV, dC = _unpack(z, k, dim - 1, T, p, mask)
             Dn = _clip_bias(problem, _retract(D, Gb, dt, problem.bias))
@@ -263,13 +310,14 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
             if (small and fn <= f + 1e-13 * abs(f)) or (fn < f and fn <= f - 1e-4 * pred):
                 accepted = True
                 break
-            mu = max(4.0 * mu, 1e-8)
+            if trial % 2:
+                mu = max(4.0 * mu, 1e-8 * wmax)
         if not accepted:
             break
         live = pen.row_norms(Vn) > 0
         D, V, C, f = Dn[live], Vn[live], Cn, fn
         hist.append(f)
-        mu = mu / 8.0 if mu > 1e-12 else 0.0
+        mu = mu / 8.0 if mu > 1e-12 * wmax else 0.0
         if small:
             if polishing:
                 break
