@@ -10,12 +10,18 @@ point θ⁰_j, rebuilt at every iteration:
 - sphere (``bias="regularized"``): θ_j(t) = (θ⁰_j + B_j t)/‖θ⁰_j + B_j t‖, B_j ((d+1) × d)
   an orthonormal basis of θ⁰_j^⊥; at t = 0, ∂θ/∂t = B_j and ∂²θ/∂t_a∂t_b = −δ_ab θ⁰_j
   (from ‖θ⁰ + h‖ = 1 + ‖h‖²/2 + O(‖h‖⁴) for h ⊥ θ⁰);
-- cylinder (``bias="free"``): θ = (w, b), w(t_w) = (w⁰ + B_w t_w)/‖·‖ with B_w (d × (d−1)) a basis
-  of w⁰^⊥, b = b⁰ + t_b; ∂²w/∂t_a∂t_b = −δ_ab w⁰ on the w block, 0 elsewhere.
+- cylinder (``bias="free"``): θ_j(t) = u/‖u_w‖ with u = (w⁰_j + B_j t_w, b⁰_j + t_b), B_j
+  (d × (d−1)) a basis of w⁰_j^⊥; at t = 0, ∂θ/∂t_w = (B_j, 0), ∂θ/∂t_b = e_b and
+  ∂²θ/∂t_a∂t_b = −δ_ab θ⁰_j for a, b in the w block (from 1/‖w⁰ + B t‖ = 1 − ‖t‖²/2 + ...),
+  0 otherwise.
+
+In both charts θ_j(t)·x̃_i is a positive multiple of (θ⁰_j + G_j t)·x̃_i, so the hyperplane
+{θ·x̃_i = 0} is the affine hyperplane {(G_jᵀ x̃_i)·t = −θ⁰_j·x̃_i} of the chart: an atom can be
+held on a face exactly by linear constraints.
 
 On the activation patterns a_ij = 1[θ⁰_j·x̃_i > 0], s_ij = θ_j·x̃_i is smooth, with
-g_ij = ∂s_ij/∂t_j = B_jᵀ x̃_i and ∂²s_ij/∂t_j² = −(θ⁰_j·x̃_i) I (sphere; −(w⁰_j·x_i) on the w
-block for the cylinder). With E = ℓ'(P), h = ℓ''(P) (or the loss's per-sample T × T blocks),
+g_ij = ∂s_ij/∂t_j = G_jᵀ x̃_i and ∂²s_ij/∂t_j² = −(θ⁰_j·x̃_i) I (on the w block for the
+cylinder). With E = ℓ'(P), h = ℓ''(P) (or the loss's per-sample T × T blocks),
 
     ∂P_it/∂t_j = a_ij V_jt g_ij,   ∂P_it/∂V_jt = a_ij s_ij,   ∂P_it/∂C_ct = F_ic,
     ∇J  = (1/n) Σ_{i,t} E_it ∂P_it + λ ∇Ω,
@@ -64,8 +70,7 @@ def _tangent_basis(D, bias):
         _, _, Vt = np.linalg.svd(W[:, None, :], full_matrices=True)   # (k, d, d)
         G[:, :-1, :d - 1] = np.transpose(Vt[:, 1:, :], (0, 2, 1))
     G[:, -1, d - 1] = 1.0
-    curv = np.column_stack([W, np.zeros(k)])
-    return G, curv
+    return G, D.copy()
 
 
 def _retract(D, G, dt, bias):
@@ -73,9 +78,7 @@ def _retract(D, G, dt, bias):
     moved = D + np.einsum("kad,kd->ka", G, dt)
     if bias == "regularized":
         return moved / np.linalg.norm(moved, axis=1, keepdims=True)
-    W = moved[:, :-1]
-    moved[:, :-1] = W / np.linalg.norm(W, axis=1, keepdims=True)
-    return moved
+    return moved / np.linalg.norm(moved[:, :-1], axis=1, keepdims=True)
 
 
 def _clip_bias(problem, D):
@@ -231,9 +234,82 @@ def _merge_same_cell(problem, D, V):
     return D[keep], V[keep], True
 
 
+def _prune(problem, D, V, C, f, merge_tol):
+    """Merges (equal atoms, then same-cell atoms) and drops (zero block minimizers), each
+    kept only when J does not rise. Returns (D, V, f)."""
+    from .newton import _nonzero_blocks
+    pen = get_penalty(problem.penalty)
+    group = problem.penalty == "group"
+    for merge in (lambda D, V: _merge(problem, D, V, merge_tol),
+                  lambda D, V: _merge_same_cell(problem, D, V)):
+        D2, V2, merged = merge(D, V)
+        if merged:
+            f2 = objective(problem, D2, V2, C)
+            if f2 <= f:
+                D, V, f = D2, V2, f2
+    mask = np.ones_like(V, dtype=bool) if group else V != 0
+    keep = _nonzero_blocks(problem, problem.Xt, D, V, C, group, mask)
+    if not keep.all():
+        Vk = V * keep
+        live = pen.row_norms(Vk) > 0
+        fk = objective(problem, D[live], Vk[live], C)
+        if fk <= f:
+            D, V, f = D[live], Vk[live], fk
+    return D, V, f
+
+
+def _face_basis(problem, D, Gb, tight, nv, pT):
+    """The variables of the step that keeps every atom on the hyperplanes of its tight
+    samples: t_j = N_j τ_j with N_j a basis of {t : (G_jᵀ x̃_i)·t = 0, i tight}. Returns the
+    (N, N_r) matrix mapping reduced to full variables (identity on weights, free part)."""
+    k, dim, d = Gb.shape
+    blocks = []
+    for j in range(k):
+        rows = problem.Xt[tight[:, j]] @ Gb[j]                   # (m, d)
+        if rows.shape[0] == 0:
+            blocks.append(np.eye(d))
+            continue
+        _, sv, Vt = np.linalg.svd(rows, full_matrices=True)
+        rank = int(np.sum(sv > 1e-12 * max(sv.max(), 1e-300)))
+        blocks.append(Vt[rank:].T)                               # (d, d - rank)
+    nr = sum(b.shape[1] for b in blocks)
+    P = np.zeros((k * d + nv + pT, nr + nv + pT))
+    c = 0
+    for j, b in enumerate(blocks):
+        P[j * d:(j + 1) * d, c:c + b.shape[1]] = b
+        c += b.shape[1]
+    P[k * d:, nr:] = np.eye(nv + pT)
+    return P
+
+
+def _land(problem, D, Gb, dt, tight):
+    """Each atom's chart step shortened to stop on the first hyperplane it would cross (so
+    that an atom whose optimum is on a face lands on it)."""
+    delta = np.einsum("kad,kd->ka", Gb, dt)                      # homogeneous moves
+    S = problem.Xt @ D.T                                         # (n, k)
+    rate = problem.Xt @ delta.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(~tight & (S * rate < 0), -S / rate, np.inf)
+    amin = np.minimum(alpha.min(axis=0), 1.0)
+    return dt * amin[:, None]
+
+
+def _eig_scaled(H):
+    dg = np.abs(np.diag(H))
+    sc = np.sqrt(np.maximum(dg, 1e-16 * max(float(dg.max()), 1e-300)))
+    w, Q = np.linalg.eigh(H / np.outer(sc, sc))
+    return w, Q / sc[:, None]
+
+
 def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge_tol=1e-9,
-                    max_tries=10):
+                    max_tries=16):
     """Levenberg–Marquardt/Newton on (directions, weights, free part) of a solution, any d.
+
+    Each iteration tries, for the current damping μ, the step of the free model (patterns
+    of the current point; atoms may cross hyperplanes: J is continuous) and, for atoms on a
+    face (samples with |θ·x̃_i| ≤ ``ON_FACE``‖x̃_i‖), the step that holds them there; each
+    also shortened so every atom stops on the first hyperplane it crosses. The first that
+    decreases J enough against its model is taken; else μ grows (and steps halve).
 
     Parameters
     ----------
@@ -252,7 +328,6 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
     directions (k', d+1), V (k', T), C (p, T), info (dict: ``iterations``, ``objective``,
     ``start``, ``history`` — J after every accepted step).
     """
-    from .newton import _nonzero_blocks
     if not supports_joint_newton_nd(problem):
         raise ValueError("joint_newton_nd needs a squared or logistic loss and the group or "
                          "l1 penalty")
@@ -263,57 +338,45 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
     V = np.array(V, dtype=float)[rows]
     C = np.array(C, dtype=float).reshape(problem.F.shape[1], problem.T)
     T, p, dim = problem.T, problem.F.shape[1], problem.dim
+    xn = np.linalg.norm(problem.Xt, axis=1)[:, None]
     f = objective(problem, D, V, C)
     f0, hist, it, mu, polishing = f, [f], 0, 0.0, False
     for it in range(1, max_iter + 1):
-        D2, V2, merged = _merge(problem, D, V, merge_tol)
-        if merged and objective(problem, D2, V2, C) <= f:
-            D, V, f = D2, V2, objective(problem, D2, V2, C)
-        D2, V2, merged = _merge_same_cell(problem, D, V)
-        if merged and objective(problem, D2, V2, C) <= f:
-            D, V, f = D2, V2, objective(problem, D2, V2, C)
-        mask = np.ones_like(V, dtype=bool) if group else V != 0
-        keep = _nonzero_blocks(problem, problem.Xt, D, V, C, group, mask)
-        if not keep.all():
-            Vk = np.where(keep, V, 0.0) if not group else V * keep
-            live = pen.row_norms(Vk) > 0
-            fk = objective(problem, D[live], Vk[live], C)
-            if fk <= f:
-                D, V, f = D[live], Vk[live], fk
-                mask = np.ones_like(V, dtype=bool) if group else V != 0
+        D, V, f = _prune(problem, D, V, C, f, merge_tol)
         k = D.shape[0]
         if k == 0:
             break
+        mask = np.ones_like(V, dtype=bool) if group else V != 0
         g, H, Gb = newton_model(problem, D, V, C, mask=None if group else mask)
-        dg = np.abs(np.diag(H))
-        sc = np.sqrt(np.maximum(dg, 1e-16 * max(float(dg.max()), 1e-300)))
-        w, Q = np.linalg.eigh(H / np.outer(sc, sc))
-        Q = Q / sc[:, None]                 # columns: eigenvectors in the original variables
-        wmax = max(float(np.max(np.abs(w))), 1e-300)
-        gq = Q.T @ g
-        posdef = w[0] > 1e-12 * wmax
-        mu = max(mu, 0.0 if posdef else 2.0 * max(0.0, -w[0]) + 1e-12 * wmax)
-        accepted = False
+        tight = np.abs(problem.Xt @ D.T) <= ON_FACE * xn
+        variants = [(None, *_eig_scaled(H))]
+        if tight.any():
+            P = _face_basis(problem, D, Gb, tight, int(mask.sum()), p * T)
+            variants.append((P, *_eig_scaled(P.T @ H @ P)))
+        wmax = max(float(np.max(np.abs(variants[0][1]))), 1e-300)
+        if mu == 0.0 and variants[0][1][0] <= 1e-12 * wmax and len(variants) == 1:
+            mu = 2.0 * max(0.0, -variants[0][1][0]) + 1e-12 * wmax
+        step = None
         for trial in range(max_tries):
-            z = -Q @ (gq / (w + mu))
-            if trial % 2:                   # every other trial: half the step (a kink in J
-                z = 0.5 * z                 # where patterns change, not a bad model)
-            pred = -float(g @ z + 0.5 * z @ (H @ z))
-            dt, dV, dC = _unpack(z, k, dim - 1, T, p, mask)
-            Dn = _clip_bias(problem, _retract(D, Gb, dt, problem.bias))
-            Vn = V + dV
-            if not group:                                       # no sign changes in l1
-                Vn = np.where(np.sign(Vn) == np.sign(V), Vn, 0.0)
-            Cn = C + dC
-            fn = objective(problem, Dn, Vn, Cn)
-            small = pred <= rtol * max(abs(f), 1e-300)
-            if (small and fn <= f + 1e-13 * abs(f)) or (fn < f and fn <= f - 1e-4 * pred):
-                accepted = True
+            for P, w, Q in variants:
+                gr = g if P is None else P.T @ g
+                z = -Q @ ((Q.T @ gr) / np.maximum(w + mu, 1e-300 * wmax) * (w + mu > 0))
+                z = z if P is None else P @ z
+                if trial % 2:               # every other trial: half the step (a kink in J
+                    z = 0.5 * z             # where patterns change, not a bad model)
+                for land in (False, True):
+                    step = _try(problem, D, V, C, f, g, H, z, Gb, mask, tight, land, rtol)
+                    if step is not None:
+                        break
+                if step is not None:
+                    break
+            if step is not None:
                 break
             if trial % 2:
-                mu = max(4.0 * mu, 1e-8 * wmax)
-        if not accepted:
+                mu = max(4.0 * mu, 1e-4 * wmax)
+        if step is None:
             break
+        Dn, Vn, Cn, fn, small = step
         live = pen.row_norms(Vn) > 0
         D, V, C, f = Dn[live], Vn[live], Cn, fn
         hist.append(f)
@@ -323,3 +386,30 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
                 break
             polishing = True
     return D, V, C, dict(iterations=it, objective=f, start=f0, history=hist)
+
+
+def _try(problem, D, V, C, f, g, H, z, Gb, mask, tight, land, rtol):
+    """The point reached by step ``z`` (optionally landed on faces) when it is accepted:
+    J decreases by at least 1e-4 of the model's prediction (or, once the prediction is
+    below ``rtol``·|J|, does not rise beyond rounding). Returns (D, V, C, J, small) or None."""
+    k, T, p = V.shape[0], V.shape[1], C.shape[0]
+    d = Gb.shape[2]
+    dt, dV, dC = _unpack(z, k, d, T, p, mask)
+    if land:
+        dt2 = _land(problem, D, Gb, dt, tight)
+        if np.array_equal(dt2, dt):
+            return None
+        dt = dt2
+        z = z.copy()
+        z[:k * d] = dt.ravel()
+    pred = -float(g @ z + 0.5 * z @ (H @ z))
+    Dn = _clip_bias(problem, _retract(D, Gb, dt, problem.bias))
+    Vn = V + dV
+    if problem.penalty == "l1":                                  # no sign changes in l1
+        Vn = np.where(np.sign(Vn) == np.sign(V), Vn, 0.0)
+    Cn = C + dC
+    fn = objective(problem, Dn, Vn, Cn)
+    small = pred <= rtol * max(abs(f), 1e-300)
+    if (small and fn <= f + 1e-13 * abs(f)) or (fn < f and f - fn >= 1e-4 * pred):
+        return Dn, Vn, Cn, fn, small
+    return None
