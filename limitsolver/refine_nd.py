@@ -141,6 +141,10 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
         attach_limit_certificate(sol)
         pr, _ = _price_estimate(problem, sol, random_state=random_state + it)
         certified, rel_it = limit_status(sol, tol)
+        if not certified and rel_it <= tol:
+            # an estimate that says "done" is checked with four times the pricing effort
+            pr, _ = _price_estimate(problem, sol, effort=4, random_state=random_state + it)
+            certified, rel_it = limit_status(sol, tol)
         if certified and sol.lower_bound > best_lb:
             best_lb, best_exact = sol.lower_bound, True
         if sol.objective < best.objective:

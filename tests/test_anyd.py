@@ -193,3 +193,27 @@ def test_default_solve_refines_in_3d_and_says_how_close_it_is():
     if gaps:
         assert "time" in str(gaps[0].message)
     assert issubclass(ls.LimitGapWarning, ls.ConvergenceWarning)
+
+
+def test_newton_model_with_per_sample_hessian_blocks_agrees(monkeypatch):
+    """A loss that gives its per-sample T × T Hessians (as a multinomial loss would) goes
+    through the dense route; on a separable loss both routes give the same model."""
+    import limitsolver.newton_nd as nn
+    from limitsolver.losses import LogisticLoss, hessian_blocks
+    rng = np.random.default_rng(4)
+    X, Y = _planted(rng, 25, 3, 3, "logistic")
+    p = ls.LimitProblem(X, Y, lam=0.05, loss="logistic", free="intercept")
+    D = p.check_directions(rng.standard_normal((4, 4)))
+    V, C = rng.standard_normal((4, 3)), rng.standard_normal((1, 3))
+    g1, H1, _ = newton_model(p, D, V, C)
+
+    class Blocks(LogisticLoss):
+        curvature = None
+
+        @staticmethod
+        def hessian_blocks(F, Y):
+            return hessian_blocks(LogisticLoss, F, Y)
+    monkeypatch.setattr(nn, "get_loss", lambda name: Blocks)
+    g2, H2, _ = nn.newton_model(p, D, V, C)
+    assert np.allclose(g1, g2, rtol=1e-12, atol=1e-15)
+    assert np.allclose(H1, H2, rtol=1e-12, atol=1e-15)
