@@ -35,7 +35,12 @@ __all__ = ["refine_any_d", "newton_solution", "limit_status"]
 EXCHANGE_MARGIN = 1e-2
 
 
-def newton_solution(problem, sol):
+#: Joint Newton iterations per refinement round (a round's exchange step then adds what
+#: Newton cannot: new directions).
+NEWTON_ITER = 12
+
+
+def newton_solution(problem, sol, *, max_iter=NEWTON_ITER):
     """``sol`` moved by :func:`~limitsolver.newton_nd.joint_newton_nd` and certified on its
     new atoms, or ``sol`` itself when the moved point is not better."""
     from .certificate import certify
@@ -44,7 +49,7 @@ def newton_solution(problem, sol):
     if sol.atom_directions.shape[0] == 0:
         return sol
     D, V, C, info = joint_newton_nd(problem, sol.atom_directions, sol.atom_weights,
-                                    sol.free_coef)
+                                    sol.free_coef, max_iter=max_iter)
     if not info["objective"] <= sol.objective:
         return sol
     cert = certify(problem, D, V, C)
@@ -61,6 +66,15 @@ def _residual(problem, sol):
     from .losses import get_loss
     _, pred = primal_value(problem, sol.atom_directions, sol.atom_weights, sol.free_coef)
     return get_loss(problem.loss).residual(pred, problem.Y)
+
+
+def _correlations(problem, directions, Z):
+    """‖c(θ)‖ (the penalty's dual norm) at ``directions`` for the dual candidate Z."""
+    from .features import features_rmatvec
+    if directions.shape[0] == 0:
+        return np.zeros(0)
+    c = features_rmatvec(problem.Xt, directions, Z) / problem.n
+    return get_penalty(problem.penalty).dual_norms(c)
 
 
 def _certified_method(sol) -> bool:
@@ -138,12 +152,12 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
     best, best_lb, best_exact, history, converged = sol, -np.inf, False, [], False
     stalls = 0
     for it in range(max_iter):
-        attach_limit_certificate(sol)
-        pr, _ = _price_estimate(problem, sol, random_state=random_state + it)
+        sup = attach_limit_certificate(sol)
+        pr, Zr = _price_estimate(problem, sol, random_state=random_state + it)
         certified, rel_it = limit_status(sol, tol)
         if not certified and rel_it <= tol:
             # an estimate that says "done" is checked with four times the pricing effort
-            pr, _ = _price_estimate(problem, sol, effort=4, random_state=random_state + it)
+            pr, Zr = _price_estimate(problem, sol, effort=4, random_state=random_state + it)
             certified, rel_it = limit_status(sol, tol)
         if certified and sol.lower_bound > best_lb:
             best_lb, best_exact = sol.lower_bound, True
@@ -165,7 +179,11 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
             break
         if deadline is not None and time.monotonic() >= deadline:
             break
-        new = pr.directions[pr.values >= (1 - exchange_margin) * lam][:max_new]
+        # the oracle's directions too (its dual point may differ from the residual)
+        cand = np.vstack([pr.directions, sup.directions])
+        vals = np.concatenate([pr.values, _correlations(problem, sup.directions, Zr)])
+        order = np.argsort(-vals, kind="stable")
+        new = cand[order][vals[order] >= (1 - exchange_margin) * lam][:max_new]
         D = merge_directions(problem, np.vstack([sol.atom_directions, new]))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
