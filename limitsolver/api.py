@@ -111,9 +111,10 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
                         polish=polish, verbose=verbose, **solver_options)
     if refine:
         from .refine import refine as refine_solution
-        budget = AUTO_REFINE_TIME if problem.d >= 3 else None
+        # d ≥ 3: rounds until the limit gap is ≤ tol, no progress, or the time budget
+        budget = dict(time_limit=AUTO_REFINE_TIME, max_iter=10**4) if problem.d >= 3 else {}
         sol = refine_solution(problem, sol, tol=max(tol, 1e-11), solver=solver,
-                              time_limit=budget, verbose=verbose)
+                              verbose=verbose, **budget)
     elif certify_limit:
         from .oracle import attach_limit_certificate
         from .refine_nd import warn_limit_gap

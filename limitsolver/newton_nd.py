@@ -41,6 +41,8 @@ quadratically. The result is a candidate; the caller certifies it.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .losses import get_loss
@@ -324,7 +326,7 @@ def _eig_scaled(H):
 
 
 def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge_tol=1e-9,
-                    max_tries=16):
+                    max_tries=16, deadline=None):
     """Levenberg–Marquardt/Newton on (directions, weights, free part) of a solution, any d.
 
     Each iteration tries, for the current damping μ, the step of the free model (patterns
@@ -344,6 +346,8 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
     rtol : float
         Stop once the predicted decrease is below ``rtol``·|J| (after one more step accepted
         unless J rises beyond rounding).
+    deadline : float, optional
+        ``time.monotonic()`` time after which no new iteration starts.
 
     Returns
     -------
@@ -364,6 +368,8 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
     f = objective(problem, D, V, C)
     f0, hist, it, mu, polishing = f, [f], 0, 0.0, False
     for it in range(1, max_iter + 1):
+        if deadline is not None and it > 1 and time.monotonic() >= deadline:
+            break
         D, V, f = _prune(problem, D, V, C, f, merge_tol)
         k = D.shape[0]
         if k == 0:

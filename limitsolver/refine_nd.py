@@ -40,7 +40,7 @@ EXCHANGE_MARGIN = 1e-2
 NEWTON_ITER = 12
 
 
-def newton_solution(problem, sol, *, max_iter=NEWTON_ITER):
+def newton_solution(problem, sol, *, max_iter=NEWTON_ITER, deadline=None):
     """``sol`` moved by :func:`~limitsolver.newton_nd.joint_newton_nd` and certified on its
     new atoms, or ``sol`` itself when the moved point is not better."""
     from .certificate import certify
@@ -49,7 +49,7 @@ def newton_solution(problem, sol, *, max_iter=NEWTON_ITER):
     if sol.atom_directions.shape[0] == 0:
         return sol
     D, V, C, info = joint_newton_nd(problem, sol.atom_directions, sol.atom_weights,
-                                    sol.free_coef, max_iter=max_iter)
+                                    sol.free_coef, max_iter=max_iter, deadline=deadline)
     if not info["objective"] <= sol.objective:
         return sol
     cert = certify(problem, D, V, C)
@@ -148,7 +148,7 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        sol = newton_solution(problem, sol)
+        sol = newton_solution(problem, sol, deadline=deadline)
     best, best_lb, best_exact, history, converged = sol, -np.inf, False, [], False
     stalls = 0
     for it in range(max_iter):
@@ -188,7 +188,7 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
-            cand = newton_solution(problem, inner_solve(D, sol))
+            cand = newton_solution(problem, inner_solve(D, sol), deadline=deadline)
         progress = cand.objective < best.objective - 1e-15 * abs(best.objective)
         stalls = 0 if progress else stalls + 1
         if stalls >= 2:
