@@ -167,7 +167,7 @@ def anyd_cases(names):
     λ = 0.02 λ_max)."""
     out = []
     for name in names:
-        if name.startswith("d"):
+        if name[0] == "d" and name[1:].isdigit():
             d = int(name[1:])
             rng = np.random.default_rng(0)
             X = rng.standard_normal((500, d))
