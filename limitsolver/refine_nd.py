@@ -235,9 +235,13 @@ def warn_limit_gap(sol, tol, *, stacklevel=3) -> bool:
             f"the distance to the infinite-width optimum is only estimated ({rel:.2e} "
             f"relative; no certified lower bound on OPT)" + (
                 f", above tol={tol:g}" if rel > tol else ""))
-    hint = ("refine=True (moves neurons off the grid), a larger time budget, or a larger tol"
-            if "refine" not in sol.info else
-            "a larger time budget (time_limit), or a larger tol")
+    if "refine" not in sol.info:
+        hint = "to tighten: refine=True (moves neurons off the grid) or a larger tol"
+    elif rel > tol:
+        hint = "to tighten: a larger time budget (time_limit) or a larger tol"
+    else:
+        hint = ("the estimate comes from sampled directions: a certified gap needs an exact "
+                "or rigorously bounded sup over all directions")
     warnings.warn(f"{what} (objective {sol.objective:.8g}, limit gap {sol.limit_gap:.2e}); "
-                  f"to tighten: {hint}", LimitGapWarning, stacklevel=stacklevel)
+                  f"{hint}", LimitGapWarning, stacklevel=stacklevel)
     return True
