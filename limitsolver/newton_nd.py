@@ -318,11 +318,31 @@ def _land(problem, D, Gb, dt, tight):
     return dt * amin[:, None]
 
 
-def _eig_scaled(H):
-    dg = np.abs(np.diag(H))
-    sc = np.sqrt(np.maximum(dg, 1e-16 * max(float(dg.max()), 1e-300)))
-    w, Q = np.linalg.eigh(H / np.outer(sc, sc))
-    return w, Q / sc[:, None]
+class _Damped:
+    """Solves (H + μ S²) z = −g for the Levenberg–Marquardt steps, with S² = diag|H| (the
+    damping is relative to each variable's own curvature), by Cholesky factorization: a
+    factorization failure means H + μS² is not positive definite (μ must grow)."""
+
+    def __init__(self, H, g, P=None):
+        if P is not None:
+            H, g = P.T @ H @ P, P.T @ g
+        self.P = P
+        dg = np.abs(np.diag(H))
+        self.sc = np.sqrt(np.maximum(dg, 1e-16 * max(float(dg.max(initial=0.0)), 1e-300)))
+        self.Hs = H / np.outer(self.sc, self.sc)
+        self.gs = g / self.sc
+
+    def step(self, mu):
+        from scipy.linalg import LinAlgError, cho_factor, cho_solve
+        if self.gs.size == 0:
+            return None
+        try:
+            fac = cho_factor(self.Hs + mu * np.eye(len(self.gs)), lower=True,
+                             check_finite=False)
+        except LinAlgError:
+            return None
+        z = -cho_solve(fac, self.gs, check_finite=False) / self.sc
+        return z if self.P is None else self.P @ z
 
 
 def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge_tol=1e-9,
@@ -377,19 +397,18 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
         mask = np.ones_like(V, dtype=bool) if group else V != 0
         g, H, Gb = newton_model(problem, D, V, C, mask=None if group else mask)
         tight = np.abs(problem.Xt @ D.T) <= ON_FACE * xn
-        variants = [(None, *_eig_scaled(H))]
+        variants = [_Damped(H, g)]
         if tight.any():
-            P = _face_basis(problem, D, Gb, tight, int(mask.sum()), p * T)
-            variants.append((P, *_eig_scaled(P.T @ H @ P)))
-        wmax = max(float(np.max(np.abs(variants[0][1]))), 1e-300)
-        if mu == 0.0 and variants[0][1][0] <= 1e-12 * wmax and len(variants) == 1:
-            mu = 2.0 * max(0.0, -variants[0][1][0]) + 1e-12 * wmax
+            variants.append(_Damped(H, g, _face_basis(problem, D, Gb, tight,
+                                                      int(mask.sum()), p * T)))
         step = None
         for trial in range(max_tries):
-            for P, w, Q in variants:
-                gr = g if P is None else P.T @ g
-                z = -Q @ ((Q.T @ gr) / np.maximum(w + mu, 1e-300 * wmax) * (w + mu > 0))
-                z = z if P is None else P @ z
+            not_pd = False
+            for var in variants:
+                z = var.step(mu)
+                if z is None:
+                    not_pd = True
+                    continue
                 if trial % 2:               # every other trial: half the step (a kink in J
                     z = 0.5 * z             # where patterns change, not a bad model)
                 for land in (False, True):
@@ -400,15 +419,15 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
                     break
             if step is not None:
                 break
-            if trial % 2:
-                mu = max(4.0 * mu, 1e-4 * wmax)
+            if trial % 2 or not_pd:
+                mu = max((10.0 if not_pd else 4.0) * mu, 1e-4)
         if step is None:
             break
         Dn, Vn, Cn, fn, small = step
         live = pen.row_norms(Vn) > 0
         D, V, C, f = Dn[live], Vn[live], Cn, fn
         hist.append(f)
-        mu = mu / 8.0 if mu > 1e-12 * wmax else 0.0
+        mu = mu / 8.0 if mu > 1e-12 else 0.0
         if small:
             if polishing:
                 break

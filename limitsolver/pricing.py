@@ -36,7 +36,7 @@ import numpy as np
 from .features import features_rmatvec
 from .penalties import get_penalty
 
-__all__ = ["PriceResult", "price", "data_directions"]
+__all__ = ["PriceResult", "price", "data_directions", "split_starts"]
 
 
 @dataclass
@@ -100,6 +100,22 @@ def data_directions(problem, n_dirs, rng):
         theta = theta / np.linalg.norm(theta[:, :-1], axis=1, keepdims=True)
         theta = theta[np.abs(theta[:, -1]) <= problem.radius]
     return _project(theta, problem.bias, problem.radius)
+
+
+def split_starts(problem, atoms, rng, radii=(3e-3, 1e-2, 3e-2), per=4):
+    """Directions at angles ``radii`` around each atom (``per`` random ones per radius), on
+    Θ: where an atom should split in two, the new maximum of ‖c‖ sits next to it, in a
+    basin that a sample over all of Θ rarely hits. (k·len(radii)·per, d+1)."""
+    atoms = np.asarray(atoms, dtype=float).reshape(-1, problem.dim)
+    if atoms.shape[0] == 0:
+        return atoms
+    out = []
+    for r in radii:
+        E = rng.standard_normal((per,) + atoms.shape)
+        E -= np.sum(E * atoms, axis=-1, keepdims=True) * atoms       # tangent
+        E /= np.maximum(np.linalg.norm(E, axis=-1, keepdims=True), 1e-300)
+        out.append((atoms[None] + r * E).reshape(-1, problem.dim))
+    return _project(np.vstack(out), problem.bias, problem.radius)
 
 
 def _targets(Xt, Z, theta, penalty, bias, radius):
@@ -200,6 +216,62 @@ def _ascend(Xt, Z, theta, penalty, bias, radius, max_iter):
     return theta, val, it
 
 
+def _face_targets(Xt, Z, theta, penalty, bias, radius):
+    """For each row θ, the best directions of its cell's map restricted to the faces through
+    θ's m nearest hyperplanes (m = 1..d): on the face {θ·x̃_i = 0, i ∈ K} the samples of K
+    contribute nothing, so c = M_A Π θ with Π the orthogonal projector onto the face's span
+    (K's x̃_i orthonormalized by Gram–Schmidt, nearest first), and the target is the top
+    eigenvector of Π M_Aᵀ M_A Π (group) or Π m_t for the row of largest ‖Π m_t‖ (l1). A
+    maximizer of ‖c‖ on a face of the arrangement (common at an optimum) is such a target.
+    Vectorized over rows; returns (s, d, 2, d+1) candidates on Θ (both signs)."""
+    n, dim = Xt.shape
+    s = theta.shape[0]
+    scale = np.ones(dim)
+    if bias == "free":
+        scale[-1] = radius                                       # coordinates (w, b/R)
+    xn = np.linalg.norm(Xt, axis=1)
+    S = theta @ Xt.T                                             # (s, n)
+    near = np.argsort(np.abs(S) / xn[None, :], axis=1)[:, :dim - 1]
+    M = np.einsum("sn,nt,nd->std", (S > 0).astype(float), Z, Xt, optimize=True) / n
+    M = M * scale                                                # (s, T, dim), scaled
+    Xs = Xt / scale                                              # constraints, scaled
+    Pi = np.broadcast_to(np.eye(dim), (s, dim, dim)).copy()
+    out = np.zeros((s, dim - 1, 2, dim))
+    for m in range(dim - 1):
+        q = np.einsum("sab,sb->sa", Pi, Xs[near[:, m]])
+        qn = np.linalg.norm(q, axis=1, keepdims=True)
+        q = np.where(qn > 1e-12, q / np.maximum(qn, 1e-300), 0.0)
+        Pi -= q[:, :, None] * q[:, None, :]
+        MP = M @ Pi                                              # (s, T, dim)
+        if penalty == "group":
+            _, U = np.linalg.eigh(np.einsum("std,ste->sde", MP, MP))
+            v = U[:, :, -1]
+        else:
+            t = np.argmax(np.linalg.norm(MP, axis=2), axis=1)
+            v = MP[np.arange(s), t]
+        v = v * scale
+        out[:, m, 0], out[:, m, 1] = v, -v
+    return _project(out, bias, radius)
+
+
+def _face_polish(Xt, Z, theta, val, penalty, bias, radius, rounds=3):
+    """Replace each row by its best face target (:func:`_face_targets`) while that
+    increases ‖c‖ (monotone)."""
+    dual = get_penalty(penalty).dual_norms
+    for _ in range(rounds):
+        cand = _face_targets(Xt, Z, theta, penalty, bias, radius)
+        s, m = cand.shape[:2]
+        cv = _values(Xt, Z, cand.reshape(-1, cand.shape[-1]), dual).reshape(s, m * 2)
+        k = np.argmax(cv, axis=1)
+        best = cv[np.arange(s), k]
+        better = best > val * (1 + 1e-15)
+        if not better.any():
+            break
+        theta[better] = cand.reshape(s, m * 2, -1)[np.flatnonzero(better), k[better]]
+        val[better] = best[better]
+    return theta, val
+
+
 def _distinct_top(cand, vals, k, atol):
     order = np.argsort(-vals, kind="stable")
     kept = []
@@ -216,7 +288,7 @@ def _distinct_top(cand, vals, k, atol):
 
 
 def price(problem, Z, *, starts=None, n_samples=2048, n_data=512, n_starts=32, top_k=16,
-          max_iter=40, penalty=None, random_state=0, atol=1e-7) -> PriceResult:
+          max_iter=40, n_face=None, penalty=None, random_state=0, atol=1e-7) -> PriceResult:
     """Directions with large ‖c(θ)‖ over all of Θ, by multi-start cell ascent.
 
     Parameters
@@ -232,11 +304,15 @@ def price(problem, Z, *, starts=None, n_samples=2048, n_data=512, n_starts=32, t
     n_data : int
         Data-defined directions (:func:`data_directions`) scored as candidate starts.
     n_starts : int
-        The best ``n_starts`` scored candidates (plus every row of ``starts``) are ascended.
+        Ascended candidates: the best-scored half of them and a random half (plus every row
+        of ``starts``).
     top_k : int
         Number of distinct directions returned.
     max_iter : int
         Fixed-point iterations per start.
+    n_face : int, optional
+        The best ``n_face`` ascended points (default: all) are also moved to the best direction of the faces
+        through their nearest hyperplanes (:func:`_face_targets`) and ascended again.
 
     Returns
     -------
@@ -245,7 +321,8 @@ def price(problem, Z, *, starts=None, n_samples=2048, n_data=512, n_starts=32, t
 
     Cost: scoring O((n_samples + n_data) n (d+1 + T)); each iteration, for s live starts,
     O(s n T (d+1)) for the cell maps, O(s (d+1)³) for the eigenproblems and O(s n (d+1+T))
-    for each of at most 8 trial evaluations.
+    for each of at most 8 trial evaluations; the face polish O(n_face d n T (d+1)) per round
+    (three rounds).
     """
     from .grids import check_random_state, cylinder_grid, sphere_grid
     rng = check_random_state(random_state)
@@ -272,12 +349,24 @@ def price(problem, Z, *, starts=None, n_samples=2048, n_data=512, n_starts=32, t
     pool.append(data_directions(problem, int(n_data), rng))
     pool = np.vstack(pool)
     pv = _values(Xt, Z, pool, dual)
-    top = np.argsort(-pv)[:int(n_starts)]
+    # half the starts are the best-scored candidates, half drawn at random from the rest
+    # (the basins of the largest maxima are small; a good score says little about them)
+    order = np.argsort(-pv)
+    n_top = (int(n_starts) + 1) // 2
+    rest = order[n_top:]
+    extra = rng.choice(rest, size=min(int(n_starts) - n_top, rest.size), replace=False)
+    top = np.concatenate([order[:n_top], extra]).astype(int)
     S = [pool[top]]
     if starts is not None and len(starts):
         S.append(_project(np.asarray(starts, dtype=float).reshape(-1, d + 1), bias, R))
     S = np.vstack(S)
     theta, val, it = _ascend(Xt, Z, S.copy(), penalty, bias, R, int(max_iter))
+    # the best ascended points: polished on the faces of the arrangement, then ascended again
+    best = np.argsort(-val)[:max(int(n_face), 0)] if n_face is not None else np.arange(len(val))
+    if best.size:
+        th2, v2 = _face_polish(Xt, Z, theta[best].copy(), val[best].copy(), penalty, bias, R)
+        th2, v2, _ = _ascend(Xt, Z, th2, penalty, bias, R, int(max_iter) // 2)
+        theta, val = np.vstack([theta, th2]), np.concatenate([val, v2])
     cand = np.vstack([theta, pool[top]])
     vals = np.concatenate([val, pv[top]])
     dirs, dv = _distinct_top(cand, vals, int(top_k), atol)

@@ -92,9 +92,15 @@ def _price_estimate(problem, sol, *, effort=1, random_state=0):
     from .pricing import price
     results = {}
 
+    from .grids import check_random_state
+    from .pricing import split_starts
+    starts = np.vstack([sol.atom_directions,
+                        split_starts(problem, sol.atom_directions,
+                                     check_random_state(random_state), per=2 * effort)])
+
     def sup_norm(Zc):
-        r = price(problem, Zc, starts=sol.atom_directions, n_samples=2048 * effort,
-                  n_data=512 * effort, n_starts=24 * effort, random_state=random_state)
+        r = price(problem, Zc, starts=starts, n_samples=2048 * effort,
+                  n_data=512 * effort, n_starts=64 * effort, random_state=random_state)
         results.setdefault("first", r)
         return max(r.value, sol.info.get("limit_sup", 0.0))
     Zr = _residual(problem, sol)
