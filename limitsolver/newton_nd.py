@@ -32,7 +32,7 @@ and for ``group`` ∇Ω = u_j = V_j/‖V_j‖, ∇²Ω = (I − u_j u_jᵀ)/‖V
 entries keep their signs (∇Ω = sign V, ∇²Ω = 0) and zero entries stay zero.
 
 Each iteration merges atoms that met (closer than ``merge_tol``: weights summed, which never
-raises J at equal directions) and atoms strictly inside one cell (:func:`_merge_same_cell`,
+raises J at equal directions) and atoms strictly inside one cell (:func:`~limitsolver.atoms_nd.merge_same_cell`,
 kept when J does not rise), drops weights whose block minimizer is zero (with the others
 fixed), takes a Levenberg–Marquardt step −(H + μD)⁻¹∇J (D = diag|H|; μ = 0, the Newton step,
 when H is positive definite and the step is accepted) and accepts it only if the true J (with
@@ -45,6 +45,7 @@ import time
 
 import numpy as np
 
+from .atoms_nd import ON_FACE, face_basis, land, merge_equal, merge_same_cell
 from .losses import get_loss
 from .penalties import get_penalty
 
@@ -195,77 +196,14 @@ def _unpack(z, k, d, T, p, mask):
     return dt, dV.reshape(k, T), dC
 
 
-def _merge(problem, D, V, merge_tol):
-    """Atoms closer than ``merge_tol`` (max-norm) become one: weights summed, position the
-    first one's (never raises J when the directions are equal)."""
-    k = D.shape[0]
-    if k <= 1:
-        return D, V, False
-    keep = np.ones(k, dtype=bool)
-    V = V.copy()
-    for j in range(k):
-        if not keep[j]:
-            continue
-        close = np.max(np.abs(D - D[j]), axis=1) <= merge_tol
-        close[:j + 1] = False
-        close &= keep
-        if close.any():
-            V[j] += V[close].sum(axis=0)
-            keep[close] = False
-    return D[keep], V[keep], not keep.all()
-
-
-#: A sample is on an atom's hyperplane when |θ·x̃| ≤ this times ‖x̃‖ (the atom is on a face).
-ON_FACE = 1e-10
-
-
-def _merge_same_cell(problem, D, V):
-    """Atoms strictly inside one cell (the same activation pattern, on no hyperplane) become
-    one. On the cell their contribution to P is X̃_A Mᵀ with M = Σ_j V_j θ_jᵀ (T × (d+1));
-    the merged atom is the best rank-one part σ u vᵀ of M: θ = v (normalized on Θ), V = σ u
-    (times ‖v_w‖ on the cylinder). When the V_j are parallel this is exact and lowers the
-    penalty (σ ≤ Σ_j ‖V_j‖‖θ_j‖); otherwise the caller keeps it only if J does not rise.
-    Returns (D, V, whether any merged)."""
-    k = D.shape[0]
-    if k <= 1:
-        return D, V, False
-    S = problem.Xt @ D.T                                          # (n, k)
-    xn = np.linalg.norm(problem.Xt, axis=1)[:, None]
-    on = (np.abs(S) <= ON_FACE * xn).any(axis=0)
-    groups = {}
-    for j in np.flatnonzero(~on):
-        groups.setdefault((S[:, j] > 0).tobytes(), []).append(j)
-    if all(len(g) == 1 for g in groups.values()):
-        return D, V, False
-    keep = np.ones(k, dtype=bool)
-    D, V = D.copy(), V.copy()
-    for idx in groups.values():
-        if len(idx) == 1:
-            continue
-        M = V[idx].T @ D[idx]                                     # (T, d+1)
-        U, sv, Wt = np.linalg.svd(M, full_matrices=False)
-        u, v = U[:, 0] * sv[0], Wt[0]
-        if v @ D[idx[0]] < 0:
-            u, v = -u, -v
-        if problem.bias == "free":
-            scale = np.linalg.norm(v[:-1])
-            if scale <= 1e-12:
-                continue
-            u, v = u * scale, v / scale
-            v[-1] = np.clip(v[-1], -problem.radius, problem.radius)
-        D[idx[0]], V[idx[0]] = v, u
-        keep[idx[1:]] = False
-    return D[keep], V[keep], True
-
-
 def _prune(problem, D, V, C, f, merge_tol):
     """Merges (equal atoms, then same-cell atoms) and drops (zero block minimizers), each
     kept only when J does not rise. Returns (D, V, f)."""
     from .newton import _nonzero_blocks
     pen = get_penalty(problem.penalty)
     group = problem.penalty == "group"
-    for merge in (lambda D, V: _merge(problem, D, V, merge_tol),
-                  lambda D, V: _merge_same_cell(problem, D, V)):
+    for merge in (lambda D, V: merge_equal(problem, D, V, merge_tol),
+                  lambda D, V: merge_same_cell(problem, D, V)):
         D2, V2, merged = merge(D, V)
         if merged:
             f2 = objective(problem, D2, V2, C)
@@ -280,42 +218,6 @@ def _prune(problem, D, V, C, f, merge_tol):
         if fk <= f:
             D, V, f = D[live], Vk[live], fk
     return D, V, f
-
-
-def _face_basis(problem, D, Gb, tight, nv, pT):
-    """The variables of the step that keeps every atom on the hyperplanes of its tight
-    samples: t_j = N_j τ_j with N_j a basis of {t : (G_jᵀ x̃_i)·t = 0, i tight}. Returns the
-    (N, N_r) matrix mapping reduced to full variables (identity on weights, free part)."""
-    k, dim, d = Gb.shape
-    blocks = []
-    for j in range(k):
-        rows = problem.Xt[tight[:, j]] @ Gb[j]                   # (m, d)
-        if rows.shape[0] == 0:
-            blocks.append(np.eye(d))
-            continue
-        _, sv, Vt = np.linalg.svd(rows, full_matrices=True)
-        rank = int(np.sum(sv > 1e-12 * max(sv.max(), 1e-300)))
-        blocks.append(Vt[rank:].T)                               # (d, d - rank)
-    nr = sum(b.shape[1] for b in blocks)
-    P = np.zeros((k * d + nv + pT, nr + nv + pT))
-    c = 0
-    for j, b in enumerate(blocks):
-        P[j * d:(j + 1) * d, c:c + b.shape[1]] = b
-        c += b.shape[1]
-    P[k * d:, nr:] = np.eye(nv + pT)
-    return P
-
-
-def _land(problem, D, Gb, dt, tight):
-    """Each atom's chart step shortened to stop on the first hyperplane it would cross (so
-    that an atom whose optimum is on a face lands on it)."""
-    delta = np.einsum("kad,kd->ka", Gb, dt)                      # homogeneous moves
-    S = problem.Xt @ D.T                                         # (n, k)
-    rate = problem.Xt @ delta.T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        alpha = np.where(~tight & (S * rate < 0), -S / rate, np.inf)
-    amin = np.minimum(alpha.min(axis=0), 1.0)
-    return dt * amin[:, None]
 
 
 class _Damped:
@@ -399,7 +301,7 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
         tight = np.abs(problem.Xt @ D.T) <= ON_FACE * xn
         variants = [_Damped(H, g)]
         if tight.any():
-            variants.append(_Damped(H, g, _face_basis(problem, D, Gb, tight,
+            variants.append(_Damped(H, g, face_basis(problem, D, Gb, tight,
                                                       int(mask.sum()), p * T)))
         step = None
         for trial in range(max_tries):
@@ -411,8 +313,8 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
                     continue
                 if trial % 2:               # every other trial: half the step (a kink in J
                     z = 0.5 * z             # where patterns change, not a bad model)
-                for land in (False, True):
-                    step = _try(problem, D, V, C, f, g, H, z, Gb, mask, tight, land, rtol)
+                for on_face in (False, True):
+                    step = _try(problem, D, V, C, f, g, H, z, Gb, mask, tight, on_face, rtol)
                     if step is not None:
                         break
                 if step is not None:
@@ -435,15 +337,15 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
     return D, V, C, dict(iterations=it, objective=f, start=f0, history=hist)
 
 
-def _try(problem, D, V, C, f, g, H, z, Gb, mask, tight, land, rtol):
+def _try(problem, D, V, C, f, g, H, z, Gb, mask, tight, on_face, rtol):
     """The point reached by step ``z`` (optionally landed on faces) when it is accepted:
     J decreases by at least 1e-4 of the model's prediction (or, once the prediction is
     below ``rtol``·|J|, does not rise beyond rounding). Returns (D, V, C, J, small) or None."""
     k, T, p = V.shape[0], V.shape[1], C.shape[0]
     d = Gb.shape[2]
     dt, dV, dC = _unpack(z, k, d, T, p, mask)
-    if land:
-        dt2 = _land(problem, D, Gb, dt, tight)
+    if on_face:
+        dt2 = land(problem, D, Gb, dt, tight)
         if np.array_equal(dt2, dt):
             return None
         dt = dt2
