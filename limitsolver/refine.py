@@ -322,7 +322,11 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     solver, inner_tol :
         Backend and target relative gap of the working-set solves.
     time_limit : float, optional
-        Seconds; the loop stops (with a ConvergenceWarning) when exceeded.
+        Seconds; the loop stops (with a ConvergenceWarning) when exceeded. For d ≥ 3 (the
+        exchange + joint Newton method of :mod:`limitsolver.refine_nd`, squared and logistic
+        losses) no new round or Newton iteration starts after it, and one
+        :class:`~limitsolver.exceptions.LimitGapWarning` is issued when the limit gap is
+        above ``tol`` or only estimated.
 
     Returns
     -------
