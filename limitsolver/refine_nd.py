@@ -157,6 +157,7 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
         sol = newton_solution(problem, sol, deadline=deadline)
     best, best_lb, best_exact, history, converged = sol, -np.inf, False, [], False
     stalls = 0
+    round_start = time.monotonic()
     for it in range(max_iter):
         sup = attach_limit_certificate(sol)
         pr, Zr = _price_estimate(problem, sol, random_state=random_state + it)
@@ -183,8 +184,11 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
         if rel <= tol:
             converged = True
             break
-        if deadline is not None and time.monotonic() >= deadline:
+        # a round is not interrupted: none starts unless the last one's length still fits
+        now = time.monotonic()
+        if deadline is not None and now + (now - round_start) >= deadline:
             break
+        round_start = now
         # the oracle's directions too (its dual point may differ from the residual)
         cand = np.vstack([pr.directions, sup.directions])
         vals = np.concatenate([pr.values, _correlations(problem, sup.directions, Zr)])
@@ -202,16 +206,19 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
         sol = cand
     if start.objective < best.objective:
         best = start
-    return _finish(problem, best, best_lb, best_exact, history, converged, tol, t0)
+    late = deadline is not None and time.monotonic() >= deadline
+    return _finish(problem, best, best_lb, best_exact, history, converged, tol, t0,
+                   effort=1 if late else 4)
 
 
-def _finish(problem, best, best_lb, best_exact, history, converged, tol, t0):
+def _finish(problem, best, best_lb, best_exact, history, converged, tol, t0, effort=4):
     """The returned solution's limit certificate: the best certified bound of all rounds, or
-    (estimate) the estimate recomputed at ``best`` with more pricing effort."""
+    (estimate) the estimate recomputed at ``best`` with ``effort`` times the pricing effort
+    (4, or 1 once the deadline has passed)."""
     from .oracle import attach_limit_certificate
     attach_limit_certificate(best)
     if not _certified_method(best):
-        _price_estimate(problem, best, effort=4, random_state=12345)
+        _price_estimate(problem, best, effort=effort, random_state=12345)
     elif best_lb > best.lower_bound:
         best.lower_bound = float(best_lb)
         best.limit_gap = float(best.objective - best_lb)
