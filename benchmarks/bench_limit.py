@@ -22,9 +22,15 @@ sides): on a shared 2-core machine multithreaded BLAS on these small matrices mo
 With ``--threads 0`` each side runs as the library ships: the native solver limits BLAS to
 one thread inside its restricted solves, and 1-D refinement for its whole loop.
 
-    python benchmarks/bench_limit.py [--part 1|2|both] [--n 200] [--T 5] [--lam 0.01]
+Part 3 — d ≥ 3 (``--part 3``): planted data in d = 3, 5, 10 (n = 500, T = 5), diabetes
+(d = 10) and digits (PCA to 10, T = 10): objective and limit gap (estimated: no certified
+bound for d ≥ 3 here) against time for grids of growing size, for the default ``ls.solve``
+(which refines) and for a refinement from it given ``--factor`` (10) times its time.
+
+    python benchmarks/bench_limit.py [--part 1|2|3|both] [--n 200] [--T 5] [--lam 0.01]
                                      [--dims 1,2] [--time-limit 600] [--repeat 5]
-                                     [--threads 1]
+                                     [--threads 1] [--cases d3,d5,d10,diabetes,digits]
+                                     [--grids 1024,4096,16384,65536,100000] [--factor 10]
 """
 from __future__ import annotations
 
@@ -154,9 +160,114 @@ def part_gap(n, T, lam, dims, time_limit, repeat):
               f"-> {verdict}")
 
 
+def anyd_cases(names):
+    """(name, X, Y, lam) of part 3: planted 5-neuron teachers in d = 3, 5, 10 (n = 500,
+    T = 5, λ = 0.02 λ_max on a 4096-direction grid), diabetes (d = 10, standardized,
+    λ = 1e-2) and digits (PCA to 10 of the standardized pixels, one-hot targets T = 10,
+    λ = 0.02 λ_max)."""
+    out = []
+    for name in names:
+        if name[0] == "d" and name[1:].isdigit():
+            d = int(name[1:])
+            rng = np.random.default_rng(0)
+            X = rng.standard_normal((500, d))
+            W = rng.standard_normal((5, d + 1))
+            Y = np.maximum(np.c_[X, np.ones(500)] @ W.T, 0) @ rng.standard_normal((5, 5))
+            Y = Y + 0.1 * rng.standard_normal(Y.shape)
+            lam = None
+        elif name == "diabetes":
+            from sklearn.datasets import load_diabetes
+            X, y = load_diabetes(return_X_y=True)
+            X = (X - X.mean(0)) / X.std(0)
+            Y = ((y - y.mean()) / y.std())[:, None]
+            lam = 1e-2
+        elif name == "digits":
+            from sklearn.datasets import load_digits
+            from sklearn.decomposition import PCA
+            Xd, y = load_digits(return_X_y=True)
+            std = Xd.std(0)
+            Xd = (Xd - Xd.mean(0)) / np.where(std > 0, std, 1.0)
+            X = PCA(10, random_state=0).fit_transform(Xd)
+            X = X / X.std()
+            Y = np.eye(10)[y]
+            lam = None
+        else:
+            raise ValueError(f"unknown case {name!r}")
+        if lam is None:
+            lam = 0.02 * ls.lam_max(LimitProblem(X, Y, lam=1.0), default_grid(X, "regularized",
+                                                                               4096))
+        out.append((name, X, Y, float(lam)))
+    return out
+
+
+def part_anyd(names, grid_sizes, factor, grid_time_limit):
+    """Part 3: d ≥ 3 — fixed grids of growing size against the default solve (which
+    refines: exchange by continuous pricing + joint Newton) and a long refinement from it
+    (``factor`` times the default's time in all). Gaps are the library's limit gaps
+    (estimated for d ≥ 3: no certified bound), objectives are what they are."""
+    print("\nPart 3: d >= 3, squared loss, bias regularized, free none (what a plain "
+          "ls.solve(X, Y, lam=lam) does)")
+    for name, X, Y, lam in anyd_cases(names):
+        n, d = X.shape
+        T = Y.shape[1]
+        p = LimitProblem(X, Y, lam=lam)
+        print(f"\n {name}: n={n}, d={d}, T={T}, lam={lam:.5g}")
+        print(f" {'method':36s} {'time (s)':>9s} {'objective':>16s} {'limit gap':>10s} "
+              f"{'kind':>9s}")
+        rows = []
+        for M in grid_sizes:
+            def grid_solve():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    s = solve_problem(p, default_grid(X, p.bias, M))
+                    attach_limit_certificate(s)
+                return s
+            t, s = _timed(grid_solve)
+            rows.append((f"grid M={M}", t, s))
+            _row(*rows[-1])
+            if t > grid_time_limit:
+                break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t_def, sd = _timed(lambda: ls.solve(X, Y, lam=lam))
+        rows.append(("default ls.solve (refines)", t_def, sd))
+        _row(*rows[-1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t_long, sl = _timed(lambda: refine(p, sd, tol=1e-13, max_iter=10**6,
+                                               time_limit=(factor - 1) * t_def))
+        rows.append((f"refine from it, {factor:g}x in all", t_def + t_long, sl))
+        _row(*rows[-1])
+        # an independent start: the largest grid plus the default's atoms, then refined
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            big = np.vstack([default_grid(X, p.bias, max(grid_sizes), random_state=7),
+                             sd.atom_directions])
+            t_big, sb = _timed(lambda: refine(p, solve_problem(p, big), tol=1e-13,
+                                              max_iter=10**6, time_limit=(factor - 1) * t_def))
+        rows.append((f"grid {max(grid_sizes)} + its atoms, refined", t_big, sb))
+        _row(*rows[-1])
+        best = min(r[2].objective for r in rows)
+        excess = (sd.objective - best) / abs(best)
+        print(f" default: {t_def:.1f} s, objective {excess:.2e} relative above the best of "
+              f"all methods above")
+
+
+def _row(label, t, s):
+    rel = s.info.get("limit_rel_gap", s.limit_gap / abs(s.objective))
+    kind = "certified" if s.limit_certified else "estimated"
+    print(f" {label:36s} {t:9.2f} {s.objective:16.10g} {rel:10.2e} {kind:>9s}", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", default="both", choices=("1", "2", "both"))
+    ap.add_argument("--part", default="both", choices=("1", "2", "3", "both"))
+    ap.add_argument("--cases", default="d3,d5,d10,diabetes,digits",
+                    help="part 3: d3, d5, d10, diabetes, digits")
+    ap.add_argument("--grids", default="1024,4096,16384,65536,100000",
+                    help="part 3: grid sizes")
+    ap.add_argument("--factor", type=float, default=10.0,
+                    help="part 3: the long refinement runs this many times the default's time")
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--T", type=int, default=5)
     ap.add_argument("--lam", type=float, default=0.01)
@@ -177,6 +288,9 @@ def main(argv=None):
     if args.part in ("2", "both"):
         part_gap(args.n, args.T, args.lam, [int(x) for x in args.dims.split(",")],
                  args.time_limit, args.repeat)
+    if args.part == "3":
+        part_anyd(args.cases.split(","), [int(m) for m in args.grids.split(",")],
+                  args.factor, args.time_limit)
     return 0
 
 

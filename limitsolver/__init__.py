@@ -9,7 +9,7 @@ from .api import solve, solve_problem
 from .certificate import Certificate, certify, lam_max
 from .compare import ComparisonTable, compare
 from .datasets import make_demo
-from .exceptions import ConvergenceWarning, SolverFailed
+from .exceptions import ConvergenceWarning, LimitGapWarning, SolverFailed
 from .features import augment, relu_features
 from .kernel import KernelSolution, solve_kernel
 from .grids import breakpoint_directions, cylinder_grid, default_grid, sphere_grid
@@ -37,7 +37,7 @@ def __getattr__(name):
 
 __all__ = [
     "solve", "solve_problem", "LimitProblem", "LimitSolution", "Certificate", "certify",
-    "lam_max", "make_demo", "ConvergenceWarning", "SolverFailed", "augment",
+    "lam_max", "make_demo", "ConvergenceWarning", "LimitGapWarning", "SolverFailed", "augment",
     "relu_features", "sphere_grid", "cylinder_grid", "breakpoint_directions",
     "default_grid", "available_solvers", "limit_path", "LimitPath", "sweep", "Job", "SweepResult",
     "LimitRegressor", "LimitClassifier", "Network", "train", "validate", "ValidationResult",

@@ -70,7 +70,12 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         ``grid`` nor ``n_directions`` is given and the problem is cheap: d = 1 with
         n ≤ ``AUTO_REFINE_MAX_N[1]`` (200), or d = 2 with n ≤ ``AUTO_REFINE_MAX_N[2]`` (40)
         and a squared or logistic loss (2-D interpolants need many neurons; refining them
-        can take minutes). Pass ``refine=True`` to refine anything.
+        can take minutes), or d ≥ 3 with a squared or logistic loss and n·T ≤
+        ``AUTO_REFINE_MAX_NT`` (25,000): exchange by continuous pricing plus a joint Newton
+        step on directions and weights (:mod:`limitsolver.refine_nd`) for at most
+        ``AUTO_REFINE_TIME`` (40) seconds, after the default grid solve. Pass
+        ``refine=True`` to refine anything. A result whose limit gap exceeds ``tol`` or is
+        only estimated gives one :class:`~limitsolver.exceptions.LimitGapWarning`.
     certify_limit : bool
         Compute ``lower_bound`` / ``limit_gap`` / ``lower_bound_exact`` on the solution: a
         lower bound on the infinite-width optimum from the oracle's sup over all of Θ
@@ -108,9 +113,7 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         from .kernel import solve_kernel_problem
         return solve_kernel_problem(problem, tol=tol, verbose=verbose, **solver_options)
     if refine is None:
-        refine = (grid is None and n_directions is None
-                  and problem.n <= AUTO_REFINE_MAX_N.get(problem.d, 0)
-                  and (problem.d == 1 or problem.loss != "interpolate"))
+        refine = grid is None and n_directions is None and _auto_refine(problem)
     if grid is None:
         # refinement moves the neurons itself: a coarse start is enough
         from .newton import supports_joint_newton
@@ -126,19 +129,47 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     if refine and not sol.info.get("timed_out"):
         from .progress import refine_callback
         from .refine import refine as refine_solution
+        # d ≥ 3: rounds until the limit gap is ≤ tol, no progress, or the time budget
+        # (AUTO_REFINE_TIME unless max_time is given)
+        budget = {}
+        if problem.d >= 3:
+            budget = dict(max_iter=10**4)
+            if max_time is None:
+                budget["max_time"] = AUTO_REFINE_TIME
         callback, bar = refine_callback(progress)
         with bar:
             sol = refine_solution(problem, sol, tol=max(tol, 1e-11), solver=solver,
-                                  deadline=deadline, progress=callback)
+                                  deadline=deadline, progress=callback, verbose=verbose,
+                                  **budget)
     elif certify_limit:
         from .oracle import attach_limit_certificate
+        from .refine_nd import warn_limit_gap
         attach_limit_certificate(sol)
+        warn_limit_gap(sol, max(tol, 1e-11))
     return sol
+
+
+def _auto_refine(problem) -> bool:
+    """The rule of ``solve(refine=None)`` (no grid given): refine d = 1 up to
+    ``AUTO_REFINE_MAX_N[1]`` samples and d = 2 up to ``AUTO_REFINE_MAX_N[2]`` (not for
+    interpolation); for d ≥ 3 with a squared or logistic loss, refine when n·T is at most
+    ``AUTO_REFINE_MAX_NT`` (within ``AUTO_REFINE_TIME`` seconds)."""
+    if problem.d <= 2:
+        return (problem.n <= AUTO_REFINE_MAX_N.get(problem.d, 0)
+                and (problem.d == 1 or problem.loss != "interpolate"))
+    return (problem.loss in ("squared", "logistic")
+            and problem.n * problem.T <= AUTO_REFINE_MAX_NT)
 
 
 #: ``solve(refine=None)`` refines by default for inputs of dimension d with at most this
 #: many samples (refinement costs a few oracle calls: O(n²) for d = 1, O(n³) for d = 2).
 AUTO_REFINE_MAX_N = {1: 200, 2: 40}
+
+#: ... and for d ≥ 3 (squared, logistic loss) when n·T is at most this, ...
+AUTO_REFINE_MAX_NT = 25_000
+
+#: ... with this time budget in seconds for the refinement (its rounds stop after it).
+AUTO_REFINE_TIME = 40.0
 
 #: Size of the starting grid when ``solve`` refines and no grid was given (d = 1 also
 #: gets the 2n data breakpoints), except where the joint Newton step applies (d = 1,

@@ -30,13 +30,15 @@ def _cmd_demo(args) -> int:
         for w in caught:
             print(f"warning: {w.message}")
     head = f"{'penalty':8s} {'objective':>14s} {'grid gap':>10s} {'lower bound':>14s} " \
-           f"{'limit gap':>10s} {'neurons':>8s} {'shared':>7s} {'solver':>9s}"
+           f"{'limit gap':>10s} {'to the limit':>12s} {'neurons':>8s} {'shared':>7s} " \
+           f"{'solver':>9s}"
     print(head)
     print("-" * len(head))
     for pen, s in sols.items():
         lb = "n/a" if s.lower_bound is None else f"{s.lower_bound:.8g}"
         lg = "n/a" if s.limit_gap is None else f"{s.limit_gap:.2e}"
-        print(f"{pen:8s} {s.objective:14.8g} {s.gap:10.2e} {lb:>14s} {lg:>10s} "
+        kind = {True: "certified", False: "estimated", None: "n/a"}[s.limit_certified]
+        print(f"{pen:8s} {s.objective:14.8g} {s.gap:10.2e} {lb:>14s} {lg:>10s} {kind:>12s} "
               f"{s.n_neurons:8d} {s.shared_fraction:7.0%} {s.solver:>9s}")
     g, l1 = sols["group"], sols["l1"]
     print(f"group penalty of the multi-task fit: {g.penalty_value():.6g}; "

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from .exceptions import ConvergenceWarning, SolverFailed
+from .exceptions import ConvergenceWarning, LimitGapWarning, SolverFailed
 from .oracle import attach_limit_certificate
 from .status import set_status
 
@@ -192,5 +192,5 @@ class _Run:
             kind = "" if out.lower_bound_exact else " (lower bound estimated, not certified)"
             warnings.warn(f"refine: relative limit gap {out.info['limit_rel_gap']:.3e}{kind} "
                           f"exceeds tol={self.tol:g} after {why}; returning the best point "
-                          "found", ConvergenceWarning, stacklevel=3)
+                          "found", LimitGapWarning, stacklevel=3)
         return out

@@ -10,13 +10,19 @@ L(F) = (1/n) Σ_{i,t} ℓ(F_it; Y_it) and exposes
 - ``scale_dual(Z, Y, smax)`` — the best feasible scaling s ∈ [0, smax] of Z for that dual;
 - ``dual_feasible(Z, Y)`` — whether Z lies in the domain of the conjugate (always true
   except for the logistic loss, whose dual needs Y∘Z ∈ [0, 1]).
+
+Smooth losses also expose their second derivative, for Newton's method
+(:mod:`limitsolver.newton_nd`): a loss that is a sum of per-entry terms ℓ(F_it; Y_it) gives
+``curvature(F, Y)`` — ℓ''(F_it; Y_it), shape (n, T); a loss coupling the T outputs of a
+sample (as a multinomial loss would) gives ``hessian_blocks(F, Y)`` instead — the (n, T, T)
+Hessians of its per-sample terms. :func:`hessian_blocks` returns the blocks of either kind.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit, xlogy
 
-__all__ = ["SquaredLoss", "LogisticLoss", "InterpolationLoss", "get_loss"]
+__all__ = ["SquaredLoss", "LogisticLoss", "InterpolationLoss", "get_loss", "hessian_blocks"]
 
 
 class SquaredLoss:
@@ -31,6 +37,11 @@ class SquaredLoss:
     @staticmethod
     def residual(F, Y):
         return Y - F
+
+    @staticmethod
+    def curvature(F, Y):
+        """ℓ''(F_it; Y_it) = 1 for ℓ = (F − Y)²/2; shape (n, T)."""
+        return np.ones_like(np.asarray(F, dtype=float))
 
     @staticmethod
     def dual_value(Z, Y) -> float:
@@ -70,6 +81,12 @@ class LogisticLoss:
     @staticmethod
     def residual(F, Y):
         return Y * expit(-Y * F)
+
+    @staticmethod
+    def curvature(F, Y):
+        """ℓ''(F_it; Y_it) = σ(m)(1 − σ(m)), m = −Y_it F_it, for ℓ = log(1 + e^m) and Y = ±1."""
+        s = expit(-Y * F)
+        return s * (1.0 - s)
 
     #: Slack allowed on Y∘Z ∈ [0, 1] for rounding in the projection onto the free part,
     #: relative to the candidate's scale min(1, max Y∘Z): when every sample is well
@@ -129,6 +146,22 @@ class InterpolationLoss:
 
 
 _LOSSES = {c.name: c for c in (SquaredLoss, LogisticLoss, InterpolationLoss)}
+
+
+def hessian_blocks(loss, F, Y):
+    """Per-sample Hessians of the loss terms w.r.t. the T outputs, shape (n, T, T): the
+    loss's own ``hessian_blocks`` when it has one, else diag(``curvature``)."""
+    own = getattr(loss, "hessian_blocks", None)
+    if own is not None:
+        return own(F, Y)
+    curv = getattr(loss, "curvature", None)
+    if curv is None:
+        raise ValueError(f"loss {loss.name!r} has no second derivative")
+    h = curv(F, Y)
+    out = np.zeros(h.shape + (h.shape[1],))
+    idx = np.arange(h.shape[1])
+    out[:, idx, idx] = h
+    return out
 
 
 def get_loss(name: str):

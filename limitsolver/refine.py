@@ -22,6 +22,11 @@ Starting from a grid solution, repeat:
    it converges quadratically, where sliding gains a constant factor per exchange. The
    starting grid is then ``coarse_grid`` (equally spaced directions, no data breakpoints).
 
+For d ≥ 3 (``ANY_D_MIN_DIM``) with a squared or logistic loss, :func:`refine` runs
+:func:`~limitsolver.refine_nd.refine_any_d` instead: exchange by continuous pricing over Θ
+(:mod:`limitsolver.ascent`) and a joint Newton step on every atom's direction and weights
+(:mod:`limitsolver.newton_nd`).
+
 The bound of every iteration is a valid lower bound on OPT, so the best one is kept; the
 objective is that of the best solution found (never worse than the start), and the status
 follows its limit gap. A 1-D refinement that stalls from a start without the data
@@ -311,7 +316,11 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
         Seconds (``time_limit`` is the older name of the same budget); ``None`` with no
         ``deadline`` means ``budget.DEFAULT_MAX_TIME``. ``deadline`` is an absolute
         ``time.monotonic()`` value (the earlier of the two counts); it is passed to every
-        working-set solve. On time-out ``info["timed_out"] = True``.
+        working-set solve. On time-out ``info["timed_out"] = True``. For d ≥ 3 (the
+        exchange + joint Newton method of :mod:`limitsolver.refine_nd`, squared and logistic
+        losses) no new round or Newton iteration starts after it, and one
+        :class:`~limitsolver.exceptions.LimitGapWarning` is issued when the limit gap is
+        above ``tol`` or not certified.
     restart : bool
         d = 1: when the refinement stalls (the relative limit gap not halved over
         ``exchange.STALL_WINDOW`` iterations) from a start whose grid lacks the data breakpoints,
@@ -348,6 +357,13 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
                                 deadline)
         if solution is None:
             raise SolverFailed("refine: no backend solved the starting grid problem")
+    if problem.d >= ANY_D_MIN_DIM and joint:
+        from .newton_nd import supports_joint_newton_nd
+        if supports_joint_newton_nd(problem):
+            return _refine_any_d(problem, solution, tol=tol, max_iter=max_iter,
+                                 exchange_margin=exchange_margin, max_new=max_new,
+                                 solver=solver, inner_tol=inner_tol, deadline=deadline,
+                                 verbose=verbose)
     opts = dict(exchange_margin=exchange_margin, max_new=max_new, slide=slide, joint=joint,
                 merge_tol=merge_tol, solver=solver, inner_tol=inner_tol)
     run.best_sol = solution
@@ -365,3 +381,31 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
                 reason = run.exchange(second, max_iter - len(run.history), stall=False,
                                       **opts)
     return run.finish(solution, reason)
+
+
+#: Input dimensions from which :func:`refine` uses the exchange + joint Newton method of
+#: :mod:`limitsolver.refine_nd` (for the squared and logistic losses).
+ANY_D_MIN_DIM = 3
+
+
+def _refine_any_d(problem, solution, *, tol, max_iter, exchange_margin, max_new, solver,
+                  inner_tol, deadline, verbose):
+    """:func:`~limitsolver.refine_nd.refine_any_d` with the working-set solves of
+    :func:`refine` (the same fallback chain; a solve that fails on every backend keeps the
+    current point), the status from the limit gap, and one LimitGapWarning."""
+    from .exchange import _inner_solve
+    from .refine_nd import refine_any_d, warn_limit_gap
+    from .status import set_status
+
+    def inner_solve(D, warm):
+        sol = _inner_solve(problem, D, solver, inner_tol, warm, deadline)
+        return warm if sol is None else sol
+    with _blas_threads(1):
+        out = refine_any_d(problem, solution, tol=tol, deadline=deadline,
+                           inner_solve=inner_solve, verbose=verbose, max_iter=max_iter,
+                           max_new=max_new, exchange_margin=exchange_margin)
+    if deadline is not None and time.monotonic() >= deadline:
+        out.info["timed_out"] = True
+    set_status(out, tol, "limit")
+    warn_limit_gap(out, tol, stacklevel=4)
+    return out

@@ -279,9 +279,10 @@ class LimitSolution:
                  f"  objective      {self.objective:.10g}",
                  f"  grid gap       {self.gap:.3e} (relative {self.rel_gap:.3e})"]
         if self.lower_bound is not None:
-            kind = "certified" if self.lower_bound_exact else "estimate"
+            kind = "certified" if self.limit_certified else "estimate"
             lines.append(f"  lower bound    {self.lower_bound:.10g} ({kind}); limit gap "
                          f"{self.limit_gap:.3e}")
+        lines.append(f"  to the limit   {self.limit_gap_text}")
         lines += [f"  neurons        {self.n_neurons} (shared by >1 task: "
                   f"{self.shared_fraction:.0%})",
                   f"  status         {self.status} ({self.solver})"]
@@ -317,6 +318,32 @@ class LimitSolution:
         from .io import load_solution
         return load_solution(path)
 
+    @property
+    def limit_certified(self):
+        """Whether ``lower_bound`` is a certified bound on OPT (exact sup over Θ, or a
+        rigorous bound on it: ``info["lower_bound_method"]`` "exact"/"bounded"); None when
+        no limit certificate was computed."""
+        if self.lower_bound is None:
+            return None
+        method = self.info.get("lower_bound_method")
+        return method in ("exact", "bounded") if method is not None else bool(
+            self.lower_bound_exact)
+
+    @property
+    def limit_gap_text(self) -> str:
+        """The distance to the infinite-width optimum in words: "certified ≤ 1.2e-09
+        relative", "estimated 3.4e-05 relative (not certified)" or "not computed"."""
+        if self.lower_bound is None:
+            return "not computed"
+        rel = self.info.get("limit_rel_gap")
+        if rel is None:
+            rel = self.limit_gap / max(abs(self.objective), 1e-300)
+        rel = max(float(rel), 0.0)
+        if self.limit_certified:
+            return f"certified <= {rel:.1e} relative"
+        return f"estimated {rel:.1e} relative (not certified)"
+
     def __repr__(self) -> str:
         return (f"<LimitSolution objective={self.objective:.6g} gap={self.gap:.2e} "
+                f"limit={self.limit_gap_text!r} "
                 f"neurons={self.n_neurons} status={self.status!r} solver={self.solver!r}>")

@@ -7,8 +7,9 @@ claims to solve meets ``tol``; otherwise ``"inaccurate"``. Which problem it clai
   (objective − dual_value) / max(|objective|, ROUNDING · J_ref) must be ≤ tol;
 - ``basis="limit"`` — a refined solution claims the infinite-width problem: its relative
   limit gap (objective − lower_bound) / max(|objective|, ROUNDING · J_ref) must be ≤ tol,
-  and the lower bound must be certified (``lower_bound_exact``; a sampled estimate for
-  d ≥ 3 never makes a solution optimal). The inner grid solves' verdicts play no part.
+  and the lower bound must be certified (``LimitSolution.limit_certified``: an exact sup
+  over Θ, or a rigorous upper bound on it; a sampled estimate never makes a solution
+  optimal). The inner grid solves' verdicts play no part.
 
 For ``loss="interpolate"`` a point whose interpolation residual exceeds
 ``api.INTERPOLATION_TOL`` · max(1, max|Y|) is never optimal, on either basis.
@@ -41,7 +42,7 @@ def certified_gap(solution, basis: str) -> float:
     grid = _score(solution.problem, solution.certificate)
     if basis == "grid" or not np.isfinite(grid):
         return grid
-    if not solution.lower_bound_exact:
+    if not solution.limit_certified:
         return np.inf
     return max(relative_limit_gap(solution), 0.0)
 

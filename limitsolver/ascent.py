@@ -1,0 +1,374 @@
+"""Continuous pricing in any input dimension: directions θ with a large ‖c(θ)‖ over all of Θ.
+
+For a dual candidate Z (n × T), c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i) ∈ R^T. On each cell of the
+arrangement of the hyperplanes {θ·x̃_i = 0} the activation set A = {i : θ·x̃_i > 0} is fixed
+and c is linear,
+
+    c(θ) = M_A θ,   M_A = (1/n) Σ_{i ∈ A} Z_i x̃_iᵀ   (T × (d+1)).
+
+The best direction of that linear map (ignoring the cell's walls) is, on the sphere Θ = S^d,
+
+- ``group`` (‖·‖₂): the top eigenvector of M_Aᵀ M_A (max ‖M_A θ‖ over ‖θ‖ = 1);
+- ``l1`` (‖·‖_∞): ±m_t/‖m_t‖ for the row m_t of M_A of largest norm
+  (max_t |m_tᵀθ| over ‖θ‖ = 1 is max_t ‖m_t‖).
+
+For the cylinder (``bias="free"``, θ = (w, b), ‖w‖ = 1, |b| ≤ R) the same target is computed
+in the coordinates (w, b/R), in which |b| ≤ R is the cone |b/R| ≤ ‖w‖, then mapped back
+(w normalized, b clipped to [−R, R]); it is a search direction, not the cell's exact maximum.
+
+:func:`price` runs a fixed-point iteration on patterns from many starts at once: step to the
+target of the current cell, re-evaluate the pattern there (the target may lie in another cell:
+the iteration then crosses into it), and accept only increases of ‖c‖ — when the full step
+does not increase it, shorter steps along the great circle towards the target are tried
+(backtracking), then a projected gradient step. The iteration stops for a start when no trial
+improves. A start that ends strictly inside a cell with its target equal to itself is a local
+maximum of ‖c‖ on Θ.
+
+The values returned are true ‖c(θ)‖ at the returned directions, so the best of them is a
+*lower* value on sup_θ ‖c(θ)‖: an estimate, never a bound.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .features import features_rmatvec
+from .penalties import get_penalty
+
+__all__ = ["PriceResult", "price", "data_directions", "split_starts"]
+
+
+@dataclass
+class PriceResult:
+    """Result of :func:`price`.
+
+    Attributes
+    ----------
+    value : float
+        The largest ‖c(θ)‖ found (a lower value on the sup; an estimate).
+    directions : ndarray (k, d+1)
+        Distinct directions with the largest values found, best first.
+    values : ndarray (k,)
+        ‖c‖ at ``directions`` (true values).
+    n_starts : int
+        Number of ascent starts.
+    iterations : int
+        Fixed-point iterations run (the largest over the starts).
+    """
+
+    value: float
+    directions: np.ndarray = field(repr=False)
+    values: np.ndarray = field(repr=False)
+    n_starts: int = 0
+    iterations: int = 0
+
+
+def _project(theta, bias, radius):
+    """Rows of ``theta`` mapped onto Θ (sphere: normalized; cylinder: ‖w‖ = 1, |b| ≤ R)."""
+    if bias == "regularized":
+        return theta / np.maximum(np.linalg.norm(theta, axis=-1, keepdims=True), 1e-300)
+    w = theta[..., :-1]
+    w = w / np.maximum(np.linalg.norm(w, axis=-1, keepdims=True), 1e-300)
+    return np.concatenate([w, np.clip(theta[..., -1:], -radius, radius)], axis=-1)
+
+
+def _values(Xt, Z, thetas, dual):
+    if thetas.shape[0] == 0:
+        return np.zeros(0)
+    return dual(features_rmatvec(Xt, thetas, Z) / Xt.shape[0])
+
+
+def data_directions(problem, n_dirs, rng):
+    """Directions defined by the data: hyperplanes {θ·x̃ = 0} through d data points
+    (random d-tuples), with the normal's sign chosen at random; (n_dirs, d+1), on Θ.
+
+    A maximizer of ‖c‖ often sits on such a face of the arrangement (a vertex, for d-tuples);
+    d-tuples in general position give the vertices of the arrangement."""
+    n, d = problem.n, problem.d
+    Xt = problem.Xt
+    if n_dirs <= 0 or n < d:
+        return np.zeros((0, d + 1))
+    idx = np.argsort(rng.random((n_dirs, n)), axis=1)[:, :d]
+    rows = Xt[idx]                                              # (m, d, d+1)
+    # the normal to the span of d points of R^{d+1}: last right singular vector
+    _, _, Vt = np.linalg.svd(rows, full_matrices=True)
+    theta = Vt[:, -1, :] * rng.choice([-1.0, 1.0], size=(n_dirs, 1))
+    if problem.bias == "free":
+        ok = np.linalg.norm(theta[:, :-1], axis=1) > 1e-9
+        theta = theta[ok]
+        theta = theta / np.linalg.norm(theta[:, :-1], axis=1, keepdims=True)
+        theta = theta[np.abs(theta[:, -1]) <= problem.radius]
+    return _project(theta, problem.bias, problem.radius)
+
+
+def split_starts(problem, atoms, rng, radii=(3e-3, 1e-2, 3e-2), per=4):
+    """Directions at angles ``radii`` around each atom (``per`` random ones per radius), on
+    Θ: where an atom should split in two, the new maximum of ‖c‖ sits next to it, in a
+    basin that a sample over all of Θ rarely hits. (k·len(radii)·per, d+1)."""
+    atoms = np.asarray(atoms, dtype=float).reshape(-1, problem.dim)
+    if atoms.shape[0] == 0:
+        return atoms
+    out = []
+    for r in radii:
+        E = rng.standard_normal((per,) + atoms.shape)
+        E -= np.sum(E * atoms, axis=-1, keepdims=True) * atoms       # tangent
+        E /= np.maximum(np.linalg.norm(E, axis=-1, keepdims=True), 1e-300)
+        out.append((atoms[None] + r * E).reshape(-1, problem.dim))
+    return _project(np.vstack(out), problem.bias, problem.radius)
+
+
+def _targets(Xt, Z, theta, penalty, bias, radius):
+    """The best direction of each start's cell map M_A (see the module docstring), signed
+    to agree with the current direction; (s, d+1) on Θ."""
+    n = Xt.shape[0]
+    act = (theta @ Xt.T) > 0                                     # (s, n)
+    # M_A for every start: (s, T, d+1) — cost O(s n T (d+1))
+    M = np.einsum("sn,nt,nd->std", act.astype(float), Z, Xt, optimize=True) / n
+    if bias == "free":
+        M = M.copy()
+        M[:, :, -1] *= radius                                   # coordinates (w, b/R)
+    if penalty == "group":
+        _, U = np.linalg.eigh(np.einsum("std,ste->sde", M, M))
+        tgt = U[:, :, -1]
+    else:
+        rn = np.linalg.norm(M, axis=2)                          # (s, T)
+        t = np.argmax(rn, axis=1)
+        tgt = M[np.arange(M.shape[0]), t, :]
+    if bias == "free":
+        tgt = tgt.copy()
+        tgt[:, -1] *= radius
+    # the sign that gives the larger ‖c‖ (its sign flips the direction, not only c)
+    cand = np.stack([tgt, -tgt], axis=1)                         # (s, 2, d+1)
+    cand = _project(cand, bias, radius)
+    return cand
+
+
+def _geodesic(theta, target, s, bias, radius):
+    """Points a fraction s of the way from θ to the target (chord, then projected)."""
+    return _project((1.0 - s)[:, None] * theta + s[:, None] * target, bias, radius)
+
+
+def _gradient_step(Xt, Z, theta, val, step, penalty, bias, radius, dual):
+    """One projected gradient step of ‖c‖ of length ``step`` from each row."""
+    n = Xt.shape[0]
+    C = features_rmatvec(Xt, theta, Z) / n
+    if penalty == "group":
+        U = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-300)
+    else:
+        U = np.zeros_like(C)
+        t = np.argmax(np.abs(C), axis=1)
+        U[np.arange(len(t)), t] = np.sign(C[np.arange(len(t)), t])
+    act = (theta @ Xt.T) > 0
+    grad = ((U @ Z.T) * act) @ Xt / n
+    gn = np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-300)
+    return _project(theta + step[:, None] * grad / gn, bias, radius)
+
+
+def _ascend(Xt, Z, theta, penalty, bias, radius, max_iter):
+    """The fixed-point iteration on patterns from every row of ``theta`` (monotone)."""
+    dual = get_penalty(penalty).dual_norms
+    s = theta.shape[0]
+    val = _values(Xt, Z, theta, dual)
+    alive = np.ones(s, dtype=bool)
+    gstep = np.full(s, 0.1)
+    it = 0
+    for it in range(1, max_iter + 1):
+        idx = np.flatnonzero(alive)
+        if idx.size == 0:
+            break
+        th, v = theta[idx], val[idx]
+        cand = _targets(Xt, Z, th, penalty, bias, radius)        # (m, 2, d+1)
+        m = len(idx)
+        cv = _values(Xt, Z, cand.reshape(2 * m, -1), dual).reshape(m, 2)
+        pick = np.argmax(cv, axis=1)
+        tgt = cand[np.arange(m), pick]
+        best_v, best_t = cv[np.arange(m), pick], tgt
+        improved = best_v > v * (1 + 1e-15)
+        # backtracking towards the target where the full step does not improve
+        frac = np.full(m, 0.5)
+        for _ in range(6):
+            todo = ~improved
+            if not todo.any():
+                break
+            trial = _geodesic(th[todo], tgt[todo], frac[todo], bias, radius)
+            tv = _values(Xt, Z, trial, dual)
+            ok = tv > v[todo] * (1 + 1e-15)
+            sel = np.flatnonzero(todo)[ok]
+            best_v[sel], best_t[sel] = tv[ok], trial[ok]
+            improved[sel] = True
+            frac[todo] *= 0.25
+        # then a projected gradient step (a maximum on a face of lower dimension)
+        todo = ~improved
+        if todo.any():
+            sub = np.flatnonzero(todo)
+            trial = _gradient_step(Xt, Z, th[sub], v[sub], gstep[idx[sub]], penalty, bias,
+                                   radius, dual)
+            tv = _values(Xt, Z, trial, dual)
+            ok = tv > v[sub] * (1 + 1e-15)
+            best_v[sub[ok]], best_t[sub[ok]] = tv[ok], trial[ok]
+            improved[sub[ok]] = True
+            gstep[idx[sub[ok]]] *= 1.5
+            gstep[idx[sub[~ok]]] *= 0.2
+        theta[idx[improved]] = best_t[improved]
+        val[idx[improved]] = best_v[improved]
+        alive[idx] = improved | (gstep[idx] > 1e-9)
+    return theta, val, it
+
+
+def _face_targets(Xt, Z, theta, penalty, bias, radius):
+    """For each row θ, the best directions of its cell's map restricted to the faces through
+    θ's m nearest hyperplanes (m = 1..d): on the face {θ·x̃_i = 0, i ∈ K} the samples of K
+    contribute nothing, so c = M_A Π θ with Π the orthogonal projector onto the face's span
+    (K's x̃_i orthonormalized by Gram–Schmidt, nearest first), and the target is the top
+    eigenvector of Π M_Aᵀ M_A Π (group) or Π m_t for the row of largest ‖Π m_t‖ (l1). A
+    maximizer of ‖c‖ on a face of the arrangement (common at an optimum) is such a target.
+    Vectorized over rows; returns (s, d, 2, d+1) candidates on Θ (both signs)."""
+    n, dim = Xt.shape
+    s = theta.shape[0]
+    scale = np.ones(dim)
+    if bias == "free":
+        scale[-1] = radius                                       # coordinates (w, b/R)
+    xn = np.linalg.norm(Xt, axis=1)
+    S = theta @ Xt.T                                             # (s, n)
+    near = np.argsort(np.abs(S) / xn[None, :], axis=1)[:, :dim - 1]
+    M = np.einsum("sn,nt,nd->std", (S > 0).astype(float), Z, Xt, optimize=True) / n
+    M = M * scale                                                # (s, T, dim), scaled
+    Xs = Xt / scale                                              # constraints, scaled
+    Pi = np.broadcast_to(np.eye(dim), (s, dim, dim)).copy()
+    out = np.zeros((s, dim - 1, 2, dim))
+    for m in range(dim - 1):
+        q = np.einsum("sab,sb->sa", Pi, Xs[near[:, m]])
+        qn = np.linalg.norm(q, axis=1, keepdims=True)
+        q = np.where(qn > 1e-12, q / np.maximum(qn, 1e-300), 0.0)
+        Pi -= q[:, :, None] * q[:, None, :]
+        MP = M @ Pi                                              # (s, T, dim)
+        if penalty == "group":
+            _, U = np.linalg.eigh(np.einsum("std,ste->sde", MP, MP))
+            v = U[:, :, -1]
+        else:
+            t = np.argmax(np.linalg.norm(MP, axis=2), axis=1)
+            v = MP[np.arange(s), t]
+        v = v * scale
+        out[:, m, 0], out[:, m, 1] = v, -v
+    return _project(out, bias, radius)
+
+
+def _face_polish(Xt, Z, theta, val, penalty, bias, radius, rounds=3):
+    """Replace each row by its best face target (:func:`_face_targets`) while that
+    increases ‖c‖ (monotone)."""
+    dual = get_penalty(penalty).dual_norms
+    for _ in range(rounds):
+        cand = _face_targets(Xt, Z, theta, penalty, bias, radius)
+        s, m = cand.shape[:2]
+        cv = _values(Xt, Z, cand.reshape(-1, cand.shape[-1]), dual).reshape(s, m * 2)
+        k = np.argmax(cv, axis=1)
+        best = cv[np.arange(s), k]
+        better = best > val * (1 + 1e-15)
+        if not better.any():
+            break
+        theta[better] = cand.reshape(s, m * 2, -1)[np.flatnonzero(better), k[better]]
+        val[better] = best[better]
+    return theta, val
+
+
+def _distinct_top(cand, vals, k, atol):
+    order = np.argsort(-vals, kind="stable")
+    kept = []
+    for i in order:
+        if not np.isfinite(vals[i]):
+            continue
+        if kept and np.max(np.abs(cand[kept] - cand[i]), axis=1).min() <= atol:
+            continue
+        kept.append(i)
+        if len(kept) >= k:
+            break
+    kept = np.array(kept, dtype=int)
+    return cand[kept], vals[kept]
+
+
+def price(problem, Z, *, starts=None, n_samples=2048, n_data=512, n_starts=32, top_k=16,
+          max_iter=40, n_face=None, penalty=None, random_state=0, atol=1e-7) -> PriceResult:
+    """Directions with large ‖c(θ)‖ over all of Θ, by multi-start cell ascent.
+
+    Parameters
+    ----------
+    problem : LimitProblem
+        Data X (n × d), bias convention (Θ), penalty (dual norm ‖·‖₂ or ‖·‖_∞).
+    Z : ndarray (n, T)
+        Dual candidate (a generalized residual).
+    starts : ndarray (m, d+1), optional
+        Directions always used as starts (e.g. the current atoms).
+    n_samples : int
+        Quasi-random (Sobol) directions on Θ scored as candidate starts.
+    n_data : int
+        Data-defined directions (:func:`data_directions`) scored as candidate starts.
+    n_starts : int
+        Ascended candidates: the best-scored half of them and a random half (plus every row
+        of ``starts``).
+    top_k : int
+        Number of distinct directions returned.
+    max_iter : int
+        Fixed-point iterations per start.
+    n_face : int, optional
+        The best ``n_face`` ascended points (default: all) are also moved to the best direction of the faces
+        through their nearest hyperplanes (:func:`_face_targets`) and ascended again.
+
+    Returns
+    -------
+    PriceResult
+        Best first; values are true ‖c‖ (the best is a lower value on the sup: an estimate).
+
+    Cost: scoring O((n_samples + n_data) n (d+1 + T)); each iteration, for s live starts,
+    O(s n T (d+1)) for the cell maps, O(s (d+1)³) for the eigenproblems and O(s n (d+1+T))
+    for each of at most 8 trial evaluations; the face polish O(n_face d n T (d+1)) per round
+    (three rounds).
+    """
+    from .grids import check_random_state, cylinder_grid, sphere_grid
+    rng = check_random_state(random_state)
+    penalty = penalty or problem.penalty
+    if penalty not in ("group", "l1"):
+        raise ValueError(f"price: penalty={penalty!r} has no dual norm; expected 'group' or 'l1'")
+    Z = np.asarray(Z, dtype=float)
+    if Z.ndim == 1:
+        Z = Z[:, None]
+    if Z.shape[0] != problem.n or not np.all(np.isfinite(Z)):
+        raise ValueError(f"price: Z must be a finite (n, T) = ({problem.n}, T) array, "
+                         f"got shape {Z.shape}")
+    d, bias, R, Xt = problem.d, problem.bias, problem.radius, problem.Xt
+    dual = get_penalty(penalty).dual_norms
+    pool = []
+    if n_samples > 0:
+        if bias == "regularized":
+            pool.append(sphere_grid(d + 1, int(n_samples), kind="sobol", random_state=rng))
+        elif d >= 2:
+            W = sphere_grid(d, int(n_samples), kind="sobol", random_state=rng)
+            pool.append(np.column_stack([W, rng.uniform(-R, R, W.shape[0])]))
+        else:
+            pool.append(cylinder_grid(1, 2, max(int(n_samples) // 2, 1), R))
+    pool.append(data_directions(problem, int(n_data), rng))
+    pool = np.vstack(pool)
+    pv = _values(Xt, Z, pool, dual)
+    # half the starts are the best-scored candidates, half drawn at random from the rest
+    # (the basins of the largest maxima are small; a good score says little about them)
+    order = np.argsort(-pv)
+    n_top = (int(n_starts) + 1) // 2
+    rest = order[n_top:]
+    extra = rng.choice(rest, size=min(int(n_starts) - n_top, rest.size), replace=False)
+    top = np.concatenate([order[:n_top], extra]).astype(int)
+    S = [pool[top]]
+    if starts is not None and len(starts):
+        S.append(_project(np.asarray(starts, dtype=float).reshape(-1, d + 1), bias, R))
+    S = np.vstack(S)
+    theta, val, it = _ascend(Xt, Z, S.copy(), penalty, bias, R, int(max_iter))
+    # the best ascended points: polished on the faces of the arrangement, then ascended again
+    best = np.argsort(-val)[:max(int(n_face), 0)] if n_face is not None else np.arange(len(val))
+    if best.size:
+        th2, v2 = _face_polish(Xt, Z, theta[best].copy(), val[best].copy(), penalty, bias, R)
+        th2, v2, _ = _ascend(Xt, Z, th2, penalty, bias, R, int(max_iter) // 2)
+        theta, val = np.vstack([theta, th2]), np.concatenate([val, v2])
+    cand = np.vstack([theta, pool[top]])
+    vals = np.concatenate([val, pv[top]])
+    dirs, dv = _distinct_top(cand, vals, int(top_k), atol)
+    return PriceResult(value=float(dv[0]) if dv.size else 0.0, directions=dirs, values=dv,
+                       n_starts=int(S.shape[0]), iterations=int(it))

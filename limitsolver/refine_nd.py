@@ -1,0 +1,252 @@
+"""Refinement in any input dimension: exchange (continuous pricing) + joint Newton.
+
+Starting from a solution (typically on a small grid), repeat until the relative limit gap is
+at most ``tol``, no progress is made, or the ``deadline`` passes:
+
+1. **certify** — :func:`~limitsolver.oracle.attach_limit_certificate` gives the lower bound
+   on OPT (certified where the oracle is; see ``lower_bound_exact`` and
+   ``info["lower_bound_method"]``). Where it is only a sampled estimate, the estimate is
+   also computed with the sup found by :func:`~limitsolver.ascent.price` (a larger sup,
+   hence a lower, more honest estimate) and the lower of the two is kept;
+2. **price** — :func:`~limitsolver.ascent.price` on the residual, started from the atoms,
+   a quasi-random sample and data-defined directions: the directions with
+   ‖c(θ)‖ ≥ (1 − ``exchange_margin``) λ enter the atom set;
+3. **re-solve** the weights on the atom set (``inner_solve``, warm-started);
+4. **joint Newton** (:func:`~limitsolver.newton_nd.joint_newton_nd`) on the directions and
+   weights of the active atoms; atoms that meet are merged, vanishing ones dropped.
+
+The best solution by objective is returned (never worse than the start). For a certified
+bound the best bound of all iterations is kept (each is valid); an estimate is recomputed at
+the returned solution.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from .exceptions import ConvergenceWarning
+from .penalties import get_penalty
+
+__all__ = ["refine_any_d", "newton_solution", "limit_status"]
+
+#: Fraction of λ above which priced directions enter the atom set.
+EXCHANGE_MARGIN = 1e-2
+
+
+#: Joint Newton iterations per refinement round (a round's exchange step then adds what
+#: Newton cannot: new directions).
+NEWTON_ITER = 12
+
+
+def newton_solution(problem, sol, *, max_iter=NEWTON_ITER, deadline=None):
+    """``sol`` moved by :func:`~limitsolver.newton_nd.joint_newton_nd` and certified on its
+    new atoms, or ``sol`` itself when the moved point is not better."""
+    from .certificate import certify
+    from .newton_nd import joint_newton_nd
+    from .solution import LimitSolution
+    if sol.atom_directions.shape[0] == 0:
+        return sol
+    D, V, C, info = joint_newton_nd(problem, sol.atom_directions, sol.atom_weights,
+                                    sol.free_coef, max_iter=max_iter, deadline=deadline)
+    if not info["objective"] <= sol.objective:
+        return sol
+    cert = certify(problem, D, V, C)
+    if cert.primal > sol.objective:
+        return sol
+    new = LimitSolution(problem, D, V, C, cert, status=sol.status, solver=sol.solver, grid=D,
+                        info=dict(sol.info, joint_newton=info["iterations"]))
+    new.grid_weights = V
+    return new
+
+
+def _residual(problem, sol):
+    from .certificate import primal_value
+    from .losses import get_loss
+    _, pred = primal_value(problem, sol.atom_directions, sol.atom_weights, sol.free_coef)
+    return get_loss(problem.loss).residual(pred, problem.Y)
+
+
+def _correlations(problem, directions, Z):
+    """‖c(θ)‖ (the penalty's dual norm) at ``directions`` for the dual candidate Z."""
+    from .features import features_rmatvec
+    if directions.shape[0] == 0:
+        return np.zeros(0)
+    c = features_rmatvec(problem.Xt, directions, Z) / problem.n
+    return get_penalty(problem.penalty).dual_norms(c)
+
+
+def _price_estimate(problem, sol, *, effort=1, random_state=0):
+    """Lower the sampled estimate of ``sol`` with the sup found by pricing; returns the
+    PriceResult on the residual (for the exchange step)."""
+    from .certificate import certify
+    from .ascent import price
+    results = {}
+
+    from .grids import check_random_state
+    from .ascent import split_starts
+    starts = np.vstack([sol.atom_directions,
+                        split_starts(problem, sol.atom_directions,
+                                     check_random_state(random_state), per=2 * effort)])
+
+    def sup_norm(Zc):
+        r = price(problem, Zc, starts=starts, n_samples=2048 * effort,
+                  n_data=512 * effort, n_starts=64 * effort, random_state=random_state)
+        results.setdefault("first", r)
+        return max(r.value, sol.info.get("limit_sup", 0.0))
+    Zr = _residual(problem, sol)
+    cert = certify(problem, sol.atom_directions, sol.atom_weights, sol.free_coef, Z=[Zr],
+                   sup_norm=sup_norm)
+    if not sol.limit_certified and cert.dual < sol.lower_bound:
+        sol.lower_bound = float(cert.dual)
+        sol.limit_gap = float(sol.objective - cert.dual)
+        sol.info["limit_rel_gap"] = float(cert.rel_gap)
+    return results["first"], Zr
+
+
+def limit_status(sol, tol) -> tuple:
+    """(certified, relative limit gap) of a solution carrying a limit certificate."""
+    from .certificate import ROUNDING, _reference_value
+    floor = max(ROUNDING * _reference_value(sol.problem), 1e-300)
+    rel = (sol.objective - sol.lower_bound) / max(abs(sol.objective), floor)
+    return bool(sol.limit_certified), float(rel)
+
+
+def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max_iter=60,
+                 max_new=16, exchange_margin=EXCHANGE_MARGIN, random_state=0):
+    """Exchange + joint Newton refinement of ``sol`` (any d; see the module docstring).
+
+    Parameters
+    ----------
+    problem : LimitProblem
+        Squared or logistic loss; group or l1 penalty.
+    sol : LimitSolution
+        Start (its active atoms form the first atom set).
+    tol : float
+        Target relative limit gap.
+    deadline : float or None
+        Absolute ``time.monotonic()`` time after which no new round starts.
+    inner_solve : callable (directions, warm_start) -> LimitSolution
+        The restricted solve on an atom set.
+    verbose : bool
+        One line per round (objective, relative limit gap, atoms, time).
+
+    Returns
+    -------
+    LimitSolution
+        The best by objective, with ``lower_bound``, ``limit_gap``, ``lower_bound_exact``
+        and ``info["refine"]`` (history), ``info["refine_converged"]``.
+    """
+    from .oracle import attach_limit_certificate
+    from .refine import merge_directions
+    t0 = time.monotonic()
+    lam = problem.lam
+    start = sol
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sol = newton_solution(problem, sol, deadline=deadline)
+    best, best_lb, best_exact, history, converged = sol, -np.inf, False, [], False
+    stalls = 0
+    round_start = time.monotonic()
+    for it in range(max_iter):
+        sup = attach_limit_certificate(sol)
+        pr, Zr = _price_estimate(problem, sol, random_state=random_state + it)
+        certified, rel_it = limit_status(sol, tol)
+        if not certified and rel_it <= tol:
+            # an estimate that says "done" is checked with four times the pricing effort
+            pr, Zr = _price_estimate(problem, sol, effort=4, random_state=random_state + it)
+            certified, rel_it = limit_status(sol, tol)
+        if certified and sol.lower_bound > best_lb:
+            best_lb, best_exact = sol.lower_bound, True
+        if sol.objective < best.objective:
+            best = sol
+        rel = rel_it if not certified else (best.objective - best_lb) / max(
+            abs(best.objective), 1e-300)
+        history.append(dict(iteration=it, atoms=int(sol.atom_directions.shape[0]),
+                            objective=float(sol.objective), lower_bound=float(sol.lower_bound),
+                            rel_limit_gap=float(rel), certified=bool(certified),
+                            time=time.monotonic() - t0))
+        if verbose:
+            kind = "certified" if certified else "estimated"
+            print(f"refine {it:3d}: objective {sol.objective:.12g}  {kind} rel. limit gap "
+                  f"{rel:.2e}  atoms {sol.atom_directions.shape[0]}  "
+                  f"t {history[-1]['time']:.1f}s", flush=True)
+        if rel <= tol:
+            converged = True
+            break
+        # a round is not interrupted: none starts unless the last one's length still fits
+        now = time.monotonic()
+        if deadline is not None and now + (now - round_start) >= deadline:
+            break
+        round_start = now
+        # the oracle's directions too (its dual point may differ from the residual)
+        cand = np.vstack([pr.directions, sup.directions])
+        vals = np.concatenate([pr.values, _correlations(problem, sup.directions, Zr)])
+        order = np.argsort(-vals, kind="stable")
+        new = cand[order][vals[order] >= (1 - exchange_margin) * lam][:max_new]
+        D = merge_directions(problem, np.vstack([sol.atom_directions, new]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cand = newton_solution(problem, inner_solve(D, sol), deadline=deadline)
+        progress = cand.objective < best.objective - 1e-15 * abs(best.objective)
+        stalls = 0 if progress else stalls + 1
+        if stalls >= 2:
+            break
+        sol = cand
+    if start.objective < best.objective:
+        best = start
+    late = deadline is not None and time.monotonic() >= deadline
+    return _finish(problem, best, best_lb, best_exact, history, converged, tol, t0,
+                   effort=1 if late else 4)
+
+
+def _finish(problem, best, best_lb, best_exact, history, converged, tol, t0, effort=4):
+    """The returned solution's limit certificate: the best certified bound of all rounds, or
+    (estimate) the estimate recomputed at ``best`` with ``effort`` times the pricing effort
+    (4, or 1 once the deadline has passed)."""
+    from .oracle import attach_limit_certificate
+    attach_limit_certificate(best)
+    if not best.limit_certified:
+        _price_estimate(problem, best, effort=effort, random_state=12345)
+    elif best_lb > best.lower_bound:
+        best.lower_bound = float(best_lb)
+        best.limit_gap = float(best.objective - best_lb)
+        best.lower_bound_exact = bool(best_exact) or best.lower_bound_exact
+    certified, rel = limit_status(best, tol)
+    best.info["limit_rel_gap"] = rel
+    best.info["limit_gap_certified"] = certified
+    best.info["refine"] = history
+    best.info["refine_converged"] = bool(converged and rel <= tol)
+    best.info["time_refine"] = time.monotonic() - t0
+    return best
+
+
+def warn_limit_gap(sol, tol, *, stacklevel=3) -> bool:
+    """Issue one :class:`~limitsolver.exceptions.LimitGapWarning` when the solution's
+    relative limit gap exceeds ``tol`` or is only an estimate; returns whether it warned."""
+    from .exceptions import LimitGapWarning
+    if sol.lower_bound is None or getattr(sol, "limit_certified", None) is None:
+        return False
+    rel = sol.info.get("limit_rel_gap")
+    if rel is None:
+        rel = sol.limit_gap / max(abs(sol.objective), 1e-300)
+    certified = sol.limit_certified
+    if certified and rel <= tol:
+        return False
+    what = (f"certified relative limit gap {rel:.2e} exceeds tol={tol:g}" if certified else
+            f"the distance to the infinite-width optimum is only estimated ({rel:.2e} "
+            f"relative; no certified lower bound on OPT)" + (
+                f", above tol={tol:g}" if rel > tol else ""))
+    if "refine" not in sol.info:
+        hint = "to tighten: refine=True (moves neurons off the grid) or a larger tol"
+    elif rel > tol:
+        hint = "to tighten: a larger time budget (time_limit) or a larger tol"
+    else:
+        hint = ("the estimate comes from sampled directions: a certified gap needs an exact "
+                "or rigorously bounded sup over all directions")
+    warnings.warn(f"{what} (objective {sol.objective:.8g}, limit gap {sol.limit_gap:.2e}); "
+                  f"{hint}", LimitGapWarning, stacklevel=stacklevel)
+    return True
