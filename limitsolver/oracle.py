@@ -48,7 +48,7 @@ from .features import features_rmatvec
 from .penalties import get_penalty
 
 __all__ = ["SupResult", "sup_correlation", "limit_certificate", "attach_limit_certificate",
-           "EXACT_DIMENSIONS", "EXACT_MAX_N_2D"]
+           "EXACT_DIMENSIONS", "EXACT_MAX_N_2D", "shortcut_sup_bound"]
 
 #: Input dimensions d for which the oracle is exact.
 EXACT_DIMENSIONS = (1, 2)
@@ -501,6 +501,39 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
 # ---------------------------------------------------------------------------------------
 # the certificate on the whole direction set
 # ---------------------------------------------------------------------------------------
+def shortcut_sup_bound(problem, Zc, Zp, Sp, *, penalty=None):
+    """Bound sup_θ ‖c_{Zc}(θ)‖ through a candidate Zp whose sup is bounded by Sp.
+
+    With a = ⟨Zc, Zp⟩ / ⟨Zp, Zp⟩ > 0 and E = Zc − a Zp, c is linear in the candidate, so
+    for every θ ∈ Θ
+
+        ‖c_{Zc}(θ)‖ ≤ a ‖c_{Zp}(θ)‖ + (1/n) Σ_i ‖E_i‖ relu(θ·x̃_i)
+                    ≤ a Sp + (1/n) Σ_i ‖E_i‖ ρ_i,     ρ_i = max_{θ ∈ Θ} relu(θ·x̃_i),
+
+    ‖·‖ the dual norm (‖·‖₂ for group, ‖·‖_∞ for l1, applied to the rows E_i), and
+    ρ_i = ‖x̃_i‖ on the sphere (Cauchy–Schwarz, ‖θ‖ = 1) and ρ_i = ‖x_i‖ + R on the cylinder
+    (|w·x_i + b| ≤ ‖w‖‖x_i‖ + |b|, ‖w‖ = 1, |b| ≤ R).
+
+    Returns
+    -------
+    (a, slack) with the bound a·Sp + slack, or None when a ≤ 0 (no bound of this form).
+    """
+    penalty = penalty or problem.penalty
+    Zc = np.asarray(Zc, dtype=float)
+    Zp = np.asarray(Zp, dtype=float)
+    den = float(np.sum(Zp * Zp))
+    a = float(np.sum(Zc * Zp)) / den if den > 0 else 0.0
+    if a <= 0:
+        return None
+    E = Zc - a * Zp
+    if problem.bias == "free":
+        reach = np.linalg.norm(problem.X, axis=1) + problem.radius
+    else:
+        reach = np.linalg.norm(problem.Xt, axis=1)
+    rows = np.abs(E).max(axis=1) if penalty == "l1" else np.linalg.norm(E, axis=1)
+    return a, float(rows @ reach) / problem.n
+
+
 def limit_certificate(problem, directions, V, C, *, Z=None, exact=None, **oracle_options):
     """The certificate of (V, C) on ``directions`` against the infinite-width optimum.
 
@@ -529,21 +562,15 @@ def limit_certificate(problem, directions, V, C, *, Z=None, exact=None, **oracle
         _, pred = primal_value(problem, directions, V, C)
         raw = raw + [get_loss(problem.loss).residual(pred, problem.Y)]
     seen = []
-    xnorm = np.linalg.norm(problem.Xt, axis=1)
+    penalty = oracle_options.get("penalty") or problem.penalty
 
     def sup_norm(Zc):
         # a candidate nearly parallel to one already seen (the grid dual point is a scaled
-        # residual): sup ‖c_{aZ + E}‖ ≤ a·sup ‖c_Z‖ + (1/n) Σ_i ‖E_i‖ ‖x̃_i‖ — a rigorous
-        # upper bound, so the scaled candidate stays feasible without a second oracle call
+        # residual): bounded through the one seen, without a second oracle call
         for Zp, Sp, res in seen:
-            den = float(np.sum(Zp * Zp))
-            a = float(np.sum(Zc * Zp)) / den if den > 0 else 0.0
-            if a <= 0:
-                continue
-            E = Zc - a * Zp
-            slack = float(np.linalg.norm(E, axis=1) @ xnorm) / problem.n
-            if slack <= 1e-10 * a * Sp:
-                S = a * Sp + slack
+            short = shortcut_sup_bound(problem, Zc, Zp, Sp, penalty=penalty)
+            if short is not None and short[1] <= 1e-10 * short[0] * Sp:
+                S = short[0] * Sp + short[1]
                 seen.append((Zc, S, res))
                 return S
         res = sup_correlation(problem, Zc, exact=exact, **oracle_options)
