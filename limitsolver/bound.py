@@ -1,0 +1,382 @@
+"""A certified upper bound on S = sup_{θ ∈ Θ} ‖c(θ)‖ in any dimension: branch and bound.
+
+c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i) ∈ R^T, ‖·‖ the dual norm (‖·‖₂ group, ‖·‖_∞ l1). The
+result is an interval [L, U] with L = ‖c(θ̂)‖ at a returned direction θ̂ ∈ Θ (a value, so
+L ≤ S) and U ≥ S proved region by region as below; U enters lower bounds on OPT.
+
+Chart (homogeneous coordinates u ∈ R^D, D = d + 1)
+    ``regularized`` (Θ = S^d): θ = u / ‖u‖ with u on a face of the cube [−1, 1]^D
+    (u_k = ±1, the other coordinates in [−1, 1]); the 2D faces cover S^d.
+    ``free`` (Θ = S^{d−1} × [−R, R]): u = (v, β), θ = (v/‖v‖, β/‖v‖) with v on a face of
+    [−1, 1]^d and |β| ≤ R‖v‖ ≤ R√d; every point of Θ has such a u.
+    In both, relu(θ·x̃_i) = relu(u·x̃_i) / ν(u) with ν(u) = ‖u‖ (regularized) or ‖v‖
+    (free), so ‖c(θ)‖ = ‖g(u)‖ / ν(u), g(u) = (1/n) Σ_i Z_i relu(u·x̃_i).
+    A region is a box B = {u_c + Δ : |Δ_j| ≤ h_j} in these coordinates (h_k = 0 on the
+    face's fixed coordinate).
+
+Bound 1 (first order, any box). s_i(u) = u·x̃_i is linear, so over B it ranges exactly
+    over [l_i, r_i] = u_c·x̃_i ∓ Σ_j h_j |x̃_ij|. Samples with r_i ≤ 0 are off, with l_i ≥ 0
+    linear, the others ("uncertain", set U) have relu(s_i) = r_i/2 + e_i, |e_i| ≤ r_i/2.
+    Hence g(u) = A u + m + Σ_{i∈U} Z_i e_i / n with A = (1/n) Σ_{l_i ≥ 0} Z_i x̃_iᵀ and
+    m = (1/n) Σ_{i∈U} Z_i r_i / 2, and for every task t
+
+        |g_t(u)| ≤ |A_t u_c + m_t| + Σ_j |A_tj| h_j + (1/n) Σ_{i∈U} |Z_it| r_i / 2 =: B_t,
+
+    (for group also ‖g‖₂ ≤ ‖A u_c + m‖₂ + Σ_j ‖A_{:,j}‖₂ h_j + (1/n) Σ_{i∈U} ‖Z_i‖₂ r_i/2),
+    and ν(u) ≥ ν_min(B) (coordinate-wise minimum of u_j² over the box). So
+    sup_B ‖c‖ ≤ ‖B‖ / ν_min (‖·‖₂ of B, or the smaller group form; max_t B_t for l1).
+
+Bound 2 (second order; boxes with |U| ≤ ``kmax``), a test of sup_B ‖c‖ ≤ τ. Every point
+    of B lies in the closure of a cell of the arrangement, where the uncertain samples have
+    a fixed pattern σ ∈ {0, 1}^U and, by continuity, g(u) = A_σ u with
+    A_σ = A + (1/n) Σ_{i∈U, σ_i=1} Z_i x̃_iᵀ, on the polyhedron
+    P_σ = B ∩ {(2σ_i − 1) u·x̃_i ≥ 0, i ∈ U}. ‖c‖ ≤ τ on P_σ iff φ(u) = ‖G u‖² − τ² ν(u)² ≤ 0
+    for the form G = A_σ (group) or for each row G = (A_σ)_t (l1). φ is a quadratic:
+    φ(u_c + Δ) = φ(u_c) + γ·Δ + Δᵀ M Δ, γ = 2 M u_c, M = GᵀG − τ² E (E the identity, or
+    diag(1, …, 1, 0) for free). With Δ = h ⊙ ξ, |ξ_j| ≤ 1:
+      - Δᵀ M Δ ≤ max(λ_max(diag(h) M diag(h)), 0) · #{j : h_j > 0};
+      - max γ·Δ over P_σ ≤ Σ_j |γ_j + Σ_i μ_i a_ij| h_j − Σ_i μ_i ρ_i for any μ ≥ 0
+        (weak Lagrangian duality for the constraints a_i·Δ ≥ ρ_i; μ is chosen by exact
+        coordinate minimization over the breakpoints of this convex piecewise-linear
+        function, but any μ ≥ 0 gives a valid bound).
+    For free bias the cylinder's constraint |β| ≤ R‖v‖ is added in the relaxed (larger)
+    form ±Δ_β − R v̂_c·Δ_v ≤ R(‖v_c‖ + ‖h_v‖²/(2 ν_min)) ∓ β_c, from
+    ‖v_c + Δ_v‖ ≤ ‖v_c‖ + v̂_c·Δ_v + ‖Δ_v‖²/(2 ν_min) (the Hessian of ‖·‖ is ⪯ I/‖v‖).
+    If the sum is ≤ 0 for every σ (and every task for l1), sup_B ‖c‖ ≤ τ. Near an interior
+    maximizer M ⪯ 0 once τ exceeds it; at a maximizer on a kink the multipliers cancel the
+    first-order term: the test is second-order accurate where first-order bounds stall.
+
+Algorithm. τ = L (1 + rtol). Boxes with bound 1 ≤ τ, or passing test 2 at the current τ,
+    are discarded; the rest are bisected along the coordinate of largest h_j max_i |x̃_ij|.
+    L is raised by the values at box centres (projected into Θ) and by projected ascent
+    from the best of them. τ only grows, so when no box is left S ≤ τ; when the time
+    budget runs out, U = max(τ, largest bound 1 of the remaining boxes). U is inflated by
+    ``BOUND_SAFETY`` (relative), far above the rounding of these O(n + D²)-term sums, and
+    capped by the global bound (1/n) Σ_i ‖Z_i‖ max_Θ relu(θ·x̃_i).
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["BoundResult", "bounded_sup", "BOUND_SAFETY"]
+
+#: Relative inflation of the certified upper bound (covers floating-point rounding).
+BOUND_SAFETY = 1e-10
+
+
+@dataclass
+class BoundResult:
+    """Result of :func:`bounded_sup`: S ∈ [lower, upper].
+
+    Attributes
+    ----------
+    lower : float
+        ‖c(θ)‖ at ``direction`` (a value, hence ≤ S).
+    upper : float
+        Certified upper bound on S.
+    direction : ndarray (d+1,)
+    directions, values : ndarray (k, d+1), (k,)
+        Best directions evaluated (unsorted candidates for an exchange step) and their values.
+    rtol : float
+        upper / lower − 1 (inf when lower = 0 < upper).
+    complete : bool
+        Whether every region was settled (else the time or box budget ran out).
+    n_boxes : int
+        Boxes processed.
+    """
+
+    lower: float
+    upper: float
+    direction: np.ndarray
+    directions: np.ndarray = field(repr=False)
+    values: np.ndarray = field(repr=False)
+    rtol: float
+    complete: bool
+    n_boxes: int
+
+
+class _Setup:
+    """Data, chart and dual norm of one problem (rows of Xt unique)."""
+
+    def __init__(self, Xt, Z, n, penalty, bias, radius):
+        self.Xt, self.Z, self.n = Xt, Z, float(n)
+        self.m, self.D = Xt.shape
+        self.T = Z.shape[1]
+        self.penalty, self.bias, self.radius = penalty, bias, float(radius)
+        self.nv = self.D if bias == "regularized" else self.D - 1
+        self.E = np.zeros(self.D)
+        self.E[:self.nv] = 1.0
+        self.absX = np.abs(Xt)
+        self.W = (Z[:, :, None] * Xt[:, None, :]).reshape(self.m, self.T * self.D)
+        self.absZ = np.abs(Z)
+        self.zrow = np.linalg.norm(Z, axis=1) if penalty == "group" else self.absZ.max(axis=1)
+        self.scale_col = np.maximum(self.absX.max(axis=0), 1e-300)
+        reach = (np.linalg.norm(Xt[:, :-1], axis=1) + self.radius if bias == "free"
+                 else np.linalg.norm(Xt, axis=1))
+        self.global_bound = float(self.zrow @ reach) / self.n
+
+    def dual(self, C):
+        return np.linalg.norm(C, axis=-1) if self.penalty == "group" else np.abs(C).max(axis=-1)
+
+    def theta(self, U):
+        """Points of Θ for homogeneous coordinates U (N × D)."""
+        if self.bias == "regularized":
+            return U / np.linalg.norm(U, axis=1, keepdims=True)
+        nv = np.linalg.norm(U[:, :-1], axis=1, keepdims=True)
+        return np.column_stack([U[:, :-1] / nv,
+                                np.clip(U[:, -1:] / nv, -self.radius, self.radius)])
+
+    def values(self, thetas):
+        return self.dual(np.maximum(thetas @ self.Xt.T, 0.0) @ self.Z / self.n)
+
+
+def _initial_boxes(s: _Setup):
+    C, H = [], []
+    for k in range(s.nv):
+        for sign in (1.0, -1.0):
+            c, h = np.zeros(s.D), np.zeros(s.D)
+            c[k] = sign
+            h[:s.nv] = 1.0
+            h[k] = 0.0
+            if s.bias == "free":
+                h[-1] = s.radius * np.sqrt(s.nv)
+            C.append(c)
+            H.append(h)
+    return np.array(C), np.array(H)
+
+
+def _norm_range(C, H, nv):
+    """min and max over each box of ‖u_{:nv}‖."""
+    lo, hi = C[:, :nv] - H[:, :nv], C[:, :nv] + H[:, :nv]
+    mn = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(lo * lo, hi * hi))
+    mx = np.maximum(lo * lo, hi * hi)
+    return np.sqrt(mn.sum(axis=1)), np.sqrt(mx.sum(axis=1))
+
+
+def _first_order(s: _Setup, C, H):
+    """Bound 1 for boxes (C, H): returns (bound, A (N, T, D), uncertain mask, ν_min)."""
+    Sc = C @ s.Xt.T
+    Sr = H @ s.absX.T
+    lo, hi = Sc - Sr, Sc + Sr
+    act = lo >= 0
+    unc = (~act) & (hi > 0)
+    N = C.shape[0]
+    A = (act.astype(float) @ s.W).reshape(N, s.T, s.D) / s.n
+    half = np.where(unc, 0.5 * hi, 0.0)
+    mid = np.einsum("ntd,nd->nt", A, C) + half @ s.Z / s.n
+    slope = np.einsum("ntd,nd->nt", np.abs(A), H)
+    nu_min, _ = _norm_range(C, H, s.nv)
+    if s.penalty == "group":
+        Bt = np.abs(mid) + slope + half @ s.absZ / s.n
+        alt = (np.linalg.norm(mid, axis=1)
+               + np.einsum("nd,nd->n", np.linalg.norm(A, axis=1), H)
+               + half @ s.zrow / s.n)
+        bound = np.minimum(np.linalg.norm(Bt, axis=1), alt)
+    else:
+        bound = (np.abs(mid) + slope + half @ s.absZ / s.n).max(axis=1)
+    return bound / nu_min, A, unc, nu_min
+
+
+def _lp_bound(g, H, Acon, rhs, sweeps=2):
+    """Upper bound on max g·Δ over |Δ_j| ≤ h_j, a_i·Δ ≥ ρ_i (weak duality, μ ≥ 0).
+
+    g (N, F, D);  H (N, D);  Acon (N, m, D);  rhs (N, m).  Returns (N, F).
+    """
+    N, F, D = g.shape
+    mc = Acon.shape[1]
+    Hb = H[:, None, :]
+    if mc == 0:
+        return np.sum(np.abs(g) * Hb, axis=-1)
+    mu = np.zeros((N, F, mc))
+    for _ in range(sweeps):
+        for i in range(mc):
+            a = Acon[:, None, i, :]                                    # (N, 1, D)
+            q = g + np.einsum("nfm,nmd->nfd", mu, Acon) - mu[..., i:i + 1] * a
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cand = -q / a
+            cand = np.where(np.isfinite(cand) & (cand > 0), cand, 0.0)
+            cand = np.concatenate([np.zeros((N, F, 1)), cand], axis=-1)  # (N, F, D+1)
+            val = (np.abs(q[:, :, None, :] + cand[..., None] * a[:, :, None, :])
+                   * Hb[:, :, None, :]).sum(axis=-1) - cand * rhs[:, None, i:i + 1]
+            mu[..., i] = np.take_along_axis(cand, np.argmin(val, axis=-1)[..., None],
+                                            axis=-1)[..., 0]
+    gq = g + np.einsum("nfm,nmd->nfd", mu, Acon)
+    return np.sum(np.abs(gq) * Hb, axis=-1) - np.einsum("nfm,nm->nf", mu, rhs)
+
+
+def _cylinder_constraints(s: _Setup, C, H, nu_min):
+    """Relaxed |β| ≤ R‖v‖ as two rows a·Δ ≥ ρ (see the module docstring)."""
+    v = C[:, :-1]
+    nv = np.linalg.norm(v, axis=1)
+    q = np.sum(H[:, :-1] ** 2, axis=1) / (2 * nu_min)
+    cap = s.radius * (nv + q)
+    rows, rhs = [], []
+    for sgn in (1.0, -1.0):          # sgn·β ≤ R‖v‖
+        a = np.zeros_like(C)
+        a[:, :-1] = s.radius * v / nv[:, None]
+        a[:, -1] = -sgn
+        rows.append(a)
+        rhs.append(sgn * C[:, -1] - cap)
+    return np.stack(rows, axis=1), np.stack(rhs, axis=1)
+
+
+def _second_order_pass(s: _Setup, C, H, A, idx, tau, nu_min):
+    """Bound 2 for boxes whose uncertain samples are ``idx`` (N, k): True where sup ≤ τ."""
+    N, k = idx.shape
+    ok = np.ones(N, dtype=bool)
+    Xu = s.Xt[idx]                                                  # (N, k, D)
+    Wu = s.W[idx].reshape(N, k, s.T, s.D) / s.n
+    su = np.einsum("nkd,nd->nk", Xu, C)
+    if s.bias == "free":
+        cyl_a, cyl_r = _cylinder_constraints(s, C, H, nu_min)
+    nfree = (H > 0).sum(axis=1)
+    Hd = H[:, None, :, None] * H[:, None, None, :]
+    for sigma in itertools.product((0.0, 1.0), repeat=k):
+        sg = np.array(sigma)
+        G = A + np.einsum("k,nktd->ntd", sg, Wu) if k else A.copy()
+        sign = 2 * sg - 1
+        Acon = sign[None, :, None] * Xu
+        rhs = -sign[None, :] * su
+        if s.bias == "free":
+            Acon = np.concatenate([Acon, cyl_a], axis=1)
+            rhs = np.concatenate([rhs, cyl_r], axis=1)
+        forms = G[:, None] if s.penalty == "group" else G[:, :, None, :]  # (N, F, r, D)
+        M = np.einsum("nfrd,nfre->nfde", forms, forms) - tau ** 2 * np.diag(s.E)
+        phi_c = np.einsum("nd,nfde,ne->nf", C, M, C)
+        grad = 2 * np.einsum("nfde,ne->nfd", M, C)
+        lam = np.linalg.eigvalsh(M * Hd)[..., -1]
+        quad = np.maximum(lam, 0.0) * nfree[:, None]
+        lin = _lp_bound(grad, H, Acon, rhs)
+        ok &= np.all(phi_c + lin + quad <= 0, axis=1)
+        if not ok.any():
+            break
+    return ok
+
+
+def _split(s: _Setup, C, H):
+    j = np.argmax(H * s.scale_col, axis=1)
+    r = np.arange(C.shape[0])
+    H2 = H.copy()
+    H2[r, j] *= 0.5
+    C1, C2 = C.copy(), C.copy()
+    C1[r, j] -= H2[r, j]
+    C2[r, j] += H2[r, j]
+    return np.vstack([C1, C2]), np.vstack([H2, H2])
+
+
+def _merge_top(dirs, vals, new_dirs, new_vals, keep):
+    dirs = np.vstack([dirs, new_dirs])
+    vals = np.concatenate([vals, new_vals])
+    if vals.size > keep:
+        top = np.argpartition(-vals, keep - 1)[:keep]
+        dirs, vals = dirs[top], vals[top]
+    return dirs, vals
+
+
+def bounded_sup(Xt, Z, n, *, penalty, bias, radius, rtol=1e-6, max_time=5.0, seeds=None,
+                kmax=3, max_boxes=5_000_000, keep=64, ascent=None) -> BoundResult:
+    """Certified interval [lower, upper] ∋ sup_θ ‖c(θ)‖ by branch and bound.
+
+    Parameters
+    ----------
+    Xt : ndarray (m, d+1)
+        Augmented inputs (rows distinct; merged duplicates carry summed Z rows).
+    Z : ndarray (m, T)
+    n : int
+        The 1/n of c (the original number of samples).
+    penalty : {"group", "l1"};  bias : {"regularized", "free"};  radius : float (R)
+    rtol : float
+        Stop when every region is bounded by lower · (1 + rtol).
+    max_time : float
+        Seconds; on expiry the bound is the largest bound of the regions left.
+    seeds : ndarray (k, d+1), optional
+        Points of Θ (e.g. sampled and ascended maximizers): they set the first lower value.
+    kmax : int
+        Bound 2 is tried on boxes with at most this many uncertain samples (2^kmax patterns).
+    ascent : callable, optional
+        ``ascent(thetas) -> (thetas, values)``: local ascent inside Θ to raise the lower value.
+
+    Returns
+    -------
+    BoundResult
+    """
+    if penalty not in ("group", "l1"):
+        raise ValueError(f"bounded_sup: penalty must be 'group' or 'l1', got {penalty!r}")
+    if bias not in ("regularized", "free"):
+        raise ValueError(f"bounded_sup: bias must be 'regularized' or 'free', got {bias!r}")
+    if not (rtol > 0 and np.isfinite(rtol)):
+        raise ValueError(f"bounded_sup: rtol must be a positive number, got {rtol!r}")
+    Xt = np.asarray(Xt, dtype=float)
+    Z = np.asarray(Z, dtype=float)
+    s = _Setup(Xt, Z, n, penalty, bias, radius)
+    t0 = time.perf_counter()
+    C, H = _initial_boxes(s)
+    dirs = s.theta(C)
+    vals = s.values(dirs)
+    if seeds is not None and len(seeds):
+        seeds = np.asarray(seeds, dtype=float)
+        dirs, vals = _merge_top(dirs, vals, seeds, s.values(seeds), keep)
+    P = np.full(C.shape[0], np.inf)
+    floor = 1e-14 * s.global_bound
+    batch = int(max(256, min(32768, 4e6 // max(s.m * max(s.T, s.D), 1))))
+    processed = 0
+    while C.shape[0]:
+        L = float(vals.max())
+        tau = max(L * (1 + rtol), floor)
+        live = P > tau
+        C, H, P = C[live], H[live], P[live]
+        if not C.shape[0] or time.perf_counter() - t0 > max_time or processed >= max_boxes:
+            break
+        if C.shape[0] > batch:
+            pick = np.argpartition(-P, batch - 1)[:batch]
+            rest = np.ones(C.shape[0], dtype=bool)
+            rest[pick] = False
+            Cb, Hb = C[pick], H[pick]
+            C, H, P = C[rest], H[rest], P[rest]
+        else:
+            Cb, Hb = C, H
+            C, H, P = C[:0], H[:0], P[:0]
+        processed += Cb.shape[0]
+        U1, A, unc, nu_min = _first_order(s, Cb, Hb)
+        th = s.theta(Cb)
+        tv = s.values(th)
+        if ascent is not None:
+            top = np.argsort(-tv)[:4]
+            ta, va = ascent(th[top].copy())
+            th, tv = np.vstack([th, ta]), np.concatenate([tv, va])
+        dirs, vals = _merge_top(dirs, vals, th, tv, keep)
+        tau = max(float(vals.max()) * (1 + rtol), floor)
+        alive = U1 > tau
+        if bias == "free":
+            _, nu_max = _norm_range(Cb, Hb, s.nv)
+            alive &= (Cb[:, -1] - Hb[:, -1] <= radius * nu_max) & \
+                     (Cb[:, -1] + Hb[:, -1] >= -radius * nu_max)
+        ku = unc.sum(axis=1)
+        for k in range(kmax + 1):
+            sel = np.flatnonzero(alive & (ku == k))
+            if sel.size == 0:
+                continue
+            idx = np.argsort(~unc[sel], axis=1, kind="stable")[:, :k]
+            ok = _second_order_pass(s, Cb[sel], Hb[sel], A[sel], idx, tau, nu_min[sel])
+            alive[sel[ok]] = False
+        if alive.any():
+            Cn, Hn = _split(s, Cb[alive], Hb[alive])
+            C = np.vstack([C, Cn])
+            H = np.vstack([H, Hn])
+            P = np.concatenate([P, np.tile(U1[alive], 2)])
+    L = float(vals.max())
+    tau = max(L * (1 + rtol), floor)
+    complete = C.shape[0] == 0
+    upper = tau if complete else max(tau, float(P.max()))
+    upper = min(upper * (1 + BOUND_SAFETY), s.global_bound * (1 + BOUND_SAFETY))
+    upper = max(upper, L)
+    order = np.argsort(-vals)
+    dirs, vals = dirs[order], vals[order]
+    rt = upper / L - 1 if L > 0 else (0.0 if upper == 0 else np.inf)
+    return BoundResult(lower=L, upper=float(upper), direction=dirs[0], directions=dirs,
+                       values=vals, rtol=float(rt), complete=bool(complete),
+                       n_boxes=int(processed))
