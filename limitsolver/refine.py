@@ -348,7 +348,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     def scale(objective):
         """Relative gaps as in the certificate: against max(|J|, ROUNDING · J_ref)."""
         return max(abs(objective), floor)
-    best_sol, best_lb, best_exact = solution, -np.inf, True
+    best_sol, best_lb, best_exact, best_how = solution, -np.inf, True, {}
     history = []
     newton = joint and supports_joint_newton(problem)
     sol = solution
@@ -361,6 +361,8 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
                                            top_k=max_new, exact=exact)
             if sol.lower_bound > best_lb:
                 best_lb, best_exact = sol.lower_bound, sol.lower_bound_exact
+                best_how = {k: sol.info[k] for k in ("lower_bound_method", "sup_interval",
+                                                     "sup_rtol") if k in sol.info}
             if sol.objective < best_sol.objective:
                 best_sol = sol
             rel = (best_sol.objective - best_lb) / scale(best_sol.objective)
@@ -399,6 +401,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     out.lower_bound = float(best_lb)
     out.limit_gap = float(out.objective - best_lb)
     out.lower_bound_exact = bool(best_exact)
+    out.info.update(best_how)
     out.info["limit_rel_gap"] = float(out.limit_gap / scale(out.objective))
     out.info["refine"] = history
     out.info["refine_converged"] = converged
