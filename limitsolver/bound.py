@@ -158,7 +158,8 @@ def _norm_range(C, H, nv):
 
 
 def _first_order(s: _Setup, C, H):
-    """Bound 1 for boxes (C, H): returns (bound, A (N, T, D), uncertain mask, ν_min)."""
+    """Bound 1 for boxes (C, H): returns (bound, A (N, T, D), uncertain mask, r (N, m),
+    ν_min)."""
     Sc = C @ s.Xt.T
     Sr = H @ s.absX.T
     lo, hi = Sc - Sr, Sc + Sr
@@ -178,7 +179,7 @@ def _first_order(s: _Setup, C, H):
         bound = np.minimum(np.linalg.norm(Bt, axis=1), alt)
     else:
         bound = (np.abs(mid) + slope + half @ s.absZ / s.n).max(axis=1)
-    return bound / nu_min, A, unc, nu_min
+    return bound / nu_min, A, unc, hi, nu_min
 
 
 def _lp_bound(g, H, Acon, rhs, sweeps=2):
@@ -224,10 +225,14 @@ def _cylinder_constraints(s: _Setup, C, H, nu_min):
     return np.stack(rows, axis=1), np.stack(rhs, axis=1)
 
 
-def _second_order_pass(s: _Setup, C, H, A, idx, tau, nu_min):
-    """Bound 2 for boxes whose uncertain samples are ``idx`` (N, k): True where sup ≤ τ."""
+def _second_order_pass(s: _Setup, C, H, A, idx, tau, nu_min, nu_max, mrest, rho):
+    """Bound 2 for boxes whose enumerated uncertain samples are ``idx`` (N, k), the other
+    uncertain ones entering as g ∈ G u + mrest + {‖e‖ ≤ ρ}: True where sup ≤ τ.
+
+    mrest : (N, T);  rho : (N, F) (F = 1 for group, T for l1: one ρ per task).
+    """
     N, k = idx.shape
-    ok = np.ones(N, dtype=bool)
+    ok = tau * nu_min > rho.max(axis=1)
     Xu = s.Xt[idx]                                                  # (N, k, D)
     Wu = s.W[idx].reshape(N, k, s.T, s.D) / s.n
     su = np.einsum("nkd,nd->nk", Xu, C)
@@ -245,16 +250,50 @@ def _second_order_pass(s: _Setup, C, H, A, idx, tau, nu_min):
             Acon = np.concatenate([Acon, cyl_a], axis=1)
             rhs = np.concatenate([rhs, cyl_r], axis=1)
         forms = G[:, None] if s.penalty == "group" else G[:, :, None, :]  # (N, F, r, D)
+        off = mrest[:, None, :] if s.penalty == "group" else mrest[:, :, None]  # (N, F, r)
         M = np.einsum("nfrd,nfre->nfde", forms, forms) - tau ** 2 * np.diag(s.E)
-        phi_c = np.einsum("nd,nfde,ne->nf", C, M, C)
-        grad = 2 * np.einsum("nfde,ne->nfd", M, C)
+        resid = np.einsum("nfrd,nd->nfr", forms, C) + off
+        phi_c = np.sum(resid ** 2, axis=-1) - tau ** 2 * np.sum(s.E * C * C, axis=1)[:, None]
+        grad = 2 * (np.einsum("nfrd,nfr->nfd", forms, resid)
+                    - tau ** 2 * (s.E * C)[:, None, :])
         lam = np.linalg.eigvalsh(M * Hd)[..., -1]
         quad = np.maximum(lam, 0.0) * nfree[:, None]
         lin = _lp_bound(grad, H, Acon, rhs)
-        ok &= np.all(phi_c + lin + quad <= 0, axis=1)
+        extra = 2 * tau * rho * nu_max[:, None] - rho ** 2
+        ok &= np.all(phi_c + lin + quad + extra <= 0, axis=1)
         if not ok.any():
             break
     return ok
+
+
+def _second_order_sweep(s: _Setup, C, H, A, unc, r_hi, nu_min, tau, kmax, alive):
+    """Run bound 2 on the ``alive`` boxes, clearing those it settles (in place).
+
+    The min(k, kmax) uncertain samples of largest ‖Z_i‖ r_i are enumerated; the rest enter
+    through the offset m' = (1/n) Σ Z_i r_i / 2 and the radius ρ = (1/n) Σ ‖Z_i‖ r_i / 2
+    (per task |Z_it| for l1): |relu(s_i) − r_i/2| ≤ r_i/2 on the box. Then
+    ‖g(u)‖ ≤ ‖G u + m'‖ + ρ, and ‖G u + m'‖ + ρ ≤ τ ν(u) follows from
+    ‖G u + m'‖² − τ² ν(u)² + 2 τ ρ ν_max − ρ² ≤ 0 when τ ν_min ≥ ρ (expand (τν − ρ)²).
+    """
+    _, nu_max = _norm_range(C, H, s.nv)
+    weight = np.where(unc, r_hi * s.zrow[None, :], -1.0)
+    ku_all = unc.sum(axis=1)
+    ku = np.minimum(ku_all, kmax)
+    # boxes crossed by many hyperplanes are far too wide for this test to settle
+    alive_try = alive & (ku_all <= 6 * max(kmax, 1))
+    for k in range(kmax + 1):
+        sel = np.flatnonzero(alive_try & (ku == k))
+        if sel.size == 0:
+            continue
+        idx = np.argsort(-weight[sel], axis=1, kind="stable")[:, :k]
+        rest = unc[sel].copy()
+        rest[np.arange(sel.size)[:, None], idx] = False
+        half = np.where(rest, 0.5 * r_hi[sel], 0.0)
+        mrest = half @ s.Z / s.n
+        rho = (half @ s.zrow / s.n)[:, None] if s.penalty == "group" else half @ s.absZ / s.n
+        ok = _second_order_pass(s, C[sel], H[sel], A[sel], idx, tau, nu_min[sel],
+                                nu_max[sel], mrest, rho)
+        alive[sel[ok]] = False
 
 
 def _split(s: _Setup, C, H):
@@ -341,7 +380,7 @@ def bounded_sup(Xt, Z, n, *, penalty, bias, radius, rtol=1e-6, max_time=5.0, see
             Cb, Hb = C, H
             C, H, P = C[:0], H[:0], P[:0]
         processed += Cb.shape[0]
-        U1, A, unc, nu_min = _first_order(s, Cb, Hb)
+        U1, A, unc, r_hi, nu_min = _first_order(s, Cb, Hb)
         th = s.theta(Cb)
         tv = s.values(th)
         if ascent is not None:
@@ -355,14 +394,7 @@ def bounded_sup(Xt, Z, n, *, penalty, bias, radius, rtol=1e-6, max_time=5.0, see
             _, nu_max = _norm_range(Cb, Hb, s.nv)
             alive &= (Cb[:, -1] - Hb[:, -1] <= radius * nu_max) & \
                      (Cb[:, -1] + Hb[:, -1] >= -radius * nu_max)
-        ku = unc.sum(axis=1)
-        for k in range(kmax + 1):
-            sel = np.flatnonzero(alive & (ku == k))
-            if sel.size == 0:
-                continue
-            idx = np.argsort(~unc[sel], axis=1, kind="stable")[:, :k]
-            ok = _second_order_pass(s, Cb[sel], Hb[sel], A[sel], idx, tau, nu_min[sel])
-            alive[sel[ok]] = False
+        _second_order_sweep(s, Cb, Hb, A, unc, r_hi, nu_min, tau, kmax, alive)
         if alive.any():
             Cn, Hn = _split(s, Cb[alive], Hb[alive])
             C = np.vstack([C, Cn])

@@ -442,8 +442,14 @@ def _bounded(problem, X, Zu, Z, penalty, top_k, n_samples, n_starts, rng, rtol, 
         return _ascent(Xtu, Zu, n, thetas, penalty, bias, radius)
     res = bounded_sup(Xtu, Zu, n, penalty=penalty, bias=bias, radius=radius, rtol=rtol,
                       max_time=max_time, seeds=seeds, ascent=ascent)
-    dirs, dv = _distinct_top(np.vstack([res.directions, cand]),
-                             np.concatenate([res.values, vals]), top_k)
+    # exchange candidates: ascent from well-separated good points, so that distinct local
+    # maximizers are returned rather than many points around the best one
+    allc = np.vstack([res.directions, cand])
+    allv = np.concatenate([res.values, vals])
+    starts, _ = _distinct_top(allc, allv, 48, atol=0.02)
+    asc_c, asc_v = ascent(starts.copy())
+    dirs, dv = _distinct_top(np.vstack([asc_c, allc]), np.concatenate([asc_v, allv]),
+                             top_k, atol=1e-6)
     value = float(dv[0])
     upper = max(float(res.upper), value)
     return SupResult(value=value, direction=dirs[0], directions=dirs, values=dv, exact=False,
