@@ -179,7 +179,7 @@ def _first_order(s: _Setup, C, H):
         bound = np.minimum(np.linalg.norm(Bt, axis=1), alt)
     else:
         bound = (np.abs(mid) + slope + half @ s.absZ / s.n).max(axis=1)
-    return bound / nu_min, A, unc, hi, nu_min
+    return bound / nu_min, A, unc, hi, lo, nu_min
 
 
 def _lp_bound(g, H, Acon, rhs, sweeps=2):
@@ -296,6 +296,84 @@ def _second_order_sweep(s: _Setup, C, H, A, unc, r_hi, nu_min, tau, kmax, alive)
         alive[sel[ok]] = False
 
 
+#: The convex-part test enumerates the 2^(D−1) vertices of a box; it is skipped above this D.
+DC_MAX_D = 8
+
+
+#: Bound 3 is tried at these multiples of τ; the smallest that passes bounds the box.
+DC_LADDER = np.array([1.0, 1.0 + 1e-4, 1.0 + 1e-3, 1.003, 1.01, 1.03, 1.1, 1.2, 1.5, 2.0, 3.0])
+
+
+def _dc_bound(s: _Setup, C, H, lo, hi, taus, nu_min):
+    """Bound 3 (difference of convex functions): for each box the smallest τ of ``taus``
+    (increasing) with sup_B ‖c‖ ≤ τ proved, inf if none.
+
+    For weights a ∈ R^m, h(u) = Σ_i a_i relu(s_i(u)) − τ' ν(u) ≤ F(u) with
+    F(u) = Σ_{a_i>0} a_i relu(s_i) + Σ_{a_i<0} a_i λ_i s_i − τ' ν̂_c·u (relu(s) ≥ λ s for
+    λ ∈ [0, 1], exact for λ = 1 / 0 on samples active / off on the whole box, the chord
+    slope r/(r − l) otherwise; ν(u) ≥ ν̂_c·u by Cauchy–Schwarz). F is convex, so
+    max_B F is the max over the box's vertices. l1: a = ±Z_{:,t}/n, τ' = τ for every t.
+    group: Q orthogonal with first column e₁ = g(u_c)/‖g(u_c)‖, g' = Qᵀg; for t ≥ 2
+    b_t ≥ max_B |g'_t| (τ' = 0), β² = Σ b_t²; ‖g‖ ≤ τν follows from
+    |g'_1| ≤ τν − β²/(τ ν_min) (as √(a² − β²) ≥ a − β²/a for a ≥ β) with τ ν_min ≥ β.
+    """
+    N, D = C.shape
+    free = np.argsort(H <= 0, axis=1, kind="stable")[:, :D - 1]
+    xi = np.array(list(itertools.product((-1.0, 1.0), repeat=D - 1)))       # (V, D−1)
+    off = np.zeros((N, xi.shape[0], D))
+    hf = np.take_along_axis(H, free, axis=1)                               # (N, D−1)
+    np.put_along_axis(off, np.broadcast_to(free[:, None, :], (N, xi.shape[0], D - 1)),
+                      xi[None] * hf[:, None, :], axis=2)
+    Vt = C[:, None, :] + off                                                # (N, V, D)
+    Sv = Vt @ s.Xt.T                                                        # (N, V, m)
+    Rv = np.maximum(Sv, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = np.where(hi <= 0, 0.0, np.where(lo >= 0, 1.0, hi / (hi - lo)))
+    nuc = C * s.E
+    nuc = nuc / np.linalg.norm(nuc, axis=1, keepdims=True)
+    nuv = np.einsum("nvd,nd->nv", Vt, nuc)                                  # ν̂_c·v
+
+    def vmax(a, tp):
+        """max over vertices of F for weights a (N, m, K) and τ' (K,) → (N, K)."""
+        F = np.matmul(Rv, np.maximum(a, 0.0))
+        F += np.matmul(Sv, np.minimum(a, 0.0) * lam[:, :, None])
+        F -= nuv[:, :, None] * tp[None, None, :]
+        return F.max(axis=1)
+    K = taus.size
+
+    def first_pass(ok):
+        """ok (N, K): smallest passing τ."""
+        return np.where(ok.any(axis=1), taus[np.argmax(ok, axis=1)], np.inf)
+    if s.penalty == "l1":
+        a = np.concatenate([s.Z, -s.Z], axis=1) / s.n                        # (m, 2T)
+        a = np.tile(a, (1, K))
+        a = np.broadcast_to(a[None], (N,) + a.shape)
+        F = vmax(a, np.repeat(taus, 2 * s.T)).reshape(N, K, 2 * s.T)
+        return first_pass(np.all(F <= 0, axis=2))
+    Rc = np.maximum(C @ s.Xt.T, 0.0)
+    gc = Rc @ s.Z / s.n                                                     # (N, T)
+    T = s.T
+    e1 = gc / np.maximum(np.linalg.norm(gc, axis=1, keepdims=True), 1e-300)
+    e1[np.linalg.norm(gc, axis=1) == 0, 0] = 1.0
+    w = -e1.copy()
+    w[:, 0] += 1.0
+    wn = np.linalg.norm(w, axis=1, keepdims=True)
+    w = np.where(wn > 1e-12, w / np.maximum(wn, 1e-300), 0.0)
+    Q = np.eye(T)[None] - 2 * w[:, :, None] * w[:, None, :]                  # Q e₁ = e1
+    Q[wn[:, 0] <= 1e-12] = np.eye(T)
+    a = np.einsum("mt,nts->nms", s.Z, Q) / s.n                              # (N, m, T)
+    a2 = np.concatenate([a, -a], axis=2)
+    tp = np.zeros(2 * T)
+    Fz = vmax(a2, tp)                                                       # τ' = 0
+    b = np.maximum(np.maximum(Fz[:, :T], Fz[:, T:]), 0.0)[:, 1:]
+    beta2 = np.sum(b * b, axis=1)
+    a1 = np.tile(np.stack([a[:, :, 0], -a[:, :, 0]], axis=2), (1, 1, K))
+    main = vmax(a1, np.repeat(taus, 2)).reshape(N, K, 2).max(axis=2)
+    tn = taus[None, :] * nu_min[:, None]
+    ok = (main + beta2[:, None] / np.maximum(tn, 1e-300) <= 0) & (tn >= np.sqrt(beta2)[:, None])
+    return first_pass(ok)
+
+
 def _split(s: _Setup, C, H):
     j = np.argmax(H * s.scale_col, axis=1)
     r = np.arange(C.shape[0])
@@ -380,7 +458,7 @@ def bounded_sup(Xt, Z, n, *, penalty, bias, radius, rtol=1e-6, max_time=5.0, see
             Cb, Hb = C, H
             C, H, P = C[:0], H[:0], P[:0]
         processed += Cb.shape[0]
-        U1, A, unc, r_hi, nu_min = _first_order(s, Cb, Hb)
+        U1, A, unc, r_hi, r_lo, nu_min = _first_order(s, Cb, Hb)
         th = s.theta(Cb)
         tv = s.values(th)
         if ascent is not None:
@@ -395,6 +473,15 @@ def bounded_sup(Xt, Z, n, *, penalty, bias, radius, rtol=1e-6, max_time=5.0, see
             alive &= (Cb[:, -1] - Hb[:, -1] <= radius * nu_max) & \
                      (Cb[:, -1] + Hb[:, -1] >= -radius * nu_max)
         _second_order_sweep(s, Cb, Hb, A, unc, r_hi, nu_min, tau, kmax, alive)
+        if s.D <= DC_MAX_D and alive.any():
+            sel = np.flatnonzero(alive)
+            step = max(1, int(4e6 // (2 ** (s.D - 1) * s.m * max(s.T, 2))))
+            for a0 in range(0, sel.size, step):
+                q = sel[a0:a0 + step]
+                ub = _dc_bound(s, Cb[q], Hb[q], r_lo[q], r_hi[q], tau * DC_LADDER,
+                               nu_min[q])
+                U1[q] = np.minimum(U1[q], ub)
+                alive[q[ub <= tau]] = False
         if alive.any():
             Cn, Hn = _split(s, Cb[alive], Hb[alive])
             C = np.vstack([C, Cn])

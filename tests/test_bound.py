@@ -63,7 +63,7 @@ def _data(d, n, T, seed):
 def test_upper_bound_is_above_a_dense_search(d, bias, penalty, T):
     Xt, Z, R = _data(d, 12, T, seed=d * 7 + T)
     res = bounded_sup(Xt, Z, Xt.shape[0], penalty=penalty, bias=bias, radius=R,
-                      rtol=1e-3, max_time=np.inf, max_boxes=15_000)
+                      rtol=1e-3, max_time=np.inf, max_boxes=3_000)
     found = dense_search(Xt, Z, penalty, bias, R, n_samples=20_000, steps=150)
     assert res.lower <= res.upper
     assert found <= res.upper
