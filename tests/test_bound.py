@@ -61,10 +61,10 @@ def _data(d, n, T, seed):
 @pytest.mark.parametrize("penalty", ["group", "l1"])
 @pytest.mark.parametrize("T", [1, 3])
 def test_upper_bound_is_above_a_dense_search(d, bias, penalty, T):
-    Xt, Z, R = _data(d, 12, T, seed=d * 7 + T)
+    Xt, Z, R = _data(d, 10, T, seed=d * 7 + T)
     res = bounded_sup(Xt, Z, Xt.shape[0], penalty=penalty, bias=bias, radius=R,
-                      rtol=1e-3, max_time=np.inf, max_boxes=3_000)
-    found = dense_search(Xt, Z, penalty, bias, R, n_samples=20_000, steps=150)
+                      rtol=1e-3, max_time=np.inf, max_boxes=1_500)
+    found = dense_search(Xt, Z, penalty, bias, R, n_samples=10_000, steps=100)
     assert res.lower <= res.upper
     assert found <= res.upper
     # the returned value is the value at the returned direction, a point of Θ
@@ -93,10 +93,10 @@ def test_d3_tight_interval_agrees_with_a_seeded_search(bias, penalty):
 
 
 def test_tolerance_shrinks_with_the_budget():
-    Xt, Z, R = _data(5, 20, 2, seed=4)
-    widths = [bounded_sup(Xt, Z, 20, penalty="group", bias="regularized", radius=R,
+    Xt, Z, R = _data(5, 15, 2, seed=4)
+    widths = [bounded_sup(Xt, Z, 15, penalty="group", bias="regularized", radius=R,
                           rtol=1e-9, max_time=np.inf, max_boxes=b).rtol
-              for b in (500, 5_000, 50_000)]
+              for b in (300, 3_000, 15_000)]
     assert widths[0] >= widths[1] >= widths[2]
     assert widths[2] < widths[0]
 
@@ -127,12 +127,12 @@ def test_lower_bound_below_grid_refined_and_trained_objectives(bias):
     Y = np.maximum(X @ rng.standard_normal((d, 2)) + 0.2, 0) @ rng.standard_normal((2, T))
     lam = 0.02
     free = "intercept" if bias == "free" else "none"
-    grid = ls.solve(X, Y, lam=lam, bias=bias, free=free, n_directions=400, refine=False)
+    grid = ls.solve(X, Y, lam=lam, bias=bias, free=free, n_directions=200, refine=False)
     assert grid.info["lower_bound_method"] == "bounded"
     lo, up = grid.info["sup_interval"]
     assert lo <= up
     with pytest.warns(ls.ConvergenceWarning):
-        ref = refine(grid.problem, grid, max_iter=3, tol=1e-12)
+        ref = refine(grid.problem, grid, max_iter=2, tol=1e-12)
     assert ref.objective <= grid.objective
     net = ls.train(X, Y, lam=lam, width=12, bias=bias, free=free, steps=300,
                    random_state=1)
