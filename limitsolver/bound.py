@@ -130,7 +130,7 @@ def _merge_top(dirs, vals, new_dirs, new_vals, keep):
 
 
 def bounded_sup(Xt, Z, n, *, penalty, bias, radius, rtol=1e-6, max_time=5.0, seeds=None,
-                kmax=3, max_boxes=5_000_000, keep=64, ascent=None) -> BoundResult:
+                kmax=None, max_boxes=5_000_000, keep=64, ascent=None) -> BoundResult:
     """Certified interval [lower, upper] ∋ sup_θ ‖c(θ)‖ by branch and bound.
 
     Parameters
@@ -147,8 +147,10 @@ def bounded_sup(Xt, Z, n, *, penalty, bias, radius, rtol=1e-6, max_time=5.0, see
         Seconds; on expiry the bound is the largest bound of the regions left.
     seeds : ndarray (k, d+1), optional
         Points of Θ (e.g. sampled and ascended maximizers): they set the first lower value.
-    kmax : int
-        Bound 2 is tried on boxes with at most this many uncertain samples (2^kmax patterns).
+    kmax : int, optional
+        Bound 2 enumerates the activation patterns of up to this many uncertain samples per
+        box (2^kmax patterns); default min(d, 5), as maximizers often sit where d
+        hyperplanes meet.
     ascent : callable, optional
         ``ascent(thetas) -> (thetas, values)``: local ascent inside Θ to raise the lower value.
 
@@ -165,12 +167,13 @@ def bounded_sup(Xt, Z, n, *, penalty, bias, radius, rtol=1e-6, max_time=5.0, see
     Xt = np.asarray(Xt, dtype=float)
     Z = np.asarray(Z, dtype=float)
     s = _Setup(Xt, Z, n, penalty, bias, radius)
+    kmax = min(s.D - 1, 5) if kmax is None else int(kmax)
     t0 = time.perf_counter()
     C, H = _initial_boxes(s)
     dirs = s.theta(C)
     vals = s.values(dirs)
     if seeds is not None and len(seeds):
-        seeds = np.asarray(seeds, dtype=float)
+        seeds = s.theta(np.asarray(seeds, dtype=float))   # into Θ: values of points of Θ
         dirs, vals = _merge_top(dirs, vals, seeds, s.values(seeds), keep)
     P = np.full(C.shape[0], np.inf)
     floor = 1e-14 * s.global_bound

@@ -423,7 +423,8 @@ def _sample_estimate(Xt, Z, n, penalty, bias, radius, n_samples, n_starts, rng):
     return np.vstack([S, theta]), np.concatenate([vals, val])
 
 
-def _bounded(problem, X, Zu, Z, penalty, top_k, n_samples, n_starts, rng, rtol, max_time):
+def _bounded(problem, X, Zu, Z, penalty, top_k, n_samples, n_starts, rng, rtol, max_time,
+             extra=None):
     """Sampled + ascended values, then the certified branch and bound (bound.py)."""
     from .bound import bounded_sup
     if not (isinstance(rtol, (int, float)) and np.isfinite(rtol) and rtol > 0):
@@ -436,6 +437,8 @@ def _bounded(problem, X, Zu, Z, penalty, top_k, n_samples, n_starts, rng, rtol, 
     cand, vals = _sample_estimate(Xt_full, Z, n, penalty, bias, radius, n_samples,
                                   n_starts, rng)
     seeds, _ = _distinct_top(cand, vals, max(top_k, 16))
+    if extra is not None and len(extra):
+        seeds = np.vstack([seeds, np.asarray(extra, dtype=float).reshape(-1, seeds.shape[1])])
     Xtu = np.column_stack([X, np.ones(X.shape[0])])
 
     def ascent(thetas):
@@ -481,7 +484,7 @@ def _distinct_top(cand, vals, k, atol=1e-9):
 
 def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold=None,
                     n_samples=4096, n_starts=16, random_state=0, bound_rtol=BOUND_RTOL,
-                    bound_max_time=BOUND_MAX_TIME) -> SupResult:
+                    bound_max_time=BOUND_MAX_TIME, seeds=None) -> SupResult:
     """sup over Θ of ‖c(θ)‖, c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i), with maximizing directions.
 
     Parameters
@@ -507,6 +510,9 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
     bound_rtol, bound_max_time :
         Non-exact path: the branch and bound stops when upper ≤ value · (1 + bound_rtol)
         or after ``bound_max_time`` seconds (then with a wider, still certified, interval).
+    seeds : ndarray (k, d+1), optional
+        Non-exact path: directions to evaluate first (e.g. a solution's atoms, which are
+        near-maximizers); they are mapped into Θ before evaluation.
 
     Returns
     -------
@@ -537,7 +543,7 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
         exact = d == 1 or (d == 2 and X.shape[0] <= EXACT_MAX_N_2D)
     if not exact:
         return _bounded(problem, X, Zu, Z, penalty, top_k, int(n_samples), int(n_starts),
-                        check_random_state(random_state), bound_rtol, bound_max_time)
+                        check_random_state(random_state), bound_rtol, bound_max_time, seeds)
     # l1: sup_θ max_t |c_t| = max_t sup_θ |c_t| — candidates of each column's problem
     columns = [Zu] if penalty == "group" else [Zu[:, [t]] for t in range(Zu.shape[1])]
     cands, claims = [], []
@@ -639,7 +645,10 @@ def limit_certificate(problem, directions, V, C, *, Z=None, exact=None, **oracle
                 S = short[0] * Sp + short[1]
                 seen.append((Zc, S, res))
                 return S
-        res = sup_correlation(problem, Zc, exact=exact, **oracle_options)
+        opts = dict(oracle_options)
+        if len(directions):
+            opts.setdefault("seeds", directions)
+        res = sup_correlation(problem, Zc, exact=exact, **opts)
         S = res.upper
         seen.append((Zc, S, res))
         return S
