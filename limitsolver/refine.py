@@ -358,7 +358,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     with (_blas_threads(1) if problem.d == 1 else nullcontext()):
         for it in range(max_iter):
             sup = attach_limit_certificate(sol, threshold=(1 - exchange_margin) * lam,
-                                           top_k=max_new, exact=exact)
+                                           top_k=max_new, exact=exact, target_rel_gap=tol)
             if sol.lower_bound > best_lb:
                 best_lb, best_exact = sol.lower_bound, sol.lower_bound_exact
                 best_how = {k: sol.info[k] for k in ("lower_bound_method", "sup_interval",
