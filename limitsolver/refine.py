@@ -285,6 +285,11 @@ def coarse_grid(problem):
     return default_grid(problem.X, problem.bias, COARSE_SIZE)
 
 
+#: With a bounded (non-exact) oracle, refinement stops after this many iterations without
+#: a decrease of the objective.
+STALL_ITERATIONS = 4
+
+
 def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-2,
            max_new=32, slide=True, joint=True, merge_tol=1e-9, solver="auto",
            inner_tol=1e-11, time_limit=None, verbose=False) -> "LimitSolution":
@@ -353,6 +358,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     newton = joint and supports_joint_newton(problem)
     sol = solution
     converged = False
+    stalled = -1
     # small dense products (oracle, Newton): on a busy machine several BLAS threads
     # mostly wait on each other, as inside the native solver
     with (_blas_threads(1) if problem.d == 1 else nullcontext()):
@@ -363,6 +369,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
                 best_lb, best_exact = sol.lower_bound, sol.lower_bound_exact
                 best_how = {k: sol.info[k] for k in ("lower_bound_method", "sup_interval",
                                                      "sup_rtol") if k in sol.info}
+            stalled = 0 if sol.objective < best_sol.objective * (1 - 1e-14) else stalled + 1
             if sol.objective < best_sol.objective:
                 best_sol = sol
             rel = (best_sol.objective - best_lb) / scale(best_sol.objective)
@@ -379,6 +386,8 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
                 break
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 break
+            if not sol.lower_bound_exact and stalled >= STALL_ITERATIONS:
+                break  # bounded oracle: the exchange finds nothing that lowers J
             # local maximizers of ‖c‖ for the dual point that gave the bound
             new = [sup.directions[sup.values >= (1 - exchange_margin) * sup.value]]
             Z = np.asarray(sol.certificate.dual_point, dtype=float)
