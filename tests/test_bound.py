@@ -134,6 +134,10 @@ def test_lower_bound_below_grid_refined_and_trained_objectives(bias):
     with pytest.warns(ls.ConvergenceWarning):
         ref = refine(grid.problem, grid, max_iter=2, tol=1e-12)
     assert ref.objective <= grid.objective
+    assert ref.info["lower_bound_method"] == "bounded" and not ref.lower_bound_exact
+    # the estimate (dual point scaled with the best value found) is reported apart, above
+    assert grid.info["estimated_lower_bound"] >= grid.lower_bound
+    assert grid.info["estimated_limit_gap"] <= grid.limit_gap
     net = ls.train(X, Y, lam=lam, width=12, bias=bias, free=free, steps=300,
                    random_state=1)
     net_obj = net.objective(X, Y, lam)
