@@ -80,8 +80,10 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         Compute ``lower_bound`` / ``limit_gap`` / ``lower_bound_exact`` on the solution: a
         lower bound on the infinite-width optimum from the oracle's sup over all of Θ
         (:mod:`limitsolver.oracle`; exact for d = 1, and d = 2 up to
-        ``oracle.EXACT_MAX_N_2D`` = 100 distinct inputs, a sampled estimate otherwise,
-        flagged by ``lower_bound_exact=False``).
+        ``oracle.EXACT_MAX_N_2D`` = 100 distinct inputs; otherwise a certified upper bound
+        on the sup by branch and bound (:mod:`limitsolver.bound`), so ``lower_bound`` is
+        always a valid bound, possibly loose: ``lower_bound_exact=False`` and
+        ``info["lower_bound_method"] = "bounded"``, with ``info["sup_interval"]``).
     max_time : float, optional
         Wall-clock budget in seconds for the whole call (grid solve and refinement);
         ``None`` means ``budget.DEFAULT_MAX_TIME`` = 600 s. Every backend checks the

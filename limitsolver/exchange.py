@@ -90,7 +90,7 @@ class _Run:
         self.budget = deadline - time.monotonic()
         self.verbose, self.progress = verbose, progress
         self.floor = max(ROUNDING * _reference_value(problem), 1e-300)
-        self.best_sol, self.best_lb, self.best_exact = None, -np.inf, True
+        self.best_sol, self.best_lb, self.best_exact, self.best_how = None, -np.inf, True, {}
         self.history, self.start = [], "initial"
         self.lam = 1.0 if problem.loss == "interpolate" else problem.lam
         self.exact = True if problem.d <= 2 else None
@@ -108,9 +108,12 @@ class _Run:
     def record(self, sol):
         """Certify ``sol`` against OPT (oracle), update the bests, log; returns the sup."""
         sup = attach_limit_certificate(sol, threshold=(1 - self.margin) * self.lam,
-                                       top_k=self.max_new, exact=self.exact)
+                                       top_k=self.max_new, exact=self.exact,
+                                       target_rel_gap=self.tol)
         if sol.lower_bound > self.best_lb:
             self.best_lb, self.best_exact = sol.lower_bound, sol.lower_bound_exact
+            self.best_how = {k: sol.info[k] for k in ("lower_bound_method", "sup_interval",
+                                                      "sup_rtol") if k in sol.info}
         if sol.objective < self.best_sol.objective and self.usable(sol):
             self.best_sol = sol
         h = dict(iteration=len(self.history),
@@ -177,6 +180,7 @@ class _Run:
         out.lower_bound = float(self.best_lb)
         out.limit_gap = float(out.objective - self.best_lb)
         out.lower_bound_exact = bool(self.best_exact)
+        out.info.update(self.best_how)      # how the kept bound was certified
         out.info["limit_rel_gap"] = float(out.limit_gap / max(abs(out.objective), self.floor))
         out.info["refine"] = self.history
         out.info["refine_converged"] = reason == "converged"

@@ -31,12 +31,16 @@ cell by cell:
   the max lies on a cell boundary: the curves b = −w·x_i (arcs, 2 × 2 eigenproblems in w),
   their crossings, and the edge b = R (a trigonometric polynomial of degree 2 in the angle
   of w, solved through the roots of a quartic); on b = −R, c = 0. Exact.
-- d ≥ 3: sampling plus projected ascent from the best samples; an estimate
-  (``exact=False``), never a certificate.
+- d ≥ 3 (and d = 2 beyond ``EXACT_MAX_N_2D`` inputs unless ``exact=True``): sampling plus
+  projected ascent from the best samples give a value (a point of Θ, so below the sup), and
+  the branch and bound of :mod:`limitsolver.bound` proves an upper end: the result is the
+  interval [``value``, ``upper``] (``exact=False``, ``method="bounded"``), and only ``upper``
+  enters a certificate.
 
 Exactness is up to rounding: a candidate whose claimed value (from its cell's eigenvalue)
 is within a relative ``1e-12`` of the best verified value is not re-evaluated. Every value
-returned is the true ‖c(θ)‖ at a returned direction, so the result never exceeds the sup.
+returned is the true ‖c(θ)‖ at a returned direction, so ``value`` never exceeds the sup;
+``upper`` never falls below it (exact: ``value · (1 + SUP_SAFETY)``).
 """
 from __future__ import annotations
 
@@ -48,7 +52,7 @@ from .features import features_rmatvec
 from .penalties import get_penalty
 
 __all__ = ["SupResult", "sup_correlation", "limit_certificate", "attach_limit_certificate",
-           "EXACT_DIMENSIONS", "EXACT_MAX_N_2D"]
+           "EXACT_DIMENSIONS", "EXACT_MAX_N_2D", "shortcut_sup_bound"]
 
 #: Input dimensions d for which the oracle is exact.
 EXACT_DIMENSIONS = (1, 2)
@@ -62,6 +66,14 @@ EXACT_MAX_N_2D = 100
 #: rounding in c(θ) cannot make a certified lower bound overshoot.
 SUP_SAFETY = 1e-12
 
+#: Non-exact oracle: relative width of [value, upper] at which the branch and bound stops,
+#: and its time budget in seconds per oracle call (on expiry the interval is wider but
+#: still certified).
+BOUND_RTOL = 1e-9
+BOUND_MAX_TIME = 2.0
+#: First-pass budget of :func:`attach_limit_certificate` with a ``target_rel_gap``.
+BOUND_QUICK_TIME = 0.25
+
 #: Candidates whose claimed value is within this relative margin of the best verified value
 #: are not evaluated (their true value can exceed it only by rounding).
 _VERIFY_RTOL = 1e-12
@@ -74,7 +86,7 @@ class SupResult:
     Attributes
     ----------
     value : float
-        S = sup_θ ‖c(θ)‖ (exact for d ≤ 2; for d ≥ 3 the best value found, a lower estimate).
+        S = sup_θ ‖c(θ)‖ when ``exact``; otherwise the best value found (≤ S).
     direction : ndarray (d+1,)
         A maximizing direction (normalized like the problem's grid directions).
     directions : ndarray (k, d+1)
@@ -83,11 +95,17 @@ class SupResult:
     values : ndarray (k,)
         ‖c‖ at ``directions``.
     exact : bool
-        Whether ``value`` is the exact sup (d ≤ 2) or an estimate (d ≥ 3).
+        Whether ``value`` is the exact sup (face enumeration, d ≤ 2).
     n_candidates : int
         How many candidate directions were generated.
     n_evaluated : int
         How many of them were evaluated with the feature map.
+    upper : float
+        A certified upper bound on S: ``value · (1 + SUP_SAFETY)`` when exact, else the
+        branch-and-bound bound (:func:`limitsolver.bound.bounded_sup`).
+    rtol : float
+        upper / value − 1, the relative width reached.
+    method : {"exact", "bounded"}
     """
 
     value: float
@@ -97,6 +115,19 @@ class SupResult:
     exact: bool
     n_candidates: int = 0
     n_evaluated: int = 0
+    upper: float = None
+    rtol: float = None
+    method: str = None
+
+    def __post_init__(self):
+        if self.upper is None:
+            self.upper = (self.value * (1 + SUP_SAFETY) if self.exact
+                          else float(np.inf))
+        if self.rtol is None:
+            self.rtol = (self.upper / self.value - 1 if self.value > 0
+                         else (0.0 if self.upper == 0 else float(np.inf)))
+        if self.method is None:
+            self.method = "exact" if self.exact else "bounded"
 
 
 # ---------------------------------------------------------------------------------------
@@ -394,6 +425,44 @@ def _sample_estimate(Xt, Z, n, penalty, bias, radius, n_samples, n_starts, rng):
     return np.vstack([S, theta]), np.concatenate([vals, val])
 
 
+def _bounded(problem, X, Zu, Z, penalty, top_k, n_samples, n_starts, rng, rtol, max_time,
+             extra=None):
+    """Sampled + ascended values, then the certified branch and bound (bound.py)."""
+    from .bound import bounded_sup
+    if not (isinstance(rtol, (int, float)) and np.isfinite(rtol) and rtol > 0):
+        raise ValueError(f"sup_correlation: bound_rtol must be a number > 0, got {rtol!r}")
+    if not (isinstance(max_time, (int, float)) and max_time >= 0):
+        raise ValueError(f"sup_correlation: bound_max_time must be a number >= 0, "
+                         f"got {max_time!r}")
+    n, bias, radius = problem.n, problem.bias, problem.radius
+    Xt_full = problem.Xt
+    cand, vals = _sample_estimate(Xt_full, Z, n, penalty, bias, radius, n_samples,
+                                  n_starts, rng)
+    seeds, _ = _distinct_top(cand, vals, max(top_k, 16))
+    if extra is not None and len(extra):
+        seeds = np.vstack([seeds, np.asarray(extra, dtype=float).reshape(-1, seeds.shape[1])])
+    Xtu = np.column_stack([X, np.ones(X.shape[0])])
+
+    def ascent(thetas):
+        return _ascent(Xtu, Zu, n, thetas, penalty, bias, radius)
+    res = bounded_sup(Xtu, Zu, n, penalty=penalty, bias=bias, radius=radius, rtol=rtol,
+                      max_time=max_time, seeds=seeds, ascent=ascent)
+    # exchange candidates: ascent from well-separated good points, so that distinct local
+    # maximizers are returned rather than many points around the best one
+    allc = np.vstack([res.directions, cand])
+    allv = np.concatenate([res.values, vals])
+    starts, _ = _distinct_top(allc, allv, 48, atol=0.02)
+    asc_c, asc_v = ascent(starts.copy())
+    dirs, dv = _distinct_top(np.vstack([asc_c, allc]), np.concatenate([asc_v, allv]),
+                             top_k, atol=1e-6)
+    value = float(dv[0])
+    upper = max(float(res.upper), value)
+    return SupResult(value=value, direction=dirs[0], directions=dirs, values=dv, exact=False,
+                     n_candidates=cand.shape[0] + res.n_boxes,
+                     n_evaluated=cand.shape[0] + res.n_boxes, upper=upper,
+                     method="bounded")
+
+
 # ---------------------------------------------------------------------------------------
 # public
 # ---------------------------------------------------------------------------------------
@@ -416,7 +485,8 @@ def _distinct_top(cand, vals, k, atol=1e-9):
 
 
 def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold=None,
-                    n_samples=4096, n_starts=16, random_state=0) -> SupResult:
+                    n_samples=4096, n_starts=16, random_state=0, bound_rtol=BOUND_RTOL,
+                    bound_max_time=BOUND_MAX_TIME, seeds=None) -> SupResult:
     """sup over Θ of ‖c(θ)‖, c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i), with maximizing directions.
 
     Parameters
@@ -437,13 +507,20 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
         whose value may exceed ``threshold``, so that ``directions`` holds all the local
         maximizers above it (up to ``top_k``), not only the best ones.
     n_samples, n_starts, random_state :
-        d ≥ 3 only: number of quasi-random samples, number of ascent starts, seed.
+        Non-exact path: number of quasi-random samples, number of ascent starts, seed (they
+        give the first lower value and the exchange directions).
+    bound_rtol, bound_max_time :
+        Non-exact path: the branch and bound stops when upper ≤ value · (1 + bound_rtol)
+        or after ``bound_max_time`` seconds (then with a wider, still certified, interval).
+    seeds : ndarray (k, d+1), optional
+        Non-exact path: directions to evaluate first (e.g. a solution's atoms, which are
+        near-maximizers); they are mapped into Θ before evaluation.
 
     Returns
     -------
     SupResult
-        ``exact`` is True when the exact method ran (d ≤ 2; exact up to rounding), False
-        for the sampled estimate.
+        ``exact`` is True when the exact method ran (d ≤ 2; exact up to rounding). Either
+        way ``upper`` is a certified upper bound on the sup.
     """
     from .grids import check_random_state
     penalty = penalty or problem.penalty
@@ -467,12 +544,8 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
     if exact is None:
         exact = d == 1 or (d == 2 and X.shape[0] <= EXACT_MAX_N_2D)
     if not exact:
-        rng = check_random_state(random_state)
-        cand, vals = _sample_estimate(Xt_full, Z, n, penalty, bias, radius,
-                                      int(n_samples), int(n_starts), rng)
-        dirs, dv = _distinct_top(cand, vals, top_k)
-        return SupResult(value=float(dv[0]), direction=dirs[0], directions=dirs, values=dv,
-                         exact=False, n_candidates=cand.shape[0], n_evaluated=cand.shape[0])
+        return _bounded(problem, X, Zu, Z, penalty, top_k, int(n_samples), int(n_starts),
+                        check_random_state(random_state), bound_rtol, bound_max_time, seeds)
     # l1: sup_θ max_t |c_t| = max_t sup_θ |c_t| — candidates of each column's problem
     columns = [Zu] if penalty == "group" else [Zu[:, [t]] for t in range(Zu.shape[1])]
     cands, claims = [], []
@@ -501,13 +574,47 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
 # ---------------------------------------------------------------------------------------
 # the certificate on the whole direction set
 # ---------------------------------------------------------------------------------------
+def shortcut_sup_bound(problem, Zc, Zp, Sp, *, penalty=None):
+    """Bound sup_θ ‖c_{Zc}(θ)‖ through a candidate Zp whose sup is bounded by Sp.
+
+    With a = ⟨Zc, Zp⟩ / ⟨Zp, Zp⟩ > 0 and E = Zc − a Zp, c is linear in the candidate, so
+    for every θ ∈ Θ
+
+        ‖c_{Zc}(θ)‖ ≤ a ‖c_{Zp}(θ)‖ + (1/n) Σ_i ‖E_i‖ relu(θ·x̃_i)
+                    ≤ a Sp + (1/n) Σ_i ‖E_i‖ ρ_i,     ρ_i = max_{θ ∈ Θ} relu(θ·x̃_i),
+
+    ‖·‖ the dual norm (‖·‖₂ for group, ‖·‖_∞ for l1, applied to the rows E_i), and
+    ρ_i = ‖x̃_i‖ on the sphere (Cauchy–Schwarz, ‖θ‖ = 1) and ρ_i = ‖x_i‖ + R on the cylinder
+    (|w·x_i + b| ≤ ‖w‖‖x_i‖ + |b|, ‖w‖ = 1, |b| ≤ R).
+
+    Returns
+    -------
+    (a, slack) with the bound a·Sp + slack, or None when a ≤ 0 (no bound of this form).
+    """
+    penalty = penalty or problem.penalty
+    Zc = np.asarray(Zc, dtype=float)
+    Zp = np.asarray(Zp, dtype=float)
+    den = float(np.sum(Zp * Zp))
+    a = float(np.sum(Zc * Zp)) / den if den > 0 else 0.0
+    if a <= 0:
+        return None
+    E = Zc - a * Zp
+    if problem.bias == "free":
+        reach = np.linalg.norm(problem.X, axis=1) + problem.radius
+    else:
+        reach = np.linalg.norm(problem.Xt, axis=1)
+    rows = np.abs(E).max(axis=1) if penalty == "l1" else np.linalg.norm(E, axis=1)
+    return a, float(rows @ reach) / problem.n
+
+
 def limit_certificate(problem, directions, V, C, *, Z=None, exact=None, **oracle_options):
     """The certificate of (V, C) on ``directions`` against the infinite-width optimum.
 
     Runs :func:`~limitsolver.certificate.certify` with ``sup_norm`` the oracle's sup over Θ
-    (inflated by ``SUP_SAFETY``): the dual candidate scaled by λ / sup_θ ‖c(θ)‖ is feasible
-    for the continuous problem, so ``certificate.dual`` is a lower bound on OPT — certified
-    when the oracle was exact, an estimate otherwise.
+    replaced by its certified upper end ``SupResult.upper`` (the exact sup inflated by
+    ``SUP_SAFETY``, or the branch-and-bound bound): the dual candidate scaled by λ / upper
+    is feasible for the continuous problem, so ``certificate.dual`` is a certified lower
+    bound on OPT in every dimension.
 
     Parameters
     ----------
@@ -529,25 +636,22 @@ def limit_certificate(problem, directions, V, C, *, Z=None, exact=None, **oracle
         _, pred = primal_value(problem, directions, V, C)
         raw = raw + [get_loss(problem.loss).residual(pred, problem.Y)]
     seen = []
-    xnorm = np.linalg.norm(problem.Xt, axis=1)
+    penalty = oracle_options.get("penalty") or problem.penalty
 
     def sup_norm(Zc):
         # a candidate nearly parallel to one already seen (the grid dual point is a scaled
-        # residual): sup ‖c_{aZ + E}‖ ≤ a·sup ‖c_Z‖ + (1/n) Σ_i ‖E_i‖ ‖x̃_i‖ — a rigorous
-        # upper bound, so the scaled candidate stays feasible without a second oracle call
+        # residual): bounded through the one seen, without a second oracle call
         for Zp, Sp, res in seen:
-            den = float(np.sum(Zp * Zp))
-            a = float(np.sum(Zc * Zp)) / den if den > 0 else 0.0
-            if a <= 0:
-                continue
-            E = Zc - a * Zp
-            slack = float(np.linalg.norm(E, axis=1) @ xnorm) / problem.n
-            if slack <= 1e-10 * a * Sp:
-                S = a * Sp + slack
+            short = shortcut_sup_bound(problem, Zc, Zp, Sp, penalty=penalty)
+            if short is not None and short[1] <= 1e-10 * short[0] * Sp:
+                S = short[0] * Sp + short[1]
                 seen.append((Zc, S, res))
                 return S
-        res = sup_correlation(problem, Zc, exact=exact, **oracle_options)
-        S = res.value * (1 + SUP_SAFETY) if res.exact else res.value
+        opts = dict(oracle_options)
+        if len(directions):
+            opts.setdefault("seeds", directions)
+        res = sup_correlation(problem, Zc, exact=exact, **opts)
+        S = res.upper
         seen.append((Zc, S, res))
         return S
 
@@ -559,27 +663,77 @@ def limit_certificate(problem, directions, V, C, *, Z=None, exact=None, **oracle
     return cert, sup
 
 
-def attach_limit_certificate(solution, *, Z=None, exact=None, **oracle_options):
+def attach_limit_certificate(solution, *, Z=None, exact=None, target_rel_gap=None,
+                             **oracle_options):
     """Set ``lower_bound``, ``limit_gap`` and ``lower_bound_exact`` on a LimitSolution.
 
     The dual candidates are the solution's grid dual point, any ``Z`` given, and (squared,
-    logistic) the residual; the best bound is kept. Returns the SupResult of the oracle.
+    logistic) the residual; the best bound is kept. ``lower_bound`` is always a certified
+    lower bound on OPT; ``info`` records how: ``lower_bound_method`` ("exact" or
+    "bounded"), ``sup_interval`` = (best value found, certified upper bound) of the sup
+    behind it, and ``sup_rtol`` its relative width. Oracle options (``bound_rtol``,
+    ``bound_max_time``, ...) are passed on. Returns the SupResult of the oracle.
+
+    With ``target_rel_gap`` (refinement's tolerance) and a bounded oracle, a first pass
+    runs with ``BOUND_QUICK_TIME``; the full budget is spent only when that bound misses
+    the target while the estimate (the same dual point scaled with the best value found
+    instead of the certified upper end; ``info["estimated_lower_bound"]``,
+    ``info["estimated_limit_gap"]``) says the target may be reachable. Either way the
+    stored ``lower_bound`` is certified.
     """
     if solution.problem.loss == "interpolate" and solution.objective == 0.0:
         # the free part interpolates: OPT = 0 exactly (a dual point would be rounding noise)
         solution.lower_bound, solution.limit_gap, solution.lower_bound_exact = 0.0, 0.0, True
         solution.info["limit_rel_gap"] = 0.0
-        return sup_correlation(solution.problem, np.zeros_like(solution.problem.Y),
-                               exact=exact, **oracle_options)
+        sup = sup_correlation(solution.problem, np.zeros_like(solution.problem.Y),
+                              exact=exact, **oracle_options)
+        _record_sup(solution, sup)
+        solution.info["lower_bound_method"] = "exact"
+        return sup
     Zs = [solution.certificate.dual_point]
     if Z is not None:
         Zs += [Z] if isinstance(Z, np.ndarray) else list(Z)
-    cert, sup = limit_certificate(solution.problem, solution.atom_directions,
-                                  solution.atom_weights, solution.free_coef, Z=Zs,
-                                  exact=exact, **oracle_options)
+    def run(**extra):
+        return limit_certificate(solution.problem, solution.atom_directions,
+                                 solution.atom_weights, solution.free_coef, Z=Zs,
+                                 exact=exact, **{**oracle_options, **extra})
+    staged = (target_rel_gap is not None and "bound_max_time" not in oracle_options
+              and not exact)
+    cert, sup = run(bound_max_time=BOUND_QUICK_TIME) if staged else run()
+    if not sup.exact:
+        est = _estimated_dual(solution.problem, cert, sup)
+        if staged and cert.rel_gap > target_rel_gap and est is not None and \
+                (solution.objective - est) <= target_rel_gap * abs(solution.objective):
+            cert, sup = run()
+            est = _estimated_dual(solution.problem, cert, sup)
+        if est is not None:
+            solution.info["estimated_lower_bound"] = float(est)
+            solution.info["estimated_limit_gap"] = float(solution.objective - est)
     solution.lower_bound = float(cert.dual)
     solution.limit_gap = float(solution.objective - cert.dual)
     solution.lower_bound_exact = bool(sup.exact)
-    solution.info["limit_sup"] = float(sup.value)
+    _record_sup(solution, sup)
     solution.info["limit_rel_gap"] = float(cert.rel_gap)
     return sup
+
+
+def _estimated_dual(problem, cert, sup):
+    """The dual value of the certificate's dual point rescaled by upper / value (as if the
+    sup were the best value found): an estimate, never a bound. None when undefined."""
+    from .losses import get_loss
+    if not (sup.value > 0 and np.isfinite(sup.upper)) or not np.any(cert.dual_point):
+        return None
+    loss = get_loss(problem.loss)
+    Zd = cert.dual_point
+    f = sup.upper / sup.value
+    if not loss.dual_feasible(f * Zd, problem.Y):
+        return None
+    return max(float(loss.dual_value(f * Zd, problem.Y)), float(cert.dual))
+
+
+def _record_sup(solution, sup):
+    """How the lower bound was certified, in ``solution.info``."""
+    solution.info["limit_sup"] = float(sup.value)
+    solution.info["lower_bound_method"] = sup.method
+    solution.info["sup_interval"] = (float(sup.value), float(sup.upper))
+    solution.info["sup_rtol"] = float(sup.rtol)

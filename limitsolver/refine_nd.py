@@ -148,10 +148,11 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
         warnings.simplefilter("ignore", RuntimeWarning)
         sol = newton_solution(problem, sol, deadline=deadline)
     best, best_lb, best_exact, history, converged = sol, -np.inf, False, [], False
+    best_how = {}
     stalls = 0
     round_start = time.monotonic()
     for it in range(max_iter):
-        sup = attach_limit_certificate(sol)
+        sup = attach_limit_certificate(sol, target_rel_gap=tol)
         pr, Zr = _price_estimate(problem, sol, random_state=random_state + it)
         certified, rel_it = limit_status(sol, tol)
         if not certified and rel_it <= tol:
@@ -159,7 +160,8 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
             pr, Zr = _price_estimate(problem, sol, effort=4, random_state=random_state + it)
             certified, rel_it = limit_status(sol, tol)
         if certified and sol.lower_bound > best_lb:
-            best_lb, best_exact = sol.lower_bound, True
+            best_lb, best_exact = sol.lower_bound, bool(sol.lower_bound_exact)
+            best_how = {k: sol.info[k] for k in _HOW if k in sol.info}
         if sol.objective < best.objective:
             best = sol
         rel = rel_it if not certified else (best.objective - best_lb) / max(
@@ -199,22 +201,28 @@ def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max
     if start.objective < best.objective:
         best = start
     late = deadline is not None and time.monotonic() >= deadline
-    return _finish(problem, best, best_lb, best_exact, history, converged, tol, t0,
+    return _finish(problem, best, best_lb, best_exact, best_how, history, converged, tol, t0,
                    effort=1 if late else 4)
 
 
-def _finish(problem, best, best_lb, best_exact, history, converged, tol, t0, effort=4):
+#: The info keys that say how a lower bound was certified (kept with the bound).
+_HOW = ("lower_bound_method", "sup_interval", "sup_rtol")
+
+
+def _finish(problem, best, best_lb, best_exact, best_how, history, converged, tol, t0,
+            effort=4):
     """The returned solution's limit certificate: the best certified bound of all rounds, or
     (estimate) the estimate recomputed at ``best`` with ``effort`` times the pricing effort
     (4, or 1 once the deadline has passed)."""
     from .oracle import attach_limit_certificate
-    attach_limit_certificate(best)
+    attach_limit_certificate(best, target_rel_gap=tol)
     if not best.limit_certified:
         _price_estimate(problem, best, effort=effort, random_state=12345)
     elif best_lb > best.lower_bound:
         best.lower_bound = float(best_lb)
         best.limit_gap = float(best.objective - best_lb)
-        best.lower_bound_exact = bool(best_exact) or best.lower_bound_exact
+        best.lower_bound_exact = bool(best_exact)
+        best.info.update(best_how)
     certified, rel = limit_status(best, tol)
     best.info["limit_rel_gap"] = rel
     best.info["limit_gap_certified"] = certified

@@ -131,9 +131,13 @@ class LimitSolution:
     gap, rel_gap : float
         objective − dual_value, and that over |objective| (grid certificate).
     lower_bound, limit_gap : float or None
-        Lower bound on the infinite-width OPT and objective − lower_bound, where computed
-        (see :mod:`limitsolver.oracle`); ``lower_bound_exact`` says whether the sup over Θ
-        behind it was exact (a certificate) or an estimate.
+        Certified lower bound on the infinite-width OPT and objective − lower_bound, where
+        computed (see :mod:`limitsolver.oracle`): the dual point is scaled by λ / U, U a
+        certified upper bound on sup_Θ ‖c(θ)‖. ``lower_bound_exact`` is True iff that sup
+        was computed exactly (d ≤ 2); otherwise U comes from branch and bound
+        (:mod:`limitsolver.bound`). ``info["lower_bound_method"]`` is "exact" or "bounded",
+        ``info["sup_interval"]`` = (best value found, U) and ``info["sup_rtol"]`` its
+        relative width.
     atom_directions : ndarray (k0, d+1), atom_weights : ndarray (k0, T)
         The exact atoms (what :meth:`predict` and the certificates use).
     directions : ndarray (k, d+1), weights : ndarray (k, T)
@@ -279,7 +283,10 @@ class LimitSolution:
                  f"  objective      {self.objective:.10g}",
                  f"  grid gap       {self.gap:.3e} (relative {self.rel_gap:.3e})"]
         if self.lower_bound is not None:
-            kind = "certified" if self.limit_certified else "estimate"
+            how = self.info.get("lower_bound_method") if isinstance(self.info, dict) else None
+            kind = ("certified" if self.lower_bound_exact else
+                    f"certified, sup bounded to {self.info.get('sup_rtol', np.nan):.1e}"
+                    if how == "bounded" else "estimate")
             lines.append(f"  lower bound    {self.lower_bound:.10g} ({kind}); limit gap "
                          f"{self.limit_gap:.3e}")
         lines.append(f"  to the limit   {self.limit_gap_text}")

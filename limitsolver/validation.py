@@ -308,7 +308,9 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
                                **solve_options)
     lb = getattr(solution, "lower_bound", None)
     if lb is not None:
-        kind = "certified" if getattr(solution, "lower_bound_exact", False) else "estimate"
+        info = getattr(solution, "info", None) or {}
+        kind = ("certified" if getattr(solution, "lower_bound_exact", False)
+                or info.get("lower_bound_method") == "bounded" else "estimate")
     else:
         lb, kind = solution.dual_value, GRID_DUAL_LABEL
     f_lim = solution.predict(Xt)

@@ -283,13 +283,16 @@ def test_refined_solution_round_trip(tmp_path):
     assert back.info["refine"] == sol.info["refine"]
 
 
-def test_high_dimension_lower_bound_is_an_estimate():
+def test_high_dimension_lower_bound_is_bounded():
     rng = np.random.default_rng(3)
     X = rng.uniform(-1, 1, (10, 3))
     Y = rng.standard_normal((10, 1))
     sol = solve(X, Y, lam=0.05, n_directions=256)
     assert sol.lower_bound_exact is False
-    assert "estimate" in sol.summary()
+    assert sol.info["lower_bound_method"] == "bounded"
+    lo, up = sol.info["sup_interval"]
+    assert lo <= up
+    assert "certified, sup bounded" in sol.summary()
     assert sol.lower_bound <= sol.objective
 
 
