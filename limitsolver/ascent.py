@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .features import features_rmatvec
+from .features import correlation_norm_gradient, features_rmatvec
 from .penalties import get_penalty
 
 __all__ = ["PriceResult", "price", "data_directions", "split_starts"]
@@ -151,16 +151,7 @@ def _geodesic(theta, target, s, bias, radius):
 
 def _gradient_step(Xt, Z, theta, val, step, penalty, bias, radius, dual):
     """One projected gradient step of ‖c‖ of length ``step`` from each row."""
-    n = Xt.shape[0]
-    C = features_rmatvec(Xt, theta, Z) / n
-    if penalty == "group":
-        U = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-300)
-    else:
-        U = np.zeros_like(C)
-        t = np.argmax(np.abs(C), axis=1)
-        U[np.arange(len(t)), t] = np.sign(C[np.arange(len(t)), t])
-    act = (theta @ Xt.T) > 0
-    grad = ((U @ Z.T) * act) @ Xt / n
+    grad = correlation_norm_gradient(Xt, theta, Z, penalty)
     gn = np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-300)
     return _project(theta + step[:, None] * grad / gn, bias, radius)
 

@@ -103,3 +103,25 @@ def features_rmatvec(Xt, directions, Z, *, block_bytes: int | None = None) -> np
     for s in range(0, M, bs):
         out[s:s + bs] = relu_features(Xt, directions[s:s + bs]).T @ Z
     return out
+
+
+def correlation_norm_gradient(Xt: np.ndarray, theta: np.ndarray, Z: np.ndarray,
+                              penalty: str) -> np.ndarray:
+    """Gradient in θ of ‖c(θ)‖, c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i), at each row of ``theta``.
+
+    ‖·‖ is ‖·‖₂ (``penalty="group"``) or ‖·‖_∞ (``"l1"``). With u the unit (sub)gradient of
+    the norm at c(θ) (c/‖c‖, or sign(c_t) e_t at the largest |c_t|), the gradient is
+    (1/n) Σ_{i: θ·x̃_i > 0} (u·Z_i) x̃_i (relu's derivative taken as 0 at 0).
+
+    Xt : (n, d+1);  theta : (k, d+1);  Z : (n, T).  Returns (k, d+1).
+    """
+    n = Xt.shape[0]
+    C = features_rmatvec(Xt, theta, Z) / n                     # (k, T)
+    if penalty == "group":
+        U = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-300)
+    else:
+        U = np.zeros_like(C)
+        t = np.argmax(np.abs(C), axis=1)
+        U[np.arange(len(t)), t] = np.sign(C[np.arange(len(t)), t])
+    act = (theta @ Xt.T) > 0                                   # (k, n)
+    return ((U @ Z.T) * act) @ Xt / n

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .features import features_rmatvec
+from .features import correlation_norm_gradient, features_rmatvec
 from .penalties import get_penalty
 
 __all__ = ["SupResult", "sup_correlation", "limit_certificate", "attach_limit_certificate",
@@ -384,15 +384,7 @@ def _ascent(Xt, Z, n, theta, penalty, bias, radius, max_iter=60):
     val = _values(Xt, Z, n, theta, dual)
     step = np.full(theta.shape[0], 0.5)
     for _ in range(max_iter):
-        C = features_rmatvec(Xt, theta, Z) / n                 # (k, T)
-        if penalty == "group":
-            U = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-300)
-        else:
-            U = np.zeros_like(C)
-            t = np.argmax(np.abs(C), axis=1)
-            U[np.arange(len(t)), t] = np.sign(C[np.arange(len(t)), t])
-        act = (theta @ Xt.T) > 0                               # (k, n)
-        grad = ((U @ Z.T) * act) @ Xt / n                      # (k, d+1)
+        grad = correlation_norm_gradient(Xt, theta, Z, penalty)  # (k, d+1)
         new = _normalize(theta + step[:, None] * grad / np.maximum(
             np.linalg.norm(grad, axis=1, keepdims=True), 1e-300), bias, radius)
         nv = _values(Xt, Z, n, new, dual)
