@@ -80,7 +80,7 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         (start grid, refinement, final certificate) gets ``max_time`` seconds, or
         ``AUTO_REFINE_TIME`` (45) when ``max_time`` is None, counted from the start of
         ``solve``. The start grid has ``min(4096, max(512, ANY_D_START_WORK // (n·T)))``
-        Sobol directions (4096 up to n·T = 2,500; n·T is what one pass over the grid
+        Sobol directions (4096 up to n·T = 20,000; n·T·M is what one pass over the grid
         costs). Refinement rounds end ``min(FINAL_RESERVE, 0.1·budget)`` seconds before
         the deadline (no round starts unless the previous round's length still fits),
         which is left to the final certificate (the branch and bound's short first pass
@@ -96,7 +96,8 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         ``info["lower_bound_method"] = "bounded"``, with ``info["sup_interval"]``).
     max_time : float, optional
         Wall-clock budget in seconds for the whole call (grid solve and refinement);
-        ``None`` means ``budget.DEFAULT_MAX_TIME`` = 600 s. Every backend checks the
+        ``None`` means ``budget.DEFAULT_MAX_TIME`` = 600 s, except for a refining solve
+        in d ≥ 3: ``AUTO_REFINE_TIME`` = 45 s (see ``refine``). Every backend checks the
         deadline between its iterations; on time-out the best certified point found so
         far is returned with its gap, ``info["timed_out"] = True``, a status that is
         "optimal" only if that point is certified, and a ConvergenceWarning.
@@ -194,8 +195,9 @@ AUTO_REFINE_MAX_NT = 25_000
 AUTO_REFINE_TIME = 45.0
 
 #: Start grid of a refining d ≥ 3 solve: about this many feature entries n·T·M (4096
-#: directions at n·T = 2,500), between ``ANY_D_START_SIZES`` = (smallest, largest) M.
-ANY_D_START_WORK = 2_500 * 4096
+#: directions up to n·T = 20,000, where that grid solve takes ~1 s: digits, n·T = 17,970),
+#: between ``ANY_D_START_SIZES`` = (smallest, largest) M.
+ANY_D_START_WORK = 20_000 * 4096
 ANY_D_START_SIZES = (512, 4096)
 
 #: Seconds before the deadline at which refinement rounds stop (at most a tenth of the

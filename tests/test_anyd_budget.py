@@ -25,8 +25,8 @@ def _planted(n, d, T, seed=0):
 
 def test_start_grid_shrinks_with_n_times_T_within_its_limits():
     lo, hi = api.ANY_D_START_SIZES
-    for n, T, want in [(100, 1, hi), (500, 5, 4096), (1797, 10, 10_240_000 // 17_970),
-                       (20_000, 10, lo)]:
+    for n, T, want in [(100, 1, hi), (1797, 10, 4096), (5000, 20, 819),
+                       (200_000, 10, lo)]:
         p = types.SimpleNamespace(n=n, T=T)
         plan = any_d_budget(p)
         # independent arithmetic: about ANY_D_START_WORK feature entries n·T·M
@@ -39,7 +39,7 @@ def test_start_grid_shrinks_with_n_times_T_within_its_limits():
 def test_default_solve_counts_one_budget_from_its_start(monkeypatch):
     """With the clock of ``solve`` frozen at 1000, refinement must receive the deadline
     1000 + AUTO_REFINE_TIME − reserve, and the grid solve the plan's start grid."""
-    X, Y = _planted(300, 3, 20)            # n·T = 6000: a start grid below 4096
+    X, Y = _planted(1200, 3, 20)           # n·T = 24,000: refined, a start grid < 4096
     seen = {}
     real_solve_problem = api.solve_problem
 
@@ -60,7 +60,7 @@ def test_default_solve_counts_one_budget_from_its_start(monkeypatch):
         warnings.simplefilter("ignore")
         sol = ls.solve(X, Y, lam=0.1)
     plan = any_d_budget(sol.problem)
-    assert seen["grid"] == plan["start_grid"] == api.ANY_D_START_WORK // 6000
+    assert seen["grid"] == plan["start_grid"] == api.ANY_D_START_WORK // 24_000 < 4096
     assert seen["grid_deadline"] == 1000.0 + api.AUTO_REFINE_TIME
     assert seen["deadline"] == 1000.0 + api.AUTO_REFINE_TIME - plan["final_reserve"]
     assert seen["max_iter"] >= 1000
@@ -83,3 +83,20 @@ def test_given_max_time_is_honoured_and_never_worse_than_the_grid_start():
     # the status agrees with the certificate it carries
     assert (sol.status == "optimal") == (sol.limit_certified
                                          and sol.info["limit_rel_gap"] <= 1e-8)
+
+
+def test_newton_step_is_skipped_when_one_iteration_costs_too_much(monkeypatch):
+    import limitsolver.refine_nd as rnd
+    X, Y = _planted(60, 3, 2, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = ls.LimitProblem(X, Y, lam=0.05)
+        sol = solve_problem(p, default_grid(X, p.bias, 64))
+        k = sol.atom_directions.shape[0]
+        # n·T·N² with N = k(d + T) chart variables (no free part), computed here
+        assert rnd.newton_work(p, k) == 60 * 2 * (k * 5) ** 2
+        moved = rnd.newton_solution(p, sol)
+        assert moved is not sol and moved.objective < sol.objective
+        monkeypatch.setattr(rnd, "NEWTON_MAX_WORK", rnd.newton_work(p, k) - 1)
+        kept = rnd.newton_solution(p, sol)
+    assert kept is sol and kept.info["newton_skipped"] == 1
