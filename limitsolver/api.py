@@ -220,6 +220,7 @@ def any_d_budget(problem, max_time=None) -> dict:
     return dict(max_time=budget, start_grid=size,
                 final_reserve=min(FINAL_RESERVE, 0.1 * budget))
 
+
 #: Size of the starting grid when ``solve`` refines and no grid was given (d = 1 also
 #: gets the 2n data breakpoints), except where the joint Newton step applies (d = 1,
 #: squared or logistic loss): there ``refine.coarse_grid``.
