@@ -23,9 +23,10 @@ With ``--threads 0`` each side runs as the library ships: the native solver limi
 one thread inside its restricted solves, and 1-D refinement for its whole loop.
 
 Part 3 — d ≥ 3 (``--part 3``): planted data in d = 3, 5, 10 (n = 500, T = 5), diabetes
-(d = 10) and digits (PCA to 10, T = 10): objective and limit gap (estimated: no certified
-bound for d ≥ 3 here) against time for grids of growing size, for the default ``ls.solve``
-(which refines) and for a refinement from it given ``--factor`` (10) times its time.
+(d = 10) and digits (PCA to 10, T = 10): objective and limit gap (certified by branch and
+bound, loose from d ≈ 5 on; "estimated" where the bound is not available) against time for
+grids of growing size, for the default ``ls.solve`` (which refines within its budget) and
+for a refinement from it given ``--factor`` (10) times its time.
 
     python benchmarks/bench_limit.py [--part 1|2|3|both] [--n 200] [--T 5] [--lam 0.01]
                                      [--dims 1,2] [--time-limit 600] [--repeat 5]
@@ -204,7 +205,7 @@ def part_anyd(names, grid_sizes, factor, grid_time_limit):
     """Part 3: d ≥ 3 — fixed grids of growing size against the default solve (which
     refines: exchange by continuous pricing + joint Newton) and a long refinement from it
     (``factor`` times the default's time in all). Gaps are the library's limit gaps
-    (estimated for d ≥ 3: no certified bound), objectives are what they are."""
+    (certified or estimated, as the "kind" column says), objectives are what they are."""
     print("\nPart 3: d >= 3, squared loss, bias regularized, free none (what a plain "
           "ls.solve(X, Y, lam=lam) does)")
     for name, X, Y, lam in anyd_cases(names):

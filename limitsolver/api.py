@@ -72,10 +72,20 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         and a squared or logistic loss (2-D interpolants need many neurons; refining them
         can take minutes), or d ≥ 3 with a squared or logistic loss and n·T ≤
         ``AUTO_REFINE_MAX_NT`` (25,000): exchange by continuous pricing plus a joint Newton
-        step on directions and weights (:mod:`limitsolver.refine_nd`) for at most
-        ``AUTO_REFINE_TIME`` (40) seconds, after the default grid solve. Pass
+        step on directions and weights (:mod:`limitsolver.refine_nd`). Pass
         ``refine=True`` to refine anything. A result whose limit gap exceeds ``tol`` or is
         only estimated gives one :class:`~limitsolver.exceptions.LimitGapWarning`.
+
+        Budget of a refining solve in d ≥ 3 (see :func:`any_d_budget`): the whole call
+        (start grid, refinement, final certificate) gets ``max_time`` seconds, or
+        ``AUTO_REFINE_TIME`` (45) when ``max_time`` is None, counted from the start of
+        ``solve``. The start grid has ``min(4096, max(512, ANY_D_START_WORK // (n·T)))``
+        Sobol directions (4096 up to n·T = 20,000; n·T·M is what one pass over the grid
+        costs). Refinement rounds end ``min(FINAL_RESERVE, 0.1·budget)`` seconds before
+        the deadline (no round starts unless the previous round's length still fits),
+        which is left to the final certificate (the branch and bound's short first pass
+        per round, its full budget once at the end). ``info["budget"]`` records the
+        budget, start-grid size and both deadlines (in seconds from the start).
     certify_limit : bool
         Compute ``lower_bound`` / ``limit_gap`` / ``lower_bound_exact`` on the solution: a
         lower bound on the infinite-width optimum from the oracle's sup over all of Θ
@@ -86,7 +96,8 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         ``info["lower_bound_method"] = "bounded"``, with ``info["sup_interval"]``).
     max_time : float, optional
         Wall-clock budget in seconds for the whole call (grid solve and refinement);
-        ``None`` means ``budget.DEFAULT_MAX_TIME`` = 600 s. Every backend checks the
+        ``None`` means ``budget.DEFAULT_MAX_TIME`` = 600 s, except for a refining solve
+        in d ≥ 3: ``AUTO_REFINE_TIME`` = 45 s (see ``refine``). Every backend checks the
         deadline between its iterations; on time-out the best certified point found so
         far is returned with its gap, ``info["timed_out"] = True``, a status that is
         "optimal" only if that point is certified, and a ConvergenceWarning.
@@ -104,6 +115,7 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         (``info["status_basis"] = "limit"``), else the grid gap (``"grid"``).
     """
     from .budget import make_deadline
+    t_start = time.monotonic()
     deadline = make_deadline(max_time)
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
     check_random_state(random_state)
@@ -116,6 +128,12 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
         return solve_kernel_problem(problem, tol=tol, verbose=verbose, **solver_options)
     if refine is None:
         refine = grid is None and n_directions is None and _auto_refine(problem)
+    plan = None
+    if refine and problem.d >= 3:
+        plan = any_d_budget(problem, max_time)
+        deadline = min(deadline, t_start + plan["max_time"])
+        if grid is None and n_directions is None:
+            n_directions = plan["start_grid"]
     if grid is None:
         # refinement moves the neurons itself: a coarse start is enough
         from .newton import supports_joint_newton
@@ -131,23 +149,25 @@ def solve(X, Y, *, lam=None, loss="squared", penalty="group", bias="regularized"
     if refine and not sol.info.get("timed_out"):
         from .progress import refine_callback
         from .refine import refine as refine_solution
-        # d ≥ 3: rounds until the limit gap is ≤ tol, no progress, or the time budget
-        # (AUTO_REFINE_TIME unless max_time is given)
-        budget = {}
-        if problem.d >= 3:
+        # d ≥ 3: rounds until the limit gap is ≤ tol, no progress, or the rounds' deadline
+        budget, rounds_deadline = {}, deadline
+        if plan is not None:
             budget = dict(max_iter=10**4)
-            if max_time is None:
-                budget["max_time"] = AUTO_REFINE_TIME
+            rounds_deadline = deadline - plan["final_reserve"]
         callback, bar = refine_callback(progress)
         with bar:
             sol = refine_solution(problem, sol, tol=max(tol, 1e-11), solver=solver,
-                                  deadline=deadline, progress=callback, verbose=verbose,
-                                  **budget)
+                                  deadline=rounds_deadline, progress=callback,
+                                  verbose=verbose, **budget)
     elif certify_limit:
         from .oracle import attach_limit_certificate
         from .refine_nd import warn_limit_gap
         attach_limit_certificate(sol)
         warn_limit_gap(sol, max(tol, 1e-11))
+    if plan is not None:
+        sol.info["budget"] = dict(plan, deadline=deadline - t_start,
+                                  rounds_deadline=deadline - plan["final_reserve"] - t_start,
+                                  elapsed=time.monotonic() - t_start)
     return sol
 
 
@@ -155,7 +175,7 @@ def _auto_refine(problem) -> bool:
     """The rule of ``solve(refine=None)`` (no grid given): refine d = 1 up to
     ``AUTO_REFINE_MAX_N[1]`` samples and d = 2 up to ``AUTO_REFINE_MAX_N[2]`` (not for
     interpolation); for d ≥ 3 with a squared or logistic loss, refine when n·T is at most
-    ``AUTO_REFINE_MAX_NT`` (within ``AUTO_REFINE_TIME`` seconds)."""
+    ``AUTO_REFINE_MAX_NT`` (within ``AUTO_REFINE_TIME`` seconds in all)."""
     if problem.d <= 2:
         return (problem.n <= AUTO_REFINE_MAX_N.get(problem.d, 0)
                 and (problem.d == 1 or problem.loss != "interpolate"))
@@ -170,8 +190,36 @@ AUTO_REFINE_MAX_N = {1: 200, 2: 40}
 #: ... and for d ≥ 3 (squared, logistic loss) when n·T is at most this, ...
 AUTO_REFINE_MAX_NT = 25_000
 
-#: ... with this time budget in seconds for the refinement (its rounds stop after it).
-AUTO_REFINE_TIME = 40.0
+#: ... with this time budget in seconds for the whole call (grid start, refinement and
+#: final certificate) when ``max_time`` is None; a given ``max_time`` replaces it.
+AUTO_REFINE_TIME = 45.0
+
+#: Start grid of a refining d ≥ 3 solve: about this many feature entries n·T·M (4096
+#: directions up to n·T = 20,000, where that grid solve takes ~1 s: digits, n·T = 17,970),
+#: between ``ANY_D_START_SIZES`` = (smallest, largest) M.
+ANY_D_START_WORK = 20_000 * 4096
+ANY_D_START_SIZES = (512, 4096)
+
+#: Seconds before the deadline at which refinement rounds stop (at most a tenth of the
+#: budget), left to the final certificate.
+FINAL_RESERVE = 5.0
+
+
+def any_d_budget(problem, max_time=None) -> dict:
+    """The time plan of a refining ``solve`` in d ≥ 3.
+
+    Returns ``dict(max_time, start_grid, final_reserve)``: the budget in seconds for the
+    whole call (``max_time``, or ``AUTO_REFINE_TIME`` when None), the start grid size
+    ``M = min(hi, max(lo, ANY_D_START_WORK // (n·T)))`` with (lo, hi) =
+    ``ANY_D_START_SIZES`` (a pass over the grid costs O(n·T·M)), and the reserve
+    ``min(FINAL_RESERVE, 0.1·max_time)`` kept free of refinement rounds for the final
+    certificate."""
+    budget = AUTO_REFINE_TIME if max_time is None else float(max_time)
+    lo, hi = ANY_D_START_SIZES
+    size = int(min(hi, max(lo, ANY_D_START_WORK // (problem.n * problem.T))))
+    return dict(max_time=budget, start_grid=size,
+                final_reserve=min(FINAL_RESERVE, 0.1 * budget))
+
 
 #: Size of the starting grid when ``solve`` refines and no grid was given (d = 1 also
 #: gets the 2n data breakpoints), except where the joint Newton step applies (d = 1,

@@ -40,13 +40,32 @@ EXCHANGE_MARGIN = 1e-2
 NEWTON_ITER = 12
 
 
+#: Largest n·T·N² (N = k(d + T) + pT chart variables for k atoms and p free columns:
+#: the cost of one Newton iteration's Gauss–Newton Hessian) for which the joint Newton
+#: step runs; an iteration is not interrupted, and beyond this one can take minutes
+#: (digits, n = 1797, T = 10, 198 atoms in d = 10: 2.8e11, about a minute on one core).
+NEWTON_MAX_WORK = 2e10
+
+
+def newton_work(problem, k: int) -> float:
+    """n·T·N², the cost of one joint Newton iteration on ``k`` atoms (see
+    :func:`~limitsolver.newton_nd.newton_model`)."""
+    N = k * (problem.d + problem.T) + problem.F.shape[1] * problem.T
+    return float(problem.n) * problem.T * float(N) ** 2
+
+
 def newton_solution(problem, sol, *, max_iter=NEWTON_ITER, deadline=None):
     """``sol`` moved by :func:`~limitsolver.newton_nd.joint_newton_nd` and certified on its
-    new atoms, or ``sol`` itself when the moved point is not better."""
+    new atoms, or ``sol`` itself when the moved point is not better, or when one iteration
+    would cost more than ``NEWTON_MAX_WORK`` (:func:`newton_work`; the exchange steps then
+    refine alone, and ``info["newton_skipped"]`` counts the skips)."""
     from .certificate import certify
     from .newton_nd import joint_newton_nd
     from .solution import LimitSolution
     if sol.atom_directions.shape[0] == 0:
+        return sol
+    if newton_work(problem, sol.atom_directions.shape[0]) > NEWTON_MAX_WORK:
+        sol.info["newton_skipped"] = sol.info.get("newton_skipped", 0) + 1
         return sol
     D, V, C, info = joint_newton_nd(problem, sol.atom_directions, sol.atom_weights,
                                     sol.free_coef, max_iter=max_iter, deadline=deadline)
