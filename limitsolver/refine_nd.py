@@ -270,7 +270,7 @@ def warn_limit_gap(sol, tol, *, stacklevel=3) -> bool:
     if "refine" not in sol.info:
         hint = "to tighten: refine=True (moves neurons off the grid) or a larger tol"
     elif rel > tol:
-        hint = "to tighten: a larger time budget (time_limit) or a larger tol"
+        hint = "to tighten: a larger time budget (max_time) or a larger tol"
     else:
         hint = ("the estimate comes from sampled directions: a certified gap needs an exact "
                 "or rigorously bounded sup over all directions")
