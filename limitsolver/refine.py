@@ -43,6 +43,7 @@ import numpy as np
 from .exceptions import SolverFailed
 from .penalties import get_penalty
 from .solvers.native import _blas_threads
+from .status import regrade
 
 __all__ = ["refine", "merge_directions", "coarse_grid"]
 
@@ -224,6 +225,7 @@ def _polished(problem, sol):
     new = LimitSolution(problem, D[active], Vn[active], Cn, cert, status=sol.status,
                         solver=sol.solver, grid=D, info=dict(sol.info, newton_polish=True))
     new.grid_weights = Vn
+    regrade(new, sol)
     return new
 
 
@@ -252,6 +254,7 @@ def _newton_step(problem, sol):
                         solver=sol.solver, grid=D,
                         info=dict(sol.info, joint_newton=info["iterations"]))
     new.grid_weights = V
+    regrade(new, sol)
     return new
 
 

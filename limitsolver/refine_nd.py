@@ -28,6 +28,7 @@ import numpy as np
 
 from .exceptions import ConvergenceWarning
 from .penalties import get_penalty
+from .status import regrade
 
 __all__ = ["refine_any_d", "newton_solution", "limit_status"]
 
@@ -77,6 +78,7 @@ def newton_solution(problem, sol, *, max_iter=NEWTON_ITER, deadline=None):
     new = LimitSolution(problem, D, V, C, cert, status=sol.status, solver=sol.solver, grid=D,
                         info=dict(sol.info, joint_newton=info["iterations"]))
     new.grid_weights = V
+    regrade(new, sol)
     return new
 
 

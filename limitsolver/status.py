@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BASES", "certified_gap", "relative_limit_gap", "set_status"]
+__all__ = ["BASES", "certified_gap", "regrade", "relative_limit_gap", "set_status"]
 
 BASES = ("grid", "limit")
 
@@ -54,3 +54,10 @@ def set_status(solution, tol: float, basis: str) -> str:
     solution.info["status_basis"] = basis
     solution.info["status_tol"] = float(tol)
     return solution.status
+
+
+def regrade(new, old) -> str:
+    """Status of ``new``, a point derived from ``old`` (moved atoms, re-fitted weights) with a
+    certificate of its own: decided from that certificate on the grid basis (its atom set),
+    at the tolerance ``old`` was judged by — never copied from ``old``."""
+    return set_status(new, old.info.get("status_tol", 1e-8), "grid")
