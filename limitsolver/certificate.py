@@ -232,14 +232,9 @@ ROUNDING = 1e-13
 
 
 def _reference_value(problem) -> float:
-    """J_ref: the loss of the zero predictor ((1/(2n))‖Y‖² squared, T·log 2 logistic), or
-    max|Y| for interpolation."""
-    Y = problem.Y
-    if problem.loss == "squared":
-        return 0.5 * float(np.sum(Y * Y)) / problem.n
-    if problem.loss == "logistic":
-        return problem.T * float(np.log(2.0))
-    return float(np.max(np.abs(Y)))
+    """J_ref: the loss of the zero predictor (``reference_value`` of the loss: (1/(2n))‖Y‖²
+    squared, T·log 2 logistic, log K multinomial), or max|Y| for interpolation."""
+    return get_loss(problem.loss).reference_value(problem.Y)
 
 
 def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> Certificate:

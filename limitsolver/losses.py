@@ -1,34 +1,87 @@
-"""Data-fit terms: value, generalized residual, dual (conjugate) value.
+"""Datafits: the loss terms L(F) of the grid problem, with the derivatives and duals solvers use.
 
-Notation (MATH.md): predictions F (n × T), targets Y (n × T). Each loss is
-L(F) = (1/n) Σ_{i,t} ℓ(F_it; Y_it) and exposes
+Notation (MATH.md): predictions F (n × T), targets Y (n × T). Every loss is a sum of
+per-sample terms, L(F) = (1/n) Σ_i ℓ_i(F_i) (F_i ∈ R^T the i-th row), and is a class whose
+static methods are the protocol below. Solvers name the methods they need and check them
+with :func:`require` before they run.
 
-- ``value(F, Y)``      — L(F);
-- ``residual(F, Y)``   — the generalized residual Z = −n ∇L(F) (Y − F for squared loss), so
-  the correlation of a direction is c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i);
-- ``dual_value(Z, Y)`` — (1/n) Σ −ℓ*(−Z_it), the dual objective of a feasible Z;
-- ``scale_dual(Z, Y, smax)`` — the best feasible scaling s ∈ [0, smax] of Z for that dual;
-- ``dual_feasible(Z, Y)`` — whether Z lies in the domain of the conjugate (always true
-  except for the logistic loss, whose dual needs Y∘Z ∈ [0, 1]).
-
-Smooth losses also expose their second derivative, for Newton's method
-(:mod:`limitsolver.newton_nd`): a loss that is a sum of per-entry terms ℓ(F_it; Y_it) gives
-``curvature(F, Y)`` — ℓ''(F_it; Y_it), shape (n, T); a loss coupling the T outputs of a
-sample (as a multinomial loss would) gives ``hessian_blocks(F, Y)`` instead — the (n, T, T)
-Hessians of its per-sample terms. :func:`hessian_blocks` returns the blocks of either kind.
+Values and first order
+  ``value(F, Y)``        L(F).
+  ``gradient(F, Y)``     ∇L(F), shape (n, T) (= −Z/n).
+  ``residual(F, Y)``     the generalized residual Z = −n ∇L(F) (Y − F for the squared loss);
+                         the correlation of a direction is c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i).
+Second order (smooth losses)
+  ``hessian_blocks(F, Y)`` the per-sample Hessians ∇²ℓ_i(F_i), shape (n, T, T); so
+                         ∇²L(F)[D] = (1/n) (∇²ℓ_i(F_i) D_i)_i.
+  ``curvature(F, Y)``    losses that are sums of per-entry terms ℓ(F_it; Y_it) (``separable``)
+                         also give ℓ''(F_it; Y_it), shape (n, T): the blocks are diagonal.
+  ``hessian_matvec(F, Y, D)`` (∇²ℓ_i(F_i) D_i)_i, shape (n, T), without forming blocks.
+Duals
+  ``dual_value(Z, Y)``   D(Z) = −(1/n) Σ_i ℓ_i*(−Z_i), the dual objective at Z (−inf when
+                         Z is outside the conjugate's domain).
+  ``dual_feasible(Z, Y)`` whether Z is in that domain (up to rounding, ``FEAS_TOL``).
+  ``scale_dual(Z, Y, smax)`` the best feasible scaling s ∈ [0, smax] of Z for D.
+  ``reference_value(Y)`` J_ref, the loss of the zero predictor: the scale relative gaps are
+                         floored at (:data:`limitsolver.certificate.ROUNDING`).
+Flags
+  ``name``; ``separable`` (per-entry terms); ``quadratic`` (constant Hessian: the free part
+  can be eliminated exactly by a projection, and Gram-form solvers apply); ``smooth`` (has
+  second derivatives); ``labels``: what Y holds ("real", "pm1" for ±1 labels, "onehot" for
+  one class per sample as a one-hot row).
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, xlogy
+from scipy.special import expit, logsumexp, softmax, xlogy
 
-__all__ = ["SquaredLoss", "LogisticLoss", "InterpolationLoss", "get_loss", "hessian_blocks"]
+__all__ = ["Datafit", "SquaredLoss", "LogisticLoss", "MultinomialLoss", "InterpolationLoss",
+           "get_loss", "hessian_blocks", "require", "LOSS_NAMES"]
 
 
-class SquaredLoss:
-    """L(F) = (1/(2n)) ‖F − Y‖²;  dual D(Z) = (1/n)⟨Y, Z⟩ − (1/(2n))‖Z‖²."""
+class Datafit:
+    """Base of the loss classes: the defaults every loss shares (see the module docstring)."""
+
+    name = ""
+    separable = True
+    quadratic = False
+    smooth = True
+    labels = "real"
+    #: Slack allowed on membership in the conjugate's domain, for rounding.
+    FEAS_TOL = 1e-12
+
+    @classmethod
+    def gradient(cls, F, Y):
+        """∇L(F) = −Z/n, shape (n, T)."""
+        return -cls.residual(F, Y) / Y.shape[0]
+
+    @classmethod
+    def hessian_blocks(cls, F, Y):
+        """Per-sample Hessians (n, T, T); diag(``curvature``) for a separable loss."""
+        h = cls.curvature(F, Y)
+        out = np.zeros(h.shape + (h.shape[1],))
+        idx = np.arange(h.shape[1])
+        out[:, idx, idx] = h
+        return out
+
+    @classmethod
+    def hessian_matvec(cls, F, Y, D):
+        """(∇²ℓ_i(F_i) D_i)_i, shape (n, T); ``curvature ∘ D`` for a separable loss."""
+        return cls.curvature(F, Y) * D
+
+    @staticmethod
+    def dual_feasible(Z, Y) -> bool:
+        return True
+
+    @staticmethod
+    def scale_dual(Z, Y, smax: float) -> float:
+        return min(1.0, smax)
+
+
+class SquaredLoss(Datafit):
+    """ℓ(f; y) = (f − y)²/2:  L(F) = (1/(2n)) ‖F − Y‖²;  D(Z) = (1/n)⟨Y, Z⟩ − (1/(2n))‖Z‖²."""
 
     name = "squared"
+    quadratic = True
 
     @staticmethod
     def value(F, Y) -> float:
@@ -40,7 +93,7 @@ class SquaredLoss:
 
     @staticmethod
     def curvature(F, Y):
-        """ℓ''(F_it; Y_it) = 1 for ℓ = (F − Y)²/2; shape (n, T)."""
+        """ℓ''(F_it; Y_it) = 1; shape (n, T)."""
         return np.ones_like(np.asarray(F, dtype=float))
 
     @staticmethod
@@ -61,18 +114,24 @@ class SquaredLoss:
         return float(np.clip(a / b, 0.0, smax))
 
     @staticmethod
-    def dual_feasible(Z, Y) -> bool:
-        return True
+    def reference_value(Y) -> float:
+        return 0.5 * float(np.sum(Y * Y)) / Y.shape[0]
 
 
-class LogisticLoss:
-    """L(F) = (1/n) Σ log(1 + exp(−Y∘F)) with labels ±1.
+def _entropy_terms(p):
+    """−p log p elementwise for p ∈ [0, 1] (0 at p = 0)."""
+    return -xlogy(p, p)
+
+
+class LogisticLoss(Datafit):
+    """ℓ(f; y) = log(1 + exp(−y f)), labels y = ±1.
 
     Z = Y ∘ σ(−Y∘F); the dual is D(Z) = (1/n) Σ H(Y∘Z) with H the binary entropy (natural
     log), feasible when Y∘Z ∈ [0, 1].
     """
 
     name = "logistic"
+    labels = "pm1"
 
     @staticmethod
     def value(F, Y) -> float:
@@ -84,14 +143,14 @@ class LogisticLoss:
 
     @staticmethod
     def curvature(F, Y):
-        """ℓ''(F_it; Y_it) = σ(m)(1 − σ(m)), m = −Y_it F_it, for ℓ = log(1 + e^m) and Y = ±1."""
+        """ℓ''(F_it; Y_it) = σ(m)(1 − σ(m)), m = −Y_it F_it; shape (n, T)."""
         s = expit(-Y * F)
         return s * (1.0 - s)
 
-    #: Slack allowed on Y∘Z ∈ [0, 1] for rounding in the projection onto the free part,
-    #: relative to the candidate's scale min(1, max Y∘Z): when every sample is well
-    #: separated, Y∘Z is tiny, the entropy H(p) ≈ p log(1/p) is steep there, and an
-    #: absolute slack would let a projection that moved Z by O(Z) pass as rounding.
+    #: The slack on Y∘Z ∈ [0, 1] is relative to the candidate's scale min(1, max Y∘Z): when
+    #: every sample is well separated, Y∘Z is tiny, the entropy H(p) ≈ p log(1/p) is steep
+    #: there, and an absolute slack would let a projection that moved Z by O(Z) pass as
+    #: rounding.
     FEAS_TOL = 1e-12
 
     @classmethod
@@ -110,19 +169,79 @@ class LogisticLoss:
         # H(p) = −p log p − (1−p) log(1−p), with log(1−p) as log1p(−p): for the tiny p of
         # a well-separated sample, log(1 − p) from the rounded 1 − p would lose all digits
         small = np.minimum(p, 1.0 - p)        # exact: 1 − p is exact for p ≥ 1/2
-        H = -xlogy(small, small) - (1.0 - small) * np.log1p(-small)
+        H = _entropy_terms(small) - (1.0 - small) * np.log1p(-small)
         return float(np.sum(H)) / Y.shape[0]
 
     @staticmethod
-    def scale_dual(Z, Y, smax: float) -> float:
-        return min(1.0, smax)
+    def reference_value(Y) -> float:
+        return Y.shape[1] * float(np.log(2.0))
 
 
-class InterpolationLoss:
+class MultinomialLoss(Datafit):
+    """Softmax cross-entropy over the T = K outputs: ℓ_i(f) = logsumexp(f) − ⟨e_{y_i}, f⟩.
+
+    Y holds one-hot rows e_{y_i} (n × K). With p_i = softmax(F_i):
+
+    - Z_i = e_{y_i} − p_i (so Σ_k Z_ik = 0), ∇²ℓ_i = diag(p_i) − p_i p_iᵀ;
+    - conjugate ℓ_i*(u) = Σ_k q_k log q_k with q = u + e_{y_i} in the simplex (+∞ outside),
+      so D(Z) = −(1/n) Σ_i ℓ_i*(−Z_i) = (1/n) Σ_i H(e_{y_i} − Z_i), H(q) = −Σ_k q_k log q_k,
+      feasible when every q_i = e_{y_i} − Z_i lies in the simplex (q_i ≥ 0, Σ_k q_ik = 1);
+    - scaling Z by s ∈ [0, 1] keeps q = (1 − s) e_y + s (e_y − Z) in the simplex.
+    """
+
+    name = "multinomial"
+    separable = False
+    labels = "onehot"
+
+    @staticmethod
+    def value(F, Y) -> float:
+        return float(np.sum(logsumexp(F, axis=1)) - np.sum(Y * F)) / Y.shape[0]
+
+    @staticmethod
+    def residual(F, Y):
+        return Y - softmax(F, axis=1)
+
+    @staticmethod
+    def hessian_blocks(F, Y):
+        """diag(p_i) − p_i p_iᵀ, shape (n, K, K)."""
+        p = softmax(F, axis=1)
+        out = -p[:, :, None] * p[:, None, :]
+        idx = np.arange(p.shape[1])
+        out[:, idx, idx] += p
+        return out
+
+    @staticmethod
+    def hessian_matvec(F, Y, D):
+        """p_i ∘ D_i − p_i ⟨p_i, D_i⟩, shape (n, K)."""
+        p = softmax(F, axis=1)
+        return p * D - p * np.sum(p * D, axis=1, keepdims=True)
+
+    @classmethod
+    def dual_feasible(cls, Z, Y) -> bool:
+        q = Y - Z
+        scale = min(1.0, float(np.max(np.abs(Z), initial=0.0)))
+        tol = cls.FEAS_TOL * max(scale, 1e-300)
+        return bool(np.all(q >= -tol) and np.all(np.abs(np.sum(Z, axis=1)) <= tol * Z.shape[1]))
+
+    @classmethod
+    def dual_value(cls, Z, Y) -> float:
+        """(1/n) Σ_i H(e_{y_i} − Z_i), or −inf outside the simplex."""
+        if not cls.dual_feasible(Z, Y):
+            return -np.inf
+        q = np.clip(Y - Z, 0.0, 1.0)
+        return float(np.sum(_entropy_terms(q))) / Y.shape[0]
+
+    @staticmethod
+    def reference_value(Y) -> float:
+        return float(np.log(Y.shape[1]))
+
+
+class InterpolationLoss(Datafit):
     """The constraint F = Y (λ → 0). Dual D(Z) = (1/n)⟨Y, Z⟩, feasible when
     sup_θ ‖(1/n) Σ_i Z_i relu(θ·x̃_i)‖ ≤ 1; it is homogeneous, so any Z scales to feasibility."""
 
     name = "interpolate"
+    smooth = False
 
     @staticmethod
     def value(F, Y) -> float:
@@ -141,27 +260,40 @@ class InterpolationLoss:
         return smax if float(np.sum(Y * Z)) >= 0 else -smax
 
     @staticmethod
-    def dual_feasible(Z, Y) -> bool:
-        return True
+    def reference_value(Y) -> float:
+        return float(np.max(np.abs(Y)))
 
 
-_LOSSES = {c.name: c for c in (SquaredLoss, LogisticLoss, InterpolationLoss)}
+_LOSSES = {c.name: c for c in (SquaredLoss, LogisticLoss, MultinomialLoss, InterpolationLoss)}
+
+#: Every loss name, in the order the documentation lists them.
+LOSS_NAMES = tuple(_LOSSES)
+
+_SECOND_ORDER = ("hessian_blocks", "hessian_matvec", "curvature")
+
+
+def require(loss, *methods: str, who: str = "this solver") -> None:
+    """Raise ValueError unless ``loss`` provides every method in ``methods``.
+
+    ``"curvature"`` is only provided by separable losses; the other second-order methods
+    only by smooth ones."""
+    missing = []
+    for m in methods:
+        if m in _SECOND_ORDER and not getattr(loss, "smooth", False):
+            missing.append(m)
+        elif m == "curvature" and not getattr(loss, "separable", False):
+            missing.append(m)
+        elif not callable(getattr(loss, m, None)):
+            missing.append(m)
+    if missing:
+        raise ValueError(f"{who} needs {', '.join(missing)} from the loss, which "
+                         f"loss={loss.name!r} does not provide")
 
 
 def hessian_blocks(loss, F, Y):
-    """Per-sample Hessians of the loss terms w.r.t. the T outputs, shape (n, T, T): the
-    loss's own ``hessian_blocks`` when it has one, else diag(``curvature``)."""
-    own = getattr(loss, "hessian_blocks", None)
-    if own is not None:
-        return own(F, Y)
-    curv = getattr(loss, "curvature", None)
-    if curv is None:
-        raise ValueError(f"loss {loss.name!r} has no second derivative")
-    h = curv(F, Y)
-    out = np.zeros(h.shape + (h.shape[1],))
-    idx = np.arange(h.shape[1])
-    out[:, idx, idx] = h
-    return out
+    """Per-sample Hessians of the loss terms w.r.t. the T outputs, shape (n, T, T)."""
+    require(loss, "hessian_blocks", who="a second-order method")
+    return loss.hessian_blocks(F, Y)
 
 
 def get_loss(name: str):

@@ -5,12 +5,22 @@
 - ``l1``: Ω(V) = Σ_j Σ_t |V_jt| (T separate single-task networks), dual norm ‖c‖_∞.
 
 Optimality of weights V (MATH.md): sup_θ dual_norm(c(θ)) ≤ λ.
+
+The protocol every penalty class provides (solvers check it with :func:`require`):
+
+- ``value(V)``, ``row_norms(V)`` (per-neuron cost, (M,)), ``dual_norms(C)`` ((M,));
+- ``prox(V, step)`` — argmin_U ½‖U − V‖² + step·Ω(U);
+- ``support(V)`` — the entries that are free to move smoothly, a boolean (M, T) mask
+  (group: whole rows with V_j ≠ 0; l1: the entries V_jt ≠ 0);
+- ``gradient(V)`` — ∇Ω on the support, (M, T) (group: u_j = V_j/‖V_j‖; l1: sign V);
+- ``hessian_blocks(V)`` — ∇²Ω on the support, one T × T block per row, (M, T, T)
+  (group: (I − u_j u_jᵀ)/‖V_j‖; l1: 0). Rows off the support get zeros.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GroupPenalty", "L1Penalty", "get_penalty"]
+__all__ = ["GroupPenalty", "L1Penalty", "get_penalty", "require"]
 
 
 class GroupPenalty:
@@ -39,6 +49,28 @@ class GroupPenalty:
         scale = np.maximum(0.0, 1.0 - step / np.maximum(nrm, 1e-300))
         return V * scale
 
+    @staticmethod
+    def support(V):
+        """Rows with V_j ≠ 0, broadcast over the T tasks; (M, T) bool."""
+        rows = np.any(V != 0, axis=1, keepdims=True)
+        return np.broadcast_to(rows, V.shape).copy()
+
+    @staticmethod
+    def gradient(V):
+        """u_j = V_j/‖V_j‖ on the support rows, 0 elsewhere; (M, T)."""
+        nrm = np.linalg.norm(V, axis=1, keepdims=True)
+        return np.divide(V, nrm, out=np.zeros_like(V, dtype=float), where=nrm > 0)
+
+    @staticmethod
+    def hessian_blocks(V):
+        """(I − u_j u_jᵀ)/‖V_j‖ on the support rows, 0 elsewhere; (M, T, T)."""
+        nrm = np.linalg.norm(V, axis=1)
+        out = np.zeros((V.shape[0], V.shape[1], V.shape[1]))
+        on = nrm > 0
+        U = V[on] / nrm[on, None]
+        out[on] = (np.eye(V.shape[1])[None] - U[:, :, None] * U[:, None, :]) / nrm[on, None, None]
+        return out
+
 
 class L1Penalty:
     """Ω(V) = Σ_j Σ_t |V_jt|."""
@@ -61,8 +93,31 @@ class L1Penalty:
     def prox(V, step):
         return np.sign(V) * np.maximum(np.abs(V) - step, 0.0)
 
+    @staticmethod
+    def support(V):
+        """Entries V_jt ≠ 0; (M, T) bool."""
+        return np.asarray(V) != 0
+
+    @staticmethod
+    def gradient(V):
+        """sign V on the support (0 elsewhere); (M, T)."""
+        return np.sign(V).astype(float)
+
+    @staticmethod
+    def hessian_blocks(V):
+        """Ω is linear on each orthant: zeros, (M, T, T)."""
+        return np.zeros((V.shape[0], V.shape[1], V.shape[1]))
+
 
 _PENALTIES = {c.name: c for c in (GroupPenalty, L1Penalty)}
+
+
+def require(penalty, *methods: str, who: str = "this solver") -> None:
+    """Raise ValueError unless ``penalty`` provides every method in ``methods``."""
+    missing = [m for m in methods if not callable(getattr(penalty, m, None))]
+    if missing:
+        raise ValueError(f"{who} needs {', '.join(missing)} from the penalty, which "
+                         f"penalty={penalty.name!r} does not provide")
 
 
 def get_penalty(name: str):

@@ -7,7 +7,7 @@ The problem (MATH.md)::
 
     OPT = min_μ  L(f_μ) + λ ∫ ‖dμ‖,   f_μ(x) = ∫_Θ relu(θ·x̃) dμ(θ)  (+ free part)
 
-with loss ``L`` ∈ {squared, logistic, interpolate}, penalty ``‖·‖`` the Euclidean norm
+with loss ``L`` ∈ {squared, logistic, multinomial, interpolate}, penalty ``‖·‖`` the Euclidean norm
 across tasks (``"group"``) or the sum of absolute values (``"l1"``), Θ the unit sphere
 S^d (``bias="regularized"``) or the cylinder S^{d-1} × [-R, R] (``bias="free"``).
 """
@@ -19,13 +19,13 @@ import numpy as np
 
 from .features import augment
 
-__all__ = ["LimitProblem", "LOSSES", "PENALTIES", "BIASES", "FREES", "check_option",
+__all__ = ["LimitProblem", "class_labels", "LOSSES", "PENALTIES", "BIASES", "FREES", "check_option",
            "MAX_MAGNITUDE"]
 
 #: Largest accepted |entry| of X and Y: beyond it, squares and features overflow doubles.
 MAX_MAGNITUDE = 1e100
 
-LOSSES = ("squared", "logistic", "interpolate")
+LOSSES = ("squared", "logistic", "multinomial", "interpolate")
 PENALTIES = ("group", "l1", "kernel")
 BIASES = ("regularized", "free")
 FREES = ("none", "intercept", "affine")
@@ -95,6 +95,33 @@ def check_lam(lam, loss: str) -> float:
     return value
 
 
+def class_labels(Y: np.ndarray) -> tuple:
+    """One-hot targets (n × K) and the class labels (K,) of multinomial targets.
+
+    ``Y`` is either one column of class labels (any K ≥ 2 distinct integer values, sorted to
+    classes 0..K−1) or a one-hot matrix (n × K, K ≥ 2, entries 0/1, one 1 per row; its
+    classes are 0..K−1)."""
+    if Y.shape[1] == 1:
+        y = Y[:, 0]
+        frac = y != np.round(y)
+        if frac.any():
+            i = int(np.argmax(frac))
+            raise ValueError(f"multinomial loss needs integer class labels, but Y[{i}] = "
+                             f"{float(y[i]):g}")
+        classes, idx = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(f"multinomial loss needs at least 2 classes, Y has only "
+                             f"{classes.size} ({classes.tolist()})")
+        return np.eye(classes.size)[idx], classes
+    bad = ~np.isin(Y, (0.0, 1.0))
+    if bad.any() or np.any(np.sum(Y, axis=1) != 1.0):
+        i = int(np.argwhere(bad)[0][0]) if bad.any() else int(np.argmax(np.sum(Y, axis=1) != 1.0))
+        raise ValueError(
+            f"multinomial loss needs one integer class label per sample (a column) or one-hot "
+            f"rows with a single 1, but row {i} of Y is {Y[i].tolist()}")
+    return Y.copy(), np.arange(Y.shape[1], dtype=float)
+
+
 def _check_interpolable(X: np.ndarray, Y: np.ndarray) -> None:
     """Raise a ValueError when two samples share an input but not a target."""
     order = np.lexsort(X.T[::-1])
@@ -124,6 +151,10 @@ class LimitProblem:
         ``squared``: (1/(2n)) Σ_i ‖F(x_i) − y_i‖²;
         ``logistic``: (1/n) Σ_{i,t} log(1 + exp(−y_it F_t(x_i))), labels ±1 (labels
         {0, 1} are refused, not guessed: map them with 2·y − 1);
+        ``multinomial``: (1/n) Σ_i [logsumexp(F(x_i)) − F_{y_i}(x_i)] (softmax
+        cross-entropy): Y is one column of integer class labels (K ≥ 2 distinct values,
+        mapped in sorted order to outputs 0..K−1, see ``classes``) or one-hot rows (n × K);
+        the problem has T = K outputs;
         ``interpolate``: min penalty subject to F(x_i) = y_i.
     penalty : {"group", "l1", "kernel"}
         ``group``: λ Σ_j ‖V_j‖₂ (multi-task); ``l1``: λ Σ_j Σ_t |V_jt| (single-task);
@@ -137,7 +168,9 @@ class LimitProblem:
     ----------
     X : ndarray (n, d);  Y : ndarray (n, T);  Xt : ndarray (n, d+1), ``[X, 1]``;
     F : ndarray (n, p), columns of the free part (p = 0, 1 or d+1);
-    radius : float, R = max_i ‖x_i‖ (the bias bound for ``bias="free"``).
+    radius : float, R = max_i ‖x_i‖ (the bias bound for ``bias="free"``);
+    classes : ndarray (K,) or None, the class label of each output (multinomial loss only;
+    ``Y`` then holds the one-hot rows).
     """
 
     def __init__(self, X, Y, *, lam=None, loss="squared", penalty="group",
@@ -163,6 +196,9 @@ class LimitProblem:
                     f"logistic loss needs labels ±1, but Y[{i}, {t}] = {float(Y[i, t]):g}"
                     + ("; map {0,1} labels with 2·y − 1"
                        if np.all(np.isin(Y, (0.0, 1.0, -1.0))) else ""))
+        self.classes = None
+        if self.loss == "multinomial":
+            Y, self.classes = class_labels(Y)
         if self.loss == "interpolate":
             _check_interpolable(X, Y)
         self.X, self.Y = X, Y

@@ -31,10 +31,11 @@ def native_supports(problem) -> bool:
 
 
 #: The cone class each grid problem (loss, penalty) needs: the group norm is a second-order
-#: cone, the logistic loss an exponential cone, the squared loss with the l1 penalty a
+#: cone, the logistic and multinomial losses an exponential cone, the squared loss with the l1 penalty a
 #: quadratic program, and interpolation with the l1 penalty a linear program.
 PROBLEM_CLASSES = {("squared", "group"): "SOC", ("squared", "l1"): "QP",
                    ("logistic", "group"): "EXP", ("logistic", "l1"): "EXP",
+                   ("multinomial", "group"): "EXP", ("multinomial", "l1"): "EXP",
                    ("interpolate", "group"): "SOC", ("interpolate", "l1"): "LP"}
 
 

@@ -3,11 +3,12 @@
 The grid problem is built once per (data, options, grid) with λ as a ``cvxpy.Parameter``;
 a second λ on the same data and grid reuses the compiled problem.
 
-    minimize_{V, C}  L(Φ V + F C) + λ Ω(V)          (squared / logistic loss)
+    minimize_{V, C}  L(Φ V + F C) + λ Ω(V)          (squared / logistic / multinomial)
     minimize_{V, C}  Ω(V)  s.t.  Φ V + F C = Y      (interpolation)
 
 Ω is ``cp.mixed_norm(V, 2, 1)`` (group) or ``sum(abs(V))`` (l1); the logistic loss goes
-through the exponential cone (``cp.logistic``).
+through the exponential cone (``cp.logistic``), the multinomial loss too
+(``cp.log_sum_exp`` of each row minus the score of its class).
 """
 from __future__ import annotations
 
@@ -106,6 +107,9 @@ class ConicModel:
             obj = cp.sum_squares(pred - Y) / (2.0 * n) + self.lam * omega
         elif problem.loss == "logistic":
             obj = cp.sum(cp.logistic(cp.multiply(-Y, pred))) / n + self.lam * omega
+        elif problem.loss == "multinomial":
+            lse = cp.sum(cp.log_sum_exp(pred, axis=1))
+            obj = (lse - cp.sum(cp.multiply(Y, pred))) / n + self.lam * omega
         else:
             self.constraints = [pred == Y]
             obj = omega
