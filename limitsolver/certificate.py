@@ -25,7 +25,8 @@ from .penalties import get_penalty
 from .pricing import active_store
 
 __all__ = ["Certificate", "certify", "primal_value", "fit_free_part", "dual_candidate",
-           "correlations", "lam_max", "support_dual"]
+           "correlations", "lam_max", "support_dual", "project_free", "reference_value",
+           "grid_sup", "ROUNDING"]
 
 
 @dataclass
@@ -155,10 +156,10 @@ def primal_value(problem, directions, V, C, *, pred=None) -> tuple[float, np.nda
 def dual_candidate(problem, pred) -> np.ndarray:
     """Generalized residual of predictions (n × T), made orthogonal to the free columns."""
     Z = get_loss(problem.loss).residual(pred, problem.Y)
-    return _project_free(problem, Z)
+    return project_free(problem, Z)
 
 
-def _project_free(problem, Z):
+def project_free(problem, Z):
     """Z minus its least-squares fit by the free columns F (done twice, for accuracy)."""
     F = problem.F
     if F.shape[1] == 0:
@@ -226,12 +227,12 @@ def correlations(problem, directions, Z) -> np.ndarray:
 
 
 #: Relative gaps are measured against max(|J|, ROUNDING · J_ref), J_ref the objective's
-#: natural scale (:func:`_reference_value`), so that an optimum of 0 (a free part that
+#: natural scale (:func:`reference_value`), so that an optimum of 0 (a free part that
 #: fits the data) is certified at rounding level instead of dividing by zero.
 ROUNDING = 1e-13
 
 
-def _reference_value(problem) -> float:
+def reference_value(problem) -> float:
     """J_ref: the loss of the zero predictor (``reference_value`` of the loss: (1/(2n))‖Y‖²
     squared, T·log 2 logistic, log K multinomial), or max|Y| for interpolation."""
     return get_loss(problem.loss).reference_value(problem.Y)
@@ -260,7 +261,7 @@ def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> C
         raw = [np.asarray(Z, dtype=float)]
     candidates = []
     for z in raw:
-        zp = _project_free(problem, z)
+        zp = project_free(problem, z)
         # what survives the projection at rounding level is noise, not a dual direction
         if np.max(np.abs(zp), initial=0.0) > 1e-11 * np.max(np.abs(z), initial=0.0):
             candidates.append(zp)
@@ -293,6 +294,6 @@ def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> C
             best = (dual, s * Zc, S)
     dual, Zs, S = best
     gap = primal - dual
-    rel = gap / max(abs(primal), ROUNDING * _reference_value(problem), 1e-300)
+    rel = gap / max(abs(primal), ROUNDING * reference_value(problem), 1e-300)
     return Certificate(primal=primal, dual=dual, gap=gap, rel_gap=rel, dual_point=Zs,
                        max_correlation=S, infeasibility=infeas)

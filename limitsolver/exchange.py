@@ -85,11 +85,11 @@ class _Run:
     """The state of one refinement: best point (by objective), best lower bound, history."""
 
     def __init__(self, problem, *, t0, deadline, tol, verbose, progress=None):
-        from .certificate import ROUNDING, _reference_value
+        from .certificate import ROUNDING, reference_value
         self.problem, self.t0, self.deadline, self.tol = problem, t0, deadline, tol
         self.budget = deadline - time.monotonic()
         self.verbose, self.progress = verbose, progress
-        self.floor = max(ROUNDING * _reference_value(problem), 1e-300)
+        self.floor = max(ROUNDING * reference_value(problem), 1e-300)
         self.best_sol, self.best_lb, self.best_exact, self.best_how = None, -np.inf, True, {}
         self.history, self.start = [], "initial"
         self.lam = 1.0 if problem.loss == "interpolate" else problem.lam

@@ -197,9 +197,9 @@ def _disagree(path, what, stored, fresh):
 def verify_solution(path: str, sol) -> None:
     """Re-certify a loaded solution against its stored data (see the module docstring);
     raises ValueError on any disagreement, warns where a bound cannot be re-verified."""
-    from .certificate import ROUNDING, _reference_value, certify
+    from .certificate import ROUNDING, reference_value, certify
     p, c = sol.problem, sol.certificate
-    scale = max(abs(c.primal), ROUNDING * _reference_value(p), 1e-300)
+    scale = max(abs(c.primal), ROUNDING * reference_value(p), 1e-300)
     tol = RECERTIFY_RTOL * scale
     if abs(c.gap - (c.primal - c.dual)) > tol:
         raise ValueError(f"{path}: stored gap {c.gap!r} is not objective − dual value "

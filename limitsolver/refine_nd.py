@@ -128,8 +128,8 @@ def _price_estimate(problem, sol, *, effort=1, random_state=0):
 
 def limit_status(sol, tol) -> tuple:
     """(certified, relative limit gap) of a solution carrying a limit certificate."""
-    from .certificate import ROUNDING, _reference_value
-    floor = max(ROUNDING * _reference_value(sol.problem), 1e-300)
+    from .certificate import ROUNDING, reference_value
+    floor = max(ROUNDING * reference_value(sol.problem), 1e-300)
     rel = (sol.objective - sol.lower_bound) / max(abs(sol.objective), floor)
     return bool(sol.limit_certified), float(rel)
 

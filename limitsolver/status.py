@@ -27,10 +27,10 @@ BASES = ("grid", "limit")
 
 def relative_limit_gap(solution) -> float:
     """(objective − lower_bound) / max(|objective|, ROUNDING · J_ref); +inf without a bound."""
-    from .certificate import ROUNDING, _reference_value
+    from .certificate import ROUNDING, reference_value
     if solution.lower_bound is None or not np.isfinite(solution.lower_bound):
         return np.inf
-    scale = max(abs(solution.objective), ROUNDING * _reference_value(solution.problem), 1e-300)
+    scale = max(abs(solution.objective), ROUNDING * reference_value(solution.problem), 1e-300)
     return float(solution.objective - solution.lower_bound) / scale
 
 

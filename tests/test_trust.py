@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import limitsolver as ls
-from limitsolver.certificate import ROUNDING, _reference_value, lam_max
+from limitsolver.certificate import ROUNDING, reference_value, lam_max
 from limitsolver.exceptions import ConvergenceWarning, SolverFailed
 from limitsolver.grids import sphere_grid
 from limitsolver.problem import LimitProblem
@@ -23,7 +23,7 @@ from limitsolver.problem import LimitProblem
 
 def _limit_rel(sol):
     """(objective − lower_bound) / max(|objective|, ROUNDING · J_ref), computed here."""
-    scale = max(abs(sol.objective), ROUNDING * _reference_value(sol.problem))
+    scale = max(abs(sol.objective), ROUNDING * reference_value(sol.problem))
     return (sol.objective - sol.lower_bound) / scale
 
 

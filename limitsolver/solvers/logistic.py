@@ -37,7 +37,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit
 
 from ..budget import expired as _expired
-from ..certificate import _project_free, certify, fit_free_part
+from ..certificate import project_free, certify, fit_free_part
 from ..losses import LogisticLoss
 from ..penalties import get_penalty
 from .base import SolverResult
@@ -243,7 +243,7 @@ def solve_native_logistic(problem, dirs, *, tol, warm_start, verbose, opts, pric
     timed_out = False
     while True:
         f = (PhiW @ VW if W.size else 0.0) + F @ C
-        Zp = _project_free(problem, LogisticLoss.residual(f, Y))
+        Zp = project_free(problem, LogisticLoss.residual(f, Y))
         t0 = time.perf_counter()
         S_all, sup = pricer.dual_norms_and_sup(Zp, pen)   # sup: the float64 max
         pricing_time += time.perf_counter() - t0

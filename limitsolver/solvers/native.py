@@ -45,7 +45,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from ..budget import expired
-from ..certificate import _project_free, certify, support_dual
+from ..certificate import project_free, certify, support_dual
 from ..penalties import get_penalty
 from ..pricing import FeatureStore, get_store
 from .base import SolverResult
@@ -162,7 +162,7 @@ def support_dual_retry(problem, dirs, W, VW, C, Z, pred, cert, sup, pricer):
     """
     if not W.size or sup > problem.lam * (1.0 + SUPPORT_DUAL_SLACK):
         return cert
-    Zs = _project_free(problem, support_dual(problem, dirs[W], VW, Z))
+    Zs = project_free(problem, support_dual(problem, dirs[W], VW, Z))
     S_s = pricer.dual_norms_and_sup(Zs, get_penalty(problem.penalty))[1]
     # the primal comes from ``pred`` and Ω(VW); the sup over the grid is S_s
     cert_s = certify(problem, dirs[W], VW, C, Z=Zs, pred=pred, sup_norm=lambda _, s=S_s: s)
