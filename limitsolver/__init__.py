@@ -19,8 +19,8 @@ from .ranges import PredictionRange, prediction_range
 from .solution import LimitSolution
 from .solvers import available_solvers
 from .sweep import Job, SweepResult, sweep
+from .version import __version__
 
-__version__ = "0.1.0"
 
 #: Names imported on first use (scikit-learn is optional and slow to import).
 _LAZY = {"LimitRegressor": "estimators", "LimitClassifier": "estimators",

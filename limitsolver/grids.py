@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["sphere_grid", "cylinder_grid", "breakpoint_directions", "default_grid",
-           "DEFAULT_SIZES", "check_random_state"]
+           "DEFAULT_SIZES", "DEFAULT_SIZE_HIGH_D", "COARSE_GRID_SIZES", "NEWTON_COARSE_SIZE",
+           "check_random_state"]
 
 _KINDS = ("auto", "uniform", "fibonacci", "sobol", "halton", "random")
 
@@ -16,6 +17,18 @@ _KINDS = ("auto", "uniform", "fibonacci", "sobol", "halton", "random")
 #: ``n_directions`` is given (1-D grids also get the 2n data breakpoints).
 DEFAULT_SIZES = {1: 512, 2: 2000}
 DEFAULT_SIZE_HIGH_D = 4096
+
+#: Size of the coarse start grid of a refinement, by input dimension d (``default_grid``
+#: with this many directions, so d = 1 also gets the 2n data breakpoints): refinement moves
+#: the neurons itself, so a coarse start is enough. For d >= 3 a refining ``solve`` sizes
+#: its start grid by the time plan instead (:func:`~limitsolver.api.any_d_budget`).
+COARSE_GRID_SIZES = {1: 64, 2: 256}
+
+#: ... and where the joint Newton step moves the kinks (d = 1, squared or logistic loss),
+#: the number of equally spaced directions alone (no breakpoints): the exchange step finds
+#: the breakpoints that matter (they are candidates of the oracle), and a solve on 2n
+#: breakpoint directions costs more than the refinement after it.
+NEWTON_COARSE_SIZE = 128
 
 
 def _check_count(name: str, value, minimum: int = 1) -> int:

@@ -1,4 +1,4 @@
-"""Checks behind :func:`limitsolver.io.load_solution`: schema, shapes, and re-certification.
+"""Loading a solution file (:func:`read_solution`): schema, shapes, and re-certification.
 
 A solution file is data, never trusted. Loading checks
 
@@ -32,11 +32,15 @@ disagreement is a ``ValueError`` naming the quantity, the stored and the recompu
 from __future__ import annotations
 
 import math
+import os
 import warnings
+from typing import Any
 
 import numpy as np
 
-__all__ = ["check_meta", "check_arrays", "make_problem", "verify_solution",
+from .io_format import ARRAYS, CERT_FIELDS, OPTION_KEYS, SCALARS, read_file
+
+__all__ = ["read_solution", "check_meta", "check_arrays", "make_problem", "verify_solution",
            "RECERTIFY_RTOL", "OPTIMAL_MAX_REL_GAP"]
 
 #: Stored and recomputed values must agree to this fraction of the objective's scale.
@@ -74,19 +78,47 @@ def _dict(path, where, value, keys=None):
     return value
 
 
+def read_solution(path: str | os.PathLike, cls: type) -> Any:
+    """Read a solution file (:mod:`limitsolver.io_format`) into a new ``cls`` instance
+    (``cls`` is :class:`~limitsolver.solution.LimitSolution`, whose ``load`` calls this):
+    metadata and arrays checked, the problem rebuilt, the solution re-certified
+    (:func:`verify_solution`). Raises ValueError on anything the module docstring refuses.
+    """
+    from .certificate import Certificate
+    path = os.fspath(path)
+    arrays, meta = read_file(path)
+    opts, cert_fields, scalars, info, extras = check_meta(path, meta)
+    problem = make_problem(path, arrays, opts)
+    check_arrays(path, arrays, problem)
+    cert = Certificate(dual_point=arrays["dual_point"], **cert_fields)
+    sol = cls(problem, arrays["atom_directions"], arrays["atom_weights"], arrays["free_coef"],
+              cert, status=scalars["status"], solver=scalars["solver"],
+              grid=arrays.get("grid"), info=info, grid_weights=arrays.get("grid_weights"))
+    # the stored merged summary, not a recomputation
+    sol.directions, sol.weights = arrays["directions"], arrays["weights"]
+    sol.lower_bound = scalars["lower_bound"]
+    sol.limit_gap = scalars["limit_gap"]
+    sol.lower_bound_exact = scalars["lower_bound_exact"]
+    sol.extras = dict(extras)
+    for key, value in arrays.items():
+        if key.startswith("extra__"):
+            sol.extras[key[len("extra__"):]] = value
+    verify_solution(path, sol)
+    return sol
+
+
 def check_meta(path: str, meta: dict):
     """Validate the metadata object; returns (options, certificate fields, scalars, info,
     extras)."""
-    from .io import _CERT_FIELDS, _OPTION_KEYS, _SCALARS
     from .solvers import STATUSES
-    opts = dict(_dict(path, "'options'", meta["options"], _OPTION_KEYS))
+    opts = dict(_dict(path, "'options'", meta["options"], OPTION_KEYS))
     if opts["penalty"] not in ("group", "l1"):
         raise ValueError(f"{path}: metadata 'options.penalty' is {opts['penalty']!r}; a "
                          "solution file holds a 'group' or 'l1' solution")
-    raw = _dict(path, "'certificate'", meta["certificate"], _CERT_FIELDS)
+    raw = _dict(path, "'certificate'", meta["certificate"], CERT_FIELDS)
     cert = {f: _number(path, f"'certificate.{f}'", raw[f], finite=f != "rel_gap")
-            for f in _CERT_FIELDS}
-    sc = _dict(path, "'scalars'", meta["scalars"], _SCALARS)
+            for f in CERT_FIELDS}
+    sc = _dict(path, "'scalars'", meta["scalars"], SCALARS)
     if not isinstance(sc["status"], str) or sc["status"] not in STATUSES:
         raise ValueError(f"{path}: metadata 'scalars.status' is {sc['status']!r}; expected "
                          f"one of {', '.join(map(repr, STATUSES))}")
@@ -150,13 +182,12 @@ def _float_array(path, key, A, *, ndim, shape=None):
 
 def check_arrays(path: str, arrays: dict, problem) -> None:
     """Presence, dtype, shape, finiteness and normalization of every stored array."""
-    from .io import _ARRAYS
     n, d, T = problem.n, problem.d, problem.T
     p = problem.F.shape[1]
     shapes = {"atom_directions": (None, d + 1), "atom_weights": (None, T),
               "directions": (None, d + 1), "weights": (None, T), "free_coef": (p, T),
               "dual_point": (n, T), "grid": (None, d + 1), "grid_weights": (None, T)}
-    for key in ("dual_point", *_ARRAYS):
+    for key in ("dual_point", *ARRAYS):
         if key not in arrays:
             raise ValueError(f"{path}: damaged solution file, missing the array {key!r}")
     known = {"X", "Y", *shapes}
@@ -249,7 +280,7 @@ def _replace_grid_certificate(path, sol, fresh, tol) -> None:
     warnings.warn(f"{path}: the stored dual point is not feasible over the stored grid (its "
                   f"certificate was computed on a subset of it); the grid certificate is "
                   f"recomputed over the stored grid: dual value {fresh.dual:.10g} (stored "
-                  f"{c.dual:.10g})", UserWarning, stacklevel=4)
+                  f"{c.dual:.10g})", UserWarning, stacklevel=5)
     sol.certificate = fresh
     sol.objective, sol.dual_value = float(fresh.primal), float(fresh.dual)
     sol.gap, sol.rel_gap = float(fresh.gap), float(fresh.rel_gap)
@@ -276,7 +307,7 @@ def _verify_limit(path: str, sol, tol: float) -> None:
         if sol.lower_bound_exact:
             warnings.warn(f"{path}: the stored lower bound cannot be re-verified cheaply "
                           f"(d = {p.d}, n = {p.n}); it is loaded as an estimate "
-                          "(lower_bound_exact=False)", UserWarning, stacklevel=4)
+                          "(lower_bound_exact=False)", UserWarning, stacklevel=5)
             sol.lower_bound_exact = False
         return
     if p.loss == "interpolate" and obj == 0.0:
@@ -291,6 +322,6 @@ def _verify_limit(path: str, sol, tol: float) -> None:
         warnings.warn(f"{path}: the stored lower bound {lb:.10g} is not reproduced by the "
                       f"stored dual point; it is replaced by the recomputed bound "
                       f"{fresh_lb:.10g} ({'certified' if exact else 'estimate'})",
-                      UserWarning, stacklevel=4)
+                      UserWarning, stacklevel=5)
         sol.lower_bound, sol.lower_bound_exact = fresh_lb, exact
         sol.limit_gap = float(obj - fresh_lb)

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .api import solve_problem, zero_solution
-from .certificate import certify, fit_free_part
+from .gridsolve import solve_problem, zero_solution
 from .certificate import lam_max as compute_lam_max
 from .grids import default_grid
 from .oracle import attach_limit_certificate
@@ -88,7 +87,7 @@ class LimitPath:
     """
 
     lams: np.ndarray
-    solutions: list
+    solutions: list[LimitSolution]
     lam_max: float
     grid: np.ndarray
     times: np.ndarray

@@ -1,10 +1,16 @@
 """`LimitSolution`: a solved limit problem — the measure's atoms, the free part, certificates."""
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import numpy as np
 
+from .certificate import Certificate
 from .features import augment, relu_features
+from .network import Network
 from .penalties import get_penalty
+from .problem import LimitProblem
 
 __all__ = ["LimitSolution", "SHARE_TOL", "MERGE_RTOL", "merge_atoms"]
 
@@ -23,7 +29,9 @@ def _normalize(theta: np.ndarray, bias: str) -> np.ndarray:
 MERGE_RTOL = 0.05
 
 
-def merge_atoms(directions, weights, grid, bias, *, cos_min=0.9, X=None, rtol=MERGE_RTOL):
+def merge_atoms(directions: np.ndarray, weights: np.ndarray, grid: np.ndarray | None,
+                bias: str, *, cos_min: float = 0.9, X: np.ndarray | None = None,
+                rtol: float = MERGE_RTOL) -> tuple[np.ndarray, np.ndarray]:
     """Merge active atoms that sit on neighbouring grid points (a summary of the measure).
 
     Two atoms are neighbours when their distance is at most 1.5 × the larger of their
@@ -156,12 +164,23 @@ class LimitSolution:
         gap decides. ``info["status_basis"]`` says which ("limit" or "grid"); the inner
         backends' own verdicts never set it (they are in ``info["backend_status"]``).
     solver : str                 backend that produced the point.
-    grid : ndarray (M, d+1)      the direction set solved over (for warm starts).
+    grid : ndarray (M, d+1) or None
+        The direction set solved over (for warm starts).
+    grid_weights : ndarray (M, T) or None
+        The weights on every direction of ``grid`` (zero rows included): the full grid
+        point (V, C) the certificate was computed for, row j belonging to ``grid[j]``
+        (warm starts, Newton polishing, re-certification). Set by the grid solve and the
+        refinement; None when the solution was not computed on a grid.
     info : dict                  timings, iterations, backend details.
+    extras : dict
+        Attributes a loaded file carried beyond the schema (:mod:`limitsolver.io`); empty
+        otherwise.
     """
 
-    def __init__(self, problem, atom_directions, atom_weights, free_coef, certificate, *,
-                 status, solver, grid=None, info=None):
+    def __init__(self, problem: LimitProblem, atom_directions: np.ndarray,
+                 atom_weights: np.ndarray, free_coef: np.ndarray, certificate: Certificate,
+                 *, status: str, solver: str, grid: np.ndarray | None = None,
+                 info: dict | None = None, grid_weights: np.ndarray | None = None) -> None:
         self.problem = problem
         self.atom_directions = np.asarray(atom_directions, dtype=float).reshape(-1, problem.dim)
         self.atom_weights = np.asarray(atom_weights, dtype=float).reshape(-1, problem.T)
@@ -177,7 +196,14 @@ class LimitSolution:
         self.status = status
         self.solver = solver
         self.grid = grid
+        self.grid_weights = grid_weights
+        if grid_weights is not None and grid is not None \
+                and np.shape(grid_weights) != (np.shape(grid)[0], problem.T):
+            raise ValueError(f"grid_weights must have shape ({np.shape(grid)[0]}, "
+                             f"{problem.T}) (one row per grid direction), got "
+                             f"{np.shape(grid_weights)}")
         self.info = dict(info or {})
+        self.extras = {}
         # the merged summary is computed on first access (refinement builds many
         # intermediate solutions nobody reads it from), against the grid given here
         self._merge_grid = grid
@@ -195,7 +221,7 @@ class LimitSolution:
         return self._summary()[0]
 
     @directions.setter
-    def directions(self, value):
+    def directions(self, value: np.ndarray) -> None:
         self._merged = (np.asarray(value), self._summary()[1])
 
     @property
@@ -204,7 +230,7 @@ class LimitSolution:
         return self._summary()[1]
 
     @weights.setter
-    def weights(self, value):
+    def weights(self, value: np.ndarray) -> None:
         self._merged = (self._summary()[0], np.asarray(value))
 
     # the free part -------------------------------------------------------------------
@@ -216,7 +242,7 @@ class LimitSolution:
         return self.free_coef[0].copy()
 
     @property
-    def affine(self):
+    def affine(self) -> np.ndarray | None:
         """Free linear part A (d, T) for ``free="affine"``, else None."""
         if self.problem.free != "affine":
             return None
@@ -251,7 +277,7 @@ class LimitSolution:
         return get_penalty(penalty or self.problem.penalty).value(self.atom_weights)
 
     # evaluation ----------------------------------------------------------------------
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         """f(X) for inputs X (m, d) or (m,) when d = 1; returns (m, T)."""
         X = np.asarray(X, dtype=float)
         if X.ndim == 1 and self.problem.d == 1:
@@ -295,7 +321,7 @@ class LimitSolution:
                   f"  status         {self.status} ({self.solver})"]
         return "\n".join(lines)
 
-    def to_network(self):
+    def to_network(self) -> Network:
         """The limit as a finite network (:class:`~limitsolver.network.Network`).
 
         Each exact atom (θ_j, V_j) becomes one balanced neuron (w, b) = √‖V_j‖ θ_j,
@@ -303,7 +329,6 @@ class LimitSolution:
         with ``penalty="l1"`` each atom is split into one neuron per task (a block
         network). The network's training objective equals :attr:`objective` (to rounding).
         """
-        from .network import Network
         p = self.problem
         if p.penalty not in ("group", "l1"):
             raise ValueError(f"penalty={p.penalty!r} has no network form")
@@ -313,20 +338,22 @@ class LimitSolution:
             penalty=p.penalty)
 
     # saving ----------------------------------------------------------------------------
-    def save(self, path) -> str:
+    def save(self, path: str | os.PathLike) -> str:
         """Write this solution to one ``.npz`` file (arrays + JSON metadata, no pickle);
-        returns the path written. See :mod:`limitsolver.io`."""
-        from .io import save_solution
-        return save_solution(self, path)
+        returns the path written. See :mod:`limitsolver.io_format`."""
+        from .io_format import write_solution
+        return write_solution(self, path)
 
     @classmethod
-    def load(cls, path) -> "LimitSolution":
-        """Read a solution written by :meth:`save` (bit-identical arrays and floats)."""
-        from .io import load_solution
-        return load_solution(path)
+    def load(cls, path: str | os.PathLike) -> LimitSolution:
+        """Read a solution written by :meth:`save` (bit-identical arrays and floats),
+        validated and re-certified against its stored data (:mod:`limitsolver.io_verify`;
+        ValueError for a damaged, edited or foreign file)."""
+        from .io_verify import read_solution
+        return read_solution(path, cls)
 
     @property
-    def limit_certified(self):
+    def limit_certified(self) -> bool | None:
         """Whether ``lower_bound`` is a certified bound on OPT (exact sup over Θ, or a
         rigorous bound on it: ``info["lower_bound_method"]`` "exact"/"bounded"); None when
         no limit certificate was computed."""

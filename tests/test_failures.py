@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import limitsolver as ls
-import limitsolver.api as api
+import limitsolver.gridsolve as gridsolve
 from limitsolver.solvers import SolverFailed, SolverResult
 
 X = np.linspace(-1, 1, 10)
@@ -16,7 +16,7 @@ LAM = 0.01
 
 def _chain_with(monkeypatch, behaviours):
     """Make the auto chain ``list(behaviours)`` and each backend act as told."""
-    real = api.run_solver
+    real = gridsolve.run_solver
     calls = []
 
     def fake_chain(solver, problem):
@@ -38,8 +38,8 @@ def _chain_with(monkeypatch, behaviours):
         res.solver = name
         return res
 
-    monkeypatch.setattr(api, "solver_chain", fake_chain)
-    monkeypatch.setattr(api, "run_solver", fake_run)
+    monkeypatch.setattr(gridsolve, "solver_chain", fake_chain)
+    monkeypatch.setattr(gridsolve, "run_solver", fake_run)
     return calls
 
 

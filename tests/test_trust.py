@@ -115,9 +115,9 @@ def test_two_squares_interpolation_refines_without_solver_failure():
 
 
 def test_late_inner_failure_returns_best_point_with_warning(monkeypatch):
-    import limitsolver.api as api
+    import limitsolver.gridsolve as gridsolve
     X, Y = _gd_interpolation_data(3)
-    real, calls = api.run_solver, []
+    real, calls = gridsolve.run_solver, []
 
     def flaky(name, *args, **kw):
         calls.append(name)
@@ -125,7 +125,7 @@ def test_late_inner_failure_returns_best_point_with_warning(monkeypatch):
             raise SolverFailed(f"{name}: made to fail by the test")
         return real(name, *args, **kw)
 
-    monkeypatch.setattr(api, "run_solver", flaky)
+    monkeypatch.setattr(gridsolve, "run_solver", flaky)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         sol = ls.solve(X, Y, loss="interpolate", tol=1e-11)
