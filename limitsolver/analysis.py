@@ -26,11 +26,14 @@ plain kernel of the frozen features; ``weights`` may also be an array (k,) of on
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .exceptions import ConvergenceWarning
 from .features import augment, relu_features
+from .solution import LimitSolution
 
 __all__ = ["neuron_weights", "neuron_kernel", "fit_frozen", "FrozenFit"]
 
@@ -71,7 +74,8 @@ def _active(solution):
     return D[keep], V[keep]
 
 
-def neuron_weights(solution, weights="output_norm", *, tasks=None) -> np.ndarray:
+def neuron_weights(solution: LimitSolution, weights: str | np.ndarray = "output_norm", *,
+                   tasks: Sequence[int] | None = None) -> np.ndarray:
     """The neuron weights s_j ≥ 0 of the active atoms (k,), in the order of
     ``solution.atom_directions`` with zero-weight atoms removed.
 
@@ -100,7 +104,9 @@ def _scaled_features(solution, X, weights, tasks):
     return relu_features(augment(X), D) * np.sqrt(s)
 
 
-def neuron_kernel(solution, X1, X2=None, *, weights="output_norm", tasks=None) -> np.ndarray:
+def neuron_kernel(solution: LimitSolution, X1: Any, X2: Any = None, *,
+                  weights: str | np.ndarray = "output_norm",
+                  tasks: Sequence[int] | None = None) -> np.ndarray:
     """The kernel of a solution's neurons, K(x, x′) = Σ_j s_j relu(θ_j·x̃) relu(θ_j·x̃′).
 
     Parameters
@@ -144,8 +150,10 @@ class FrozenFit:
                                       stationarity residual (for λ = 0 the only check).
     """
 
-    def __init__(self, directions, scale, coef, free_coef, free, lam, objective,
-                 dual_value, train_mse, normal_residual):
+    def __init__(self, directions: np.ndarray, scale: np.ndarray, coef: np.ndarray,
+                 free_coef: np.ndarray, free: str, lam: float, objective: np.ndarray,
+                 dual_value: np.ndarray, train_mse: np.ndarray,
+                 normal_residual: float) -> None:
         self.directions, self.scale = directions, scale
         self.coef, self.free_coef, self.free, self.lam = coef, free_coef, free, lam
         self.objective, self.dual_value = objective, dual_value
@@ -153,7 +161,7 @@ class FrozenFit:
         self.rel_gap = self.gap / max(float(np.sum(np.abs(objective))), 1e-300)
         self.train_mse, self.normal_residual = train_mse, normal_residual
 
-    def features(self, X) -> np.ndarray:
+    def features(self, X: Any) -> np.ndarray:
         """Ψ(X) = [√s_j relu(θ_j·x̃)] (m, k)."""
         X = np.asarray(X, dtype=float)
         if X.ndim == 1 and self.directions.shape[1] == 2:
@@ -163,7 +171,7 @@ class FrozenFit:
                              f"got {X.shape}")
         return relu_features(augment(X), self.directions) * self.scale
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         """Ψ(X) w + free part, shape (m, T′)."""
         X2 = np.asarray(X, dtype=float).reshape(len(X), -1)
         return self.features(X2) @ self.coef + _free_columns(X2, self.free) @ self.free_coef
@@ -177,8 +185,9 @@ def _free_columns(X, free):
     return np.hstack([np.ones((X.shape[0], 1)), X])
 
 
-def fit_frozen(solution, X, Y_new, *, lam=1e-3, ridge=True, weights="uniform", tasks=None,
-               free=None) -> FrozenFit:
+def fit_frozen(solution: LimitSolution, X: Any, Y_new: Any, *, lam: float = 1e-3,
+               ridge: bool = True, weights: str | np.ndarray = "uniform",
+               tasks: Sequence[int] | None = None, free: str | None = None) -> FrozenFit:
     """Fit new tasks on the frozen neurons of ``solution`` (transfer).
 
     Features Ψ_ij = √s_j relu(θ_j·x̃_i) of the active atoms (s_j from ``weights``, as in

@@ -15,7 +15,7 @@ import numpy as np
 
 from .budget import make_deadline
 from .grids import COARSE_GRID_SIZES, check_random_state, default_grid
-from .gridsolve import solve_problem, zero_solution
+from .gridsolve import DEFAULT_TOL, solve_problem, zero_solution
 from .kernel import KernelSolution, solve_kernel_problem
 from .problem import LimitProblem
 from .scores import score
@@ -29,7 +29,7 @@ __all__ = ["solve", "solve_problem", "zero_solution", "any_d_budget", "AUTO_REFI
 def solve(X: Any, Y: Any, *, lam: float | None = None, loss: str = "squared",
           penalty: str = "group", bias: str = "regularized", free: str = "none",
           grid: np.ndarray | None = None, n_directions: int | None = None,
-          solver: str = "auto", tol: float = 1e-8, warm_start: LimitSolution | None = None,
+          solver: str = "auto", tol: float = DEFAULT_TOL, warm_start: LimitSolution | None = None,
           polish: bool = True, random_state: Any = 0, verbose: bool = False,
           refine: bool | None = None, certify_limit: bool = True,
           max_time: float | None = None, progress: bool | None = None,
@@ -79,7 +79,7 @@ def solve(X: Any, Y: Any, *, lam: float | None = None, loss: str = "squared",
         (``grids.COARSE_GRID_SIZES``) when no grid is given. ``None`` (auto) refines when neither
         ``grid`` nor ``n_directions`` is given and the problem is cheap: d = 1 with
         n ≤ ``AUTO_REFINE_MAX_N[1]`` (200), or d = 2 with n ≤ ``AUTO_REFINE_MAX_N[2]`` (40)
-        and a squared or logistic loss (2-D interpolants need many neurons; refining them
+        and any loss but interpolation (2-D interpolants need many neurons; refining them
         can take minutes), or d ≥ 3 with a squared or logistic loss and n·T ≤
         ``AUTO_REFINE_MAX_NT`` (25,000): exchange by continuous pricing plus a joint Newton
         step on directions and weights (:mod:`limitsolver.refine_nd`). Pass

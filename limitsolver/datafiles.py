@@ -23,7 +23,7 @@ class DataFileError(ValueError):
     """A data file that cannot be used: missing, empty, malformed or non-numeric."""
 
 
-def parse_names(spec) -> list[str] | None:
+def parse_names(spec: str | None) -> list[str] | None:
     """``"a,b" `` or ``["a", "b,c"]`` → ``["a", "b", "c"]``; None stays None."""
     if spec is None:
         return None
@@ -34,7 +34,8 @@ def parse_names(spec) -> list[str] | None:
     return names
 
 
-def read_data(path, *, features=None, targets=None):
+def read_data(path: str | os.PathLike, *, features: list | None = None,
+              targets: list | None = None) -> tuple[np.ndarray, np.ndarray, list, list]:
     """Read inputs and targets from a CSV or NPZ file.
 
     Parameters

@@ -1,12 +1,15 @@
 """Built-in data sets."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["make_demo", "make_shared_features"]
 
 
-def make_demo(n: int = 30, n_tasks: int = 2, noise: float = 0.0, random_state=0):
+def make_demo(n: int = 30, n_tasks: int = 2, noise: float = 0.0,
+              random_state: Any = 0) -> tuple[np.ndarray, np.ndarray]:
     """The built-in 1-D multi-task data set.
 
     ``n`` equally spaced points on [−1, 1]; task t is a piecewise-linear function whose
@@ -33,8 +36,8 @@ def make_demo(n: int = 30, n_tasks: int = 2, noise: float = 0.0, random_state=0)
 
 
 def make_shared_features(n: int = 12, n_tasks: int = 4, *, n_kinks: int = 3, noise: float = 0.1,
-                         n_test: int = 200, random_state=0, d: int = 1,
-                         normalize: bool = False, return_neurons: bool = False):
+                         n_test: int = 200, random_state: Any = 0, d: int = 1,
+                         normalize: bool = False, return_neurons: bool = False) -> tuple:
     """Tasks that share a few ReLU neurons: the multi-task benefit data set.
 
     The k = ``n_kinks`` shared neurons θ_k = (w_k, b_k) are drawn once; task t is

@@ -49,12 +49,14 @@ every L, so λ has the same scale at every depth.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["deep_kernels", "relu_moment", "check_depth"]
 
 
-def check_depth(depth) -> int:
+def check_depth(depth: Any) -> int:
     """Validate a depth L (an integer ≥ 1) and return it as int."""
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
         raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
@@ -63,7 +65,8 @@ def check_depth(depth) -> int:
     return int(depth)
 
 
-def relu_moment(q_a: np.ndarray, q_b: np.ndarray, c: np.ndarray):
+def relu_moment(q_a: np.ndarray, q_b: np.ndarray,
+                c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The He-scaled ReLU moments of a centred Gaussian pair.
 
     Parameters
@@ -86,7 +89,8 @@ def relu_moment(q_a: np.ndarray, q_b: np.ndarray, c: np.ndarray):
     return S, (np.pi - alpha) / np.pi
 
 
-def deep_kernels(k1, g1, k1_aa, k1_bb, depth: int, *, ntk: bool) -> np.ndarray:
+def deep_kernels(k1: np.ndarray, g1: np.ndarray, k1_aa: np.ndarray, k1_bb: np.ndarray,
+                 depth: int, *, ntk: bool) -> np.ndarray:
     """Compose the depth-1 kernels into the depth-L arc-cosine kernel or NTK.
 
     Parameters

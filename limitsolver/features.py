@@ -55,7 +55,8 @@ def _block_size(n: int, M: int, block_bytes: int | None) -> int:
     return max(1, min(M, budget // max(1, 8 * n)))
 
 
-def features_matvec(Xt, directions, V, *, block_bytes: int | None = None) -> np.ndarray:
+def features_matvec(Xt: np.ndarray, directions: np.ndarray, V: np.ndarray, *,
+                    block_bytes: int | None = None) -> np.ndarray:
     """Compute ``Φ V`` block by block.
 
     Parameters
@@ -82,7 +83,8 @@ def features_matvec(Xt, directions, V, *, block_bytes: int | None = None) -> np.
     return out
 
 
-def features_rmatvec(Xt, directions, Z, *, block_bytes: int | None = None) -> np.ndarray:
+def features_rmatvec(Xt: np.ndarray, directions: np.ndarray, Z: np.ndarray, *,
+                     block_bytes: int | None = None) -> np.ndarray:
     """Compute ``Φᵀ Z`` block by block.
 
     Parameters

@@ -5,6 +5,8 @@ R^{d+1}; ``bias="free"`` uses ‖w‖ = 1 and |b| ≤ R (MATH.md).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["sphere_grid", "cylinder_grid", "breakpoint_directions", "default_grid",
@@ -44,7 +46,7 @@ def _check_count(name: str, value, minimum: int = 1) -> int:
     return int(as_float)
 
 
-def check_random_state(random_state) -> np.random.Generator:
+def check_random_state(random_state: Any) -> np.random.Generator:
     """A Generator from None, an int seed or a Generator, or a ValueError."""
     try:
         return np.random.default_rng(random_state)
@@ -53,7 +55,8 @@ def check_random_state(random_state) -> np.random.Generator:
                          f"numpy Generator, got {random_state!r}") from None
 
 
-def sphere_grid(dim: int, n_points: int, kind: str = "auto", random_state=None) -> np.ndarray:
+def sphere_grid(dim: int, n_points: int, kind: str = "auto",
+                random_state: Any = None) -> np.ndarray:
     """Points on the unit sphere S^{dim−1} ⊂ R^dim.
 
     Parameters
@@ -114,7 +117,7 @@ def sphere_grid(dim: int, n_points: int, kind: str = "auto", random_state=None) 
 
 
 def cylinder_grid(d: int, n_w: int, n_b: int, radius: float, kind: str = "auto",
-                  random_state=None) -> np.ndarray:
+                  random_state: Any = None) -> np.ndarray:
     """Directions (w, b) with w on S^{d−1} and b on a uniform grid of [−R, R].
 
     Returns
@@ -151,7 +154,7 @@ def breakpoint_directions(X: np.ndarray, bias: str) -> np.ndarray:
 
 
 def default_grid(X: np.ndarray, bias: str, n_directions: int | None = None,
-                 random_state=0) -> np.ndarray:
+                 random_state: Any = 0) -> np.ndarray:
     """The documented default direction set for inputs X (n × d).
 
     - d = 1: ``n_directions`` (default 512) equally spaced directions — angles on S¹ for

@@ -35,7 +35,11 @@ from .solvers.polish import polish as polish_result
 from .status import set_status
 
 __all__ = ["solve_problem", "zero_solution", "score", "INTERPOLATION_TOL", "ZERO_TOL",
-           "NEAR_TOL", "TARGET_RANGE", "check_tol"]
+           "NEAR_TOL", "TARGET_RANGE", "DEFAULT_TOL", "check_tol"]
+
+#: The default ``tol`` of ``solve``, ``solve_problem`` and ``limit_path``: the target
+#: relative duality gap of the grid certificate.
+DEFAULT_TOL = 1e-8
 
 #: The closed-form solution for λ ≥ λ_max is labelled optimal when its certified relative
 #: gap (0 up to rounding) is at most this.
@@ -62,7 +66,7 @@ def check_tol(tol: Any) -> float:
 
 
 def solve_problem(problem: LimitProblem, grid: np.ndarray, *, solver: str = "auto",
-                  tol: float = 1e-8, warm_start: LimitSolution | None = None,
+                  tol: float = DEFAULT_TOL, warm_start: LimitSolution | None = None,
                   polish: bool = True, verbose: bool = False, max_time: float | None = None,
                   deadline: float | None = None, **solver_options: Any) -> LimitSolution:
     """Solve a validated :class:`LimitProblem` on the direction set ``grid`` (M × (d+1)).

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from .io_format import ARRAYS, CERT_FIELDS, OPTION_KEYS, SCALARS, read_file
+from .problem import LimitProblem
 
 __all__ = ["read_solution", "check_meta", "check_arrays", "make_problem", "verify_solution",
            "RECERTIFY_RTOL", "OPTIMAL_MAX_REL_GAP"]
@@ -107,7 +108,7 @@ def read_solution(path: str | os.PathLike, cls: type) -> Any:
     return sol
 
 
-def check_meta(path: str, meta: dict):
+def check_meta(path: str, meta: dict) -> tuple[dict, dict, dict, dict, dict]:
     """Validate the metadata object; returns (options, certificate fields, scalars, info,
     extras)."""
     from .solvers import STATUSES
@@ -148,9 +149,8 @@ def check_meta(path: str, meta: dict):
     return opts, cert, scalars, info, extras
 
 
-def make_problem(path: str, arrays: dict, opts: dict):
+def make_problem(path: str, arrays: dict, opts: dict) -> LimitProblem:
     """The LimitProblem of the stored X, Y and options (its own checks, prefixed)."""
-    from .problem import LimitProblem
     for key in ("X", "Y"):
         if key not in arrays:
             raise ValueError(f"{path}: damaged solution file, missing the array {key!r}")
@@ -180,7 +180,7 @@ def _float_array(path, key, A, *, ndim, shape=None):
                          f"{tuple(int(i) for i in np.argwhere(bad)[0])})")
 
 
-def check_arrays(path: str, arrays: dict, problem) -> None:
+def check_arrays(path: str, arrays: dict, problem: LimitProblem) -> None:
     """Presence, dtype, shape, finiteness and normalization of every stored array."""
     n, d, T = problem.n, problem.d, problem.T
     p = problem.F.shape[1]
@@ -225,7 +225,7 @@ def _disagree(path, what, stored, fresh):
                       "was edited")
 
 
-def verify_solution(path: str, sol) -> None:
+def verify_solution(path: str, sol: Any) -> None:
     """Re-certify a loaded solution against its stored data (see the module docstring);
     raises ValueError on any disagreement, warns where a bound cannot be re-verified."""
     from .certificate import ROUNDING, reference_value, certify

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .gridsolve import solve_problem, zero_solution
+from .gridsolve import DEFAULT_TOL, solve_problem, zero_solution
 from .certificate import lam_max as compute_lam_max
 from .grids import default_grid
 from .oracle import attach_limit_certificate
@@ -123,7 +125,7 @@ class LimitPath:
         return head + "\n" + "-" * len(head)
 
     @staticmethod
-    def table_row(lam: float, sol, elapsed: float) -> str:
+    def table_row(lam: float, sol: LimitSolution, elapsed: float) -> str:
         """One line of :meth:`table`: the solution at λ = ``lam`` solved in ``elapsed`` s."""
         lg = "n/a" if sol.limit_gap is None else f"{sol.limit_gap:.2e}"
         if sol.limit_gap is not None and not sol.lower_bound_exact:
@@ -148,12 +150,14 @@ class LimitPath:
                 f"{' (interrupted)' if self.interrupted else ''}>")
 
 
-def limit_path(X, Y, *, lams=None, n_lams: int = 30, eps: float = 1e-3,
+def limit_path(X: Any, Y: Any, *, lams: Any = None, n_lams: int = 30, eps: float = 1e-3,
                loss: str = "squared", penalty: str = "group", bias: str = "regularized",
-               free: str = "none", grid=None, n_directions=None, solver: str = "auto",
-               tol: float = 1e-8, polish: bool = True, random_state=0,
-               warm_start: bool = True, verbose: bool = False, progress=None,
-               callback=None, certify_limit: bool = True, **solver_options) -> LimitPath:
+               free: str = "none", grid: np.ndarray | None = None,
+               n_directions: int | None = None, solver: str = "auto", tol: float = DEFAULT_TOL,
+               polish: bool = True, random_state: Any = 0, warm_start: bool = True,
+               verbose: bool = False, progress: bool | None = None,
+               callback: Callable[[int, float, LimitSolution, float], Any] | None = None,
+               certify_limit: bool = True, **solver_options: Any) -> LimitPath:
     """Solve the grid problem along a decreasing sequence of λ, with warm starts.
 
     For each λ_k (decreasing)::

@@ -2,7 +2,15 @@
 the Axes, and never touches global rcParams."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from matplotlib.axes import Axes
+
+from .compare import ComparisonTable
+from .path import LimitPath
+from .solution import LimitSolution
 
 __all__ = ["plot_fit_1d", "plot_measure", "plot_task_sharing", "plot_comparison", "plot_path",
            "plot_width_convergence", "task_sharing_matrix"]
@@ -15,9 +23,9 @@ def _axes(ax):
     return ax
 
 
-def plot_fit_1d(solution, ax=None, *, n_points: int = 400, show_data: bool = True,
-                show_kinks: bool = True, label: str | None = None, colors=None,
-                names=None):
+def plot_fit_1d(solution: LimitSolution, ax: Axes | None = None, *, n_points: int = 400,
+                show_data: bool = True, show_kinks: bool = True, label: str | None = None,
+                colors: Sequence | None = None, names: Sequence[str] | None = None) -> Axes:
     """Fitted functions of a 1-D solution, one curve per task, with data and kinks.
 
     Kinks of neurons used by a task (see ``LimitSolution.task_usage``) are marked on that
@@ -61,7 +69,8 @@ def _task_colors(T):
     return [cyc[t % len(cyc)] for t in range(T)]
 
 
-def plot_measure(solution, ax=None, *, tol=None):
+def plot_measure(solution: LimitSolution, ax: Axes | None = None, *,
+                 tol: float | None = None) -> Axes:
     """The learned measure: each neuron's direction against its weight norm ‖V_j‖₂.
 
     d = 1: the angle of θ_j = (w, b) on the circle (x-axis, radians) against ‖V_j‖ (stems);
@@ -115,7 +124,7 @@ def plot_measure(solution, ax=None, *, tol=None):
     return ax
 
 
-def task_sharing_matrix(solution) -> np.ndarray:
+def task_sharing_matrix(solution: LimitSolution) -> np.ndarray:
     """S (T × T): S_st = Σ_j |V_js||V_jt| / (‖V_·s‖ ‖V_·t‖), the cosine between the tasks'
     neuron-weight profiles (1 on the diagonal; 0 when two tasks use disjoint neurons)."""
     A = np.abs(np.asarray(solution.weights, dtype=float))
@@ -124,7 +133,7 @@ def task_sharing_matrix(solution) -> np.ndarray:
     return G / np.outer(nrm, nrm)
 
 
-def plot_task_sharing(solution, ax=None):
+def plot_task_sharing(solution: LimitSolution, ax: Axes | None = None) -> Axes:
     """The task-sharing matrix (:func:`task_sharing_matrix`) as an image with values."""
     ax = _axes(ax)
     S = task_sharing_matrix(solution)
@@ -143,7 +152,9 @@ def plot_task_sharing(solution, ax=None):
     return ax
 
 
-def plot_comparison(table, column: str = "test_error", ax=None, *, errors=None, log=False):
+def plot_comparison(table: ComparisonTable, column: str = "test_error",
+                    ax: Axes | None = None, *, errors: str | None = None,
+                    log: bool = False) -> Axes:
     """Bars of one numeric column of a :class:`~limitsolver.compare.ComparisonTable`
     (or a dict {name: value}); ``errors`` are optional error-bar half-widths."""
     ax = _axes(ax)
@@ -160,8 +171,9 @@ def plot_comparison(table, column: str = "test_error", ax=None, *, errors=None, 
     return ax
 
 
-def plot_width_convergence(widths, objectives, ax=None, *, limit=None, lower_bound=None,
-                           label="finite width", spread=None):
+def plot_width_convergence(widths: Any, objectives: Any, ax: Axes | None = None, *,
+                           limit: float | None = None, lower_bound: float | None = None,
+                           label: str = "finite width", spread: Any = None) -> Axes:
     """Training objective against width (plain arrays, e.g. from ``limitsolver.network``).
 
     Parameters
@@ -197,7 +209,7 @@ def _positive(values) -> np.ndarray:
     return arr
 
 
-def plot_path(path, ax=None):
+def plot_path(path: LimitPath, ax: Axes | None = None) -> Axes:
     """A regularization path (:class:`~limitsolver.path.LimitPath`) against λ, log axes.
 
     Left axis (log): the objective, the grid duality gap and, where the solutions carry

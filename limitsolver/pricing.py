@@ -22,7 +22,9 @@ such a block each caller gets a private store. The store is released when the bl
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +83,7 @@ class FeatureStore:
     """
 
     def __init__(self, Xt: np.ndarray, dirs: np.ndarray, budget: int | None = None,
-                 block_bytes: int | None = None, dtype=None):
+                 block_bytes: int | None = None, dtype: Any = None) -> None:
         self.Xt, self.dirs = Xt, dirs
         self.n, self.M = Xt.shape[0], dirs.shape[0]
         self.block_bytes = block_bytes
@@ -127,7 +129,7 @@ class FeatureStore:
             self._Phi32, self._norms = P32, norms
         return self._Phi32
 
-    def dual_norms_and_sup(self, Z: np.ndarray, penalty) -> tuple[np.ndarray, float]:
+    def dual_norms_and_sup(self, Z: np.ndarray, penalty: Any) -> tuple[np.ndarray, float]:
         """Dual norms S_j = ‖Φ_jᵀZ/n‖_* of every direction and their float64 max.
 
         ``penalty`` is a penalty object (``dual_norms``; ``name`` "group" or "l1"). With a
@@ -170,7 +172,7 @@ class FeatureStore:
         self.last_repriced = int(cand.size)
         return S, float(S[cand].max())
 
-    def products(self, Z: np.ndarray, idx=None) -> np.ndarray:
+    def products(self, Z: np.ndarray, idx: Any = None) -> np.ndarray:
         """Φᵀ Z for all directions (or the rows ``idx``), shape (M or |idx|, T); not / n."""
         Z = np.asarray(Z, dtype=float)
         if self.cached:
@@ -181,7 +183,7 @@ class FeatureStore:
         self.n_builds += 1
         return features_rmatvec(self.Xt, D, Z, block_bytes=self.block_bytes)
 
-    def correlations(self, Z: np.ndarray, idx=None) -> np.ndarray:
+    def correlations(self, Z: np.ndarray, idx: Any = None) -> np.ndarray:
         """c = Φᵀ Z / n, shape (M or |idx|, T)."""
         return self.products(Z, idx) / self.n
 
@@ -197,7 +199,7 @@ class FeatureStore:
                 self.correlations_and_norms(np.zeros((self.n, 1)))
         return self._norms
 
-    def correlations_and_norms(self, Z: np.ndarray):
+    def correlations_and_norms(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """c (M × T) and ‖Φ_j‖ (M,) in one pass over the features."""
         if self.cached:
             return self.correlations(Z), self.norms()
@@ -214,7 +216,7 @@ class FeatureStore:
         self._norms = norms
         return out / n, norms
 
-    def columns(self, idx) -> np.ndarray:
+    def columns(self, idx: Any) -> np.ndarray:
         """Φ[:, idx], shape (n, |idx|) (a copy)."""
         if self.cached:
             self.Phi
@@ -225,7 +227,7 @@ class FeatureStore:
 _ACTIVE: list[FeatureStore] = []
 
 
-def active_store(Xt, dirs) -> FeatureStore | None:
+def active_store(Xt: np.ndarray, dirs: np.ndarray) -> FeatureStore | None:
     """The store of an enclosing :func:`shared_store` block for these very arrays, or None."""
     for st in reversed(_ACTIVE):
         if st.Xt is Xt and st.dirs is dirs:
@@ -233,7 +235,7 @@ def active_store(Xt, dirs) -> FeatureStore | None:
     return None
 
 
-def get_store(Xt, dirs, budget: int | None = None,
+def get_store(Xt: np.ndarray, dirs: np.ndarray, budget: int | None = None,
               block_bytes: int | None = None) -> FeatureStore:
     """The shared store for (Xt, dirs) if one is active, else a new private one."""
     st = active_store(Xt, dirs)
@@ -243,7 +245,8 @@ def get_store(Xt, dirs, budget: int | None = None,
 
 
 @contextmanager
-def shared_store(Xt, dirs, budget: int | None = None, block_bytes: int | None = None):
+def shared_store(Xt: np.ndarray, dirs: np.ndarray, budget: int | None = None,
+                 block_bytes: int | None = None) -> Iterator[FeatureStore]:
     """Make one :class:`FeatureStore` of (Xt, dirs) the answer of :func:`get_store` inside
     the block (nested blocks for the same arrays reuse the outer store)."""
     st = active_store(Xt, dirs)

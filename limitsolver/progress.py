@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable
+from typing import Any
 
 __all__ = ["progress_enabled", "progress_bar", "refine_callback"]
 
 
-def progress_enabled(progress) -> bool:
+def progress_enabled(progress: bool | None) -> bool:
     """Resolve a ``progress=`` argument (None, True or False) to on / off."""
     if progress is None:
         if "PYTEST_CURRENT_TEST" in os.environ:
@@ -56,8 +58,9 @@ class _Silent:
         return False
 
 
-def progress_bar(iterable=None, *, total: int | None = None, desc: str = "",
-                 unit: str = "it", progress=None, leave: bool = True):
+def progress_bar(iterable: Iterable | None = None, *, total: int | None = None,
+                 desc: str = "", unit: str = "it", progress: bool | None = None,
+                 leave: bool = True) -> Any:
     """A tqdm bar over ``iterable`` (or one updated by hand) when progress is enabled and
     tqdm is installed, else a silent stand-in with the same methods."""
     if not progress_enabled(progress):
@@ -69,7 +72,8 @@ def progress_bar(iterable=None, *, total: int | None = None, desc: str = "",
     return tqdm(iterable, total=total, desc=desc, unit=unit, leave=leave, file=sys.stderr)
 
 
-def refine_callback(progress, *, desc: str = "refine"):
+def refine_callback(progress: bool | None, *,
+                    desc: str = "refine") -> tuple[Callable[[dict], None] | None, Any]:
     """A ``progress`` callable for :func:`~limitsolver.refine.refine` (None when off): it
     shows one bar step per refinement iteration with the current relative limit gap.
     Returns (callback, bar); close the bar when the refinement returns."""

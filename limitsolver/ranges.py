@@ -31,12 +31,15 @@ What is certified (and what is not):
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .certificate import primal_value
 from .features import augment, relu_features
 from .grids import default_grid
+from .solution import LimitSolution
 
 __all__ = ["prediction_range", "PredictionRange", "RANGE_GRID_SIZE"]
 
@@ -67,7 +70,7 @@ class PredictionRange:
     infeasibility : float    max interpolation residual (0 for other losses).
     """
 
-    def __init__(self, **kw):
+    def __init__(self, **kw: Any) -> None:
         self.__dict__.update(kw)
 
     @property
@@ -116,8 +119,10 @@ def _solve(prob, solver):
     return False
 
 
-def prediction_range(solution, X_eval, *, eps=1e-6, tasks=(0,), grid=None,
-                     n_directions=None, solver=None, random_state=0) -> PredictionRange:
+def prediction_range(solution: LimitSolution, X_eval: Any, *, eps: float = 1e-6,
+                     tasks: Sequence[int] = (0,), grid: np.ndarray | None = None,
+                     n_directions: int | None = None, solver: str | None = None,
+                     random_state: Any = 0) -> PredictionRange:
     """Min and max of f_μ,t(x) over measures μ on a finite support set with J(μ) ≤ B.
 
     Parameters

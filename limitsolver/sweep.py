@@ -12,14 +12,17 @@ import threading
 import time
 import traceback
 import warnings
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .exceptions import ConvergenceWarning, LimitGapWarning
 from .progress import progress_bar
 
-__all__ = ["Job", "SweepResult", "sweep", "run_job", "objectives"]
+__all__ = ["Job", "SweepResult", "sweep", "run_job", "objectives", "summarize_warnings"]
 
 # The conic backends cache compiled models per (data, grid) and set λ on them before each
 # solve, so two threads of one process must not solve at the same time.
@@ -133,8 +136,8 @@ def _is_dask_client(executor) -> bool:
             and hasattr(executor, "get_executor"))
 
 
-def sweep(jobs, executor=None, *, keep_solutions: bool = True,
-          progress=None) -> list[SweepResult]:
+def sweep(jobs: Iterable, executor: Any = None, *, keep_solutions: bool = True,
+          progress: bool | None = None) -> list[SweepResult]:
     """Run many independent solves, possibly in parallel, and return results in job order.
 
     Parameters
@@ -159,6 +162,14 @@ def sweep(jobs, executor=None, *, keep_solutions: bool = True,
     -------
     list of SweepResult, one per job, in the order of ``jobs``. Failed jobs (bad input, a
     solver failure, a worker that died) have ``ok=False`` and ``error`` set.
+
+    Warnings
+    --------
+    Each job's warnings are recorded in its ``SweepResult.warnings``, not shown one by one.
+    When some jobs' certificates miss their tolerance, the sweep gives a single summary
+    warning: a :class:`~limitsolver.exceptions.LimitGapWarning` when every such job only
+    missed its limit gap, else a :class:`~limitsolver.exceptions.ConvergenceWarning`
+    (:func:`summarize_warnings`).
     """
     try:
         jobs = list(jobs)
@@ -180,15 +191,43 @@ def sweep(jobs, executor=None, *, keep_solutions: bool = True,
                              f"dask Client, got {type(executor).__name__}")
     bar = progress_bar(total=len(jobs), desc="sweep", unit="job", progress=progress)
     bar.update(len(jobs) - len(pending))
-    if executor is None:
-        with bar:
+    with bar:
+        if executor is None:
             for i, job in pending:
                 results[i] = run_job(i, job, keep_solutions)
                 bar.update(1)
-        return results
-    with bar:
-        _collect(executor, pending, results, keep_solutions, bar)
+        else:
+            _collect(executor, pending, results, keep_solutions, bar)
+    summarize_warnings(results, stacklevel=3)
     return results
+
+
+def summarize_warnings(results: Sequence[SweepResult], *, stacklevel: int = 2) -> str:
+    """Give one warning for all jobs whose certificates missed their tolerance (their
+    recorded warnings include a ConvergenceWarning or LimitGapWarning); returns its text
+    ("" and no warning when there are none).
+
+    The category is :class:`~limitsolver.exceptions.LimitGapWarning` when every such job
+    only missed its limit gap (its grid certificate met ``tol``), else
+    :class:`~limitsolver.exceptions.ConvergenceWarning`.
+    """
+    limit, grid = [], []
+    for r in results:
+        kinds = {w.split(":", 1)[0] for w in r.warnings}
+        if "ConvergenceWarning" in kinds:
+            grid.append(r.index)
+        elif "LimitGapWarning" in kinds:
+            limit.append(r.index)
+    if not (limit or grid):
+        return ""
+    flagged = sorted(limit + grid)
+    shown = ", ".join(map(str, flagged[:10])) + (", ..." if len(flagged) > 10 else "")
+    text = (f"{len(flagged)} of {len(results)} sweep jobs are not certified to their tol "
+            f"({len(grid)} by the grid gap, {len(limit)} by the limit gap only; jobs "
+            f"{shown}); their warnings are in SweepResult.warnings")
+    category = ConvergenceWarning if grid else LimitGapWarning
+    warnings.warn(text, category, stacklevel=stacklevel)
+    return text
 
 
 def _collect(executor, pending, results, keep_solutions, bar) -> None:
@@ -208,6 +247,6 @@ def _collect(executor, pending, results, keep_solutions, bar) -> None:
         bar.update(1)
 
 
-def objectives(results) -> np.ndarray:
+def objectives(results: Sequence[SweepResult]) -> np.ndarray:
     """Objectives of sweep results as an array (NaN for failed jobs)."""
     return np.array([r.objective if r.ok else np.nan for r in results], dtype=float)
