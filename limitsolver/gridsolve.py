@@ -35,7 +35,7 @@ from .solvers.polish import polish as polish_result
 from .status import set_status
 
 __all__ = ["solve_problem", "zero_solution", "score", "INTERPOLATION_TOL", "ZERO_TOL",
-           "NEAR_TOL", "TARGET_RANGE", "DEFAULT_TOL", "check_tol"]
+           "NEAR_TOL", "TARGET_RANGE", "DEFAULT_TOL"]
 
 #: The default ``tol`` of ``solve``, ``solve_problem`` and ``limit_path``: the target
 #: relative duality gap of the grid certificate.
@@ -54,7 +54,7 @@ NEAR_TOL = 1e3
 TARGET_RANGE = (1e-2, 1e2)
 
 
-def check_tol(tol: Any) -> float:
+def _check_tol(tol: Any) -> float:
     """``tol`` as a float in (0, 1) (a relative duality gap), or a ValueError."""
     try:
         tol = float(tol)
@@ -78,7 +78,7 @@ def solve_problem(problem: LimitProblem, grid: np.ndarray, *, solver: str = "aut
     and a ConvergenceWarning. The status speaks of the grid gap (:mod:`limitsolver.status`).
     For λ ≥ λ_max the closed form :func:`zero_solution` is returned.
     """
-    tol = check_tol(tol)
+    tol = _check_tol(tol)
     deadline = make_deadline(max_time, deadline)
     t_budget = time.monotonic()
     if warm_start is not None and not isinstance(warm_start, LimitSolution):

@@ -110,7 +110,8 @@ def _solve(prob, solver):
         try:
             with warnings.catch_warnings():
                 # "optimal_inaccurate" is accepted: the endpoint is re-checked in NumPy
-                warnings.simplefilter("ignore", UserWarning)
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate",
+                                        category=UserWarning)
                 prob.solve(solver=name)
         except (cp.error.SolverError, ArithmeticError, ValueError):
             continue
