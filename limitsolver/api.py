@@ -22,8 +22,8 @@ from .scores import score
 from .solution import LimitSolution
 
 __all__ = ["solve", "solve_problem", "zero_solution", "any_d_budget", "AUTO_REFINE_MAX_N",
-           "AUTO_REFINE_MAX_NT", "LIMIT_TOL_FLOOR", "AUTO_REFINE_TIME", "ANY_D_START_WORK", "ANY_D_START_SIZES",
-           "FINAL_RESERVE"]
+           "AUTO_REFINE_MAX_NT", "AUTO_REFINE_TIME", "ANY_D_START_WORK", "ANY_D_START_SIZES",
+           "FINAL_RESERVE", "LIMIT_TOL_FLOOR"]
 
 
 def solve(X: Any, Y: Any, *, lam: float | None = None, loss: str = "squared",

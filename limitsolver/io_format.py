@@ -24,8 +24,9 @@ Loading (:func:`limitsolver.io_verify.read_solution`, behind ``LimitSolution.loa
 checked (a ``ValueError`` says what is wrong and where), and the solution is re-certified
 from its stored data by :func:`limitsolver.io_verify.verify_solution` (objective, grid dual
 value and gap recomputed from X, Y, atoms, free part and dual point; the limit lower bound
-recomputed for d ≤ 2); a file whose stored numbers disagree with the recomputation is refused. Extra attributes come
-back in the dict ``solution.extras``; nothing from a file is ever set as an attribute.
+recomputed for d ≤ 2); a file whose stored numbers disagree with the recomputation is
+refused. Extra attributes come back in the dict ``solution.extras``; nothing from a file is
+ever set as an attribute.
 
 Floats go through JSON with Python's shortest round-trip repr (and ``NaN``/``Infinity``
 literals), so every number and every array comes back bit-identical.

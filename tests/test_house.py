@@ -56,7 +56,7 @@ TREES = {name: ast.parse(path.read_text(), filename=str(path)) for name, path in
 
 
 def _is_package(name: str) -> bool:
-    return MODULES[name].name == "__init__.py"
+    return name in MODULES and MODULES[name].name == "__init__.py"
 
 
 def _report(title: str, offenders: list[str]) -> str:
@@ -270,15 +270,26 @@ def _bound_names(node: ast.AST) -> list[str]:
     return names
 
 
-def _used_names(tree: ast.AST) -> set[str]:
-    used = set()
+def _annotations(tree: ast.AST):
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            used.add(node.id)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            # string annotations ("LimitSolution") name what they use
-            if node.value.isidentifier():
-                used.add(node.value)
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            yield node.annotation
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns:
+            yield node.returns
+        elif isinstance(node, ast.AnnAssign):
+            yield node.annotation
+
+
+def _used_names(tree: ast.AST) -> set[str]:
+    """Names read anywhere in ``tree``, including inside string annotations."""
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    for ann in _annotations(tree):
+        for node in ast.walk(ann):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                try:
+                    used |= _used_names(ast.parse(node.value, mode="eval"))
+                except SyntaxError:
+                    pass
     return used
 
 
@@ -432,3 +443,31 @@ def test_sweep_summarizes_uncertified_rows_in_one_warning():
     assert len(mine) == 1, [str(w.message) for w in rec]
     assert mine[0].category is LimitGapWarning
     assert "2 of 3" in str(mine[0].message)
+
+
+def test_detectors_find_planted_offences():
+    """The guards themselves, on planted source: an unused import (module and function
+    level), a wholesale ignore filter, a private name reached across modules, a long
+    function and a missing annotation are each found; their correct forms are not."""
+    src = ("import os\nimport sys\nfrom .grids import _KINDS\nfrom . import grids\n"
+           "def f() -> None:\n    import json\n    sys.exit(grids._check_count, _KINDS)\n")
+    tree = ast.parse(src)
+    assert _unused_imports("limitsolver.x", tree) == ["limitsolver.x:1 os",
+                                                       "limitsolver.x:6 json"]
+    assert _private_reaches("limitsolver.x", tree) == [
+        "limitsolver.x:3 imports limitsolver.grids._KINDS",
+        "limitsolver.x:7 uses limitsolver.grids._check_count"]
+    calls = [n for n in ast.walk(ast.parse(
+        "w.simplefilter('ignore')\nw.filterwarnings('ignore', '')\n"
+        "w.simplefilter('ignore', UserWarning)\nw.filterwarnings('ignore', message='x')\n"
+        "w.filterwarnings('ignore', category=RuntimeWarning)\n")) if isinstance(n, ast.Call)]
+    assert [_silences_everything(c) for c in calls] == [True, True, False, False, False]
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES + 1))
+    long_src = f'def g():\n    """doc\n\n    more doc"""\n    # a comment\n\n{body}\n'
+    node = ast.parse(long_src).body[0]
+    assert _function_length(node, _code_lines(long_src)) == MAX_FUNCTION_LINES + 2
+
+    def half(a: int, b) -> int:
+        return a
+
+    assert _annotation_problems("half", half, True) == ["half: not annotated: b"]
