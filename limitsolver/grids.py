@@ -160,10 +160,13 @@ def default_grid(X: np.ndarray, bias: str, n_directions: int | None = None,
     - d = 1: ``n_directions`` (default 512) equally spaced directions — angles on S¹ for
       ``bias="regularized"``, offsets b ∈ [−R, R] for each sign of w for ``bias="free"`` —
       plus the 2n data-breakpoint directions, so a bias-free 1-D problem is exact on the grid;
-    - d = 2: a Fibonacci lattice of 2000 points on S² (regularized) or 64 angles × 32
-      offsets (free);
-    - d ≥ 3: 4096 scrambled Sobol directions on S^d (regularized), or 256 × 16 on the
-      cylinder (free).
+    - d = 2: a Fibonacci lattice of 2000 points on S² (regularized), or ⌈N/32⌉ equally
+      spaced angles × 32 offsets (free: 63 × 32 = 2016 directions for N = 2000);
+    - d ≥ 3: 4096 scrambled Sobol directions on S^d (regularized), or ⌈N/16⌉ Sobol
+      directions w × 16 offsets on the cylinder (free: 256 × 16 for N = 4096).
+
+    ``n_directions`` replaces the N of each case (default ``DEFAULT_SIZES`` by d, else
+    ``DEFAULT_SIZE_HIGH_D``).
     """
     X = np.asarray(X, dtype=float)
     d = X.shape[1]

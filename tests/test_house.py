@@ -471,3 +471,14 @@ def test_detectors_find_planted_offences():
         return a
 
     assert _annotation_problems("half", half, True) == ["half: not annotated: b"]
+
+
+def test_default_grid_sizes_are_as_documented():
+    """The counts the ``default_grid`` docstring states, counted independently."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    for d, bias, expected in [(1, "regularized", 512 + 2 * 10), (1, "free", 512 + 2 * 10),
+                              (2, "regularized", 2000), (2, "free", 63 * 32),
+                              (3, "regularized", 4096), (3, "free", 256 * 16)]:
+        X = rng.uniform(-1, 1, (10, d))
+        assert limitsolver.default_grid(X, bias).shape == (expected, d + 1), (d, bias)
