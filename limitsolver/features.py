@@ -18,6 +18,7 @@ __all__ = [
     "relu_features",
     "features_matvec",
     "features_rmatvec",
+    "correlation_norm_gradient",
     "DEFAULT_BLOCK_BYTES",
 ]
 
