@@ -14,8 +14,8 @@ import traceback
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +74,7 @@ class SweepResult:
     solution: object = None
     error: str | None = None
     traceback: str | None = None
-    warnings: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     lam: float | None = None
     penalty: str | None = None
     objective: float | None = None
