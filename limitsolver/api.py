@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .budget import make_deadline
-from .grids import COARSE_GRID_SIZES, check_random_state, default_grid
+from .grids import check_random_state, coarse_grid, default_grid
 from .gridsolve import DEFAULT_TOL, solve_problem, zero_solution
 from .kernel import KernelSolution, solve_kernel_problem
 from .problem import LimitProblem
@@ -76,9 +76,9 @@ def solve(X: Any, Y: Any, *, lam: float | None = None, loss: str = "squared",
     refine : bool, optional
         Move neurons off the grid (:func:`~limitsolver.refine.refine`: exchange + sliding)
         until the limit gap is ≤ ``tol`` relative, starting from a coarse grid
-        (``grids.COARSE_GRID_SIZES``) when no grid is given. ``None`` (auto) refines when neither
-        ``grid`` nor ``n_directions`` is given and the problem is cheap: d = 1 with
-        n ≤ ``AUTO_REFINE_MAX_N[1]`` (200), or d = 2 with n ≤ ``AUTO_REFINE_MAX_N[2]`` (40)
+        (:func:`~limitsolver.grids.coarse_grid`) when no grid is given. ``None`` (auto)
+        refines when neither ``grid`` nor ``n_directions`` is given and the problem is
+        cheap: d = 1 with n ≤ ``AUTO_REFINE_MAX_N[1]`` (200), or d = 2 with n ≤ ``AUTO_REFINE_MAX_N[2]`` (40)
         and any loss but interpolation (2-D interpolants need many neurons; refining them
         can take minutes), or d ≥ 3 with a squared or logistic loss and n·T ≤
         ``AUTO_REFINE_MAX_NT`` (25,000): exchange by continuous pricing plus a joint Newton
@@ -174,15 +174,12 @@ def solve(X: Any, Y: Any, *, lam: float | None = None, loss: str = "squared",
 def _start_grid(problem: LimitProblem, n_directions: int | None, refine: bool,
                 random_state: Any) -> np.ndarray:
     """The grid ``solve`` starts from when none is given: ``default_grid`` with
-    ``n_directions``; when refining without a size, a coarse grid (refinement moves the
-    neurons itself): ``refine.coarse_grid`` where the joint Newton step moves the kinks,
-    else ``grids.COARSE_GRID_SIZES`` directions."""
+    ``n_directions``; when refining without a size, the coarse grid
+    (:func:`~limitsolver.grids.coarse_grid`: refinement moves the neurons itself)."""
     if refine and n_directions is None:
         from .newton import supports_joint_newton
-        if supports_joint_newton(problem):
-            from .refine import coarse_grid
-            return coarse_grid(problem)         # the joint Newton step moves the kinks
-        n_directions = COARSE_GRID_SIZES.get(problem.d)
+        return coarse_grid(problem.X, problem.bias, newton=supports_joint_newton(problem),
+                           random_state=random_state)
     return default_grid(problem.X, problem.bias, n_directions, random_state=random_state)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["sphere_grid", "cylinder_grid", "breakpoint_directions", "default_grid",
-           "DEFAULT_SIZES", "DEFAULT_SIZE_HIGH_D", "COARSE_GRID_SIZES", "NEWTON_COARSE_SIZE",
-           "check_random_state"]
+           "coarse_grid", "DEFAULT_SIZES", "DEFAULT_SIZE_HIGH_D", "COARSE_GRID_SIZES",
+           "NEWTON_COARSE_SIZE", "check_random_state"]
 
 _KINDS = ("auto", "uniform", "fibonacci", "sobol", "halton", "random")
 
@@ -184,3 +184,25 @@ def default_grid(X: np.ndarray, bias: str, n_directions: int | None = None,
     if d == 1:
         G = np.vstack([G, breakpoint_directions(X, bias)])
     return G
+
+
+def coarse_grid(X: np.ndarray, bias: str, *, newton: bool = False,
+                random_state: Any = 0) -> np.ndarray:
+    """The coarse start grid of a refinement for inputs X (n × d).
+
+    - ``newton=True`` (d = 1, where the joint Newton step moves the kinks):
+      ``NEWTON_COARSE_SIZE`` equally spaced directions alone — angles on S¹
+      (``bias="regularized"``), or ``NEWTON_COARSE_SIZE // 2`` offsets in [−R, R],
+      R = max‖x_i‖, for each sign of w (``bias="free"``);
+    - otherwise ``default_grid`` with ``COARSE_GRID_SIZES[d]`` directions (d = 1 also gets
+      the 2n data breakpoints; d >= 3, absent from the table: the default size).
+    """
+    X = np.asarray(X, dtype=float)
+    if newton:
+        if X.ndim != 2 or X.shape[1] != 1:
+            raise ValueError(f"newton=True is the 1-D start grid, got inputs of shape {X.shape}")
+        if bias == "regularized":
+            return sphere_grid(2, NEWTON_COARSE_SIZE)
+        radius = float(np.max(np.abs(X[:, 0])))
+        return cylinder_grid(1, 2, NEWTON_COARSE_SIZE // 2, radius)
+    return default_grid(X, bias, COARSE_GRID_SIZES.get(X.shape[1]), random_state=random_state)

@@ -482,3 +482,21 @@ def test_default_grid_sizes_are_as_documented():
                               (3, "regularized", 4096), (3, "free", 256 * 16)]:
         X = rng.uniform(-1, 1, (10, d))
         assert limitsolver.default_grid(X, bias).shape == (expected, d + 1), (d, bias)
+
+
+def test_coarse_grid_is_the_documented_start():
+    """``grids.coarse_grid``: the Newton start (128 angles, or 64 offsets per sign of w) and
+    otherwise ``default_grid`` with ``COARSE_GRID_SIZES[d]``, built here directly."""
+    import numpy as np
+
+    from limitsolver.grids import COARSE_GRID_SIZES, coarse_grid
+    X = np.linspace(-2, 1, 7)[:, None]
+    theta = 2 * np.pi * np.arange(128) / 128
+    assert np.allclose(coarse_grid(X, "regularized", newton=True),
+                       np.column_stack([np.cos(theta), np.sin(theta)]))
+    b = np.linspace(-2, 2, 64)
+    expected = np.vstack([np.column_stack([np.full(64, s), b]) for s in (1.0, -1.0)])
+    assert np.allclose(coarse_grid(X, "free", newton=True), expected)
+    assert coarse_grid(X, "regularized").shape == (COARSE_GRID_SIZES[1] + 2 * 7, 2)
+    X2 = np.random.default_rng(0).uniform(-1, 1, (5, 2))
+    assert coarse_grid(X2, "regularized").shape == (COARSE_GRID_SIZES[2], 3)
