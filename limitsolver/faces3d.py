@@ -69,6 +69,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .faces3d_eig import approx_top_pair, exact_top_pair
 from .features import features_rmatvec
 
 __all__ = ["Faces3DResult", "exact_sup_3d", "FACES3D_BLOCK_BYTES"]
@@ -215,71 +216,105 @@ def _vertex_edge(M, geo, tau):
 # ---------------------------------------------------------------------------------------
 # 2-faces and cells next to the arcs
 # ---------------------------------------------------------------------------------------
-def _top_eigenvalues(H, tau):
-    """Indices and λ_max(HᵀH) of the rows of H (N, Tc, k) with λ_max > tau², screened
-    by ‖H‖_F² ≥ λ_max first."""
-    tau2 = tau * tau if tau > 0 else -1.0
-    fro = np.einsum("ntk,ntk->n", H, H)
-    idx = np.flatnonzero(fro > tau2)
-    if H.shape[1] == 1 or idx.size == 0:
-        return idx, fro[idx]
-    Hs = H[idx]
-    G = Hs @ Hs.transpose(0, 2, 1) if H.shape[1] <= H.shape[2] else \
-        Hs.transpose(0, 2, 1) @ Hs
-    lam = np.linalg.eigvalsh(G)[:, -1]
-    keep = lam > tau2
-    return idx[keep], lam[keep]
+def _arc_end_checks(Xt, geo):
+    """Every face next to arc j lies on the arc's side of the inputs switched at its two
+    ends: (x̃ (b·K, 4), sign (b·K,)) for the start and the end event (sentinels: x̃ = 0)."""
+    k, sg = geo["k"], geo["sg"]
+    xs = Xt[k] * (sg != 0)[..., None]
+    xe = np.roll(xs, -1, axis=1)
+    return [(xs.reshape(-1, 4), sg.ravel()), (xe.reshape(-1, 4), -np.roll(sg, -1, axis=1).ravel())]
 
 
-def _family(M, Wadd, basis, checks, tau):
-    """Candidates ±(top eigenvector) of the faces whose form is (M + Wadd) restricted to
-    ``basis`` (None: all of R⁴), one face per arc. M (b, K, Tc, 4); Wadd (b, Tc, 4) or
-    None; basis (b, 4, k) or None; checks: list of (x̃ (b, 4), s) — a candidate θ must have
-    s·θ·x̃ ≥ −slack (it lies on that side, else it is not in its face)."""
+def _inside_tests(th, v, H, A, circ, gidx, spec, arc_checks, slack):
+    """Necessary conditions for θ (rows ``th``; ``gidx`` their arc indices in the block,
+    ``circ`` their circles, H and A their restricted and full forms) to be the maximizer
+    of its face: the sides of i, j and of the arc's end inputs, and for a 2-face in H_i
+    the kink condition 0 ≤ c·Aδ ≤ −c·W_iδ (no ascent into either neighbouring cell; δ
+    crosses H_i: x̃_i on the sphere, e_b on the cylinder)."""
+    _, _, checks, kink = spec
+    ok = np.ones(len(th), dtype=bool)
+    for xk, s in checks:
+        xs = xk[circ]
+        ok &= s * np.einsum("na,na->n", th, xs) >= -slack * np.linalg.norm(xs, axis=1)
+    for xk, s in arc_checks:
+        xs = xk[gidx]
+        ok &= s[gidx] * np.einsum("na,na->n", th, xs) >= -slack * np.linalg.norm(xs, axis=1)
+    if kink is not None:
+        Wi, delta = kink
+        c = np.einsum("ntk,nk->nt", H, v)
+        Ad = np.einsum("nta,na->nt", A, delta[circ])
+        Wd = np.einsum("nta,na->nt", Wi[circ], delta[circ])
+        s0, s1 = np.sum(c * Ad, axis=1), np.sum(c * Wd, axis=1)
+        tol = slack * np.linalg.norm(c, axis=1) * (np.linalg.norm(Ad, axis=1)
+                                                    + np.linalg.norm(Wd, axis=1))
+        ok &= (s0 >= -tol) & (s0 + s1 <= tol)
+    return ok
+
+
+def _family(M, spec, arc_checks, tau, msq=None):
+    """Candidates ±(top eigenvector) of the faces whose form is A = M + Wadd restricted
+    to ``basis`` (None: all of R⁴), one face per arc, kept when their claim exceeds
+    ``tau`` and they pass :func:`_inside_tests`. M (b, K, Tc, 4); spec = (Wadd (b, Tc, 4)
+    or None, basis (b, 4, k) or None, checks [(x̃ (b, 4), s)], kink None or
+    (W_i (b, Tc, 4), δ (b, 4))); msq: ‖M‖_F² per arc, if known.
+
+    Screens, each an upper bound on the claim λ_max(HᵀH), H = A·basis: ‖A‖_F² ‖basis‖₂²
+    (without forming A), then ‖H‖_F², then closed-form eigenpairs with loose tests; the
+    survivors get LAPACK eigenpairs and strict tests."""
+    Wadd, basis, _, _ = spec
     b, K, Tc, _ = M.shape
-    A = M if Wadd is None else M + Wadd[:, None]
-    H = A if basis is None else np.einsum("bjta,bak->bjtk", A, basis)
-    H = H.reshape(b * K, Tc, -1)
-    idx, lam = _top_eigenvalues(H, tau)
-    if idx.size == 0:
-        return np.zeros((0, 4)), np.zeros(0), b * K
-    Hs = H[idx]
-    if Tc == 1:
-        v = Hs[:, 0, :]
-    else:
-        v = np.linalg.eigh(Hs.transpose(0, 2, 1) @ Hs)[1][..., -1]
-    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-300)
-    circ = idx // K
-    th = v if basis is None else np.einsum("nak,nk->na", basis[circ], v)
-    dirs, claims = [], []
-    for sign in (1.0, -1.0):
-        ok = np.ones(len(idx), dtype=bool)
-        for xk, s in checks:
-            xs = xk[circ]
-            ok &= s * sign * np.sum(th * xs, axis=1) >= -_SIGN_RTOL * np.linalg.norm(xs, axis=1)
-        dirs.append(sign * th[ok])
-        claims.append(np.sqrt(lam[ok]))
-    return np.vstack(dirs), np.concatenate(claims), b * K
+    Mf = M.reshape(b * K, Tc, 4)
+    tau2 = tau * tau if tau > 0 else -1.0
+    asq = np.einsum("nta,nta->n", Mf, Mf) if msq is None else msq
+    if Wadd is not None:
+        asq = (asq.reshape(b, K) + 2 * np.einsum("bjta,bta->bj", M, Wadd)
+               + np.einsum("bta,bta->b", Wadd, Wadd)[:, None]).ravel()
+    if basis is not None:
+        qn = np.linalg.norm(basis, ord=2, axis=(1, 2)) ** 2
+        asq = (asq.reshape(b, K) * qn[:, None]).ravel()
+    idx = np.flatnonzero(asq > tau2 * (1 - 1e-9))
+    A = Mf[idx] if Wadd is None else Mf[idx] + Wadd[idx // K]
+    H = A if basis is None else A @ basis[idx // K]
+    keep = np.einsum("ntk,ntk->n", H, H) > tau2 * (1 - 1e-9)
+    idx, A, H = idx[keep], A[keep], H[keep]
+    for exact in (False, True):
+        lam, v = (exact_top_pair if exact else approx_top_pair)(H)
+        big = lam > (tau2 if exact else tau2 * (1 - 1e-6))
+        idx, A, H, lam, v = idx[big], A[big], H[big], lam[big], v[big]
+        circ = idx // K
+        th = v if basis is None else np.einsum("nak,nk->na", basis[circ], v)
+        slack = _SIGN_RTOL if exact else 1e-6
+        oks = [_inside_tests(sg * th, sg * v, H, A, circ, idx, spec, arc_checks, slack)
+               for sg in (1.0, -1.0)]
+        if not exact:
+            sel = oks[0] | oks[1]
+            idx, A, H = idx[sel], A[sel], H[sel]
+    dirs = np.vstack([th[oks[0]], -th[oks[1]]])
+    claims = np.sqrt(np.concatenate([lam[oks[0]], lam[oks[1]]]))
+    return dirs, claims, b * K
 
 
 def _generic_families(Xt, Q, W, geo, sphere):
-    """(Wadd, basis, checks) of the faces next to an arc of L_{ij} when only x̃_i and x̃_j
-    lie on the circle: 2-faces in H_i (j off / on), in H_j (i off / on), and on the sphere
-    the four cells (i, j) ∈ {off, on}²."""
+    """Specs of the faces next to an arc of L_{ij} when only x̃_i and x̃_j lie on the
+    circle: 2-faces in H_i (j off / on), in H_j (i off / on), and on the sphere the four
+    cells (i, j) ∈ {off, on}²."""
     I, J = geo["I"], geo["J"]
     xi, xj, Wi, Wj = Xt[I], Xt[J], W[I], W[J]
-    fams = [(None, Q[I], [(xj, -1.0)]), (Wj, Q[I], [(xj, 1.0)]),
-            (None, Q[J], [(xi, -1.0)]), (Wi, Q[J], [(xi, 1.0)])]
+    di, dj = (xi, xj) if sphere else (np.eye(4)[[3] * len(I)],) * 2
+    fams = [(None, Q[I], [(xj, -1.0)], (Wi, di)), (Wj, Q[I], [(xj, 1.0)], (Wi, di)),
+            (None, Q[J], [(xi, -1.0)], (Wj, dj)), (Wi, Q[J], [(xi, 1.0)], (Wj, dj))]
     if sphere:
-        fams += [(None, None, [(xi, -1.0), (xj, -1.0)]), (Wi, None, [(xi, 1.0), (xj, -1.0)]),
-                 (Wj, None, [(xi, -1.0), (xj, 1.0)]), (Wi + Wj, None, [(xi, 1.0), (xj, 1.0)])]
+        fams += [(None, None, [(xi, -1.0), (xj, -1.0)], None),
+                 (Wi, None, [(xi, 1.0), (xj, -1.0)], None),
+                 (Wj, None, [(xi, -1.0), (xj, 1.0)], None),
+                 (Wi + Wj, None, [(xi, 1.0), (xj, 1.0)], None)]
     return fams
 
 
 def _degenerate_families(Xt, Q, W, ks, sphere):
-    """Faces next to a circle holding the inputs ``ks`` (≥ 3): in the normal plane
-    N = span(x̃_k : k ∈ ks) the lines {δ·x̃_k = 0} cut 2|ks| rays (2-faces in H_k, the other
-    inputs on by the side of δ) and 2|ks| sectors (cells)."""
+    """Specs of the faces next to a circle holding the inputs ``ks`` (≥ 3): in the normal
+    plane N = span(x̃_k : k ∈ ks) the lines {δ·x̃_k = 0} cut 2|ks| rays (2-faces in H_k, the
+    other inputs on by the side of δ) and 2|ks| sectors (cells)."""
     u1 = Xt[ks[0]] / np.linalg.norm(Xt[ks[0]])
     u2 = Xt[ks[1]] - (Xt[ks[1]] @ u1) * u1
     u2 /= np.linalg.norm(u2)
@@ -292,16 +327,17 @@ def _degenerate_families(Xt, Q, W, ks, sphere):
     mids = 0.5 * (rays + np.concatenate([rays[1:], rays[:1] + 2 * np.pi]))
     fams = []
     for r, ln in zip(rays, line):
-        side = h @ np.array([np.cos(r), np.sin(r)])
-        on = side > 0
+        on = h @ np.array([np.cos(r), np.sin(r)]) > 0
         on[ln] = False
         checks = [(Xt[[k]], 1.0 if on[q] else -1.0) for q, k in enumerate(ks) if q != ln]
-        fams.append((W[ks][on].sum(axis=0)[None], Q[[ks[ln]]], checks))
+        delta = Xt[[ks[ln]]] if sphere else np.eye(4)[[3]]
+        fams.append((W[ks][on].sum(axis=0)[None], Q[[ks[ln]]], checks,
+                     (W[[ks[ln]]], delta)))
     if sphere:
         for mid in mids:
             on = h @ np.array([np.cos(mid), np.sin(mid)]) > 0
             checks = [(Xt[[k]], 1.0 if on[q] else -1.0) for q, k in enumerate(ks)]
-            fams.append((W[ks][on].sum(axis=0)[None], None, checks))
+            fams.append((W[ks][on].sum(axis=0)[None], None, checks, None))
     return fams
 
 
@@ -512,17 +548,21 @@ def _walk_circles(Xt, Z, n, pool, penalty, sphere, block_bytes):
     for s in range(0, len(I), bs):
         geo = _circle_geometry(Xt, Q, I[s:s + bs], J[s:s + bs])
         extra = np.flatnonzero(geo["on_circle"].sum(axis=1) > 2)
+        arc = _arc_end_checks(Xt, geo)
         for W in Ws:
             M = _arc_forms(W.reshape(m, -1), geo)
             pool.add(*_vertex_edge(M, geo, pool.tau()))
             pool.settle(limit=4096)
-            for Wadd, basis, checks in _generic_families(Xt, Q, W, geo, sphere):
-                pool.add(*_family(M, Wadd, basis, checks, pool.tau()))
+            msq = np.einsum("bjta,bjta->bj", M, M).ravel()
+            for spec in _generic_families(Xt, Q, W, geo, sphere):
+                pool.add(*_family(M, spec, arc, pool.tau(), msq))
             for r in extra:
                 ks = np.flatnonzero(geo["on_circle"][r])
                 if (geo["I"][r], geo["J"][r]) != (ks[0], ks[1]):
                     continue                     # one walk per distinct circle
                 pool.n_degenerate += W is Ws[0]
-                for Wadd, basis, checks in _degenerate_families(Xt, Q, W, ks, sphere):
-                    pool.add(*_family(M[r:r + 1], Wadd, basis, checks, pool.tau()))
+                arc_r = [(x.reshape(len(geo["I"]), -1, 4)[r], sg.reshape(len(geo["I"]), -1)[r])
+                         for x, sg in arc]
+                for spec in _degenerate_families(Xt, Q, W, ks, sphere):
+                    pool.add(*_family(M[r:r + 1], spec, arc_r, pool.tau()))
             pool.settle(limit=4096)
