@@ -220,7 +220,7 @@ def _arc_end_checks(Xt, geo):
     """Every face next to arc j lies on the arc's side of the inputs switched at its two
     ends: (x̃ (b·K, 4), sign (b·K,)) for the start and the end event (sentinels: x̃ = 0)."""
     k, sg = geo["k"], geo["sg"]
-    xs = Xt[k] * (sg != 0)[..., None]
+    xs = (Xt / np.linalg.norm(Xt, axis=1, keepdims=True))[k] * (sg != 0)[..., None]
     xe = np.roll(xs, -1, axis=1)
     return [(xs.reshape(-1, 4), sg.ravel()), (xe.reshape(-1, 4), -np.roll(sg, -1, axis=1).ravel())]
 
@@ -233,12 +233,10 @@ def _inside_tests(th, v, H, A, circ, gidx, spec, arc_checks, slack):
     crosses H_i: x̃_i on the sphere, e_b on the cylinder)."""
     _, _, checks, kink = spec
     ok = np.ones(len(th), dtype=bool)
-    for xk, s in checks:
-        xs = xk[circ]
-        ok &= s * np.einsum("na,na->n", th, xs) >= -slack * np.linalg.norm(xs, axis=1)
+    for xk, s in checks:                         # unit normals: slack is absolute
+        ok &= s * np.einsum("na,na->n", th, xk[circ]) >= -slack
     for xk, s in arc_checks:
-        xs = xk[gidx]
-        ok &= s[gidx] * np.einsum("na,na->n", th, xs) >= -slack * np.linalg.norm(xs, axis=1)
+        ok &= s[gidx] * np.einsum("na,na->n", th, xk[gidx]) >= -slack
     if kink is not None:
         Wi, delta = kink
         c = np.einsum("ntk,nk->nt", H, v)
@@ -277,6 +275,10 @@ def _family(M, spec, arc_checks, tau, msq=None):
     H = A if basis is None else A @ basis[idx // K]
     keep = np.einsum("ntk,ntk->n", H, H) > tau2 * (1 - 1e-9)
     idx, A, H = idx[keep], A[keep], H[keep]
+    if 2 <= Tc <= H.shape[2]:                    # λ_max ≤ ‖HHᵀ‖_F
+        G = np.einsum("ntk,nsk->nts", H, H)
+        keep = np.sqrt(np.einsum("nts,nts->n", G, G)) > tau2 * (1 - 1e-9)
+        idx, A, H = idx[keep], A[keep], H[keep]
     for exact in (False, True):
         lam, v = (exact_top_pair if exact else approx_top_pair)(H)
         big = lam > (tau2 if exact else tau2 * (1 - 1e-6))
@@ -299,7 +301,8 @@ def _generic_families(Xt, Q, W, geo, sphere):
     circle: 2-faces in H_i (j off / on), in H_j (i off / on), and on the sphere the four
     cells (i, j) ∈ {off, on}²."""
     I, J = geo["I"], geo["J"]
-    xi, xj, Wi, Wj = Xt[I], Xt[J], W[I], W[J]
+    U = Xt / np.linalg.norm(Xt, axis=1, keepdims=True)
+    xi, xj, Wi, Wj = U[I], U[J], W[I], W[J]
     di, dj = (xi, xj) if sphere else (np.eye(4)[[3] * len(I)],) * 2
     fams = [(None, Q[I], [(xj, -1.0)], (Wi, di)), (Wj, Q[I], [(xj, 1.0)], (Wi, di)),
             (None, Q[J], [(xi, -1.0)], (Wj, dj)), (Wi, Q[J], [(xi, 1.0)], (Wj, dj))]
@@ -315,7 +318,8 @@ def _degenerate_families(Xt, Q, W, ks, sphere):
     """Specs of the faces next to a circle holding the inputs ``ks`` (≥ 3): in the normal
     plane N = span(x̃_k : k ∈ ks) the lines {δ·x̃_k = 0} cut 2|ks| rays (2-faces in H_k, the
     other inputs on by the side of δ) and 2|ks| sectors (cells)."""
-    u1 = Xt[ks[0]] / np.linalg.norm(Xt[ks[0]])
+    U = Xt / np.linalg.norm(Xt, axis=1, keepdims=True)
+    u1 = U[ks[0]]
     u2 = Xt[ks[1]] - (Xt[ks[1]] @ u1) * u1
     u2 /= np.linalg.norm(u2)
     h = Xt[ks] @ np.column_stack([u1, u2])                      # (|ks|, 2)
@@ -329,14 +333,14 @@ def _degenerate_families(Xt, Q, W, ks, sphere):
     for r, ln in zip(rays, line):
         on = h @ np.array([np.cos(r), np.sin(r)]) > 0
         on[ln] = False
-        checks = [(Xt[[k]], 1.0 if on[q] else -1.0) for q, k in enumerate(ks) if q != ln]
-        delta = Xt[[ks[ln]]] if sphere else np.eye(4)[[3]]
+        checks = [(U[[k]], 1.0 if on[q] else -1.0) for q, k in enumerate(ks) if q != ln]
+        delta = U[[ks[ln]]] if sphere else np.eye(4)[[3]]
         fams.append((W[ks][on].sum(axis=0)[None], Q[[ks[ln]]], checks,
                      (W[[ks[ln]]], delta)))
     if sphere:
         for mid in mids:
             on = h @ np.array([np.cos(mid), np.sin(mid)]) > 0
-            checks = [(Xt[[k]], 1.0 if on[q] else -1.0) for q, k in enumerate(ks)]
+            checks = [(U[[k]], 1.0 if on[q] else -1.0) for q, k in enumerate(ks)]
             fams.append((W[ks][on].sum(axis=0)[None], None, checks, None))
     return fams
 
