@@ -188,29 +188,28 @@ def _arc_contains(start, length, angle):
 
 
 def _vertex_edge(M, geo, tau):
-    """Vertices (arc starts, valued with the arc's form) and edge eigenvectors inside their
-    arcs; returns directions and claims above ``tau``."""
+    """Vertices (arc starts, valued with the arc's form: c is continuous) and ±(top
+    eigenvector of the arc's 2 × 2 form) inside their arcs; directions and claims above
+    ``tau`` (at least the best one), and the number of claims."""
     P, ang, length = geo["P"], geo["ang"], geo["length"]
-    U = np.stack([np.cos(ang), np.sin(ang)], axis=2)
-    TH = np.einsum("bak,bjk->bja", P, U)
-    vcl = np.linalg.norm(np.einsum("bjta,bja->bjt", M, TH), axis=2)
-    dirs, claims = [TH.reshape(-1, 4)], [vcl.ravel()]
-    B = np.einsum("bjta,bak->bjtk", M, P)                        # (b, K, Tc, 2)
-    a = np.sum(B[..., 0] ** 2, axis=2)
-    c = np.sum(B[..., 1] ** 2, axis=2)
-    h = np.sum(B[..., 0] * B[..., 1], axis=2)
-    lam = 0.5 * (a + c) + np.hypot(0.5 * (a - c), h)
+    B = np.matmul(M, P[:, None])                                # (b, K, Tc, 2)
+    a = np.einsum("bjt,bjt->bj", B[..., 0], B[..., 0])
+    c = np.einsum("bjt,bjt->bj", B[..., 1], B[..., 1])
+    h = np.einsum("bjt,bjt->bj", B[..., 0], B[..., 1])
+    ca, sa = np.cos(ang)[..., None], np.sin(ang)[..., None]
+    vcl = np.linalg.norm(B[..., 0] * ca + B[..., 1] * sa, axis=2)
+    lam = np.sqrt(np.maximum(0.5 * (a + c) + np.hypot(0.5 * (a - c), h), 0.0))
     phi = 0.5 * np.arctan2(2 * h, a - c)
-    for ph in (phi, phi + np.pi):
-        inside = _arc_contains(ang, length, ph)
-        u = np.stack([np.cos(ph), np.sin(ph)], axis=2)
-        dirs.append(np.einsum("bak,bjk->bja", P, u)[inside])
-        claims.append(np.sqrt(np.maximum(lam[inside], 0.0)))
-    dirs, claims = np.vstack(dirs), np.concatenate(claims)
+    angles = np.stack([ang, phi, phi + np.pi])
+    claims = np.stack([vcl, np.where(_arc_contains(ang, length, phi), lam, -np.inf),
+                       np.where(_arc_contains(ang, length, phi + np.pi), lam, -np.inf)])
     keep = claims > tau
     if not keep.any():                       # keep the best vertex: the pool is never empty
-        keep[np.argmax(claims)] = True
-    return dirs[keep], claims[keep], claims.size
+        keep.flat[np.argmax(vcl)] = True
+    f, bi, j = np.nonzero(keep)
+    ph = angles[f, bi, j]
+    dirs = np.einsum("nak,nk->na", P[bi], np.column_stack([np.cos(ph), np.sin(ph)]))
+    return dirs, claims[f, bi, j], 3 * vcl.size
 
 
 # ---------------------------------------------------------------------------------------
@@ -230,22 +229,28 @@ def _inside_tests(th, v, H, A, circ, gidx, spec, arc_checks, slack):
     ``circ`` their circles, H and A their restricted and full forms) to be the maximizer
     of its face: the sides of i, j and of the arc's end inputs, and for a 2-face in H_i
     the kink condition 0 ≤ c·Aδ ≤ −c·W_iδ (no ascent into either neighbouring cell; δ
-    crosses H_i: x̃_i on the sphere, e_b on the cylinder)."""
+    crosses H_i: x̃_i on the sphere, e_b on the cylinder). Returns a mask."""
     _, _, checks, kink = spec
-    ok = np.ones(len(th), dtype=bool)
-    for xk, s in checks:                         # unit normals: slack is absolute
-        ok &= s * np.einsum("na,na->n", th, xk[circ]) >= -slack
-    for xk, s in arc_checks:
-        ok &= s[gidx] * np.einsum("na,na->n", th, xk[gidx]) >= -slack
-    if kink is not None:
+    live = np.arange(len(th))
+    tests = [(xk, None, s, True) for xk, s in checks] + \
+            [(xk, s, 1.0, False) for xk, s in arc_checks]
+    for xk, sv, s, per_circle in tests:          # unit normals: slack is absolute
+        r = live
+        x = xk[circ[r]] if per_circle else xk[gidx[r]]
+        sg = s if sv is None else sv[gidx[r]]
+        live = r[sg * np.einsum("na,na->n", th[r], x) >= -slack]
+    if kink is not None and len(live):
         Wi, delta = kink
-        c = np.einsum("ntk,nk->nt", H, v)
-        Ad = np.einsum("nta,na->nt", A, delta[circ])
-        Wd = np.einsum("nta,na->nt", Wi[circ], delta[circ])
+        r, dl = live, delta[circ[live]]
+        c = np.einsum("ntk,nk->nt", H[r], v[r])
+        Ad = np.einsum("nta,na->nt", A[r], dl)
+        Wd = np.einsum("nta,na->nt", Wi[circ[r]], dl)
         s0, s1 = np.sum(c * Ad, axis=1), np.sum(c * Wd, axis=1)
         tol = slack * np.linalg.norm(c, axis=1) * (np.linalg.norm(Ad, axis=1)
                                                     + np.linalg.norm(Wd, axis=1))
-        ok &= (s0 >= -tol) & (s0 + s1 <= tol)
+        live = r[(s0 >= -tol) & (s0 + s1 <= tol)]
+    ok = np.zeros(len(th), dtype=bool)
+    ok[live] = True
     return ok
 
 
@@ -279,8 +284,9 @@ def _family(M, spec, arc_checks, tau, msq=None):
         G = np.einsum("ntk,nsk->nts", H, H)
         keep = np.sqrt(np.einsum("nts,nts->n", G, G)) > tau2 * (1 - 1e-9)
         idx, A, H = idx[keep], A[keep], H[keep]
-    for exact in (False, True):
-        lam, v = (exact_top_pair if exact else approx_top_pair)(H)
+    for exact in ((False, True) if min(Tc, H.shape[2]) >= 3 else (True,)):
+        lam, v = (exact_top_pair if exact and min(Tc, H.shape[2]) >= 3
+                  else approx_top_pair)(H)
         big = lam > (tau2 if exact else tau2 * (1 - 1e-6))
         idx, A, H, lam, v = idx[big], A[big], H[big], lam[big], v[big]
         circ = idx // K
