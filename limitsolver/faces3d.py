@@ -159,6 +159,8 @@ def _circle_geometry(Xt, Q, I, J):
     G = np.einsum("bak,ma->bmk", P, Xt)                         # (b, m, 2)
     scale = np.linalg.norm(np.einsum("bak,ma->bmk", Qi, Xt), axis=2)
     on_circle = np.linalg.norm(G, axis=2) <= _ON_CIRCLE_RTOL * scale
+    rows = np.arange(len(I))
+    on_circle[rows, I] = on_circle[rows, J] = True
     on = np.mod(np.arctan2(G[..., 1], G[..., 0]) - 0.5 * np.pi, 2 * np.pi)
     off = np.mod(on + np.pi, 2 * np.pi)
     init = (off < on) & ~on_circle
