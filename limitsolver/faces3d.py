@@ -72,7 +72,12 @@ import numpy as np
 from .faces3d_eig import approx_top_pair, exact_top_pair
 from .features import features_rmatvec
 
-__all__ = ["Faces3DResult", "exact_sup_3d", "FACES3D_BLOCK_BYTES"]
+__all__ = ["Faces3DResult", "exact_sup_3d", "FACES3D_BLOCK_BYTES", "EXACT_MAX_N_3D"]
+
+#: ``sup_correlation(exact=None)`` uses this oracle for d = 3 up to this many distinct
+#: inputs (about 0.2 s of one core at 60 inputs, T = 3; the certified branch and bound
+#: beyond; ``exact=True`` forces it at any size: about 6 s at 200 inputs).
+EXACT_MAX_N_3D = 60
 
 #: Approximate memory per block of circles (bytes).
 FACES3D_BLOCK_BYTES = 24 * 2**20
