@@ -62,7 +62,7 @@ def _circle_max(Xt, Z, n, p, r, penalty):
     return th[np.argmax(v)], float(v.max())
 
 
-def _snap(Xt, Z, n, p, penalty, rng, near=5, count=60):
+def _snap(Xt, Z, n, p, penalty, rng, near=4, count=30):
     """Polish p near a kink: for each set S of 1–3 of the hyperplanes nearest to p, climb
     on the sphere of S^⊥ from the projection of p (a vertex is its own projection, an
     edge is one great circle, a 2-face a 2-sphere searched along great circles)."""
@@ -142,11 +142,12 @@ def _case(n, T, seed, X=None):
 @pytest.mark.parametrize("penalty", ["group", "l1"])
 @pytest.mark.parametrize("T", [1, 3])
 def test_exact_sup_agrees_with_a_dense_search(bias, penalty, T):
-    for seed in range(2):
+    for seed in (T, T + 10):
         Xt, Z, R = _case(7, T, seed)
         n = Xt.shape[0]
         res = exact_sup_3d(Xt, Z, n, penalty=penalty, bias=bias, radius=R)
-        found, _ = dense_search(Xt, Z, n, penalty, bias, R, seed=seed)
+        found, _ = dense_search(Xt, Z, n, penalty, bias, R, seed=seed, n_samples=30_000,
+                                n_best=12, steps=200)
         # a sup: nothing found lies above it, and the search finds it (small n)
         assert found <= res.value * (1 + 1e-12)
         assert found >= res.value * (1 - 1e-9), (found, res.value)
