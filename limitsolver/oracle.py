@@ -490,8 +490,9 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
     penalty : {"group", "l1"}, optional
         Dual norm ‖·‖₂ (group) or ‖·‖_∞ (l1); defaults to the problem's.
     exact : bool, optional
-        Force (True) or skip (False) the exact method; True raises a ValueError for d ≥ 3.
-        By default exact for d = 1, and for d = 2 up to ``EXACT_MAX_N_2D`` distinct inputs.
+        Force (True) or skip (False) the exact method; True raises a ValueError for d ≥ 4.
+        By default exact for d = 1, for d = 2 up to ``EXACT_MAX_N_2D`` and for d = 3 up to
+        ``faces3d.EXACT_MAX_N_3D`` distinct inputs.
     top_k : int
         Number of distinct best directions returned in ``directions``.
     threshold : float, optional
@@ -511,7 +512,7 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
     Returns
     -------
     SupResult
-        ``exact`` is True when the exact method ran (d ≤ 2; exact up to rounding). Either
+        ``exact`` is True when the exact method ran (d ≤ 3; exact up to rounding). Either
         way ``upper`` is a certified upper bound on the sup.
     """
     from .grids import check_random_state
