@@ -182,6 +182,16 @@ def test_exact_sup_is_never_below_a_sampled_value(bias, penalty):
     assert np.all(np.diff(res.values) <= 0) and res.values[0] == res.value
 
 
+@pytest.mark.parametrize("bias", ["regularized", "free"])
+def test_many_tasks_use_the_4x4_cell_forms(bias):
+    """T = 5 > 4: the cells' forms are diagonalized as 4 × 4 matrices (no closed form)."""
+    Xt, Z, R = _case(6, 5, 30)
+    res = exact_sup_3d(Xt, Z, 6, penalty="group", bias=bias, radius=R)
+    found, _ = dense_search(Xt, Z, 6, "group", bias, R, n_samples=20_000, n_best=8,
+                            steps=160)
+    assert res.value * (1 - 1e-9) <= found <= res.value * (1 + 1e-12)
+
+
 def _lattice():
     """A 3 × 3 grid in a plane (eight lines of three) and two points off it."""
     g = (-1.0, 0.0, 1.0)
