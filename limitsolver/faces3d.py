@@ -76,9 +76,7 @@ order of claim until no claim exceeds the best true value by more than a relativ
 θ*'s candidate claims S, so the result is S up to rounding. Circles: m(m − 1)/2, with
 2(m − 2) arcs each: O(m³) arcs, O(m³ T) work for their forms and O(1) faces per arc (×T
 for l1), in blocks of circles of about ``block_bytes``; the true-relu evaluations cost
-O(m T) each and are needed only for the few claims above the sup. Measured (one core,
-random X and Z, T = 3): about 0.05 s at m = 30, 0.3 s at 60, 1–2 s at 100, 5–8 s at 200
-(``benchmarks/bench_faces3d.py``).
+O(m T) each. Measured times: ``EXACT_MAX_N_3D``.
 """
 from __future__ import annotations
 
@@ -94,9 +92,11 @@ from .features import features_rmatvec
 __all__ = ["Faces3DResult", "exact_sup_3d", "FACES3D_BLOCK_BYTES", "EXACT_MAX_N_3D"]
 
 #: ``sup_correlation(exact=None)`` uses this oracle for d = 3 up to this many distinct
-#: inputs (about 0.2 s of one core at 60 inputs, T = 3; the certified branch and bound
-#: beyond; ``exact=True`` forces it at any size: about 6 s at 200 inputs).
-EXACT_MAX_N_3D = 60
+#: inputs, the certified branch and bound beyond (``exact=True`` forces it at any size).
+#: One core, T = 3, group, sphere: about 0.3 s at 50 inputs for a random candidate and
+#: 0.8 s for the residual of a grid solution; 2 s / 7 s at 100; 6–17 s (random) at 200
+#: (``benchmarks/bench_faces3d.py``).
+EXACT_MAX_N_3D = 50
 
 #: Approximate memory per block of circles (bytes).
 FACES3D_BLOCK_BYTES = 24 * 2**20
