@@ -55,7 +55,7 @@ __all__ = ["SupResult", "sup_correlation", "limit_certificate", "attach_limit_ce
            "EXACT_DIMENSIONS", "EXACT_MAX_N_2D", "shortcut_sup_bound"]
 
 #: Input dimensions d for which the oracle is exact.
-EXACT_DIMENSIONS = (1, 2)
+EXACT_DIMENSIONS = (1, 2, 3)
 
 #: For d = 2 the exact oracle costs O(n³ T) (about 0.1 s at n = 100, 1.5 s at n = 300);
 #: with ``exact=None`` it is used up to this many distinct inputs, and the sampled estimate
@@ -490,8 +490,9 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
     penalty : {"group", "l1"}, optional
         Dual norm ‖·‖₂ (group) or ‖·‖_∞ (l1); defaults to the problem's.
     exact : bool, optional
-        Force (True) or skip (False) the exact method; True raises a ValueError for d ≥ 3.
-        By default exact for d = 1, and for d = 2 up to ``EXACT_MAX_N_2D`` distinct inputs.
+        Force (True) or skip (False) the exact method; True raises a ValueError for d ≥ 4.
+        By default exact for d = 1, for d = 2 up to ``EXACT_MAX_N_2D`` and for d = 3 up to
+        ``faces3d.EXACT_MAX_N_3D`` distinct inputs.
     top_k : int
         Number of distinct best directions returned in ``directions``.
     threshold : float, optional
@@ -511,7 +512,7 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
     Returns
     -------
     SupResult
-        ``exact`` is True when the exact method ran (d ≤ 2; exact up to rounding). Either
+        ``exact`` is True when the exact method ran (d ≤ 3; exact up to rounding). Either
         way ``upper`` is a certified upper bound on the sup.
     """
     from .grids import check_random_state
@@ -532,12 +533,20 @@ def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold
     Xt_full = problem.Xt
     X, Zu = _unique_rows(problem.X, Z)
     if exact and d not in EXACT_DIMENSIONS:
-        raise ValueError(f"sup_correlation: the exact oracle is for d = 1 and d = 2, got d = {d}")
+        raise ValueError(f"sup_correlation: the exact oracle is for d = 1, 2, 3, got d = {d}")
+    from .faces3d import EXACT_MAX_N_3D, exact_sup_3d
     if exact is None:
-        exact = d == 1 or (d == 2 and X.shape[0] <= EXACT_MAX_N_2D)
+        exact = d == 1 or (d == 2 and X.shape[0] <= EXACT_MAX_N_2D) or \
+            (d == 3 and X.shape[0] <= EXACT_MAX_N_3D)
     if not exact:
         return _bounded(problem, X, Zu, Z, penalty, top_k, int(n_samples), int(n_starts),
                         check_random_state(random_state), bound_rtol, bound_max_time, seeds)
+    if d == 3:  # face enumeration of the arrangement in R⁴ (limitsolver.faces3d)
+        r = exact_sup_3d(np.column_stack([X, np.ones(X.shape[0])]), Zu, n, penalty=penalty,
+                         bias=bias, radius=radius, top_k=top_k, threshold=threshold)
+        return SupResult(value=r.value, direction=r.direction, directions=r.directions,
+                         values=r.values, exact=True, n_candidates=r.n_candidates,
+                         n_evaluated=r.n_evaluated)
     # l1: sup_θ max_t |c_t| = max_t sup_θ |c_t| — candidates of each column's problem
     columns = [Zu] if penalty == "group" else [Zu[:, [t]] for t in range(Zu.shape[1])]
     cands, claims = [], []

@@ -5,6 +5,7 @@ import pytest
 
 import limitsolver as ls
 from limitsolver.bound import bounded_sup
+from limitsolver import faces3d
 from limitsolver.oracle import sup_correlation
 from limitsolver.problem import LimitProblem
 from limitsolver.refine import refine
@@ -101,7 +102,8 @@ def test_tolerance_shrinks_with_the_budget():
     assert widths[2] < widths[0]
 
 
-def test_oracle_reports_the_interval():
+def test_oracle_reports_the_interval(monkeypatch):
+    monkeypatch.setattr(faces3d, "EXACT_MAX_N_3D", 0)      # the bounded path in d = 3
     rng = np.random.default_rng(2)
     X = rng.uniform(-1, 1, (25, 3))
     Z = rng.standard_normal((25, 2))
@@ -120,7 +122,8 @@ def test_oracle_reports_the_interval():
 
 
 @pytest.mark.parametrize("bias", ["regularized", "free"])
-def test_lower_bound_below_grid_refined_and_trained_objectives(bias):
+def test_lower_bound_below_grid_refined_and_trained_objectives(bias, monkeypatch):
+    monkeypatch.setattr(faces3d, "EXACT_MAX_N_3D", 0)      # the bounded path in d = 3
     rng = np.random.default_rng(8)
     n, d, T = 20, 3, 2
     X = rng.uniform(-1, 1, (n, d))

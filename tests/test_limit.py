@@ -10,6 +10,7 @@ import pytest
 from scipy.optimize import minimize
 
 from limitsolver.features import features_rmatvec, relu_features
+from limitsolver import faces3d
 from limitsolver.oracle import sup_correlation
 from limitsolver.problem import LimitProblem
 
@@ -106,7 +107,8 @@ def test_oracle_breakpoint_maxima_and_duplicates():
     assert np.isclose(res.value, np.abs(features_rmatvec(p.Xt, G, Z) / 3).max(), rtol=1e-14)
 
 
-def test_oracle_high_dimension_is_an_estimate():
+def test_oracle_high_dimension_is_an_estimate(monkeypatch):
+    monkeypatch.setattr(faces3d, "EXACT_MAX_N_3D", 0)      # the bounded path in d = 3
     rng = np.random.default_rng(5)
     X = rng.uniform(-1, 1, (20, 3))
     Z = rng.standard_normal((20, 2))
@@ -283,7 +285,8 @@ def test_refined_solution_round_trip(tmp_path):
     assert back.info["refine"] == sol.info["refine"]
 
 
-def test_high_dimension_lower_bound_is_bounded():
+def test_high_dimension_lower_bound_is_bounded(monkeypatch):
+    monkeypatch.setattr(faces3d, "EXACT_MAX_N_3D", 0)      # the bounded path in d = 3
     rng = np.random.default_rng(3)
     X = rng.uniform(-1, 1, (10, 3))
     Y = rng.standard_normal((10, 1))
