@@ -170,10 +170,10 @@ def _active_set(model: SupportModel, V, C, ctl: _Control, entering: bool):
 
 
 def _newton_all(model: SupportModel, V, C, ctl: _Control, entering: bool):
-    """:func:`_active_set` jointly, or task by task where the tasks separate."""
-    if model.rowwise and not (model.loss.separable and V.shape[0] == 0 and model.T > 1):
-        return _active_set(model, V, C, ctl, entering)
-    if not model.loss.separable:
+    """:func:`_active_set` jointly, or task by task where the tasks separate: a separable
+    loss with the l1 penalty, or with no feature columns (the free-part fit)."""
+    split = model.loss.separable and model.T > 1 and (not model.rowwise or V.shape[0] == 0)
+    if not split:
         return _active_set(model, V, C, ctl, entering)
     V, C = np.array(V, dtype=float), np.array(C, dtype=float)
     ok = True
