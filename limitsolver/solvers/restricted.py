@@ -30,7 +30,7 @@ from typing import Iterator
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from .structured import group_hessian_scale, group_newton_solve
+from .structured import dense_group_hessian, group_hessian_scale, group_newton_solve
 
 __all__ = ["SupportModel", "Support", "LEVENBERG", "DENSE_NEWTON_SIZE", "MAX_DENSE_SIZE",
            "MAX_STRUCTURED_ROWS"]
@@ -157,6 +157,10 @@ class SupportModel:
 
     def hessian(self, sup: Support, P, VS) -> np.ndarray:
         """∇²_X J restricted to the free entries: (N, N), N = mask entries + p·T."""
+        if self.route == "gram" and self.penalty.name == "group":
+            # G_SS ⊗ I + blocks c_j (I − u_j u_jᵀ), formed directly (the common case)
+            nrm = self.penalty.row_norms(VS)
+            return dense_group_hessian(sup.GSS, VS / nrm[:, None], self.lam / nrm)
         H4 = self.loss_hessian(sup, P)
         s_ = sup.size
         if s_:

@@ -78,9 +78,9 @@ class _Control:
     too_large: bool = False
 
 
-def _newton_on_support(model: SupportModel, V, C, ctl: _Control):
+def _newton_on_support(model: SupportModel, V, C, ctl: _Control, sup=None):
     """Damped Newton on the current support of V (in place on V); returns (V, C, converged)."""
-    sup = model.support(V)
+    sup = model.support(V) if sup is None else sup
     VS = V[sup.S]
     p = model.F.shape[1]
     P = model.predict(sup, VS, C)
@@ -171,7 +171,7 @@ def _active_set(model: SupportModel, V, C, ctl: _Control, entering: bool):
         if model.too_large(sup):
             ctl.too_large = True
             return V, C, False
-        V, C, converged = _newton_on_support(model, V, C, ctl)
+        V, C, converged = _newton_on_support(model, V, C, ctl, sup)
         if not converged or not entering or ctl.steps >= ctl.max_newton:
             break
     return V, C, converged
