@@ -112,9 +112,7 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control, sup=None):
             break
         t, Vn, Pn = found
         dec = P0 - Pn
-        size = max(1.0, float(np.max(np.abs(VS), initial=0.0)),
-                   float(np.max(np.abs(C), initial=0.0)))
-        tiny = float(np.max(np.abs(t * step), initial=0.0)) <= 1e-15 * size
+        VS0 = VS
         VS, C, P0 = Vn, C - t * sC, Pn
         if np.any((VS == 0) & sup.mask):                 # units left the support
             V[sup.S] = VS
@@ -123,12 +121,19 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control, sup=None):
             if sup.size == 0 and p == 0:
                 converged = True
                 break
-        elif dec <= 0.0 and tiny:
+        elif dec <= 0.0 and _tiny(t * step, VS0, C):
             converged = True
             break
         P = model.predict(sup, VS, C)
     V[sup.S] = VS
     return V, C, converged
+
+
+def _tiny(step, VS, C) -> bool:
+    """Whether a step is at rounding level: max |step| ≤ 1e-15 · max(1, |V_S|, |C|)."""
+    size = max(1.0, float(np.max(np.abs(VS), initial=0.0)),
+               float(np.max(np.abs(C), initial=0.0)))
+    return float(np.max(np.abs(step), initial=0.0)) <= 1e-15 * size
 
 
 def _enter(model: SupportModel, V, C, tol_kkt: float):
