@@ -42,10 +42,12 @@ import numpy as np
 
 from .exceptions import SolverFailed
 from .penalties import get_penalty
+from .solution import LimitSolution
 from .solvers.native import _blas_threads
 from .status import regrade
 
-__all__ = ["refine", "merge_directions", "coarse_grid"]
+__all__ = ["refine", "merge_directions", "coarse_grid", "newton_polish", "polished",
+           "newton_step", "slide"]
 
 
 def _normalize(theta, problem):
@@ -71,11 +73,19 @@ def merge_directions(problem, directions, *, merge_tol=1e-9):
     return kept[:m].copy()
 
 
-def _slide(problem, directions, V, Z, *, steps=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3)):
+def slide(problem, directions, V, Z, *, steps=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3)) -> np.ndarray:
     """Moved copies of the active directions: uphill on a(θ) = ⟨c(θ), u_j⟩, u_j = V_j/‖V_j‖.
 
     For each neuron a few step lengths along the projected gradient are tried and the one
     with the largest a(θ) is kept (only when it improves on θ_j).
+
+    Parameters
+    ----------
+    directions : ndarray (k, d+1);  V : ndarray (k, T);  Z : ndarray (n, T) the residual.
+
+    Returns
+    -------
+    ndarray (k', d+1), k' ≤ k: the moved directions (normalized).
     """
     n, Xt = problem.n, problem.Xt
     out = []
@@ -106,116 +116,55 @@ def _slide(problem, directions, V, Z, *, steps=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3,
     return np.array(out).reshape(-1, problem.dim)
 
 
-def _newton_polish(problem, directions, V, C, *, max_iter=30):
-    """Newton's method on (V_S, C) with the support S of V fixed (squared, logistic loss).
+def newton_polish(problem, directions, V, C, *, max_iter: int = 30):
+    """Newton's method on (V_S, C) with the support S of V fixed, for every smooth loss.
 
-    On a fixed support the objective L(Φ_S V_S + F C) + λ Ω(V_S) is smooth: for ``group``
-    Ω = Σ_j ‖V_j‖ with Hessian (I − u_j u_jᵀ)/‖V_j‖; for ``l1`` the nonzero entries keep
-    their signs and Ω is linear. The loss Hessian is (1/n) Φ̃ᵀ diag(ℓ'') Φ̃ per task,
-    Φ̃ = [Φ_S, F]. Steps are damped by backtracking; returns (V, C) (unchanged when
-    nothing improves). Interior-point weights are accurate to ~1e-8; this takes them to
-    rounding level, which the limit gap needs.
+    On a fixed support the objective L(Φ_S V_S + F C) + λ Ω(V_S) is smooth (group:
+    Ω's Hessian block (I − u_j u_jᵀ)/‖V_j‖; l1: the nonzero entries keep their signs and Ω
+    is linear); this is the support-Newton method of
+    :func:`~limitsolver.solvers.support_newton.solve_restricted` with ``fixed_support``
+    (nothing enters; a unit whose line search crosses zero leaves). Interior-point weights
+    are accurate to ~1e-8; this takes them to rounding level, which the limit gap needs.
+
+    Parameters
+    ----------
+    directions : ndarray (M, d+1);  V : ndarray (M, T);  C : ndarray (p, T)
+
+    Returns
+    -------
+    (V, C) of the same shapes: the polished point when its objective is not above that of
+    the start, else the start itself (the same objects).
     """
     from .certificate import primal_value
     from .features import relu_features
-    if problem.loss == "interpolate":
+    from .losses import get_loss
+    from .solvers.support_newton import solve_restricted
+    loss = get_loss(problem.loss)
+    if not loss.smooth:
         return V, C
-    pen = get_penalty(problem.penalty)
-    rows = pen.row_norms(V) > 0
+    rows = get_penalty(problem.penalty).row_norms(V) > 0
     if not rows.any():
         return V, C
-    n, T, lam = problem.n, problem.T, problem.lam
-    A = np.hstack([relu_features(problem.Xt, directions[rows]), problem.F])   # (n, q)
-    k, q = int(rows.sum()), A.shape[1]
-    mask = np.ones((q, T), dtype=bool)
-    if problem.penalty == "l1":
-        mask[:k] = V[rows] != 0
-    W = np.vstack([V[rows], C])                                 # (q, T)
-    Y = problem.Y
-    group = problem.penalty == "group"
-    signs = np.sign(W[:k])
-
-    def value(W):
-        P = A @ W
-        if problem.loss == "squared":
-            L = 0.5 * float(np.sum((P - Y) ** 2)) / n
-        else:
-            L = float(np.sum(np.logaddexp(0.0, -Y * P))) / n
-        Om = float(np.sum(np.linalg.norm(W[:k], axis=1))) if group else float(
-            np.sum(signs * W[:k]))
-        return L + lam * Om
-
-    idx = np.flatnonzero(mask.T.ravel())                        # task-major variable order
-    f = value(W)
-    for _ in range(max_iter):
-        P = A @ W
-        if problem.loss == "squared":
-            G = A.T @ (P - Y) / n
-            curv = np.ones((n, T))
-        else:
-            from scipy.special import expit
-            s = expit(-Y * P)
-            G = -A.T @ (Y * s) / n
-            curv = s * (1 - s)
-        H = np.zeros((q * T, q * T))
-        for t in range(T):
-            H[t * q:(t + 1) * q, t * q:(t + 1) * q] = (A.T * curv[:, t]) @ A / n
-        Vk = W[:k]
-        if group:
-            nr = np.linalg.norm(Vk, axis=1)
-            if np.any(nr == 0):
-                break
-            U = Vk / nr[:, None]
-            G[:k] += lam * U
-            for j in range(k):
-                blk = lam * (np.eye(T) - np.outer(U[j], U[j])) / nr[j]
-                ix = j + q * np.arange(T)
-                H[np.ix_(ix, ix)] += blk
-        else:
-            G[:k] += lam * signs
-        g = G.T.ravel()[idx]
-        Hs = H[np.ix_(idx, idx)] + 1e-14 * np.eye(len(idx))
-        try:
-            step = np.linalg.solve(Hs, g)
-        except np.linalg.LinAlgError:
-            break
-        a, improved = 1.0, False
-        while a > 1e-8:
-            Wn = W.copy().T.ravel()
-            Wn[idx] -= a * step
-            Wn = Wn.reshape(T, q).T
-            if not group and np.any(np.sign(Wn[:k][mask[:k]]) != signs[mask[:k]]):
-                a *= 0.5
-                continue
-            fn = value(Wn)
-            if fn < f:
-                improved = True
-                break
-            a *= 0.5
-        if not improved:
-            break
-        done = f - fn <= 1e-16 * abs(f)
-        W, f = Wn, fn
-        if done:
-            break
-    Vn = np.zeros_like(V)
-    Vn[rows] = W[:k]
-    Cn = W[k:]
+    A = relu_features(problem.Xt, directions[rows])
+    Vr, Cn, _ = solve_restricted(A, problem.Y, problem.lam, loss, problem.penalty,
+                                 F=problem.F, V0=V[rows], C0=C, tol=1e-15,
+                                 fixed_support=True, max_newton=max_iter)
+    Vn = np.zeros_like(V, dtype=float)
+    Vn[rows] = Vr
     if primal_value(problem, directions, Vn, Cn)[0] <= primal_value(problem, directions, V, C)[0]:
         return Vn, Cn
     return V, C
 
 
-def _polished(problem, sol):
+def polished(problem, sol: LimitSolution) -> LimitSolution:
     """``sol`` with its weights Newton-polished (a new LimitSolution on the same grid), or
     ``sol`` itself when polishing does not lower the objective."""
     from .certificate import certify
-    from .solution import LimitSolution
     D = sol.grid
     V = np.asarray(getattr(sol, "grid_weights", None), dtype=float)
     if problem.loss == "interpolate" or D is None or V.shape[0] != D.shape[0]:
         return sol
-    Vn, Cn = _newton_polish(problem, D, V, sol.free_coef)
+    Vn, Cn = newton_polish(problem, D, V, sol.free_coef)
     if Vn is V:
         return sol
     cert = certify(problem, D, Vn, Cn)
@@ -229,26 +178,25 @@ def _polished(problem, sol):
     return new
 
 
-def _newton_step(problem, sol):
+def newton_step(problem, sol: LimitSolution) -> LimitSolution:
     """``sol`` moved by the joint Newton method on directions and weights
     (:func:`~limitsolver.newton.joint_newton`, d = 1, squared and logistic losses), then
-    weight-polished; or only weight-polished (:func:`_polished`) where the joint step does
+    weight-polished; or only weight-polished (:func:`polished`) where the joint step does
     not apply. Returns a LimitSolution on the moved atoms, or ``sol`` when nothing improved."""
     from .certificate import certify
     from .newton import joint_newton, supports_joint_newton
-    from .solution import LimitSolution
     if not supports_joint_newton(problem) or sol.atom_directions.shape[0] == 0:
-        return _polished(problem, sol)
+        return polished(problem, sol)
     D, V, C, info = joint_newton(problem, sol.atom_directions, sol.atom_weights,
                                  sol.free_coef)
     # a point no better in J beyond rounding is still taken: its last (polishing) steps
     # make the KKT residual — what the certificate measures — small
     slack = 1e-13 * abs(sol.objective)
     if not info["objective"] <= sol.objective + slack:
-        return _polished(problem, sol)
+        return polished(problem, sol)
     cert = certify(problem, D, V, C)
     if cert.primal > sol.objective + slack:
-        return _polished(problem, sol)
+        return polished(problem, sol)
     active = get_penalty(problem.penalty).row_norms(V) > 0
     new = LimitSolution(problem, D[active], V[active], C, cert, status=sol.status,
                         solver=sol.solver, grid=D,
@@ -256,6 +204,10 @@ def _newton_step(problem, sol):
     new.grid_weights = V
     regrade(new, sol)
     return new
+
+
+#: The older private names, which :mod:`limitsolver.exchange` still imports.
+_slide, _polished, _newton_step = slide, polished, newton_step
 
 
 #: Directions of the default starting grid of :func:`refine` (``default_grid``, so d = 1
@@ -284,7 +236,7 @@ def coarse_grid(problem):
 def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-2,
            max_new=32, slide=True, joint=True, merge_tol=1e-9, solver="auto",
            inner_tol=1e-11, time_limit=None, max_time=None, deadline=None, restart=True,
-           verbose=False, progress=None) -> "LimitSolution":
+           verbose=False, progress=None) -> LimitSolution:
     """Refine a solution off the grid until its limit gap is at most ``tol`` (relative).
 
     Parameters
@@ -292,8 +244,10 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     problem : LimitProblem
     solution : LimitSolution, optional
         Starting point (its active atoms form the first working set). By default a solve on
-        a coarse grid (:func:`coarse_grid`: 64 directions, plus the data breakpoints for
-        d = 1 when the joint Newton step does not apply).
+        a coarse grid (:func:`coarse_grid`): where the joint Newton step applies (d = 1,
+        squared or logistic loss) ``NEWTON_COARSE_SIZE`` = 128 equally spaced directions and
+        no breakpoints; otherwise ``default_grid`` with ``COARSE_SIZE`` = 64 directions
+        (for d = 1 plus the 2n data breakpoints).
     tol : float
         Target relative limit gap (objective − lower bound) / |objective|.
     max_iter : int

@@ -25,7 +25,7 @@ One pass of the method:
    largest first, at most one per activation pattern — directions with the same pattern
    1[x̃_i·θ > 0] have features in one (d+1)-dimensional space —, at least ``ws_min`` and as
    many as the support), solve the restricted lasso on the working set, warm-started, to a
-   relative gap well below ``tol`` (:class:`limitsolver.solvers.restricted.RestrictedLasso`:
+   relative gap well below ``tol`` (:func:`limitsolver.solvers.support_newton.solve_restricted`:
    an active-set Newton method, exact on the small support even when the Gram matrix of the
    working set is singular), drop directions whose weight became zero, re-price the pool.
    Atoms can so move across many grid cells for the price of one full pass.
@@ -49,7 +49,7 @@ from ..certificate import project_free, certify, support_dual
 from ..penalties import get_penalty
 from ..pricing import FeatureStore, get_store
 from .base import SolverResult
-from .restricted import RestrictedLasso
+from .support_newton import solve_restricted
 
 __all__ = ["supports", "solve_native", "DEFAULT_OPTIONS"]
 
@@ -327,7 +327,6 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
             pricer=pricer, warm_rows=_warm_rows, deadline=deadline,
             blas=lambda: _blas_threads(opts["threads"]),
             pick=lambda cand, scores, n_add: _pick_violators(cand, scores, keys, n_add))
-    Yp = proj(Y)
     # screening needs exact dual norms: only when no Φ is kept (float64 or float32)
     use_screening = opts["screening"] and pricer.dtype is None
     inner_tol = opts["inner_tol"] if opts["inner_tol"] is not None else tol / 20.0
@@ -441,9 +440,9 @@ def solve_native(problem, directions, *, tol=1e-8, warm_start=None, verbose=Fals
             picked = _pick_violators(cand, S_pool[cand], keys, n_add)
             ws = np.concatenate([sup_pos, picked]).astype(int)
             V0 = np.vstack([Vsupp, np.zeros((picked.size, T))])
-            sub = RestrictedLasso(proj(Phi_pool[:, ws]), Yp, lam, problem.penalty)
-            sub.deadline = deadline
-            Vws, inf = sub.solve(V0, tol=inner_tol, max_epochs=opts["max_epochs"])
+            Vws, _, inf = solve_restricted(Phi_pool[:, ws], Y, lam, "squared", problem.penalty,
+                                           F=F, V0=V0, tol=inner_tol,
+                                           max_epochs=opts["max_epochs"], deadline=deadline)
             epochs += inf["epochs"]
             n_newton += inf["newton"]
             n_restricted += 1
