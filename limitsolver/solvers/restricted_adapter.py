@@ -108,7 +108,7 @@ def solve_restricted(A, Y, lam, loss, penalty, *, F=None, V0=None, C0=None, tol=
     return V, C, dict(epochs=0, newton=steps, rel_gap=rel, converged=bool(ok))
 
 
-def _enter(A, c, mask, lam, curv, penalty, tol_kkt):
+def _enter(c, mask, lam, curv, penalty, tol_kkt):
     """Proximal step of the entries outside the support whose KKT condition fails.
 
     c = AᵀZ/n (k × T) are the correlations, ``curv`` (k,) a curvature per row. An entry off
@@ -117,10 +117,11 @@ def _enter(A, c, mask, lam, curv, penalty, tol_kkt):
     Returns the step (k × T, zero on the support) and whether any entry enters.
     """
     out = np.where(mask, 0.0, c) / curv[:, None]
-    hit = (penalty.prox(out, (lam * (1.0 + tol_kkt) / curv)[:, None]) != 0) & ~mask
-    if not hit.any():
-        return None
-    return np.where(hit, penalty.prox(out, (lam / curv)[:, None]), 0.0)
+    with np.errstate(over="ignore", divide="ignore"):   # zero rows: threshold/0 → no entry
+        hit = (penalty.prox(out, (lam * (1.0 + tol_kkt) / curv)[:, None]) != 0) & ~mask
+        if not hit.any():
+            return None
+        return np.where(hit, penalty.prox(out, (lam / curv)[:, None]), 0.0)
 
 
 def _newton_step(B, Hb, grad, free, pen_blocks, n):
@@ -139,7 +140,7 @@ def _newton_step(B, Hb, grad, free, pen_blocks, n):
     g = grad.ravel()[idx]
     scale = float(np.mean(np.diag(H))) if idx.size else 1.0
     scale = scale if scale > 0 else 1.0
-    for ridge in (1e-14, 1e-10, 1e-7, 1e-4, 1e-1):
+    for ridge in (1e-14, 1e-10, 1e-7, 1e-4, 1e-2, 1.0, 1e2):
         try:
             x = cho_solve(cho_factor(H + ridge * scale * np.eye(idx.size), check_finite=False),
                           g, check_finite=False)
@@ -148,6 +149,21 @@ def _newton_step(B, Hb, grad, free, pen_blocks, n):
         step = np.zeros(m * T)
         step[idx] = x
         yield step.reshape(m, T)
+
+
+def _projected_search(U, SU, objective, P0, tries=30):
+    """Backtracking along U − t·SU where every unit (row of U) whose radial component
+    ⟨U_j, U_j − t SU_j⟩ turns non-positive is set to 0; the first t = 1, 1/2, … that
+    decreases ``objective(U_new, t)`` below P0 wins. Returns (t, U_new, P_new) or None."""
+    t = 1.0
+    for _ in range(tries):
+        Un = U - t * SU
+        Un[np.sum(Un * U, axis=1) <= 0.0] = 0.0
+        Pn = objective(Un, t)
+        if Pn < P0:
+            return t, Un, Pn
+        t *= 0.5
+    return None
 
 
 def support_newton(A, Y, lam, loss, penalty, F, V, C, *, tol_kkt=1e-10, deadline=None,
@@ -181,7 +197,7 @@ def support_newton(A, Y, lam, loss, penalty, F, V, C, *, tol_kkt=1e-10, deadline
         Hb = loss.hessian_blocks(pred, Y)
         hdiag = np.einsum("itt->it", Hb).mean(axis=1)
         curv = np.maximum((A * A).T @ hdiag / n, 1e-12)
-        delta = _enter(A, c, mask, lam, curv, penalty, tol_kkt) if k else None
+        delta = _enter(c, mask, lam, curv, penalty, tol_kkt) if k else None
         if delta is not None:
             a = 1.0
             while a > 1e-12 and value(V + a * delta, C) >= P0:
@@ -212,13 +228,14 @@ def support_newton(A, Y, lam, loss, penalty, F, V, C, *, tol_kkt=1e-10, deadline
                 Vt[rows] = Un.reshape(VS.shape)
                 return value(Vt, C - t * sC)
 
-            found = radial_line_search(U, SU, trial, P0, t_floor=1e-12)
+            found = _projected_search(U, SU, trial, P0)
+            if found is None:
+                found = radial_line_search(U, SU, trial, P0, t_floor=1e-12)
             if found is not None:
                 t, Un, Pn = found
                 break
         if found is None:
-            converged = True
-            break
+            break                     # no damped step decreases P: not converged
         small = float(np.max(np.abs(t * step))) <= 1e-15 * max(1.0, float(np.max(np.abs(V))))
         V = V.copy()
         V[rows] = Un.reshape(VS.shape)
