@@ -98,7 +98,7 @@ def test_strong_concavity_constant_bounds_the_hessian(rng, loss):
     n, T = 400, 4
     F = 3 * rng.standard_normal((n, T))
     F[:50] = 0.0                                  # σ'' = 1/4 at 0 (logistic)
-    F[50:100, 2:] = -40.0                         # two classes at p = 1/2 (multinomial)
+    F[50:100, :2], F[50:100, 2:] = 0.0, -40.0     # two classes at p = 1/2 (multinomial)
     Y = (np.where(rng.standard_normal((n, T)) > 0, 1.0, -1.0) if loss is LogisticLoss
          else np.eye(T)[rng.integers(0, T, n)])
     top = np.linalg.eigvalsh(loss.hessian_blocks(F, Y))[:, -1]
