@@ -45,7 +45,7 @@ from .penalties import get_penalty
 from .solvers.native import _blas_threads
 from .status import regrade
 
-__all__ = ["refine", "merge_directions", "coarse_grid"]
+__all__ = ["refine", "merge_directions", "coarse_grid", "newton_polish"]
 
 
 def _normalize(theta, problem):
@@ -106,101 +106,41 @@ def _slide(problem, directions, V, Z, *, steps=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3,
     return np.array(out).reshape(-1, problem.dim)
 
 
-def _newton_polish(problem, directions, V, C, *, max_iter=30):
-    """Newton's method on (V_S, C) with the support S of V fixed (squared, logistic loss).
+def newton_polish(problem, directions, V, C, *, max_iter: int = 30):
+    """Newton's method on (V_S, C) with the support S of V fixed, for every smooth loss.
 
-    On a fixed support the objective L(Φ_S V_S + F C) + λ Ω(V_S) is smooth: for ``group``
-    Ω = Σ_j ‖V_j‖ with Hessian (I − u_j u_jᵀ)/‖V_j‖; for ``l1`` the nonzero entries keep
-    their signs and Ω is linear. The loss Hessian is (1/n) Φ̃ᵀ diag(ℓ'') Φ̃ per task,
-    Φ̃ = [Φ_S, F]. Steps are damped by backtracking; returns (V, C) (unchanged when
-    nothing improves). Interior-point weights are accurate to ~1e-8; this takes them to
-    rounding level, which the limit gap needs.
+    On a fixed support the objective L(Φ_S V_S + F C) + λ Ω(V_S) is smooth (group:
+    Ω's Hessian block (I − u_j u_jᵀ)/‖V_j‖; l1: the nonzero entries keep their signs and Ω
+    is linear); this is the support-Newton method of
+    :func:`~limitsolver.solvers.support_newton.solve_restricted` with ``fixed_support``
+    (nothing enters; a unit whose line search crosses zero leaves). Interior-point weights
+    are accurate to ~1e-8; this takes them to rounding level, which the limit gap needs.
+
+    Parameters
+    ----------
+    directions : ndarray (M, d+1);  V : ndarray (M, T);  C : ndarray (p, T)
+
+    Returns
+    -------
+    (V, C) of the same shapes: the polished point when its objective is not above that of
+    the start, else the start itself (the same objects).
     """
     from .certificate import primal_value
     from .features import relu_features
-    if problem.loss == "interpolate":
+    from .losses import get_loss
+    from .solvers.support_newton import solve_restricted
+    loss = get_loss(problem.loss)
+    if not loss.smooth:
         return V, C
-    pen = get_penalty(problem.penalty)
-    rows = pen.row_norms(V) > 0
+    rows = get_penalty(problem.penalty).row_norms(V) > 0
     if not rows.any():
         return V, C
-    n, T, lam = problem.n, problem.T, problem.lam
-    A = np.hstack([relu_features(problem.Xt, directions[rows]), problem.F])   # (n, q)
-    k, q = int(rows.sum()), A.shape[1]
-    mask = np.ones((q, T), dtype=bool)
-    if problem.penalty == "l1":
-        mask[:k] = V[rows] != 0
-    W = np.vstack([V[rows], C])                                 # (q, T)
-    Y = problem.Y
-    group = problem.penalty == "group"
-    signs = np.sign(W[:k])
-
-    def value(W):
-        P = A @ W
-        if problem.loss == "squared":
-            L = 0.5 * float(np.sum((P - Y) ** 2)) / n
-        else:
-            L = float(np.sum(np.logaddexp(0.0, -Y * P))) / n
-        Om = float(np.sum(np.linalg.norm(W[:k], axis=1))) if group else float(
-            np.sum(signs * W[:k]))
-        return L + lam * Om
-
-    idx = np.flatnonzero(mask.T.ravel())                        # task-major variable order
-    f = value(W)
-    for _ in range(max_iter):
-        P = A @ W
-        if problem.loss == "squared":
-            G = A.T @ (P - Y) / n
-            curv = np.ones((n, T))
-        else:
-            from scipy.special import expit
-            s = expit(-Y * P)
-            G = -A.T @ (Y * s) / n
-            curv = s * (1 - s)
-        H = np.zeros((q * T, q * T))
-        for t in range(T):
-            H[t * q:(t + 1) * q, t * q:(t + 1) * q] = (A.T * curv[:, t]) @ A / n
-        Vk = W[:k]
-        if group:
-            nr = np.linalg.norm(Vk, axis=1)
-            if np.any(nr == 0):
-                break
-            U = Vk / nr[:, None]
-            G[:k] += lam * U
-            for j in range(k):
-                blk = lam * (np.eye(T) - np.outer(U[j], U[j])) / nr[j]
-                ix = j + q * np.arange(T)
-                H[np.ix_(ix, ix)] += blk
-        else:
-            G[:k] += lam * signs
-        g = G.T.ravel()[idx]
-        Hs = H[np.ix_(idx, idx)] + 1e-14 * np.eye(len(idx))
-        try:
-            step = np.linalg.solve(Hs, g)
-        except np.linalg.LinAlgError:
-            break
-        a, improved = 1.0, False
-        while a > 1e-8:
-            Wn = W.copy().T.ravel()
-            Wn[idx] -= a * step
-            Wn = Wn.reshape(T, q).T
-            if not group and np.any(np.sign(Wn[:k][mask[:k]]) != signs[mask[:k]]):
-                a *= 0.5
-                continue
-            fn = value(Wn)
-            if fn < f:
-                improved = True
-                break
-            a *= 0.5
-        if not improved:
-            break
-        done = f - fn <= 1e-16 * abs(f)
-        W, f = Wn, fn
-        if done:
-            break
-    Vn = np.zeros_like(V)
-    Vn[rows] = W[:k]
-    Cn = W[k:]
+    A = relu_features(problem.Xt, directions[rows])
+    Vr, Cn, _ = solve_restricted(A, problem.Y, problem.lam, loss, problem.penalty,
+                                 F=problem.F, V0=V[rows], C0=C, tol=1e-15,
+                                 fixed_support=True, max_newton=max_iter)
+    Vn = np.zeros_like(V, dtype=float)
+    Vn[rows] = Vr
     if primal_value(problem, directions, Vn, Cn)[0] <= primal_value(problem, directions, V, C)[0]:
         return Vn, Cn
     return V, C
@@ -215,7 +155,7 @@ def _polished(problem, sol):
     V = np.asarray(getattr(sol, "grid_weights", None), dtype=float)
     if problem.loss == "interpolate" or D is None or V.shape[0] != D.shape[0]:
         return sol
-    Vn, Cn = _newton_polish(problem, D, V, sol.free_coef)
+    Vn, Cn = newton_polish(problem, D, V, sol.free_coef)
     if Vn is V:
         return sol
     cert = certify(problem, D, Vn, Cn)

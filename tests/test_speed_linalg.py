@@ -7,8 +7,11 @@ import pytest
 from limitsolver.certificate import certify, lam_max, support_dual
 from limitsolver.features import relu_features
 from limitsolver.grids import default_grid
+from limitsolver.penalties import GroupPenalty
 from limitsolver.problem import LimitProblem
-from limitsolver.solvers.restricted import RestrictedLasso
+from limitsolver.solvers import restricted
+from limitsolver.solvers.bcd import bcd_anderson
+from limitsolver.solvers.support_newton import solve_restricted
 from limitsolver.solvers.structured import (dense_group_hessian, group_hessian_scale,
                                             group_newton_solve)
 
@@ -56,16 +59,15 @@ def test_woodbury_step_on_singular_gram_has_dense_residual(rng):
     assert res <= 100 * max(np.max(np.abs(H @ dense - g.ravel())), 1e-14 * np.max(np.abs(g)))
 
 
-def test_restricted_lasso_structured_and_dense_newton_agree(rng):
+def test_restricted_lasso_structured_and_dense_newton_agree(rng, monkeypatch):
     n, k, T = 80, 25, 12
     A = np.maximum(rng.standard_normal((n, k)), 0.0)
     Y = A[:, :4] @ rng.standard_normal((4, T)) + 0.05 * rng.standard_normal((n, T))
     lam = 0.05 * float(np.max(np.linalg.norm(A.T @ Y / n, axis=1)))
     out = []
     for size in (10**9, 0):            # dense only, structured always
-        sub = RestrictedLasso(A, Y, lam, "group")
-        sub.dense_newton_size = size
-        V, info = sub.solve(tol=1e-13)
+        monkeypatch.setattr(restricted, "DENSE_NEWTON_SIZE", size)
+        V, _, info = solve_restricted(A, Y, lam, "squared", "group", tol=1e-13)
         assert info["rel_gap"] <= 1e-12 and info["newton"] > 0
         out.append(V)
     assert np.max(np.abs(out[0] - out[1])) <= 1e-8 * np.max(np.abs(out[0]))
@@ -129,13 +131,24 @@ def test_newton_sheds_many_rows_and_matches_coordinate_descent(rng):
     Y = A[:, :3] @ rng.standard_normal((3, T)) + 0.01 * rng.standard_normal((n, T))
     lam = 0.1 * float(np.max(np.linalg.norm(A.T @ Y / n, axis=1)))
     V0 = 0.1 * rng.standard_normal((k, T))
-    sub = RestrictedLasso(A, Y, lam, "group")
-    V, steps = sub._active_set(Y, V0, lam, tol_kkt=1e-12)
-    left = k - int(np.count_nonzero(np.any(V != 0, axis=1)))
-    assert left > 20 and steps < left            # several rows leave per Newton step
-    ref = RestrictedLasso(A, Y, lam, "group")
-    Vb, info = ref.solve(tol=1e-13, newton=False, max_epochs=200000)
-    primal, dual = sub.gap(V)
-    assert (primal - dual) <= 1e-11 * primal
-    assert primal <= ref.gap(Vb)[0] * (1 + 1e-11)
+    # on the fixed support of V0 (nothing enters) Newton alone must shed the rows
+    Vf, _, inf = solve_restricted(A, Y, lam, "squared", "group", V0=V0, tol=1e-13,
+                                  fixed_support=True)
+    left = k - int(np.count_nonzero(np.any(Vf != 0, axis=1)))
+    assert left > 20 and inf["newton"] < left    # several rows leave per Newton step
+    V, _, info = solve_restricted(A, Y, lam, "squared", "group", V0=V0, tol=1e-13)
+    G, B = A.T @ A / n, A.T @ Y / n
+
+    def J(W):
+        return 0.5 * float(np.sum((Y - A @ W) ** 2)) / n + lam * float(
+            np.sum(np.linalg.norm(W, axis=1)))
+
+    def gap(W):                           # the squared-loss dual of the residual, scaled
+        R = Y - A @ W
+        s = min(1.0, lam / float(np.max(np.linalg.norm(A.T @ R / n, axis=1))))
+        return (J(W) - (float(np.sum(Y * s * R)) - 0.5 * s * s * float(np.sum(R * R))) / n) / J(W)
+    Vb, _, _ = bcd_anderson(G, B, lam, GroupPenalty, np.zeros((k, T)), rel_gap=gap,
+                            tol=1e-13, max_epochs=200000)
+    assert gap(V) <= 1e-11 and info["rel_gap"] <= 1e-12
+    assert J(V) <= J(Vb) * (1 + 1e-11)
     assert np.max(np.abs(V - Vb)) <= 1e-5 * np.max(np.abs(Vb))

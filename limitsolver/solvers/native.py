@@ -17,18 +17,19 @@ from ..losses import require as require_loss
 from ..penalties import get_penalty
 from ..penalties import require as require_penalty
 from ..pricing import FeatureStore, get_store
+from . import support_newton
 from .base import SolverResult
 from .working_set import WorkingSetLoop
 
 __all__ = ["supports", "handles", "solve_native", "DEFAULT_OPTIONS", "LOSS_METHODS", "PENALTY_METHODS"]
 
-#: What the working-set loop and the restricted solve call on the loss.
-LOSS_METHODS = ("value", "residual", "gradient", "hessian_blocks", "dual_value",
-                "dual_feasible", "scale_dual", "reference_value")
+#: What the working-set loop calls on the loss (pricing, certificate, screening) ...
+LOSS_METHODS = ("value", "residual", "dual_value", "dual_feasible", "scale_dual",
+                "reference_value")
 
-#: What they call on the penalty.
-PENALTY_METHODS = ("value", "row_norms", "dual_norms", "prox", "support", "gradient",
-                   "hessian_blocks")
+#: ... and on the penalty; the restricted solve states its own needs
+#: (:data:`.support_newton.LOSS_METHODS`, :data:`.support_newton.PENALTY_METHODS`).
+PENALTY_METHODS = ("value", "row_norms", "dual_norms")
 
 #: Kept for callers of the former private name; the context manager is
 #: :func:`limitsolver.budget.blas_threads`.
@@ -59,13 +60,18 @@ def supports(problem) -> bool:
 
 
 def handles(loss_name: str, penalty_name: str) -> bool:
-    """Whether the loop serves this pair: a smooth loss providing :data:`LOSS_METHODS` and
-    a ``dual_strong_concavity``, and a penalty providing :data:`PENALTY_METHODS`."""
+    """Whether the loop serves this pair: a smooth loss providing :data:`LOSS_METHODS`, a
+    ``dual_strong_concavity`` and what the support-Newton method needs (second order:
+    ``curvature`` for a separable loss, ``hessian_blocks`` otherwise), and a penalty
+    providing :data:`PENALTY_METHODS` and the support-Newton's penalty methods."""
     try:
         loss = get_loss(loss_name)
         pen = get_penalty(penalty_name)
-        require_loss(loss, *LOSS_METHODS, who="the native solver")
-        require_penalty(pen, *PENALTY_METHODS, who="the native solver")
+        second = "curvature" if getattr(loss, "separable", False) else "hessian_blocks"
+        require_loss(loss, *LOSS_METHODS, *support_newton.LOSS_METHODS, second,
+                     who="the native solver")
+        require_penalty(pen, *PENALTY_METHODS, *support_newton.PENALTY_METHODS,
+                        who="the native solver")
     except ValueError:
         return False
     return bool(getattr(loss, "smooth", False)) and \

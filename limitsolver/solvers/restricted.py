@@ -1,402 +1,254 @@
-"""The exact small solver: group / l1 lasso with squared loss on a few columns.
+"""The restricted problem on a few columns: its value, derivatives and Newton systems.
 
-Given the (free-part-projected) feature columns A (n × k) of a working set and the projected
-targets Ỹ (n × T), it solves
+For feature columns A (n × k), free columns F (n × p), a fixed offset O (n × T, default 0),
+targets Y (n × T), a loss L and a penalty Ω (any classes of :mod:`limitsolver.losses` and
+:mod:`limitsolver.penalties`, used only through their protocol methods),
 
-    minimize_V  P(V) = (1/(2n)) ‖Ỹ − A V‖² + λ Ω(V),     V (k × T),
+    J(V, C) = L(A V + F C + O) + λ Ω(V),        V (k × T), C (p × T).
 
-Ω(V) = Σ_j ‖V_j‖₂ (``group``) or Σ_j Σ_t |V_jt| (``l1``), to a relative duality gap ``tol``.
+On a support (rows S of V and, for the l1 penalty, a mask of free entries) J is smooth in
+X = [V_S; C] ((s + p) × T). With B = [A_S, F], P = A_S V_S + F C + O:
 
-Method (in Gram form, G = AᵀA/n, B = AᵀỸ/n): a few cyclic block-coordinate sweeps, then a
-primal active-set Newton method. On the support S the objective is smooth and the
-optimality system
+    ∇_X J = Bᵀ ∇L(P) + λ [∇Ω(V_S); 0]
+    ∇²_X J = (1/n) Σ_i (b_i b_iᵀ) ⊗ ∇²ℓ_i(P_i) + λ ⊕_j ∇²Ω(V_j)        (row-major vec X)
 
-    group:  G_SS V_S − B_S + λ V_j/‖V_j‖ = 0  (j ∈ S)
-    l1:     G_SS V_S − B_S + λ sign(V_S) = 0   (a linear system per task)
+with ∇²Ω(V_j) = (I − u_j u_jᵀ)/‖V_j‖ for the group penalty and 0 for l1. The loss block is
+built by the route the loss's flags select (never its name):
 
-is solved by Levenberg-damped Newton steps accepted only if P decreases (G_SS may be
-singular: more than d+1 directions of one activation cell have dependent features); a step
-is cut where a row's radial component reaches zero and that row leaves S; rows violating
-‖(B − GV)_j‖_* ≤ λ enter S with a proximal step. If that does not reach ``tol`` (support
-too large for dense Newton systems), block coordinate descent with Anderson extrapolation
-continues. The stopping test is
-the restricted duality gap, computed from the explicit residual R = Ỹ − A V:
-Z = s R with s = min(λ / max_j ‖A_jᵀR/n‖_*, ⟨Ỹ,R⟩/‖R‖²) and
-D(Z) = (1/n)⟨Ỹ, Z⟩ − (1/(2n))‖Z‖² (MATH.md, squared-loss dual).
+- ``gram`` (``quadratic`` losses, free part eliminated by the caller): G_SS ⊗ I_T, with
+  G = h AᵀA/n precomputed once (h the constant curvature), and for the group penalty with
+  many unknowns the Kronecker/Woodbury solve of :mod:`.structured`;
+- ``separable``: per task, Bᵀ diag(ℓ''_t/n) B (``curvature``);
+- ``coupled``: the einsum of the per-sample blocks ``hessian_blocks`` (multinomial; its
+  Hessian is singular along adding one constant to every class — the C part of an
+  intercept — and the Levenberg ridge of :data:`LEVENBERG` makes every system solvable).
 """
 from __future__ import annotations
 
-import math
+from typing import Iterator
 
 import numpy as np
-from scipy.linalg import cho_factor as _cho_factor
-from scipy.linalg import cho_solve as _cho_solve
+from scipy.linalg import cho_factor, cho_solve
 
-from ..budget import expired as _expired
-from .structured import (dense_group_hessian, full_step_dropping, group_hessian_scale,
-                         group_newton_solve)
+from .structured import group_hessian_scale, group_newton_solve
 
-__all__ = ["RestrictedLasso"]
+__all__ = ["SupportModel", "Support", "LEVENBERG", "DENSE_NEWTON_SIZE", "MAX_DENSE_SIZE",
+           "MAX_STRUCTURED_ROWS"]
 
+#: The Levenberg ladder: ridges (relative to the mean diagonal of the Hessian) tried in
+#: turn until a step decreases J; a tiny one first, larger ones only when a step fails
+#: (singular systems: dependent features of one activation cell, or the multinomial
+#: shift invariance).
+LEVENBERG = (1e-13, 1e-10, 1e-7, 1e-4, 1e-1, 1.0)
 
-def radial_line_search(VS, step, objective, P0, *, t_floor=1e-10):
-    """Backtracking along VS − t·step for the active-set Newton methods (group rows V_j).
+#: Group systems with more unknowns (rows × T) than this, in Gram form, use the structured
+#: (Woodbury) solve instead of a dense factorization.
+DENSE_NEWTON_SIZE = 400
 
-    The first trial step is cut where a row's radial component ⟨V_j, V_j − t s_j⟩ reaches
-    zero, and that row is set exactly to 0 there (it leaves the support); then t halves
-    until ``objective(V_new, t)`` is ≤ P0 up to rounding. Returns (t, V_new, P_new), or None
-    when no t > ``t_floor`` decreases the objective.
-    """
-    nrm2 = np.sum(VS * VS, axis=1)
-    a_ = np.sum(step * VS, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tc = np.where(a_ > 0, nrm2 / a_, np.inf)
-    tmin = float(tc.min()) if tc.size else np.inf
-    t = min(1.0, tmin)
-    cross = int(np.argmin(tc)) if tmin <= 1.0 else -1
-    while t > t_floor:
-        Vn = VS - t * step
-        if cross >= 0 and t == tmin:
-            Vn[cross] = 0.0
-        Pn = objective(Vn, t)
-        if Pn <= P0 + 1e-15 * abs(P0):
-            return t, Vn, Pn
-        t *= 0.5
-        cross = -1
-    return None
+#: Largest dense Newton system (unknowns); larger supports are left to the caller.
+MAX_DENSE_SIZE = 4000
+
+#: Largest support (rows) of the structured group solve, O(s³ + s²T) per step.
+MAX_STRUCTURED_ROWS = 2000
 
 
-class RestrictedLasso:
-    """Squared-loss group/l1 lasso on the columns A (n × k) with targets Ỹ (n × T).
+class Support:
+    """Rows S (s,) of V that are on the support, the mask (s, T) of their free entries,
+    and the columns B = [A_S, F] (n × (s + p)) and, in Gram form, G_SS."""
+
+    def __init__(self, model: "SupportModel", S: np.ndarray, mask: np.ndarray):
+        self.S, self.mask = S, mask
+        self.AS = model.A[:, S]
+        self.B = np.hstack([self.AS, model.F]) if model.F.shape[1] else self.AS
+        self.GSS = None if model.gram is None else model.gram[np.ix_(S, S)]
+
+    @property
+    def size(self) -> int:
+        return int(self.S.size)
+
+
+class SupportModel:
+    """J(V, C) on the columns A with free columns F (module docstring).
 
     Parameters
     ----------
-    A : ndarray (n, k)      feature columns (already orthogonal to the free-part columns).
-    Y : ndarray (n, T)      targets (already projected the same way).
-    lam : float             λ > 0.
-    penalty : {"group", "l1"}
+    A : ndarray (n, k);  F : ndarray (n, p);  Y : ndarray (n, T);  lam : float > 0
+    loss, penalty : classes of :mod:`limitsolver.losses` / :mod:`limitsolver.penalties`
+    offset : ndarray (n, T) or None — fixed predictions added to A V + F C.
+    gram : ndarray (k, k) or None — G = h AᵀA/n for a quadratic loss of constant curvature
+        h whose free part the caller eliminated (then p must be 0).
+    rowwise : bool — the support is made of whole rows (group penalty, or T = 1).
     """
 
-    #: Largest number of unknowns (support rows × T) of a Newton system, l1 penalty (one
-    #: dense system per task).
-    max_newton_size = 3000
-
-    #: Largest support (rows) of the group Newton method: its systems are solved through
-    #: their Kronecker structure (:mod:`.structured`) in O(s³ + s²T), so T does not count.
-    max_newton_atoms = 2000
-
-    #: Group Newton systems with more unknowns (rows × T) than this use the structured
-    #: (Woodbury) solve instead of a dense factorization.
-    dense_newton_size = 400
-
-    #: Gap checks without 10% progress after which coordinate descent stops.
-    patience = 30
-
-    #: ``time.monotonic()`` value past which the Newton and coordinate-descent loops stop
-    #: (None: no limit); set by the caller.
-    deadline = None
-
-    def __init__(self, A, Y, lam: float, penalty: str):
-        self.A = A
-        self.Y = Y
-        self.n = A.shape[0]
+    def __init__(self, A, F, Y, lam: float, loss, penalty, *, offset=None, gram=None,
+                 rowwise: bool = True):
+        self.A, self.F, self.Y = A, F, Y
+        self.n, self.T = Y.shape
         self.lam = float(lam)
-        self.group = penalty == "group"
-        self.G = (A.T @ A) / self.n
-        self.B = (A.T @ Y) / self.n
-        self.diag = np.diag(self.G).copy()
-        self.yy = float(np.sum(Y * Y)) / self.n
+        self.loss, self.penalty = loss, penalty
+        self.offset = offset
+        self.gram = gram
+        self.rowwise = rowwise
+        if gram is not None:
+            self.route = "gram"
+        elif loss.separable:
+            self.route = "separable"
+        else:
+            self.route = "coupled"
+
+    def task(self, t: int) -> "SupportModel":
+        """The same model for task t alone (T = 1); for separable losses with l1."""
+        off = None if self.offset is None else self.offset[:, t:t + 1]
+        return SupportModel(self.A, self.F, self.Y[:, t:t + 1], self.lam, self.loss,
+                            self.penalty, offset=off, gram=self.gram, rowwise=True)
 
     # values ------------------------------------------------------------------------
-    def omega(self, V) -> float:
-        if self.group:
-            return float(np.sum(np.sqrt(np.sum(V * V, axis=1))))
-        return float(np.sum(np.abs(V)))
+    def support(self, V) -> Support:
+        mask = self.penalty.support(V)
+        S = np.flatnonzero(np.any(mask, axis=1))
+        return Support(self, S, mask[S])
 
-    def dual_norms(self, C):
-        if self.group:
-            return np.sqrt(np.sum(C * C, axis=1))
-        return np.max(np.abs(C), axis=1)
+    def predict(self, sup: Support, VS, C):
+        P = sup.AS @ VS if sup.size else np.zeros((self.n, self.T))
+        if self.F.shape[1]:
+            P = P + self.F @ C
+        return P if self.offset is None else P + self.offset
 
-    def objective_gram(self, V, Gr) -> float:
-        """P(V) from the Gram form (Gr = GV − B); cheap, used for accept/reject tests."""
-        return (0.5 * float(np.sum(V * Gr)) - 0.5 * float(np.sum(self.B * V))
-                + 0.5 * self.yy + self.lam * self.omega(V))
+    def value(self, P, VS) -> float:
+        """J from predictions P (n × T) and the support weights VS."""
+        return self.loss.value(P, self.Y) + self.lam * self.penalty.value(VS)
 
-    def gap(self, V):
-        """(primal, dual) of V from the explicit residual (accurate to rounding)."""
-        R = self.Y - self.A @ V
-        rr = float(np.sum(R * R)) / self.n
-        primal = 0.5 * rr + self.lam * self.omega(V)
-        if rr <= 0.0:
-            return primal, primal
-        C = (self.A.T @ R) / self.n
-        S = float(self.dual_norms(C).max()) if C.shape[0] else 0.0
-        yr = float(np.sum(self.Y * R)) / self.n
-        smax = self.lam / S if S > 0 else np.inf
-        s = min(max(yr / rr, 0.0), smax)
-        dual = s * yr - 0.5 * s * s * rr
-        return primal, dual
+    def objective(self, sup: Support, VS, C) -> float:
+        return self.value(self.predict(sup, VS, C), VS)
 
-    # block coordinate descent --------------------------------------------------------
-    def _epoch(self, V, Gr, rows):
-        G, diag, lam, group = self.G, self.diag, self.lam, self.group
-        for j in rows:
-            gjj = diag[j]
-            if gjj <= 1e-300:
-                continue
-            vj = V[j]
-            z = vj - Gr[j] / gjj
-            thr = lam / gjj
-            if group:
-                nz = math.sqrt(float(z @ z))
-                new = z * (1.0 - thr / nz) if nz > thr else np.zeros_like(z)
-            else:
-                new = np.sign(z) * np.maximum(np.abs(z) - thr, 0.0)
-            delta = new - vj
-            if delta.any():
-                V[j] = new
-                Gr += G[:, j:j + 1] * delta
+    # derivatives ---------------------------------------------------------------------
+    def gradient(self, sup: Support, P, VS):
+        """∇_X J, ((s + p) × T), zero on the entries off the mask."""
+        g = sup.B.T @ self.loss.gradient(P, self.Y)
+        s_ = sup.size
+        if s_:
+            g[:s_] += self.lam * self.penalty.gradient(VS)
+            g[:s_][~sup.mask] = 0.0
+        return g
 
-    def _anderson(self, hist):
-        """Extrapolate from the last iterates (list of flattened V's); None if ill-posed."""
-        X = np.array(hist)
-        U = np.diff(X, axis=0)
-        M = U @ U.T
-        scale = float(np.trace(M))
-        if not np.isfinite(scale) or scale <= 0:
+    def loss_hessian(self, sup: Support, P) -> np.ndarray:
+        """The loss part of ∇²_X J as an (m, T, m, T) array, m = s + p."""
+        B, T = sup.B, self.T
+        m = B.shape[1]
+        if self.route == "gram":
+            return sup.GSS[:, None, :, None] * np.eye(T)[None, :, None, :]
+        if self.route == "separable":
+            h = self.loss.curvature(P, self.Y) / self.n
+            H4 = np.zeros((m, T, m, T))
+            for t in range(T):
+                H4[:, t, :, t] = (B.T * h[:, t]) @ B
+            return H4
+        Hl = self.loss.hessian_blocks(P, self.Y) / self.n                 # (n, T, T)
+        BH = B[:, :, None, None] * Hl[:, None, :, :]                        # (n, m, T, T)
+        return np.tensordot(BH, B, axes=([0], [0])).transpose(0, 1, 3, 2)  # (m, T, m, T)
+
+    def hessian(self, sup: Support, P, VS) -> np.ndarray:
+        """∇²_X J restricted to the free entries: (N, N), N = mask entries + p·T."""
+        H4 = self.loss_hessian(sup, P)
+        s_ = sup.size
+        if s_:
+            ar = np.arange(s_)
+            H4[ar, :, ar, :] += self.lam * self.penalty.hessian_blocks(VS)
+        m, T = H4.shape[0], H4.shape[1]
+        H = H4.reshape(m * T, m * T)
+        free = self.free_index(sup)
+        return H if free is None else H[np.ix_(free, free)]
+
+    def free_index(self, sup: Support):
+        """Positions of the free entries in row-major vec X (None: all are free)."""
+        if sup.mask.all():
             return None
-        try:
-            z = np.linalg.solve(M / scale + 1e-10 * np.eye(M.shape[0]), np.ones(M.shape[0]))
-        except np.linalg.LinAlgError:
-            return None
-        c = z / z.sum()
-        if not np.all(np.isfinite(c)):
-            return None
-        return c @ X[1:]
+        full = np.ones((sup.size + self.F.shape[1], self.T), dtype=bool)
+        full[:sup.size] = sup.mask
+        return np.flatnonzero(full.ravel())
 
-    # active-set Newton ----------------------------------------------------------------
-    def _active_set(self, Y, V, lam, *, tol_kkt, max_newton=500):
-        """Primal active-set Newton for (1/(2n))‖Y − A V‖² + λ Σ_j ‖V_j‖₂ (V k × T).
+    def unknowns(self, sup: Support) -> int:
+        return int(np.count_nonzero(sup.mask)) + self.F.shape[1] * self.T
 
-        On the support S (rows with V_j ≠ 0) the objective is smooth; damped Newton steps
-        are cut where a row's radial component ⟨V_j, V_j − t s_j⟩ reaches zero, and that row
-        leaves S. When Newton has converged on S, the rows with ‖(Aᵀ R)_j/n‖ > λ (KKT
-        violated at V_j = 0) enter S with a proximal step. Stops when no row violates KKT
-        by more than ``tol_kkt`` · λ. Returns (V, newton_steps).
+    def structured(self, sup: Support) -> bool:
+        """Whether the Woodbury route of :mod:`.structured` solves this support's systems:
+        Gram form, group penalty (blocks c_j (I − u_j u_jᵀ)), T > 1, many unknowns."""
+        return (self.route == "gram" and self.penalty.name == "group" and self.T > 1
+                and sup.size * self.T > DENSE_NEWTON_SIZE)
 
-        Objective values, gradients and the KKT test are computed from the explicit
-        residual R = Y − A_S V_S, not from the Gram form ½VᵀGV − BᵀV + ½‖Y‖²/n: near
-        interpolation (λ ≪ λ_max) P is ~1e-8 of ½‖Y‖²/n and the Gram form would lose those
-        digits to cancellation, capping the reachable relative gap near 1e-8. G is used only
-        in the Hessian.
-        """
-        A, G, n = self.A, self.G, self.n
-        k, T = V.shape
-        V = V.copy()
-        steps = 0
-        S = np.flatnonzero(np.any(V != 0, axis=1))
+    def too_large(self, sup: Support) -> bool:
+        if self.structured(sup):
+            return sup.size > MAX_STRUCTURED_ROWS
+        return self.unknowns(sup) > MAX_DENSE_SIZE
 
-        def full_grad(S, VS):
-            # Gr = G V − B = −Aᵀ R / n, from the explicit residual
-            R = Y - A[:, S] @ VS if S.size else Y
-            return -(A.T @ R) / n
-
-        def obj(VS, AS):
-            R = Y - AS @ VS
-            return (0.5 * float(np.sum(R * R)) / n
-                    + lam * float(np.sum(np.sqrt(np.sum(VS * VS, axis=1)))))
-
-        Gr = full_grad(S, V[S])
-        while steps < max_newton:
-            # -- KKT of the rows outside S: enter the violating ones
-            out = np.ones(k, dtype=bool)
-            out[S] = False
-            if out.any():
-                go = np.sqrt(np.sum(Gr[out] ** 2, axis=1))
-                cand = np.flatnonzero(out)[go > lam * (1.0 + tol_kkt)]
-                if cand.size:
-                    g = -Gr[cand]
-                    gn = np.sqrt(np.sum(g * g, axis=1))
-                    dj = np.maximum(np.diag(G)[cand], 1e-300)
-                    V[cand] = g * ((gn - lam) / (gn * dj))[:, None]
-                    S = np.union1d(S, cand)
-                    Gr = full_grad(S, V[S])
-            if S.size == 0:
-                break
-            # -- Newton on S
-            GSS = G[np.ix_(S, S)]
-            AS = A[:, S]
-            VS = V[S]
-            P0 = obj(VS, AS)
-            while steps < max_newton and not _expired(self.deadline):
-                steps += 1
-                nrm = np.sqrt(np.sum(VS * VS, axis=1))
-                U = VS / nrm[:, None]
-                grad = -(AS.T @ (Y - AS @ VS)) / n + lam * U
-                if float(np.max(np.abs(grad))) <= tol_kkt * lam:
-                    break
-                s_ = S.size
-                c = lam / nrm
-                structured = T > 1 and s_ * T > self.dense_newton_size
-                if structured:
-                    scale = group_hessian_scale(GSS, c, T) or 1.0
-                else:
-                    H = GSS.copy() if T == 1 else dense_group_hessian(GSS, U, c)
-                    scale = float(np.mean(np.diag(H))) or 1.0
-                    eye_h = np.eye(H.shape[0])
-                # damped (Levenberg) Newton: a tiny ridge first, larger ones only when the
-                # step fails (singular G_SS: dependent features of one activation cell)
-                accepted = False
-                for ridge in (1e-13, 1e-9, 1e-6, 1e-3, 1.0):
-                    try:
-                        if structured:
-                            step = group_newton_solve(GSS, U, c, grad, ridge * scale)
-                        else:
-                            Hr = H + (ridge * scale) * eye_h
-                            if Hr.shape[0] > 150:
-                                step = _cho_solve(_cho_factor(Hr, check_finite=False),
-                                                  grad.ravel(), check_finite=False)
-                            else:
-                                step = np.linalg.solve(Hr, grad.ravel())
-                            step = step.reshape(s_, T)
-                    except np.linalg.LinAlgError:
-                        continue
-                    found = full_step_dropping(VS, step, lambda Vn: obj(Vn, AS), P0)
-                    if found is None:
-                        found = radial_line_search(VS, step, lambda Vn, t_: obj(Vn, AS), P0)
-                    if found is not None:
-                        t, Vn, Pn = found
-                        accepted = True
-                        break
-                if not accepted:
-                    break
-                dec = P0 - Pn
-                VS, P0 = Vn, Pn
-                zero = ~np.any(VS != 0, axis=1)
-                if zero.any():
-                    V[S] = VS
-                    S = S[~zero]
-                    VS = VS[~zero]
-                    GSS = G[np.ix_(S, S)]
-                    AS = A[:, S]
-                    if S.size == 0:
-                        break
+    def newton_steps(self, sup: Support, P, VS, grad) -> Iterator[np.ndarray]:
+        """Levenberg-damped Newton steps (H + ρ I)⁻¹ ∇J, shape ((s + p) × T), for the
+        ridges ρ of :data:`LEVENBERG` in turn (singular factorizations are skipped)."""
+        s_, T = sup.size, self.T
+        if self.structured(sup):
+            nrm = self.penalty.row_norms(VS)
+            U, c = VS / nrm[:, None], self.lam / nrm
+            scale = group_hessian_scale(sup.GSS, c, T) or 1.0
+            for ridge in LEVENBERG:
+                try:
+                    yield group_newton_solve(sup.GSS, U, c, grad, ridge * scale)
+                except np.linalg.LinAlgError:
                     continue
-                if dec <= 0.0 and \
-                        float(np.max(np.abs(t * step))) <= 1e-15 * max(1.0, float(np.max(np.abs(VS)))):
-                    break
-            V[:] = 0.0
-            if S.size:
-                V[S] = VS
-            Gr = full_grad(S, V[S])
-            out = np.ones(k, dtype=bool)
-            out[S] = False
-            if not out.any():
-                break
-            go = np.sqrt(np.sum(Gr[out] ** 2, axis=1))
-            if not np.any(go > lam * (1.0 + tol_kkt)):
-                break
-        return V, steps
-
-    def _obj_support_group(self, VS, GSS, BS):
-        return (0.5 * float(np.sum(VS * (GSS @ VS))) - float(np.sum(BS * VS))
-                + self.lam * float(np.sum(np.sqrt(np.sum(VS * VS, axis=1)))))
-
-    # driver ----------------------------------------------------------------------------
-    def solve(self, V0=None, *, tol=1e-10, max_epochs=20000, check_every=10,
-              anderson=5, newton=True, warmup=5):
-        """Minimize P from ``V0`` (k × T) until the restricted relative gap is ≤ ``tol``.
-
-        First the active-set Newton method (exact on small supports); if its gap is not
-        below ``tol`` (e.g. support too large for dense Newton systems), block coordinate
-        descent with Anderson extrapolation continues from its point.
-
-        Returns
-        -------
-        V : ndarray (k, T);  info : dict with epochs, rel_gap, newton (Newton steps).
-        """
-        k, T = self.B.shape
-        V = np.zeros((k, T)) if V0 is None else np.array(V0, dtype=float)
-        if k == 0:
-            return V, dict(epochs=0, rel_gap=0.0, newton=0)
-        n_newton = 0
-        rel = np.inf
-        if newton and warmup:
-            # a few cheap coordinate sweeps first: they settle which new rows enter and which
-            # leave, so that the Newton phase starts near its final support
-            Gr = self.G @ V - self.B
-            for _ in range(warmup):
-                self._epoch(V, Gr, range(k))
-        if newton:
-            for rounds in range(10):
-                if _expired(self.deadline):
-                    break
-                V, steps = self._newton_all(V, tol_kkt=max(tol, 1e-13))
-                n_newton += steps
-                primal, dual = self.gap(V)
-                rel_new = (primal - dual) / max(abs(primal), 1e-300)
-                if rel_new <= tol:
-                    return V, dict(epochs=0, rel_gap=rel_new, newton=n_newton)
-                if steps == 0 or rel_new >= 0.5 * rel:
-                    rel = rel_new
-                    break
-                rel = rel_new
-        V, epochs, rel = self._bcd(V, tol, max_epochs, check_every, anderson)
-        return V, dict(epochs=epochs, rel_gap=rel, newton=n_newton)
-
-    def _newton_all(self, V, tol_kkt):
-        size = int(np.count_nonzero(np.any(V != 0, axis=1)))
-        if self.group:
-            if size > self.max_newton_atoms:
-                return V, 0
-            return self._active_set(self.Y, V, self.lam, tol_kkt=tol_kkt)
-        out = V.copy()
-        steps = 0
-        for t in range(V.shape[1]):
-            vt, st = self._active_set(self.Y[:, t:t + 1], V[:, t:t + 1], self.lam,
-                                      tol_kkt=tol_kkt)
-            out[:, t:t + 1] = vt
-            steps += st
-        return out, steps
-
-    def _bcd(self, V, tol, max_epochs, check_every, anderson):
-        k, T = V.shape
-        Gr = self.G @ V - self.B
-        all_rows = range(k)
-        hist = []
-        epochs = 0
-        rel = np.inf
-        best, since = np.inf, 0
-        while epochs < max_epochs and not _expired(self.deadline):
-            # full sweeps every `check_every` epochs, support-only sweeps in between
-            for e in range(check_every):
-                if e == 0:
-                    rows = all_rows
+            return
+        H = self.hessian(sup, P, VS)
+        free = self.free_index(sup)
+        rhs = grad.ravel() if free is None else grad.ravel()[free]
+        scale = float(np.mean(np.diag(H))) if H.size else 1.0
+        scale = scale if scale > 0 else 1.0
+        eye = np.eye(H.shape[0])
+        for ridge in LEVENBERG:
+            Hr = H + (ridge * scale) * eye
+            try:
+                if Hr.shape[0] > 150:
+                    x = cho_solve(cho_factor(Hr, check_finite=False), rhs, check_finite=False)
                 else:
-                    rows = np.flatnonzero(np.any(V != 0, axis=1))
-                self._epoch(V, Gr, rows)
-                epochs += 1
-                if anderson:
-                    hist.append(V.ravel().copy())
-                    if len(hist) == anderson + 1:
-                        Vx = self._anderson(hist)
-                        hist = []
-                        if Vx is not None:
-                            Vx = Vx.reshape(k, T)
-                            Grx = self.G @ Vx - self.B
-                            if self.objective_gram(Vx, Grx) < self.objective_gram(V, Gr):
-                                V, Gr = Vx, Grx
-            primal, dual = self.gap(V)
-            rel = (primal - dual) / max(abs(primal), 1e-300)
-            if rel <= tol:
-                break
-            # stagnation: no 10% progress over `patience` checks (ill-conditioned Gram
-            # matrices near interpolation); the caller's full-grid certificate decides
-            if rel < 0.9 * best:
-                best, since = rel, 0
+                    x = np.linalg.solve(Hr, rhs)
+            except (np.linalg.LinAlgError, ValueError):
+                continue
+            if not np.all(np.isfinite(x)):
+                continue
+            if free is None:
+                yield x.reshape(s_ + self.F.shape[1], T)
             else:
-                since += 1
-                if since >= self.patience:
-                    break
-        return V, epochs, rel
+                step = np.zeros((s_ + self.F.shape[1]) * T)
+                step[free] = x
+                yield step.reshape(s_ + self.F.shape[1], T)
+
+    # entering ----------------------------------------------------------------------
+    def entering_step(self, V, C, tol_kkt: float):
+        """Proximal steps of the entries off the support that violate their KKT condition.
+
+        With g = Aᵀ∇L(P) (k × T) and the diagonal curvature d_j = (1/n) Σ_i A_ij² h̄_i
+        (h̄_i the mean over tasks of diag ∇²ℓ_i), an entry (row, for the group penalty)
+        off the support enters with the step prox_{λ/d_j Ω}(−g_j/d_j) when that step is
+        nonzero with the threshold λ(1 + ``tol_kkt``). Returns (Δ (k × T), rows entering).
+        """
+        sup = self.support(V)
+        P = self.predict(sup, V[sup.S], C)
+        g = self.A.T @ self.loss.gradient(P, self.Y)
+        on = self.penalty.support(V)
+        g[on] = 0.0
+        k = V.shape[0]
+        if not k:
+            return np.zeros_like(V), np.zeros(0, dtype=int)
+        hit = np.any(self.penalty.prox(-g, self.lam * (1.0 + tol_kkt)) != 0, axis=1)
+        rows = np.flatnonzero(hit)
+        if not rows.size:
+            return np.zeros_like(V), rows
+        if self.route == "gram":
+            d = np.maximum(np.diag(self.gram)[rows], 1e-300)
+        else:
+            if self.loss.separable:
+                h = self.loss.curvature(P, self.Y)
+            else:
+                h = np.diagonal(self.loss.hessian_blocks(P, self.Y), axis1=1, axis2=2)
+            d = np.maximum((self.A[:, rows] ** 2).T @ np.mean(h, axis=1) / self.n, 1e-12)
+        d = d[:, None]
+        delta = np.zeros_like(V)
+        delta[rows] = self.penalty.prox(-g[rows] / d, self.lam / d)
+        return delta, rows

@@ -1,4 +1,5 @@
-"""Newton systems of the group lasso on a support, solved through their Kronecker structure.
+"""Newton systems of the group lasso on a support (Kronecker structure), and the line searches
+that let units leave the support.
 
 On the support S (s rows V_j ≠ 0, T tasks) the Hessian of
 (1/(2n))‖Y − A_S V‖² + λ Σ_j ‖V_j‖₂ with respect to vec(V) (row-major, V s × T) is
@@ -27,7 +28,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dpotri
 
 __all__ = ["group_hessian_scale", "group_newton_solve", "dense_group_hessian",
-           "full_step_dropping"]
+           "crossing_times", "radial_line_search", "full_step_dropping"]
 
 
 def group_hessian_scale(GSS: np.ndarray, c: np.ndarray, T: int) -> float:
@@ -82,19 +83,57 @@ def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.n
     return X
 
 
-def full_step_dropping(VS, step, objective, P0, tries=4):
-    """A projected backtracking along VS − t·step that lets several rows leave at once.
+def crossing_times(VS: np.ndarray, step: np.ndarray, rowwise: bool) -> np.ndarray:
+    """Step lengths t at which a unit of VS − t·step reaches zero (+inf: never).
 
-    For t = 1, 1/2, 1/4, … (``tries`` values) every row whose radial component
-    ⟨V_j, V_j − t s_j⟩ is non-positive is set to 0; the first t whose point decreases the
-    objective is taken. Returns (t, V_new, P_new), or None when no row crosses before t = 1
-    or no trial decreases (the radial line search then cuts at the first crossing). Large
-    supports shed many rows per step this way instead of one per step.
+    A unit is a row V_j (``rowwise``, the group penalty: the radial component
+    ⟨V_j, V_j − t s_j⟩ vanishes at t = ‖V_j‖²/⟨s_j, V_j⟩) or an entry V_jt (l1: the entry
+    crosses zero at t = V_jt/s_jt). Shape (s,) rowwise, else (s, T); entries that are zero
+    (off the support) never cross.
     """
-    nrm2 = np.sum(VS * VS, axis=1)
-    a_ = np.sum(step * VS, axis=1)
+    if rowwise:
+        nrm2, a_ = np.sum(VS * VS, axis=1), np.sum(step * VS, axis=1)
+    else:
+        nrm2, a_ = VS * VS, step * VS
     with np.errstate(divide="ignore", invalid="ignore"):
-        tc = np.where(a_ > 0, nrm2 / a_, np.inf)
+        return np.where(a_ > 0, nrm2 / a_, np.inf)
+
+
+def radial_line_search(VS, step, objective, P0, *, rowwise=True, t_floor=1e-12):
+    """Backtracking along VS − t·step for the active-set Newton method.
+
+    The first trial step is cut where the first unit (row or entry, :func:`crossing_times`)
+    reaches zero, and that unit is set exactly to 0 there (it leaves the support); then t
+    halves until ``objective(V_new, t)`` is ≤ P0 up to rounding. Returns (t, V_new, P_new),
+    or None when no t > ``t_floor`` decreases the objective.
+    """
+    tc = crossing_times(VS, step, rowwise)
+    tmin = float(tc.min()) if tc.size else np.inf
+    t = min(1.0, tmin)
+    cross = np.unravel_index(int(np.argmin(tc)), tc.shape) if tmin <= 1.0 else None
+    while t > t_floor:
+        Vn = VS - t * step
+        if cross is not None and t == tmin:
+            Vn[cross] = 0.0
+        Pn = objective(Vn, t)
+        if Pn <= P0 + 1e-15 * abs(P0):
+            return t, Vn, Pn
+        t *= 0.5
+        cross = None
+    return None
+
+
+def full_step_dropping(VS, step, objective, P0, *, rowwise=True, tries=4):
+    """A projected backtracking along VS − t·step that lets several units leave at once.
+
+    For t = 1, 1/2, 1/4, … (``tries`` values) every unit (row or entry,
+    :func:`crossing_times`) that crosses zero before t is set to 0; the first t whose point
+    decreases ``objective(V_new, t)`` is taken. Returns (t, V_new, P_new), or None when at
+    most one unit crosses before t = 1 or no trial decreases (the radial line search then
+    cuts at the first crossing). Large supports shed many rows per step this way instead of
+    one per step.
+    """
+    tc = crossing_times(VS, step, rowwise)
     if not np.count_nonzero(tc <= 1.0) > 1:
         return None
     t = 1.0
@@ -104,7 +143,7 @@ def full_step_dropping(VS, step, objective, P0, tries=4):
             return None
         Vn = VS - t * step
         Vn[cross] = 0.0
-        Pn = objective(Vn)
+        Pn = objective(Vn, t)
         if Pn <= P0 + 1e-15 * abs(P0):
             return t, Vn, Pn
         t *= 0.5

@@ -9,7 +9,7 @@ and either penalty (Ω(V) = Σ_j ‖V_j‖₂ or Σ_j Σ_t |V_jt|), any bias/fre
 loss only through its protocol: ``residual`` (Z = −n∇L, the generalized residual),
 ``value``, ``dual_value``, ``scale_dual``, ``dual_feasible``, ``reference_value`` (through
 :func:`limitsolver.certificate.certify`), ``dual_strong_concavity`` (screening), and what
-:func:`~limitsolver.solvers.restricted_adapter.solve_restricted` needs.
+:func:`~limitsolver.solvers.support_newton.solve_restricted` needs.
 
 One pass of the method:
 
@@ -56,7 +56,7 @@ from ..certificate import certify, fit_free_part, project_free, support_dual
 from ..losses import get_loss
 from ..penalties import get_penalty
 from .base import SolverResult
-from .restricted_adapter import solve_restricted
+from .support_newton import solve_restricted
 from .selection import PatternCache, pick_violators, warm_rows
 
 __all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK"]
