@@ -52,9 +52,10 @@ import time
 import numpy as np
 
 from ..budget import blas_threads, expired
-from ..certificate import certify, fit_free_part, project_free, support_dual
+from ..certificate import Certificate, certify, fit_free_part, project_free, support_dual
 from ..losses import get_loss
 from ..penalties import get_penalty
+from ..pricing import FeatureStore
 from .base import SolverResult
 from .support_newton import solve_restricted
 from .selection import PatternCache, pick_violators, warm_rows
@@ -66,7 +67,9 @@ __all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK"]
 SUPPORT_DUAL_SLACK = 1e-4
 
 
-def support_dual_retry(problem, dirs, W, VW, C, Z, pred, cert, sup, pricer):
+def support_dual_retry(problem, dirs: np.ndarray, W: np.ndarray, VW: np.ndarray,
+                       C: np.ndarray, Z: np.ndarray, pred: np.ndarray, cert: Certificate,
+                       sup: float, pricer: FeatureStore) -> Certificate:
     """The better of ``cert`` and the certificate of the support-corrected dual candidate.
 
     Near interpolation (λ ≪ λ_max) the restricted problem is flat along the null space of
@@ -99,7 +102,8 @@ class WorkingSetLoop:
     tol : float;  deadline : ``time.monotonic()`` value or None;  verbose : bool or int
     """
 
-    def __init__(self, problem, dirs, pricer, opts, *, tol, deadline=None, verbose=False):
+    def __init__(self, problem, dirs: np.ndarray, pricer: FeatureStore, opts: dict, *,
+                 tol: float, deadline: float | None = None, verbose: bool | int = False):
         self.problem, self.dirs, self.pricer, self.opts = problem, dirs, pricer, opts
         self.tol, self.deadline, self.verbose = tol, deadline, verbose
         self.loss, self.pen = get_loss(problem.loss), get_penalty(problem.penalty)
@@ -120,6 +124,7 @@ class WorkingSetLoop:
         self.pricing_time = 0.0
         self.history = []
         self.stuck = False
+        self.stalled = 0                           # passes without a violator
 
     # the current point ----------------------------------------------------------------
     def start(self, warm_start) -> None:
@@ -133,13 +138,13 @@ class WorkingSetLoop:
             return np.zeros((self.n, self.T))
         return (self.pricer.columns(W) if Phi is None else Phi) @ VW
 
-    def residual(self, net):
+    def residual(self, net: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predictions net + F C and the projected generalized residual Z (n × T)."""
         pred = net + self.problem.F @ self.C
         return pred, project_free(self.problem, self.loss.residual(pred, self.problem.Y))
 
     # pricing and certificate ------------------------------------------------------------
-    def price(self, Z) -> tuple[np.ndarray, np.ndarray, float]:
+    def price(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Dual norms of the unscreened directions and a sup over the whole grid.
 
         Returns (rows priced, their dual norms, sup) where the sup takes the screened
@@ -174,7 +179,7 @@ class WorkingSetLoop:
         self.counts["passes"] += 1
         return idx, S, sup
 
-    def certificate(self, Z, pred, sup):
+    def certificate(self, Z: np.ndarray, pred: np.ndarray, sup: float) -> Certificate:
         """Certificate of the current point on the full grid, with the support retry."""
         problem, W, VW = self.problem, self.W, self.VW
         Vfull = np.zeros((self.M, self.T))
@@ -187,7 +192,8 @@ class WorkingSetLoop:
                                       self.pricer)
         return cert
 
-    def screen(self, cert, Z, idx, S) -> None:
+    def screen(self, cert: Certificate, Z: np.ndarray, idx: np.ndarray,
+               S: np.ndarray) -> None:
         """Gap-safe screening of the priced directions (module docstring)."""
         if not self.use_screening or not cert.gap > 0:
             return
@@ -218,7 +224,7 @@ class WorkingSetLoop:
         top = idx[np.argpartition(-S, k_pool - 1)[:k_pool]]
         return support, Vsupp, np.union1d(support, top)
 
-    def inner(self, support, Vsupp, pool) -> None:
+    def inner(self, support: np.ndarray, Vsupp: np.ndarray, pool: np.ndarray) -> None:
         """Restricted solves on the pool until no pool direction violates."""
         problem, opts, lam = self.problem, self.opts, self.lam
         Phi_pool = self.pricer.columns(pool)
@@ -263,7 +269,6 @@ class WorkingSetLoop:
         """Iterate passes until the certified gap is ≤ tol, a limit, or the deadline."""
         t_start = time.perf_counter()
         self.start(warm_start)
-        self.stalled = 0
         status, timed_out = "inaccurate", False
         while True:
             pred, Z = self.residual(self._net(self.W, self.VW))
