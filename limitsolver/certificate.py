@@ -155,8 +155,9 @@ def project_free(problem, Z):
 def support_dual(problem, directions, V, Z0) -> np.ndarray:
     """Correct a dual candidate so that it satisfies the support conditions exactly.
 
-    At an optimum, every active direction θ_j carries c(θ_j) = λ V_j/‖V_j‖ (group;
-    λ sign(V_jt) on the active entries for l1; λ = 1 for interpolation) and Z ⊥ F.
+    At an optimum, every active direction θ_j carries c(θ_j) = λ ∇Ω(V_j) on the entries of
+    the penalty's support (group: λ V_j/‖V_j‖ on the whole row; l1: λ sign(V_jt) on the
+    active entries; λ = 1 for interpolation) and Z ⊥ F.
     Returns the smallest change of α·Z0 (α the best scale of Z0) meeting these linear
     equations; interior-point multipliers are accurate to ~1e-7, this makes them exact up
     to rounding when the support is right. The result is only a *candidate*: ``certify``
@@ -175,12 +176,8 @@ def support_dual(problem, directions, V, Z0) -> np.ndarray:
         return Z0
     Phi = relu_features(problem.Xt, directions[active]) / problem.n
     Va = V[active]
-    if problem.penalty == "group":
-        U = lam * Va / np.linalg.norm(Va, axis=1, keepdims=True)
-        mask = np.ones_like(U, dtype=bool)
-    else:
-        U = lam * np.sign(Va)
-        mask = Va != 0
+    U = lam * pen.gradient(Va)          # λ V_j/‖V_j‖ (group), λ sign V_jt (l1)
+    mask = pen.support(Va)              # whole rows (group), the nonzero entries (l1)
     # best scale (and sign) of Z0 against the support equations
     PZ = Phi.T @ Z0
     den = float(np.sum((PZ * mask) ** 2))

@@ -42,10 +42,12 @@ import numpy as np
 
 from .exceptions import SolverFailed
 from .penalties import get_penalty
+from .solution import LimitSolution
 from .solvers.native import _blas_threads
 from .status import regrade
 
-__all__ = ["refine", "merge_directions", "coarse_grid", "newton_polish"]
+__all__ = ["refine", "merge_directions", "coarse_grid", "newton_polish", "polished",
+           "newton_step", "slide"]
 
 
 def _normalize(theta, problem):
@@ -71,11 +73,19 @@ def merge_directions(problem, directions, *, merge_tol=1e-9):
     return kept[:m].copy()
 
 
-def _slide(problem, directions, V, Z, *, steps=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3)):
+def slide(problem, directions, V, Z, *, steps=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3)) -> np.ndarray:
     """Moved copies of the active directions: uphill on a(θ) = ⟨c(θ), u_j⟩, u_j = V_j/‖V_j‖.
 
     For each neuron a few step lengths along the projected gradient are tried and the one
     with the largest a(θ) is kept (only when it improves on θ_j).
+
+    Parameters
+    ----------
+    directions : ndarray (k, d+1);  V : ndarray (k, T);  Z : ndarray (n, T) the residual.
+
+    Returns
+    -------
+    ndarray (k', d+1), k' ≤ k: the moved directions (normalized).
     """
     n, Xt = problem.n, problem.Xt
     out = []
@@ -146,11 +156,10 @@ def newton_polish(problem, directions, V, C, *, max_iter: int = 30):
     return V, C
 
 
-def _polished(problem, sol):
+def polished(problem, sol: LimitSolution) -> LimitSolution:
     """``sol`` with its weights Newton-polished (a new LimitSolution on the same grid), or
     ``sol`` itself when polishing does not lower the objective."""
     from .certificate import certify
-    from .solution import LimitSolution
     D = sol.grid
     V = np.asarray(getattr(sol, "grid_weights", None), dtype=float)
     if problem.loss == "interpolate" or D is None or V.shape[0] != D.shape[0]:
@@ -169,26 +178,25 @@ def _polished(problem, sol):
     return new
 
 
-def _newton_step(problem, sol):
+def newton_step(problem, sol: LimitSolution) -> LimitSolution:
     """``sol`` moved by the joint Newton method on directions and weights
     (:func:`~limitsolver.newton.joint_newton`, d = 1, squared and logistic losses), then
-    weight-polished; or only weight-polished (:func:`_polished`) where the joint step does
+    weight-polished; or only weight-polished (:func:`polished`) where the joint step does
     not apply. Returns a LimitSolution on the moved atoms, or ``sol`` when nothing improved."""
     from .certificate import certify
     from .newton import joint_newton, supports_joint_newton
-    from .solution import LimitSolution
     if not supports_joint_newton(problem) or sol.atom_directions.shape[0] == 0:
-        return _polished(problem, sol)
+        return polished(problem, sol)
     D, V, C, info = joint_newton(problem, sol.atom_directions, sol.atom_weights,
                                  sol.free_coef)
     # a point no better in J beyond rounding is still taken: its last (polishing) steps
     # make the KKT residual — what the certificate measures — small
     slack = 1e-13 * abs(sol.objective)
     if not info["objective"] <= sol.objective + slack:
-        return _polished(problem, sol)
+        return polished(problem, sol)
     cert = certify(problem, D, V, C)
     if cert.primal > sol.objective + slack:
-        return _polished(problem, sol)
+        return polished(problem, sol)
     active = get_penalty(problem.penalty).row_norms(V) > 0
     new = LimitSolution(problem, D[active], V[active], C, cert, status=sol.status,
                         solver=sol.solver, grid=D,
@@ -196,6 +204,10 @@ def _newton_step(problem, sol):
     new.grid_weights = V
     regrade(new, sol)
     return new
+
+
+#: The older private names, which :mod:`limitsolver.exchange` still imports.
+_slide, _polished, _newton_step = slide, polished, newton_step
 
 
 #: Directions of the default starting grid of :func:`refine` (``default_grid``, so d = 1
@@ -224,7 +236,7 @@ def coarse_grid(problem):
 def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-2,
            max_new=32, slide=True, joint=True, merge_tol=1e-9, solver="auto",
            inner_tol=1e-11, time_limit=None, max_time=None, deadline=None, restart=True,
-           verbose=False, progress=None) -> "LimitSolution":
+           verbose=False, progress=None) -> LimitSolution:
     """Refine a solution off the grid until its limit gap is at most ``tol`` (relative).
 
     Parameters
@@ -232,8 +244,10 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     problem : LimitProblem
     solution : LimitSolution, optional
         Starting point (its active atoms form the first working set). By default a solve on
-        a coarse grid (:func:`coarse_grid`: 64 directions, plus the data breakpoints for
-        d = 1 when the joint Newton step does not apply).
+        a coarse grid (:func:`coarse_grid`): where the joint Newton step applies (d = 1,
+        squared or logistic loss) ``NEWTON_COARSE_SIZE`` = 128 equally spaced directions and
+        no breakpoints; otherwise ``default_grid`` with ``COARSE_SIZE`` = 64 directions
+        (for d = 1 plus the 2n data breakpoints).
     tol : float
         Target relative limit gap (objective − lower bound) / |objective|.
     max_iter : int

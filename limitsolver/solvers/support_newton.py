@@ -73,6 +73,7 @@ class _Control:
     max_newton: int
     deadline: float | None
     loss_floor: float | None
+    kkt_scale: float = 1.0
     steps: int = 0
     too_large: bool = False
 
@@ -91,7 +92,7 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control):
             converged = True
             break
         grad = model.gradient(sup, P, VS)
-        if float(np.max(np.abs(grad), initial=0.0)) <= ctl.tol_kkt * model.lam:
+        if float(np.max(np.abs(grad), initial=0.0)) <= ctl.tol_kkt * ctl.kkt_scale:
             converged = True
             break
         s_ = sup.size
@@ -169,10 +170,10 @@ def _active_set(model: SupportModel, V, C, ctl: _Control, entering: bool):
 
 
 def _newton_all(model: SupportModel, V, C, ctl: _Control, entering: bool):
-    """:func:`_active_set` jointly, or task by task where the tasks separate."""
-    if model.rowwise and not (model.loss.separable and V.shape[0] == 0 and model.T > 1):
-        return _active_set(model, V, C, ctl, entering)
-    if not model.loss.separable:
+    """:func:`_active_set` jointly, or task by task where the tasks separate: a separable
+    loss with the l1 penalty, or with no feature columns (the free-part fit)."""
+    split = model.loss.separable and model.T > 1 and (not model.rowwise or V.shape[0] == 0)
+    if not split:
         return _active_set(model, V, C, ctl, entering)
     V, C = np.array(V, dtype=float), np.array(C, dtype=float)
     ok = True
@@ -289,7 +290,10 @@ def solve_restricted(A, Y, lam: float, loss, penalty, *, F=None, V0=None, C0=Non
     if F.shape[0] != n or V.shape != (k, T) or C.shape != (p, T):
         raise ValueError(f"shapes do not fit: F {F.shape}, V0 {V.shape}, C0 {C.shape} for "
                          f"n={n}, k={k}, T={T}")
-    ctl = _Control(max(float(tol), 1e-15), int(max_newton), deadline, loss_floor)
+    # with a loss floor (no finite optimum may exist) only the floor and a step that no
+    # longer decreases J stop the iterations; otherwise the KKT test is relative to λ
+    ctl = _Control(max(float(tol), 1e-15), int(max_newton), deadline, loss_floor,
+                   kkt_scale=0.0 if loss_floor is not None else float(lam))
     Q = np.linalg.qr(F)[0] if p else None
     rowwise = _rowwise(penalty, T)
     h = _quadratic_curvature(loss, Y)
