@@ -27,7 +27,9 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-#: name: (loss, penalty, d, n, T, M, λ/λ_max)
+#: name: (loss, penalty, d, n, T, M, λ/λ_max[, options of solve_native]); the "-blocked"
+#: problems keep no Φ (``memory_budget=0``): pricing rebuilds the features and gap-safe
+#: screening is on (the tree before the redesign screened for the squared loss only).
 PROBLEMS = {
     "sq1-group": ("squared", "group", 1, 60, 3, 2000, 0.02),
     "sq1-l1": ("squared", "l1", 1, 60, 3, 2000, 0.02),
@@ -39,6 +41,8 @@ PROBLEMS = {
     "lg2-l1": ("logistic", "l1", 2, 200, 3, 4000, 0.02),
     "lg5-group": ("logistic", "group", 5, 500, 3, 10000, 0.02),
     "lg5-l1": ("logistic", "l1", 5, 500, 3, 10000, 0.02),
+    "sq5-blocked": ("squared", "group", 5, 1000, 10, 10000, 0.02, {"memory_budget": 0}),
+    "lg5-blocked": ("logistic", "group", 5, 500, 3, 10000, 0.02, {"memory_budget": 0}),
     "mn2-group": ("multinomial", "group", 2, 200, 4, 4000, 0.02),
     "mn2-l1": ("multinomial", "l1", 2, 200, 4, 4000, 0.02),
     # smoke configurations (tests/test_benchmarks.py), not part of the default run
@@ -59,11 +63,14 @@ NEW_ONLY = ("multinomial",)
 WORKER = r"""
 import json, sys, time, warnings
 import numpy as np
+import limitsolver
 from limitsolver.problem import LimitProblem
 from limitsolver.grids import sphere_grid
 from limitsolver.certificate import lam_max, certify
 from limitsolver.solvers.native import solve_native
-loss, penalty, d, n, T, M, frac = json.loads(sys.argv[1])
+spec = json.loads(sys.argv[1])
+loss, penalty, d, n, T, M, frac = spec[:7]
+options = spec[7] if len(spec) > 7 else {}
 rng = np.random.default_rng(0)
 X = rng.uniform(-1.0, 1.0, (n, d))
 W = rng.standard_normal((8, d + 1))
@@ -80,25 +87,36 @@ with warnings.catch_warnings():
 dirs = pb.check_directions(sphere_grid(d + 1, M, kind="random", random_state=0))
 pb = pb.with_lam(frac * lam_max(pb, dirs))
 t0 = time.perf_counter()
-res = solve_native(pb, dirs, tol=1e-8)
+res = solve_native(pb, dirs, tol=1e-8, **options)
 elapsed = time.perf_counter() - t0
 cert = certify(pb, dirs, res.V, res.C)
 print(json.dumps(dict(time=elapsed, rel_gap=cert.rel_gap, status=res.status,
-                      passes=res.info["n_pricing_passes"], objective=cert.primal)))
+                      passes=res.info["n_pricing_passes"], objective=cert.primal,
+                      screened=res.info.get("screened"), package=limitsolver.__file__)))
 """
 
 
 def run_once(tree: str, spec, timeout: float) -> dict:
-    """One solve in a fresh process with ``tree`` first on PYTHONPATH."""
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    """One solve in a fresh process with ``tree`` first on PYTHONPATH.
+
+    The process runs in the tree itself: ``python -c`` puts its working directory ahead of
+    PYTHONPATH on ``sys.path``, so another working directory holding a ``limitsolver``
+    package would shadow the tree. The worker reports which package it imported, and a
+    run that imported another one is an error.
+    """
+    tree = os.path.abspath(tree)
+    env = dict(os.environ, PYTHONPATH=tree)
     try:
         out = subprocess.run([sys.executable, "-c", WORKER, json.dumps(list(spec))], env=env,
-                             capture_output=True, text=True, timeout=timeout)
+                             cwd=tree, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return dict(error=f"timeout {timeout:.0f} s")
     if out.returncode != 0:
         return dict(error="error: " + (out.stderr.strip().splitlines() or ["failed"])[-1])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    if not os.path.abspath(row["package"]).startswith(tree + os.sep):
+        return dict(error=f"error: imported {row['package']}, not the tree")
+    return row
 
 
 def _best(runs):
@@ -108,10 +126,11 @@ def _best(runs):
 
 def _fmt(r) -> str:
     if r is None:
-        return f"{'-':>27}"
+        return f"{'-':>35}"
     if "error" in r:
-        return f"{r['error'][:27]:>27}"
-    return f"{r['time']:8.3f} s  gap {r['rel_gap']:8.1e} {r['passes']:3d}p"
+        return f"{r['error'][:35]:>35}"
+    scr = r.get("screened") or 0
+    return f"{r['time']:8.3f} s  gap {r['rel_gap']:8.1e} {r['passes']:3d}p {scr:6d}s"
 
 
 def uptime() -> str:
@@ -137,7 +156,8 @@ def main(argv=None) -> dict:
     print(f"old tree: {a.old}{'' if have_old else ' (missing: new tree only)'}")
     print(f"new tree: {a.new}")
     print(f"uptime before: {uptime()}")
-    print(f"{'problem':<11} {'old (best)':>27}  {'new (best)':>27}  new/old")
+    print(f"{'problem':<11} {'old (best): time, gap, passes, screened':>35}  "
+          f"{'new (best)':>35}  new/old")
     ratios = {}
     for name in names:
         spec = PROBLEMS[name]
