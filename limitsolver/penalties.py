@@ -9,7 +9,8 @@ Optimality of weights V (MATH.md): sup_θ dual_norm(c(θ)) ≤ λ.
 The protocol every penalty class provides (solvers check it with :func:`require`):
 
 - ``value(V)``, ``row_norms(V)`` (per-neuron cost, (M,)), ``dual_norms(C)`` ((M,));
-- ``prox(V, step)`` — argmin_U ½‖U − V‖² + step·Ω(U);
+- ``prox(V, step)`` — argmin_U ½‖U − V‖² + step·Ω(U); ``prox_row(v, step)`` the same for
+  one row v (T,) and a scalar step (coordinate descent's per-row call);
 - ``support(V)`` — the entries that are free to move smoothly, a boolean (M, T) mask
   (group: whole rows with V_j ≠ 0; l1: the entries V_jt ≠ 0);
 - ``gradient(V)`` — ∇Ω on the support, (M, T) (group: u_j = V_j/‖V_j‖; l1: sign V);
@@ -17,6 +18,8 @@ The protocol every penalty class provides (solvers check it with :func:`require`
   (group: (I − u_j u_jᵀ)/‖V_j‖; l1: 0). Rows off the support get zeros.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -48,6 +51,13 @@ class GroupPenalty:
         nrm = np.linalg.norm(V, axis=1, keepdims=True)
         scale = np.maximum(0.0, 1.0 - step / np.maximum(nrm, 1e-300))
         return V * scale
+
+    @staticmethod
+    def prox_row(v, step: float):
+        """``prox`` of one row v (T,) with a scalar step: the scalar path of coordinate
+        descent, where a call per row must be cheap."""
+        nz = math.sqrt(float(v @ v))
+        return v * (1.0 - step / nz) if nz > step else np.zeros_like(v)
 
     @staticmethod
     def support(V):
@@ -92,6 +102,11 @@ class L1Penalty:
     @staticmethod
     def prox(V, step):
         return np.sign(V) * np.maximum(np.abs(V) - step, 0.0)
+
+    @staticmethod
+    def prox_row(v, step: float):
+        """``prox`` of one row v (T,) with a scalar step (see ``GroupPenalty.prox_row``)."""
+        return np.sign(v) * np.maximum(np.abs(v) - step, 0.0)
 
     @staticmethod
     def support(V):

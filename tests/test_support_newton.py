@@ -51,7 +51,7 @@ def _cvxpy_optimum(A, F, Y, lam, loss, penalty):
         L = (cp.sum(cp.log_sum_exp(P, axis=1)) - cp.sum(cp.multiply(Y, P))) / n
     Om = cp.sum(cp.norm(V, 2, axis=1)) if penalty == "group" else cp.sum(cp.abs(V))
     prob = cp.Problem(cp.Minimize(L + lam * Om))
-    prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
     Cv = C.value if F.shape[1] else np.zeros((0, T))
     return _objective(A, F, Y, lam, loss, penalty, V.value, Cv)
 

@@ -31,13 +31,13 @@ def coordinate_sweep(G: np.ndarray, Gr: np.ndarray, V: np.ndarray, lam: float, p
                      rows: Iterable[int]) -> None:
     """One cyclic sweep over ``rows``, in place on V (k × T) and Gr = G V − B (k × T)."""
     diag = np.diag(G)
-    prox = penalty.prox
+    prox = penalty.prox_row
     for j in rows:
         gjj = diag[j]
         if gjj <= 1e-300:
             continue
         vj = V[j]
-        new = prox((vj - Gr[j] / gjj)[None, :], lam / gjj)[0]
+        new = prox(vj - Gr[j] / gjj, lam / gjj)
         delta = new - vj
         if delta.any():
             V[j] = new

@@ -104,6 +104,10 @@ class SupportModel:
 
     # values ------------------------------------------------------------------------
     def support(self, V) -> Support:
+        """The support of V: the penalty's ``support`` mask (whole rows when ``rowwise``)."""
+        if self.rowwise:
+            S = np.flatnonzero(np.any(V != 0, axis=1))
+            return Support(self, S, np.ones((S.size, V.shape[1]), dtype=bool))
         mask = self.penalty.support(V)
         S = np.flatnonzero(np.any(mask, axis=1))
         return Support(self, S, mask[S])
@@ -128,7 +132,8 @@ class SupportModel:
         s_ = sup.size
         if s_:
             g[:s_] += self.lam * self.penalty.gradient(VS)
-            g[:s_][~sup.mask] = 0.0
+            if not self.rowwise:
+                g[:s_][~sup.mask] = 0.0
         return g
 
     def loss_hessian(self, sup: Support, P) -> np.ndarray:
@@ -136,7 +141,10 @@ class SupportModel:
         B, T = sup.B, self.T
         m = B.shape[1]
         if self.route == "gram":
-            return sup.GSS[:, None, :, None] * np.eye(T)[None, :, None, :]
+            H4 = np.zeros((m, T, m, T))
+            for t in range(T):
+                H4[:, t, :, t] = sup.GSS
+            return H4
         if self.route == "separable":
             h = self.loss.curvature(P, self.Y) / self.n
             H4 = np.zeros((m, T, m, T))
@@ -200,9 +208,10 @@ class SupportModel:
         rhs = grad.ravel() if free is None else grad.ravel()[free]
         scale = float(np.mean(np.diag(H))) if H.size else 1.0
         scale = scale if scale > 0 else 1.0
-        eye = np.eye(H.shape[0])
+        diag = np.diag(H).copy()
         for ridge in LEVENBERG:
-            Hr = H + (ridge * scale) * eye
+            Hr = H.copy() if ridge != LEVENBERG[-1] else H
+            Hr.flat[::H.shape[0] + 1] = diag + ridge * scale
             try:
                 if Hr.shape[0] > 150:
                     x = cho_solve(cho_factor(Hr, check_finite=False), rhs, check_finite=False)
@@ -220,7 +229,7 @@ class SupportModel:
                 yield step.reshape(s_ + self.F.shape[1], T)
 
     # entering ----------------------------------------------------------------------
-    def entering_step(self, V, C, tol_kkt: float):
+    def entering_step(self, V, C, tol_kkt: float, sup: Support | None = None):
         """Proximal steps of the entries off the support that violate their KKT condition.
 
         With g = Aᵀ∇L(P) (k × T) and the diagonal curvature d_j = (1/n) Σ_i A_ij² h̄_i
@@ -228,11 +237,13 @@ class SupportModel:
         off the support enters with the step prox_{λ/d_j Ω}(−g_j/d_j) when that step is
         nonzero with the threshold λ(1 + ``tol_kkt``). Returns (Δ (k × T), rows entering).
         """
-        sup = self.support(V)
+        sup = self.support(V) if sup is None else sup
         P = self.predict(sup, V[sup.S], C)
         g = self.A.T @ self.loss.gradient(P, self.Y)
-        on = self.penalty.support(V)
-        g[on] = 0.0
+        if self.rowwise:
+            g[sup.S] = 0.0
+        else:
+            g[self.penalty.support(V)] = 0.0
         k = V.shape[0]
         if not k:
             return np.zeros_like(V), np.zeros(0, dtype=int)

@@ -92,22 +92,25 @@ def crossing_times(VS: np.ndarray, step: np.ndarray, rowwise: bool) -> np.ndarra
     (off the support) never cross.
     """
     if rowwise:
-        nrm2, a_ = np.sum(VS * VS, axis=1), np.sum(step * VS, axis=1)
+        nrm2, a_ = np.einsum("ij,ij->i", VS, VS), np.einsum("ij,ij->i", step, VS)
     else:
         nrm2, a_ = VS * VS, step * VS
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(a_ > 0, nrm2 / a_, np.inf)
+    tc = np.full(a_.shape, np.inf)
+    pos = a_ > 0
+    tc[pos] = nrm2[pos] / a_[pos]
+    return tc
 
 
-def radial_line_search(VS, step, objective, P0, *, rowwise=True, t_floor=1e-12):
+def radial_line_search(VS, step, objective, P0, *, rowwise=True, t_floor=1e-12, tc=None):
     """Backtracking along VS − t·step for the active-set Newton method.
 
     The first trial step is cut where the first unit (row or entry, :func:`crossing_times`)
     reaches zero, and that unit is set exactly to 0 there (it leaves the support); then t
     halves until ``objective(V_new, t)`` is ≤ P0 up to rounding. Returns (t, V_new, P_new),
-    or None when no t > ``t_floor`` decreases the objective.
+    or None when no t > ``t_floor`` decreases the objective. ``tc``: the crossing times,
+    when the caller has them.
     """
-    tc = crossing_times(VS, step, rowwise)
+    tc = crossing_times(VS, step, rowwise) if tc is None else tc
     tmin = float(tc.min()) if tc.size else np.inf
     t = min(1.0, tmin)
     cross = np.unravel_index(int(np.argmin(tc)), tc.shape) if tmin <= 1.0 else None
@@ -123,7 +126,7 @@ def radial_line_search(VS, step, objective, P0, *, rowwise=True, t_floor=1e-12):
     return None
 
 
-def full_step_dropping(VS, step, objective, P0, *, rowwise=True, tries=4):
+def full_step_dropping(VS, step, objective, P0, *, rowwise=True, tries=4, tc=None):
     """A projected backtracking along VS − t·step that lets several units leave at once.
 
     For t = 1, 1/2, 1/4, … (``tries`` values) every unit (row or entry,
@@ -131,9 +134,9 @@ def full_step_dropping(VS, step, objective, P0, *, rowwise=True, tries=4):
     decreases ``objective(V_new, t)`` is taken. Returns (t, V_new, P_new), or None when at
     most one unit crosses before t = 1 or no trial decreases (the radial line search then
     cuts at the first crossing). Large supports shed many rows per step this way instead of
-    one per step.
+    one per step. ``tc``: the crossing times, when the caller has them.
     """
-    tc = crossing_times(VS, step, rowwise)
+    tc = crossing_times(VS, step, rowwise) if tc is None else tc
     if not np.count_nonzero(tc <= 1.0) > 1:
         return None
     t = 1.0

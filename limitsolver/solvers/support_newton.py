@@ -47,7 +47,7 @@ from .. import penalties as _penalties
 from ..budget import expired
 from .bcd import bcd_anderson, coordinate_sweep
 from .restricted import SupportModel
-from .structured import full_step_dropping, radial_line_search
+from .structured import crossing_times, full_step_dropping, radial_line_search
 
 __all__ = ["solve_restricted", "restricted_gap", "LOSS_METHODS", "PENALTY_METHODS"]
 
@@ -56,8 +56,8 @@ __all__ = ["solve_restricted", "restricted_gap", "LOSS_METHODS", "PENALTY_METHOD
 LOSS_METHODS = ("value", "gradient", "residual", "dual_value", "dual_feasible", "scale_dual",
                 "reference_value")
 #: ... and from the penalty.
-PENALTY_METHODS = ("value", "row_norms", "dual_norms", "prox", "support", "gradient",
-                   "hessian_blocks")
+PENALTY_METHODS = ("value", "row_norms", "dual_norms", "prox", "prox_row", "support",
+                   "gradient", "hessian_blocks")
 
 #: Coordinate sweeps before the first Newton round (quadratic losses): they settle which
 #: rows enter and leave, so that Newton starts near its final support.
@@ -102,8 +102,9 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control):
 
             def obj(Vn, t, sup=sup, sC=sC):
                 return model.objective(sup, Vn, C - t * sC)
-            found = (full_step_dropping(VS, sV, obj, P0, rowwise=model.rowwise)
-                     or radial_line_search(VS, sV, obj, P0, rowwise=model.rowwise))
+            tc = crossing_times(VS, sV, model.rowwise)
+            found = (full_step_dropping(VS, sV, obj, P0, rowwise=model.rowwise, tc=tc)
+                     or radial_line_search(VS, sV, obj, P0, rowwise=model.rowwise, tc=tc))
             if found is not None:
                 break
         if found is None:            # no step decreases J: optimal to rounding
@@ -131,11 +132,18 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control):
 
 
 def _enter(model: SupportModel, V, C, tol_kkt: float):
-    """Add the KKT violators' proximal steps, backtracked (by 1/4) until J decreases."""
-    delta, rows = model.entering_step(V, C, tol_kkt)
+    """Add the KKT violators' proximal steps, backtracked (by 1/4) until J decreases.
+
+    In Gram form (quadratic loss) each step is the exact minimizer of J along its own row
+    and is taken whole, as coordinate descent would; the Newton steps that follow are the
+    ones required to decrease J."""
+    sup = model.support(V)
+    delta, rows = model.entering_step(V, C, tol_kkt, sup)
     if not rows.size:
         return V, False
-    P_old = model.objective(model.support(V), V[model.support(V).S], C)
+    if model.route == "gram":
+        return V + delta, True
+    P_old = model.objective(sup, V[sup.S], C)
     a = 1.0
     while a > 1e-12:
         Vt = V + a * delta
@@ -244,6 +252,20 @@ def _quadratic_curvature(loss, Y):
     return h0 if h0 > 0 and np.all(h == h0) else None
 
 
+_CHECKED = set()
+
+
+def _check(loss, penalty) -> None:
+    """:func:`limitsolver.losses.require` and :func:`limitsolver.penalties.require` of what
+    the method needs, once per (loss, penalty) pair."""
+    if (loss, penalty) in _CHECKED:
+        return
+    second = "curvature" if loss.separable else "hessian_blocks"
+    _losses.require(loss, *LOSS_METHODS, second, who="the support-Newton method")
+    _penalties.require(penalty, *PENALTY_METHODS, who="the support-Newton method")
+    _CHECKED.add((loss, penalty))
+
+
 def solve_restricted(A, Y, lam: float, loss, penalty, *, F=None, V0=None, C0=None,
                      tol: float = 1e-10, max_epochs: int = 50000, deadline=None,
                      fixed_support: bool = False, offset=None, max_newton: int = 500,
@@ -273,9 +295,7 @@ def solve_restricted(A, Y, lam: float, loss, penalty, *, F=None, V0=None, C0=Non
     """
     loss = _losses.get_loss(loss) if isinstance(loss, str) else loss
     penalty = _penalties.get_penalty(penalty) if isinstance(penalty, str) else penalty
-    second = "curvature" if loss.separable else "hessian_blocks"
-    _losses.require(loss, *LOSS_METHODS, second, who="the support-Newton method")
-    _penalties.require(penalty, *PENALTY_METHODS, who="the support-Newton method")
+    _check(loss, penalty)
     A = np.asarray(A, dtype=float)
     Y = np.asarray(Y, dtype=float)
     if A.ndim != 2 or Y.ndim != 2 or A.shape[0] != Y.shape[0]:
