@@ -1,12 +1,20 @@
-"""Time budgets: ``max_time`` seconds become one absolute deadline (a ``time.monotonic()``
-value) that is passed down to every backend, which checks it between its iterations."""
+"""Budgets of time and threads.
+
+Time: ``max_time`` seconds become one absolute deadline (a ``time.monotonic()`` value) that
+is passed down to every backend, which checks it between its iterations.
+
+Threads: :func:`blas_threads` limits the BLAS libraries to a number of threads inside a
+``with`` block and restores the previous limits when the block ends, also on an exception.
+"""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["DEFAULT_MAX_TIME", "make_deadline", "expired", "remaining"]
+__all__ = ["DEFAULT_MAX_TIME", "make_deadline", "expired", "remaining", "blas_threads"]
 
 #: ``max_time=None`` means this many seconds (generous: small problems take well under
 #: a minute; the limit is there so that no call runs unbounded).
@@ -43,3 +51,41 @@ def remaining(deadline) -> float:
     if deadline is None:
         return np.inf
     return max(0.0, deadline - time.monotonic())
+
+
+_CONTROLLER: list = []
+
+
+def _controller():
+    """The threadpoolctl controller, built once (building it scans the loaded libraries,
+    which costs milliseconds — more than a small solve); None without threadpoolctl."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn/scipy
+            _CONTROLLER.append(None)
+        else:
+            _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
+@contextmanager
+def blas_threads(n: int | None) -> Iterator[None]:
+    """Limit BLAS to ``n`` threads inside the ``with`` block (``n=None``: leave as is).
+
+    Small dense systems (restricted Newton steps) run many times slower with threaded BLAS
+    on a loaded machine. The previous limits are restored when the block exits, normally
+    or by an exception.
+    """
+    if n is None:
+        yield
+        return
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"the number of BLAS threads must be a positive integer or None, "
+                         f"got {n!r}")
+    ctl = _controller()
+    if ctl is None:  # pragma: no cover
+        yield
+        return
+    with ctl.limit(limits=int(n), user_api="blas"):
+        yield

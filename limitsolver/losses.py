@@ -24,6 +24,9 @@ Duals
   ``reference_value(Y)`` J_ref, the loss of the zero predictor: the scale relative gaps are
                          floored at (:data:`limitsolver.certificate.ROUNDING`).
 Flags
+  ``dual_strong_concavity`` μ: a constant with ∇²ℓ_i ≤ (1/μ) I for every sample (None
+  when there is none), so that ℓ_i* is μ-strongly convex and D is (μ/n)-strongly concave;
+  gap-safe screening derives its radius √(2 n gap / μ) from it.
   ``name``; ``separable`` (per-entry terms); ``quadratic`` (constant Hessian: the free part
   can be eliminated exactly by a projection, and Gram-form solvers apply); ``smooth`` (has
   second derivatives); ``labels``: what Y holds ("real", "pm1" for ±1 labels, "onehot" for
@@ -46,6 +49,8 @@ class Datafit:
     quadratic = False
     smooth = True
     labels = "real"
+    #: μ with ∇²ℓ_i ≤ (1/μ) I (None: no such bound, e.g. a constraint).
+    dual_strong_concavity: float | None = None
     #: Slack allowed on membership in the conjugate's domain, for rounding.
     FEAS_TOL = 1e-12
 
@@ -82,6 +87,8 @@ class SquaredLoss(Datafit):
 
     name = "squared"
     quadratic = True
+    #: ∇²ℓ_i = I, so μ = 1.
+    dual_strong_concavity = 1.0
 
     @staticmethod
     def value(F, Y) -> float:
@@ -132,6 +139,8 @@ class LogisticLoss(Datafit):
 
     name = "logistic"
     labels = "pm1"
+    #: ∇²ℓ_i = diag(σ(m_t)(1 − σ(m_t))) and σ(1 − σ) ≤ 1/4 (AM–GM), so μ = 4.
+    dual_strong_concavity = 4.0
 
     @staticmethod
     def value(F, Y) -> float:
@@ -192,6 +201,9 @@ class MultinomialLoss(Datafit):
     name = "multinomial"
     separable = False
     labels = "onehot"
+    #: vᵀ(diag p − ppᵀ)v = Var_{k∼p}(v_k) ≤ (max v − min v)²/4 (Popoviciu) ≤ ‖v‖²/2, since
+    #: v_a − v_b ≤ √2 (v_a² + v_b²)^{1/2} ≤ √2 ‖v‖; so ∇²ℓ_i ≤ I/2 and μ = 2.
+    dual_strong_concavity = 2.0
 
     @staticmethod
     def value(F, Y) -> float:

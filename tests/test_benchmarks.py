@@ -97,3 +97,22 @@ def test_bench_path_and_bench_limit_smallest_runs(capsys, monkeypatch):
                                         "--threads", "0"]) == 0
     out = capsys.readouterr().out
     assert "refined (incl. coarse start)" in out
+
+
+def test_bench_interior_smallest_configuration_runs(capsys, tmp_path):
+    """Both trees (here: this tree twice) alternate in subprocesses; the multinomial
+    problem runs on the new tree only; ratios and uptime are printed."""
+    bench = _script("bench_interior")
+    ratios = bench.main(["--problems", "tiny-sq", "tiny-mn", "--repeats", "1",
+                         "--old", ROOT, "--new", ROOT, "--timeout", "120"])
+    out = capsys.readouterr().out
+    assert "uptime before" in out and "uptime after" in out
+    assert ratios["tiny-sq"] is not None and ratios["tiny-sq"] > 0
+    assert ratios["tiny-mn"] is None                    # no old native multinomial solver
+    assert "error" not in out and "timeout" not in out
+    lines = [ln for ln in out.splitlines() if ln.startswith("tiny-")]
+    assert len(lines) == 2 and all("gap" in ln for ln in lines)
+    # a tree without the package is reported, and the new tree still runs
+    bench.main(["--problems", "tiny-sq", "--repeats", "1", "--old", str(tmp_path),
+                "--new", ROOT])
+    assert "missing: new tree only" in capsys.readouterr().out

@@ -8,8 +8,7 @@ in :data:`~limitsolver.solvers.conic.PREFERENCE` order, falling back on failure.
 """
 from __future__ import annotations
 
-import importlib
-
+from . import native as _native_mod
 from .base import STATUSES, SolverFailed, SolverResult
 from .conic import PREFERENCE, installed_conic_solvers, solve_conic
 
@@ -17,17 +16,10 @@ __all__ = ["SolverResult", "SolverFailed", "STATUSES", "available_solvers", "sol
            "run_solver", "native_supports", "solver_capabilities", "PROBLEM_CLASSES"]
 
 
-def _native():
-    try:
-        return importlib.import_module(".native", __name__)
-    except ImportError:
-        return None
-
-
 def native_supports(problem) -> bool:
-    """Whether the native solver handles this problem's loss/penalty/bias/free options."""
-    mod = _native()
-    return bool(mod is not None and mod.supports(problem))
+    """Whether the native solver handles this problem's loss/penalty/bias/free options
+    (decided from the loss and penalty protocols: :func:`.native.supports`)."""
+    return bool(_native_mod.supports(problem))
 
 
 #: The cone class each grid problem (loss, penalty) needs: the group norm is a second-order
@@ -64,11 +56,11 @@ def _conic_classes(name: str) -> set:
 def solver_capabilities() -> dict:
     """{solver name: [(loss, penalty), ...]}: the grid problems each usable backend on
     this machine can solve (``"auto"``: all of them, falling back between backends;
-    ``"native"``: squared and logistic losses). Backends that can solve none are left out."""
+    ``"native"``: the pairs :func:`.native.supports` accepts). Backends that can solve
+    none are left out."""
     problems = list(PROBLEM_CLASSES)
     caps = {"auto": problems}
-    if _native() is not None:
-        caps["native"] = [lp for lp in problems if lp[0] in ("squared", "logistic")]
+    caps["native"] = [lp for lp in problems if _native_mod.handles(*lp)]
     for name in installed_conic_solvers():
         classes = _conic_classes(name)
         handled = [lp for lp in problems if PROBLEM_CLASSES[lp] in classes]
@@ -94,8 +86,6 @@ def solver_chain(solver: str, problem) -> list[str]:
         chain = ["native"] if native_supports(problem) else []
         return chain + [s.lower() for s in PREFERENCE if s in installed]
     if name == "native":
-        if _native() is None:
-            raise ValueError("the native solver is not available in this build")
         if not native_supports(problem):
             raise ValueError(
                 f"the native solver does not support loss={problem.loss!r}, "
@@ -122,7 +112,7 @@ def run_solver(name: str, problem, directions, *, tol: float, warm_start=None,
     backend stops at its first check past it and returns its current point with
     ``info["timed_out"] = True``."""
     if name == "native":
-        return _native().solve_native(problem, directions, tol=tol, warm_start=warm_start,
+        return _native_mod.solve_native(problem, directions, tol=tol, warm_start=warm_start,
                                       verbose=verbose, deadline=deadline, **options)
     return solve_conic(problem, directions, solver=name, tol=tol, verbose=verbose,
                        deadline=deadline, **options)

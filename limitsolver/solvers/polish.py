@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..budget import expired, remaining
 from ..features import relu_features
 from ..penalties import get_penalty
 from .base import SolverFailed, SolverResult
@@ -19,7 +20,7 @@ __all__ = ["polish"]
 
 
 def polish(problem, directions, result: SolverResult, *, tol: float,
-           rel_threshold: float = 1e-6, deadline=None) -> SolverResult | None:
+           rel_threshold: float = 1e-6, deadline: float | None = None) -> SolverResult | None:
     """Restricted re-solve on the thresholded support; ``None`` if it cannot be done.
 
     A row is kept when its contribution ‖Φ_j‖·‖V_j‖ exceeds ``rel_threshold`` times the
@@ -27,7 +28,6 @@ def polish(problem, directions, result: SolverResult, *, tol: float,
     ``deadline`` (``time.monotonic()`` value) is passed to the restricted re-solve; past it
     nothing is done (``None`` is returned).
     """
-    from ..budget import expired, remaining
     if expired(deadline):
         return None
     norms = get_penalty(problem.penalty).row_norms(result.V)
@@ -44,7 +44,7 @@ def polish(problem, directions, result: SolverResult, *, tol: float,
                             status=result.status, solver=result.solver, Z=list(result.Z),
                             info=dict(result.info, polished_support=0))
     sub = directions[keep]
-    from . import native_supports, run_solver
+    from . import native_supports, run_solver   # the package imports this module's users
     try:
         if native_supports(problem):
             res = run_solver("native", problem, sub, tol=min(tol, 1e-10), deadline=deadline)

@@ -1,0 +1,103 @@
+"""Which grid rows enter a working set: warm starts and violators, one per activation pattern.
+
+- :func:`warm_rows` maps a previous solution to grid rows and weights;
+- :class:`PatternCache` and :func:`patterns` compute activation patterns 1[x̃_i·θ > 0];
+- :func:`pick_violators` takes the best violators, at most one per activation pattern.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["warm_rows", "patterns", "PatternCache", "pick_violators"]
+
+
+def warm_rows(warm_start, dirs: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Initial working set (row indices) and weights from a previous solution."""
+    if warm_start is None:
+        return np.zeros(0, dtype=int), np.zeros((0, T))
+    atoms = getattr(warm_start, "atom_directions", None)
+    weights = getattr(warm_start, "atom_weights", None)
+    if atoms is None or weights is None:
+        raise ValueError(f"warm_start must be a LimitSolution (or None), got "
+                         f"{type(warm_start).__name__}")
+    atoms = np.asarray(atoms, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    if atoms.ndim != 2 or atoms.shape[1] != dirs.shape[1] or weights.shape != (atoms.shape[0], T):
+        raise ValueError(
+            f"warm_start does not fit this problem: atoms of shape {atoms.shape} and weights "
+            f"{weights.shape}, expected (k, {dirs.shape[1]}) and (k, {T})")
+    grid = getattr(warm_start, "grid", None)
+    gw = getattr(warm_start, "grid_weights", None)
+    if (grid is not None and gw is not None and np.shape(grid) == dirs.shape
+            and np.shape(gw) == (dirs.shape[0], T) and np.array_equal(grid, dirs)):
+        rows = np.flatnonzero(np.any(np.asarray(gw) != 0, axis=1))
+        return rows, np.array(gw, dtype=float)[rows]
+    if atoms.shape[0] == 0:
+        return np.zeros(0, dtype=int), np.zeros((0, T))
+    # nearest grid row of each atom: argmin ‖θ_j − a‖² = argmax 2θ_j·a − ‖θ_j‖²
+    sq = np.sum(dirs * dirs, axis=1)
+    best = np.full(atoms.shape[0], -np.inf)
+    arg = np.zeros(atoms.shape[0], dtype=int)
+    bs = max(1, (32 * 2**20) // (8 * atoms.shape[0]))
+    for s in range(0, dirs.shape[0], bs):
+        score = 2.0 * dirs[s:s + bs] @ atoms.T - sq[s:s + bs, None]
+        i = np.argmax(score, axis=0)
+        v = score[i, np.arange(atoms.shape[0])]
+        better = v > best
+        best[better], arg[better] = v[better], i[better] + s
+    rows, inv = np.unique(arg, return_inverse=True)
+    W = np.zeros((rows.size, T))
+    np.add.at(W, inv, weights)
+    return rows, W
+
+
+def patterns(Xt: np.ndarray, D: np.ndarray) -> list[bytes]:
+    """Activation patterns 1[x̃_i·θ > 0] of the directions D, one bytes key per row."""
+    if D.shape[0] == 0:
+        return []
+    bits = np.packbits(Xt @ D.T > 0, axis=0)
+    return [bits[:, j].tobytes() for j in range(D.shape[0])]
+
+
+class PatternCache:
+    """Activation patterns of the rows of D, computed on first request."""
+
+    def __init__(self, Xt, D):
+        self.Xt, self.D = Xt, D
+        self.keys = {}
+
+    def get(self, rows):
+        missing = [int(j) for j in rows if int(j) not in self.keys]
+        if missing:
+            for j, key in zip(missing, patterns(self.Xt, self.D[missing])):
+                self.keys[j] = key
+        return [self.keys[int(j)] for j in rows]
+
+
+def pick_violators(cand: np.ndarray, scores: np.ndarray, keys: "PatternCache",
+                   n_add: int) -> np.ndarray:
+    """The ``n_add`` best candidates (positions ``cand``), at most one per activation pattern.
+
+    Directions with the same activation pattern 1[x̃_i·θ > 0] (``keys``) have features in
+    one (d+1)-dimensional space (Φ_j = D X̃ θ_j, D the diagonal of the pattern): more than
+    d+1 of them are linearly dependent, and on a fine grid the top violators are mostly such
+    near-copies of each other. Only the best violator of each pattern is taken (on a cell
+    the correlation is linear in θ, so it is the best direction of that cell).
+    """
+    if cand.size == 0:
+        return cand
+    seen = set()
+    picked = []
+    order = cand[np.argsort(-scores, kind="stable")]
+    chunk = 2 * n_add
+    for s in range(0, order.size, chunk):
+        block = order[s:s + chunk]
+        for j, key in zip(block, keys.get(block)):
+            if key in seen:
+                continue
+            seen.add(key)
+            picked.append(j)
+            if len(picked) == n_add:
+                return np.asarray(picked, dtype=int)
+        chunk *= 2
+    return np.asarray(picked, dtype=int)

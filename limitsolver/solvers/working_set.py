@@ -1,0 +1,322 @@
+"""The working-set (column generation) loop of the native solver, for every smooth loss.
+
+It solves the grid problem (MATH.md)
+
+    minimize_{V, C}  L(Φ V + F C) + λ Ω(V),    Φ_ij = relu(θ_j·x̃_i),
+
+for any loss of :mod:`limitsolver.losses` that is smooth (squared, logistic, multinomial)
+and either penalty (Ω(V) = Σ_j ‖V_j‖₂ or Σ_j Σ_t |V_jt|), any bias/free option. It uses the
+loss only through its protocol: ``residual`` (Z = −n∇L, the generalized residual),
+``value``, ``dual_value``, ``scale_dual``, ``dual_feasible``, ``reference_value`` (through
+:func:`limitsolver.certificate.certify`), ``dual_strong_concavity`` (screening), and what
+:func:`~limitsolver.solvers.support_newton.solve_restricted` needs.
+
+One pass of the method:
+
+1. **Pricing**: the dual norms S_j = ‖Φ_jᵀZ/n‖_* of every direction for the projected
+   residual Z of the current point (:class:`limitsolver.pricing.FeatureStore`, shared with
+   the caller's λ_max check and final certificate), and the certificate of the point on
+   the full grid (:func:`limitsolver.certificate.certify`, retried with the
+   support-corrected dual, :func:`support_dual_retry`). Stop when the certified relative
+   gap is ≤ ``tol``.
+2. **Pool**: the ``pool`` best-scoring directions and the support; their columns are kept
+   until the next pass.
+3. **Working set on the pool**, repeated until no pool direction violates: keep the
+   directions with nonzero weight, add the most violating pool directions (S_j > λ,
+   largest first, at most one per activation pattern, at least ``ws_min`` and as many as
+   the support), solve the restricted problem on the working set with the free part,
+   warm-started, drop directions whose weight became zero, re-price the pool.
+
+Gap-safe screening (blocked pricing only, where it saves feature rebuilds). Let each ℓ_i
+have ∇²ℓ_i ≤ (1/μ) I (μ = ``loss.dual_strong_concavity``: 1 squared, 4 logistic,
+2 multinomial). Then ℓ_i* is μ-strongly convex (conjugate of a (1/μ)-smooth convex
+function) and D(Z) = −(1/n) Σ_i ℓ_i*(−Z_i) is (μ/n)-strongly concave. The dual optimum Z*
+maximizes D over a convex feasible set, so for a supergradient g at Z* with
+⟨g, Z − Z*⟩ ≤ 0 on that set, every feasible Z satisfies
+D(Z) ≤ D(Z*) + ⟨g, Z − Z*⟩ − (μ/(2n))‖Z − Z*‖² ≤ D(Z*) − (μ/(2n))‖Z − Z*‖², hence
+
+    ‖Z* − Z‖_F ≤ r = √(2 n (D(Z*) − D(Z)) / μ) ≤ √(2 n gap / μ),
+
+gap = J(V, C) − D(Z) ≥ OPT_grid − D(Z). With the certified dual point Z_d, the priced
+residual Z and s = ⟨Z_d, Z⟩/‖Z‖², ‖Φ_jᵀZ*/n‖_* ≤ s S_j + ‖Φ_j‖ (r + ‖Z_d − sZ‖_F) / n
+(‖Φ_jᵀE‖_* ≤ ‖Φ_j‖ ‖E‖_F for both dual norms); below λ it proves V_j = 0 in every grid
+optimum (the support conditions ask c_j(Z*) = λ u_j there). Screened directions are not
+priced again; their dual norm at a later residual Z' is bounded by
+S_j(Z_ref) + ‖Φ_j‖ ‖Z' − Z_ref‖_F / n, and that bound enters the sup of the certificate,
+so the certified gap stays a true bound on the full grid.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..budget import blas_threads, expired
+from ..certificate import Certificate, certify, fit_free_part, project_free, support_dual
+from ..losses import get_loss
+from ..penalties import get_penalty
+from ..pricing import FeatureStore
+from .base import SolverResult
+from .support_newton import solve_restricted
+from .selection import PatternCache, pick_violators, warm_rows
+
+__all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK"]
+
+#: The support-corrected dual candidate is tried once the grid's max correlation is within
+#: this factor of λ (the support is then final up to rounding) and the plain gap is > tol.
+SUPPORT_DUAL_SLACK = 1e-4
+
+
+def support_dual_retry(problem, dirs: np.ndarray, W: np.ndarray, VW: np.ndarray,
+                       C: np.ndarray, Z: np.ndarray, pred: np.ndarray, cert: Certificate,
+                       sup: float, pricer: FeatureStore) -> Certificate:
+    """The better of ``cert`` and the certificate of the support-corrected dual candidate.
+
+    Near interpolation (λ ≪ λ_max) the restricted problem is flat along the null space of
+    the support's Gram matrix: the primal value is optimal to ~1e-12 while the residual's
+    correlations still miss λ by ~1e-8, and the scaled residual cannot certify below that.
+    The candidate corrected to meet the support conditions exactly
+    (:func:`~limitsolver.certificate.support_dual`), priced over every direction (so the
+    bound stays rigorous, screened directions included), can. Tried only once the grid sup
+    is within :data:`SUPPORT_DUAL_SLACK` of λ.
+
+    W, VW : working-set rows and their weights;  C : free part;  Z : the (projected)
+    residual candidate;  pred : predictions Φ V + F C;  sup : the residual's max dual norm.
+    """
+    if not W.size or sup > problem.lam * (1.0 + SUPPORT_DUAL_SLACK):
+        return cert
+    Zs = project_free(problem, support_dual(problem, dirs[W], VW, Z))
+    S_s = pricer.dual_norms_and_sup(Zs, get_penalty(problem.penalty))[1]
+    cert_s = certify(problem, dirs[W], VW, C, Z=Zs, pred=pred, sup_norm=lambda _, s=S_s: s)
+    return cert_s if cert_s.dual > cert.dual else cert
+
+
+class WorkingSetLoop:
+    """State and steps of one native solve (module docstring).
+
+    Parameters
+    ----------
+    problem : LimitProblem;  dirs : ndarray (M, d+1), normalized
+    pricer : FeatureStore of (problem.Xt, dirs)
+    opts : dict of validated options (:data:`limitsolver.solvers.native.DEFAULT_OPTIONS`)
+    tol : float;  deadline : ``time.monotonic()`` value or None;  verbose : bool or int
+    """
+
+    def __init__(self, problem, dirs: np.ndarray, pricer: FeatureStore, opts: dict, *,
+                 tol: float, deadline: float | None = None, verbose: bool | int = False):
+        self.problem, self.dirs, self.pricer, self.opts = problem, dirs, pricer, opts
+        self.tol, self.deadline, self.verbose = tol, deadline, verbose
+        self.loss, self.pen = get_loss(problem.loss), get_penalty(problem.penalty)
+        self.n, self.T, self.M = problem.n, problem.T, dirs.shape[0]
+        self.lam = problem.lam
+        mu = getattr(self.loss, "dual_strong_concavity", None)
+        self.mu = float(mu) if mu else None
+        # screening needs exact dual norms: only when no Φ is kept (float64 or float32)
+        self.use_screening = bool(opts["screening"]) and pricer.dtype is None \
+            and self.mu is not None
+        self.inner_tol = opts["inner_tol"] if opts["inner_tol"] is not None else tol / 20.0
+        self.alive = np.ones(self.M, dtype=bool)   # not screened
+        self.S_last = np.zeros(self.M)             # dual norms at the last pricing residual
+        self.ref_id = np.zeros(self.M, dtype=int)  # which stored residual S_last refers to
+        self.refs = []                             # stored residuals for screened bounds
+        self.norms = None
+        self.counts = dict(passes=0, epochs=0, newton=0, restricted=0)
+        self.pricing_time = 0.0
+        self.history = []
+        self.stuck = False
+        self.stalled = 0                           # passes without a violator
+
+    # the current point ----------------------------------------------------------------
+    def start(self, warm_start) -> None:
+        """Working set (W, VW) and free part C from a warm start (or empty)."""
+        self.W, self.VW = warm_rows(warm_start, self.dirs, self.T)
+        self.C = fit_free_part(self.problem, self._net(self.W, self.VW))
+
+    def _net(self, W, VW, Phi=None):
+        """Φ_W V_W (n × T) from the store's columns (or the given ones)."""
+        if not W.size:
+            return np.zeros((self.n, self.T))
+        return (self.pricer.columns(W) if Phi is None else Phi) @ VW
+
+    def residual(self, net: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions net + F C and the projected generalized residual Z (n × T)."""
+        pred = net + self.problem.F @ self.C
+        return pred, project_free(self.problem, self.loss.residual(pred, self.problem.Y))
+
+    # pricing and certificate ------------------------------------------------------------
+    def price(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Dual norms of the unscreened directions and a sup over the whole grid.
+
+        Returns (rows priced, their dual norms, sup) where the sup takes the screened
+        directions by their bound (module docstring), re-pricing those whose bound
+        exceeds both λ and the priced max.
+        """
+        t0 = time.perf_counter()
+        pricer, pen, M = self.pricer, self.pen, self.M
+        if self.norms is None and self.use_screening:
+            corr, self.norms = pricer.correlations_and_norms(Z)
+            idx, S = np.arange(M), pen.dual_norms(corr)
+        elif self.alive.all():        # the max of S is the float64 one (FeatureStore)
+            idx, S = np.arange(M), pricer.dual_norms_and_sup(Z, pen)[0]
+        else:
+            idx = np.flatnonzero(self.alive)
+            S = pen.dual_norms(pricer.correlations(Z, idx))
+        self.refs.append(Z)
+        self.S_last[idx] = S
+        self.ref_id[idx] = len(self.refs) - 1
+        sup = float(S.max()) if S.size else 0.0
+        dead = np.flatnonzero(~self.alive)
+        if dead.size:
+            dist = np.array([np.linalg.norm(Z - ref) for ref in self.refs])
+            bound = self.S_last[dead] + self.norms[dead] * dist[self.ref_id[dead]] / self.n
+            hot = dead[bound > max(sup, self.lam)]
+            if hot.size:
+                self.S_last[hot] = pen.dual_norms(pricer.correlations(Z, hot))
+                self.ref_id[hot] = len(self.refs) - 1
+                bound = self.S_last[dead] + self.norms[dead] * dist[self.ref_id[dead]] / self.n
+            sup = max(sup, float(bound.max()))
+        self.pricing_time += time.perf_counter() - t0
+        self.counts["passes"] += 1
+        return idx, S, sup
+
+    def certificate(self, Z: np.ndarray, pred: np.ndarray, sup: float) -> Certificate:
+        """Certificate of the current point on the full grid, with the support retry."""
+        problem, W, VW = self.problem, self.W, self.VW
+        Vfull = np.zeros((self.M, self.T))
+        if W.size:
+            Vfull[W] = VW
+        cert = certify(problem, self.dirs, Vfull, self.C, Z=Z, pred=pred,
+                       sup_norm=lambda _, s=sup: s)
+        if cert.rel_gap > self.tol:
+            cert = support_dual_retry(problem, self.dirs, W, VW, self.C, Z, pred, cert, sup,
+                                      self.pricer)
+        return cert
+
+    def screen(self, cert: Certificate, Z: np.ndarray, idx: np.ndarray,
+               S: np.ndarray) -> None:
+        """Gap-safe screening of the priced directions (module docstring)."""
+        if not self.use_screening or not cert.gap > 0:
+            return
+        r = np.sqrt(2.0 * self.n * cert.gap / self.mu)
+        Zd = cert.dual_point
+        zz = float(np.sum(Z * Z))
+        s = max(float(np.sum(Zd * Z)) / zz, 0.0) if zz > 0 else 0.0
+        off = float(np.linalg.norm(Zd - s * Z))
+        test = s * S + self.norms[idx] * (r + off) / self.n
+        kill = idx[test < self.lam]
+        if self.W.size:
+            kill = np.setdiff1d(kill, self.W, assume_unique=True)
+        self.alive[kill] = False
+
+    # working set --------------------------------------------------------------------------
+    def choose_pool(self, idx, S):
+        """Support rows, their weights and the pool; None when the loop should stop."""
+        nz = np.any(self.VW != 0, axis=1) if self.W.size else np.zeros(0, dtype=bool)
+        support, Vsupp = self.W[nz], self.VW[nz]
+        if not np.any(S > self.lam):
+            # no violator left: the restricted problem was not solved accurately enough
+            if self.inner_tol <= 1e-15 or self.stalled >= 3:
+                return None
+            self.inner_tol = max(self.inner_tol / 100.0, 1e-15)
+            self.stalled += 1
+            return support, Vsupp, support
+        k_pool = min(idx.size, max(self.opts["pool"], 10 * support.size))
+        top = idx[np.argpartition(-S, k_pool - 1)[:k_pool]]
+        return support, Vsupp, np.union1d(support, top)
+
+    def inner(self, support: np.ndarray, Vsupp: np.ndarray, pool: np.ndarray) -> None:
+        """Restricted solves on the pool until no pool direction violates."""
+        problem, opts, lam = self.problem, self.opts, self.lam
+        Phi_pool = self.pricer.columns(pool)
+        keys = PatternCache(problem.Xt, self.dirs[pool])
+        S_pool = self.S_last[pool]
+        sup_pos = np.searchsorted(pool, support)
+        n_add = max(opts["ws_min"], support.size)
+        for it in range(opts["max_inner"]):
+            cand = np.setdiff1d(np.flatnonzero(S_pool > lam), sup_pos)
+            if cand.size == 0 and it > 0:
+                break
+            picked = pick_violators(cand, S_pool[cand], keys, n_add)
+            ws = np.concatenate([sup_pos, picked]).astype(int)
+            V0 = np.vstack([Vsupp, np.zeros((picked.size, self.T))])
+            Vws, self.C, inf = solve_restricted(
+                Phi_pool[:, ws], problem.Y, lam, self.loss, self.pen, F=problem.F, V0=V0,
+                C0=self.C, tol=self.inner_tol, max_epochs=opts["max_epochs"],
+                deadline=self.deadline)
+            self.counts["epochs"] += inf["epochs"]
+            self.counts["newton"] += inf["newton"]
+            self.counts["restricted"] += 1
+            keep = np.any(Vws != 0, axis=1)
+            if self.verbose > 1:
+                print(f"[native]   pool {pool.size}: added {picked.size}, "
+                      f"{int(keep[sup_pos.size:].sum())} kept; support {sup_pos.size} -> "
+                      f"{int(keep.sum())}")
+            changed = bool(keep[sup_pos.size:].any()) or not keep[:sup_pos.size].all()
+            sup_pos, Vsupp = ws[keep], Vws[keep]
+            if not inf["converged"] and inf["newton"] == 0 and inf["epochs"] == 0:
+                self.stuck = True           # the restricted solver could not start
+                break
+            if not changed or expired(self.deadline):
+                break
+            n_add = max(opts["ws_min"], sup_pos.size)
+            Zp = self.residual(Phi_pool[:, sup_pos] @ Vsupp)[1]
+            S_pool = self.pen.dual_norms(Phi_pool.T @ Zp / self.n)
+        order = np.argsort(pool[sup_pos])
+        self.W, self.VW = pool[sup_pos][order], Vsupp[order]
+
+    # driver -------------------------------------------------------------------------------
+    def run(self, warm_start=None) -> SolverResult:
+        """Iterate passes until the certified gap is ≤ tol, a limit, or the deadline."""
+        t_start = time.perf_counter()
+        self.start(warm_start)
+        status, timed_out = "inaccurate", False
+        while True:
+            pred, Z = self.residual(self._net(self.W, self.VW))
+            idx, S, sup = self.price(Z)
+            cert = self.certificate(Z, pred, sup)
+            self.history.append(cert.rel_gap)
+            if self.verbose:
+                print(f"[native] pass {self.counts['passes']:3d}  ws {self.W.size:5d}  "
+                      f"alive {int(self.alive.sum()):7d}  rel gap {cert.rel_gap:.3e}  "
+                      f"sup {sup / self.lam:.6f} lam")
+            if cert.rel_gap <= self.tol:
+                status = "optimal"
+                break
+            if self.counts["passes"] >= self.opts["max_passes"]:
+                break
+            if expired(self.deadline):
+                timed_out = True
+                break
+            self.screen(cert, Z, idx, S)
+            chosen = self.choose_pool(idx, S)
+            if chosen is None:
+                break
+            with blas_threads(self.opts["threads"]):
+                self.inner(*chosen)
+            if self.stuck:
+                break
+        return self._result(status, cert, timed_out, time.perf_counter() - t_start)
+
+    def _result(self, status, cert, timed_out, elapsed) -> SolverResult:
+        V = np.zeros((self.M, self.T))
+        if self.W.size:
+            V[self.W] = self.VW
+        passes = self.counts["passes"]
+        info = dict(
+            time=elapsed,
+            n_pricing_passes=passes,
+            pricing_time=self.pricing_time,
+            pricing_time_per_pass=self.pricing_time / max(passes, 1),
+            iterations=self.counts["epochs"],
+            newton_steps=self.counts["newton"],
+            restricted_solves=self.counts["restricted"],
+            working_set_size=int(np.count_nonzero(np.any(V != 0, axis=1))),
+            rel_gap=float(cert.rel_gap),
+            gap_history=self.history,
+            screened=int(self.M - self.alive.sum()),
+            phi_cached=bool(self.pricer.cached),
+            phi_dtype=None if self.pricer.dtype is None else self.pricer.dtype.name,
+        )
+        if timed_out:
+            info["timed_out"] = True
+        return SolverResult(V=V, C=self.C, status=status, solver="native", info=info)
