@@ -28,11 +28,11 @@ STALL_WINDOW = 8
 
 
 def _restart_grid(problem):
-    """The grid of the restart: ``default_grid`` with ``COARSE_SIZE`` directions (d = 1:
-    plus the 2n data breakpoints)."""
-    from .grids import default_grid
-    from .refine import COARSE_SIZE
-    return problem.check_directions(default_grid(problem.X, problem.bias, COARSE_SIZE))
+    """The grid of the restart: ``default_grid`` with ``COARSE_GRID_SIZES[1]`` directions plus
+    the 2n data breakpoints (d = 1)."""
+    from .grids import COARSE_GRID_SIZES, default_grid
+    return problem.check_directions(
+        default_grid(problem.X, problem.bias, COARSE_GRID_SIZES[problem.d]))
 
 
 def _can_restart(problem, solution) -> bool:

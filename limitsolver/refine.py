@@ -43,7 +43,7 @@ import numpy as np
 from .exceptions import SolverFailed
 from .penalties import get_penalty
 from .solution import LimitSolution
-from .solvers.native import _blas_threads
+from .budget import blas_threads
 from .status import regrade
 
 __all__ = ["refine", "merge_directions", "coarse_grid", "newton_polish", "polished",
@@ -210,27 +210,13 @@ def newton_step(problem, sol: LimitSolution) -> LimitSolution:
 _slide, _polished, _newton_step = slide, polished, newton_step
 
 
-#: Directions of the default starting grid of :func:`refine` (``default_grid``, so d = 1
-#: also gets the 2n data breakpoints) ...
-COARSE_SIZE = 64
-
-#: ... and, where the joint Newton step moves the kinks (d = 1, squared or logistic loss),
-#: the number of equally spaced directions alone (no breakpoints): the exchange step finds
-#: the breakpoints that matter (they are candidates of the oracle), and a solve on 2n
-#: breakpoint directions costs more than the refinement after it.
-NEWTON_COARSE_SIZE = 128
-
-
-def coarse_grid(problem):
-    """The default starting grid of :func:`refine` (see ``COARSE_SIZE`` and
-    ``NEWTON_COARSE_SIZE``)."""
-    from .grids import cylinder_grid, default_grid, sphere_grid
+def coarse_grid(problem) -> np.ndarray:
+    """The default starting grid of :func:`refine`: :func:`limitsolver.grids.coarse_grid`
+    (``NEWTON_COARSE_SIZE`` equally spaced directions where the joint Newton step moves the
+    kinks, d = 1; else ``COARSE_GRID_SIZES``)."""
+    from .grids import coarse_grid as _coarse
     from .newton import supports_joint_newton
-    if supports_joint_newton(problem):
-        if problem.bias == "regularized":
-            return sphere_grid(2, NEWTON_COARSE_SIZE)
-        return cylinder_grid(1, 2, NEWTON_COARSE_SIZE // 2, problem.radius)
-    return default_grid(problem.X, problem.bias, COARSE_SIZE)
+    return _coarse(problem.X, problem.bias, newton=supports_joint_newton(problem))
 
 
 def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-2,
@@ -245,8 +231,8 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     solution : LimitSolution, optional
         Starting point (its active atoms form the first working set). By default a solve on
         a coarse grid (:func:`coarse_grid`): where the joint Newton step applies (d = 1,
-        squared or logistic loss) ``NEWTON_COARSE_SIZE`` = 128 equally spaced directions and
-        no breakpoints; otherwise ``default_grid`` with ``COARSE_SIZE`` = 64 directions
+        squared or logistic loss) ``grids.NEWTON_COARSE_SIZE`` = 128 equally spaced directions and
+        no breakpoints; otherwise ``default_grid`` with ``grids.COARSE_GRID_SIZES[d]`` directions
         (for d = 1 plus the 2n data breakpoints).
     tol : float
         Target relative limit gap (objective − lower bound) / |objective|.
@@ -326,7 +312,7 @@ def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-
     run.best_sol = solution
     # small dense products (oracle, Newton): on a busy machine several BLAS threads
     # mostly wait on each other, as inside the native solver
-    with (_blas_threads(1) if problem.d == 1 else nullcontext()):
+    with (blas_threads(1) if problem.d == 1 else nullcontext()):
         reason = run.exchange(solution, max_iter, stall=restart and _can_restart(problem,
                                                                                 solution),
                               **opts)
@@ -357,7 +343,7 @@ def _refine_any_d(problem, solution, *, tol, max_iter, exchange_margin, max_new,
     def inner_solve(D, warm):
         sol = _inner_solve(problem, D, solver, inner_tol, warm, deadline)
         return warm if sol is None else sol
-    with _blas_threads(1):
+    with blas_threads(1):
         out = refine_any_d(problem, solution, tol=tol, deadline=deadline,
                            inner_solve=inner_solve, verbose=verbose, max_iter=max_iter,
                            max_new=max_new, exchange_margin=exchange_margin)

@@ -31,10 +31,6 @@ LOSS_METHODS = ("value", "residual", "dual_value", "dual_feasible", "scale_dual"
 #: (:data:`.support_newton.LOSS_METHODS`, :data:`.support_newton.PENALTY_METHODS`).
 PENALTY_METHODS = ("value", "row_norms", "dual_norms")
 
-#: Kept for callers of the former private name; the context manager is
-#: :func:`limitsolver.budget.blas_threads`.
-_blas_threads = blas_threads
-
 #: Options of :func:`solve_native` and their defaults.
 DEFAULT_OPTIONS = dict(
     max_passes=200,            # pricing passes before giving up (status "inaccurate")
