@@ -193,7 +193,7 @@ def _distinct_atoms(net, tol: float = 1e-4) -> int:
     dirs, _ = net.to_measure()
     if net.tasks is not None:  # one network per task: count atoms task by task
         keep = np.linalg.norm(net.V, axis=1) > 0
-        tasks = net.tasks[keep & (net._scales() > 0)]
+        tasks = net.tasks[keep & (net.scales() > 0)]
     else:
         tasks = np.zeros(len(dirs), dtype=int)
     count = 0
@@ -248,7 +248,7 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
         Points for the sup distance; default 501 equally spaced points on the data range
         (d = 1), or the data plus 501 uniform points of their bounding box.
     method, steps, init_scale
-        Passed to :func:`~limitsolver.network.train`; ``steps=None`` uses
+        Passed to :func:`~limitsolver.trainer.train`; ``steps=None`` uses
         max(3000, 32·width) iterations (BFGS needed ~6000 at width 256 on the demo).
     prune_tol : float
         A neuron counts as used when ‖v_k‖‖(w_k, b_k)‖ > prune_tol × the largest.
@@ -270,7 +270,7 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
     ValidationResult
     """
     from .api import solve
-    from .network import train
+    from .trainer import train
 
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
     if problem.loss == "interpolate":
