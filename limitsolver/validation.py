@@ -234,7 +234,8 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
     ----------
     X : array_like (n, d) or (n,);  Y : array_like (n, T) or (n,)
     lam, loss, penalty, bias, free
-        As in :func:`~limitsolver.api.solve`; ``loss`` "squared" or "logistic",
+        As in :func:`~limitsolver.api.solve`; ``loss`` "squared", "logistic" or
+        "multinomial" (integer class labels or one-hot rows; the K outputs are trained),
         ``penalty`` "group" (one T-output network) or "l1" (T single-output networks of
         ``width`` neurons each; its limit is the single-task problem).
     widths : sequence of int
@@ -274,7 +275,8 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
 
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
     if problem.loss == "interpolate":
-        raise ValueError("validate trains networks: loss must be 'squared' or 'logistic'")
+        raise ValueError("validate trains networks: loss must be 'squared', 'logistic' or "
+                         "'multinomial'")
     if problem.penalty == "kernel":
         raise ValueError("validate takes penalty='group' or 'l1' (kernel has no trained "
                          "counterpart here)")
