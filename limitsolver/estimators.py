@@ -19,8 +19,6 @@ grid search work); without it they keep the same methods through a small fallbac
 """
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
 
@@ -41,67 +39,9 @@ try:  # scikit-learn is an optional dependency (extra ``limitsolver[sklearn]``)
 except ImportError:
     HAVE_SKLEARN = False
     _sk_validate_data = None
-
-    class NotFittedError(ValueError, AttributeError):
-        """The estimator is used before ``fit``."""
-
-    class BaseEstimator:
-        """get_params / set_params / repr, read from the ``__init__`` signature."""
-
-        @classmethod
-        def _get_param_names(cls):
-            sig = inspect.signature(cls.__init__)
-            return sorted(p for p in sig.parameters if p != "self")
-
-        def get_params(self, deep=True):
-            return {k: getattr(self, k) for k in self._get_param_names()}
-
-        def set_params(self, **params):
-            valid = self._get_param_names()
-            for key, value in params.items():
-                if key not in valid:
-                    raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}; "
-                                     f"valid parameters: {valid}")
-                setattr(self, key, value)
-            return self
-
-        def __repr__(self):
-            args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-            return f"{type(self).__name__}({args})"
-
-    class RegressorMixin:
-        """R² score, averaged uniformly over outputs."""
-
-        def score(self, X, y):
-            y = np.asarray(y, dtype=float)
-            p = np.asarray(self.predict(X), dtype=float).reshape(y.shape)
-            y2, p2 = y.reshape(len(y), -1), p.reshape(len(y), -1)
-            ss_res = np.sum((y2 - p2) ** 2, axis=0)
-            ss_tot = np.sum((y2 - y2.mean(0)) ** 2, axis=0)
-            r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
-                          np.where(ss_res > 0, 0.0, 1.0))
-            return float(np.mean(r2))
-
-    class ClassifierMixin:
-        """Accuracy (subset accuracy for multi-label targets)."""
-
-        def score(self, X, y):
-            y = np.asarray(y)
-            p = np.asarray(self.predict(X)).reshape(y.shape)
-            return float(np.mean(np.all((p == y).reshape(len(y), -1), axis=1)))
-
-    def check_is_fitted(estimator, attributes=None):
-        if not getattr(estimator, "solution_", None):
-            raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted "
-                                 "yet. Call 'fit' with appropriate arguments first.")
-
-    def check_classification_targets(y):
-        y = np.asarray(y)
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            raise ValueError("Input y contains NaN or infinity.")
-        if y.dtype.kind == "f" and np.any(y != np.round(y)):
-            raise ValueError("Unknown label type: continuous targets; a classifier needs "
-                             "discrete labels")
+    from .estimators_fallback import (BaseEstimator, ClassifierMixin,  # noqa: F401
+                                      NotFittedError, RegressorMixin,
+                                      check_classification_targets, check_is_fitted)
 
 
 def _validate(est, X, y=None, *, reset: bool, y_numeric: bool = False):
@@ -216,9 +156,11 @@ class LimitRegressor(RegressorMixin, _LimitBase):
     n_features_in_ : int;  n_outputs_ : int (number of tasks T)
     """
 
-    def __init__(self, lam=1e-3, *, loss="squared", penalty="group", bias="regularized",
-                 free="none", grid=None, n_directions=None, solver="auto", tol=1e-8,
-                 polish=True, random_state=0, warm_start=False, solver_options=None):
+    def __init__(self, lam: float = 1e-3, *, loss: str = "squared", penalty: str = "group",
+                 bias: str = "regularized", free: str = "none", grid=None,
+                 n_directions: int | None = None, solver: str = "auto", tol: float = 1e-8,
+                 polish: bool = True, random_state=0, warm_start: bool = False,
+                 solver_options: dict | None = None):
         self.lam = lam
         self.loss = loss
         self.penalty = penalty
@@ -247,7 +189,7 @@ class LimitRegressor(RegressorMixin, _LimitBase):
     def _more_tags(self):  # the same tags for scikit-learn < 1.6
         return {"multioutput": True}
 
-    def fit(self, X, y):
+    def fit(self, X, y) -> "LimitRegressor":
         """Solve the limit problem on (X, y); y (n,) or (n, T). Returns self."""
         X, y = _validate(self, X, y, reset=True, y_numeric=True)
         y = np.asarray(y, dtype=float)
@@ -257,7 +199,7 @@ class LimitRegressor(RegressorMixin, _LimitBase):
         self.n_outputs_ = Y.shape[1]
         return self
 
-    def predict(self, X):
+    def predict(self, X) -> np.ndarray:
         """f(X): shape (m,) when fitted on 1-D y, else (m, T)."""
         F = self._decision(X)
         return F[:, 0] if self._y_ndim == 1 else F

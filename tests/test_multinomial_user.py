@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 
 import limitsolver as ls
+
+pytestmark = pytest.mark.filterwarnings("ignore::limitsolver.LimitGapWarning")
 from limitsolver.network import Network
 
 
@@ -64,3 +66,42 @@ def test_validate_multinomial(rng):
     res = ls.validate(X, y, lam=0.05, loss="multinomial", widths=(8,), seeds=(0,),
                       verbose=False)
     assert abs(res.rel_excess[0, 0]) < 1e-6 and not res.below_bound.any()
+
+
+def test_classifier_softmax_default_and_ovr_as_before(rng):
+    X = rng.normal(size=(30, 2))
+    y = np.array(["a", "b", "c"])[np.digitize(X[:, 0] + 0.5 * X[:, 1], [-0.4, 0.4])]
+    grid = ls.sphere_grid(3, 60)
+    clf = ls.LimitClassifier(0.02, free="intercept", grid=grid).fit(X, y)
+    assert clf.classes_.tolist() == ["a", "b", "c"] and clf.n_tasks_ == 3
+    assert clf.solution_.problem.loss == "multinomial"
+    # the same problem through solve, integer labels 0..2 in the classes' order
+    ref = ls.solve(X, np.searchsorted(clf.classes_, y), lam=0.02, loss="multinomial",
+                   free="intercept", grid=grid)
+    np.testing.assert_array_equal(clf.decision_function(X), ref.predict(X))
+    Xn = rng.normal(size=(15, 2))
+    P = clf.predict_proba(Xn)
+    F = clf.decision_function(Xn)
+    np.testing.assert_allclose(P.sum(1), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(P, np.exp(F) / np.exp(F).sum(1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_log_proba(Xn), np.log(P), rtol=1e-10)
+    assert (clf.classes_[P.argmax(1)] == clf.predict(Xn)).all()
+    assert clf.score(X, y) > 0.8
+    # one-vs-rest: the ±1 tasks of before, solved with the logistic loss
+    ovr = ls.LimitClassifier(0.02, multi_class="ovr", free="intercept", grid=grid).fit(X, y)
+    Ypm = np.where(y[:, None] == np.array(["a", "b", "c"]), 1.0, -1.0)
+    old = ls.solve(X, Ypm, lam=0.02, loss="logistic", free="intercept", grid=grid)
+    np.testing.assert_array_equal(ovr.decision_function(Xn), old.predict(Xn))
+    Q = ovr.predict_proba(Xn)
+    S = 1 / (1 + np.exp(-old.predict(Xn)))
+    np.testing.assert_allclose(Q, S / S.sum(1, keepdims=True), rtol=1e-12)
+    assert (ovr.classes_[Q.argmax(1)] == ovr.predict(Xn)).all()
+    # two classes stay logistic in both modes
+    yb = (X[:, 0] > 0).astype(int)
+    for mode in ("multinomial", "ovr"):
+        b = ls.LimitClassifier(0.02, multi_class=mode, grid=grid).fit(X, yb)
+        assert b.solution_.problem.loss == "logistic" and b.n_tasks_ == 1
+        np.testing.assert_allclose(b.predict_proba(Xn)[:, 1],
+                                   1 / (1 + np.exp(-b.decision_function(Xn))), rtol=1e-12)
+    with pytest.raises(ValueError, match="multi_class"):
+        ls.LimitClassifier(multi_class="softmax", grid=grid).fit(X, y)
