@@ -105,3 +105,41 @@ def test_classifier_softmax_default_and_ovr_as_before(rng):
                                    1 / (1 + np.exp(-b.decision_function(Xn))), rtol=1e-12)
     with pytest.raises(ValueError, match="multi_class"):
         ls.LimitClassifier(multi_class="softmax", grid=grid).fit(X, y)
+
+
+def test_kernel_softmax_ridge_against_cvxpy(rng):
+    cp = pytest.importorskip("cvxpy")
+    X, y = _labels(rng, n=14, d=2, K=3)
+    lam = 0.03
+    sol = ls.solve_kernel(X, y, lam=lam, loss="multinomial", free="intercept")
+    assert sol.status == "optimal" and sol.solver == "kernel-newton"
+    # independent route: the representer coefficients α (n × K) and intercept c in cvxpy
+    K = ls.kernel.kernel_matrix(X, X)
+    Y = np.eye(3)[y]
+    a, c = cp.Variable((14, 3)), cp.Variable(3)
+    F = K @ a + np.ones((14, 1)) @ cp.reshape(c, (1, 3), order="C")
+    lse = cp.sum(cp.log_sum_exp(F, axis=1))
+    obj = (lse - cp.sum(cp.multiply(Y, F))) / 14 + lam / 2 * sum(
+        cp.quad_form(a[:, k], cp.psd_wrap(K)) for k in range(3))
+    prob = cp.Problem(cp.Minimize(obj))
+    prob.solve(solver="CLARABEL")
+    assert sol.objective == pytest.approx(prob.value, rel=1e-6)
+    # the certificate: a lower bound below the independent optimum, tight
+    assert sol.dual_value <= prob.value * (1 + 1e-9)
+    assert sol.gap <= 1e-8 * sol.objective and sol.infeasibility <= 1e-8
+    Xn = rng.normal(size=(6, 2))
+    from scipy.special import softmax
+    Fn = ls.kernel.kernel_matrix(Xn, X) @ a.value + c.value
+    np.testing.assert_allclose(softmax(sol.predict(Xn), axis=1), softmax(Fn, axis=1), atol=1e-4)
+
+
+def test_kernel_softmax_two_classes_is_logistic_at_half_lambda(rng):
+    # f_0 − f_1 = g with f_0 = −f_1 = g/2 at the optimum: (λ/2)(‖f_0‖² + ‖f_1‖²) = (λ/4)‖g‖²
+    X, y = _labels(rng, n=12, d=1, K=2)
+    m = ls.solve_kernel(X, y, lam=0.04, loss="multinomial")
+    b = ls.solve_kernel(X, np.where(y == 0, 1.0, -1.0), lam=0.02, loss="logistic")
+    assert m.objective == pytest.approx(b.objective, rel=1e-9)
+    assert m.dual_value == pytest.approx(b.dual_value, rel=1e-7)
+    Xn = rng.normal(size=(5, 1))
+    P = m.predict(Xn)
+    np.testing.assert_allclose(P[:, 0] - P[:, 1], b.predict(Xn)[:, 0], atol=1e-6)
