@@ -143,3 +143,31 @@ def test_kernel_softmax_two_classes_is_logistic_at_half_lambda(rng):
     Xn = rng.normal(size=(5, 1))
     P = m.predict(Xn)
     np.testing.assert_allclose(P[:, 0] - P[:, 1], b.predict(Xn)[:, 0], atol=1e-6)
+
+
+def test_compare_multinomial_rows(rng):
+    X = rng.normal(size=(24, 2))
+    y = np.digitize(X[:, 0] - X[:, 1], [-0.5, 0.5]) * 10          # labels 0, 10, 20
+    Xt = rng.normal(size=(16, 2))
+    yt = np.digitize(Xt[:, 0] - Xt[:, 1], [-0.5, 0.5]) * 10
+    grid = ls.sphere_grid(3, 50)
+    tab = ls.compare(X, y, lam=0.02, loss="multinomial", grid=grid, X_test=Xt, Y_test=yt)
+    assert [r.penalty for r in tab] == ["group", "l1", "kernel"]
+    assert tab.options["classes"].tolist() == [0, 10, 20]
+    text = str(tab)
+    assert "log loss" in text and "test acc" in text and "classes 0, 10, 20" in text
+    assert tab["group"].objective <= tab["l1"].objective * (1 + 1e-7)
+    onehot_t = np.eye(3)[yt // 10]
+    for r in tab:
+        F = r.solution.predict(Xt)
+        # independent: accuracy and cross-entropy written out here
+        assert r.test_accuracy == pytest.approx(np.mean(np.argmax(F, 1) == yt // 10))
+        ce = np.mean(np.log(np.exp(F).sum(1)) - np.sum(onehot_t * F, 1))
+        assert r.test_error == pytest.approx(ce, rel=1e-12)
+        assert 0 <= r.train_accuracy <= 1
+    assert all(r.status == "optimal" for r in tab)
+    ref = ls.solve(X, y // 10, lam=0.02, loss="multinomial", grid=grid)
+    assert tab["group"].objective == pytest.approx(ref.objective, rel=1e-12)
+    with pytest.raises(ValueError, match="training classes"):
+        ls.compare(X, y, lam=0.02, loss="multinomial", grid=grid, penalties=("kernel",),
+                   X_test=Xt, Y_test=yt + 1)
