@@ -320,8 +320,8 @@ def _test_data(base: LimitProblem, X_test, Y_test):
         labels = labels.reshape(-1)
         unknown = ~np.isin(labels, base.classes)
         if unknown.any():
-            raise ValueError(f"Y_test has the label {labels[unknown][0]!r}, which is not one "
-                             f"of the training classes {base.classes.tolist()}")
+            raise ValueError(f"Y_test has the label {labels[unknown][0].item()!r}, which is "
+                             f"not one of the training classes {base.classes.tolist()}")
         Y_test = np.eye(base.T)[np.searchsorted(base.classes, labels)]
         loss = "squared"              # only the array checks of LimitProblem are wanted
     test = LimitProblem(X_test, Y_test, lam=base.lam, loss=loss, penalty="group",

@@ -35,7 +35,8 @@ def test_trainer_gradient_matches_finite_differences(rng):
         a, b = net.copy(), net.copy()
         a.set_params(theta + e)
         b.set_params(theta - e)
-        fd = (a.objective(X, y, 0.1, "multinomial") - b.objective(X, y, 0.1, "multinomial")) / (2 * h)
+        fd = (a.objective(X, y, 0.1, "multinomial")
+              - b.objective(X, y, 0.1, "multinomial")) / (2 * h)
         assert g[k] == pytest.approx(fd, rel=1e-5, abs=1e-8)
 
 
@@ -72,12 +73,12 @@ def test_classifier_softmax_default_and_ovr_as_before(rng):
     X = rng.normal(size=(30, 2))
     y = np.array(["a", "b", "c"])[np.digitize(X[:, 0] + 0.5 * X[:, 1], [-0.4, 0.4])]
     grid = ls.sphere_grid(3, 60)
-    clf = ls.LimitClassifier(0.02, free="intercept", grid=grid).fit(X, y)
+    clf = ls.LimitClassifier(0.02, grid=grid).fit(X, y)
     assert clf.classes_.tolist() == ["a", "b", "c"] and clf.n_tasks_ == 3
     assert clf.solution_.problem.loss == "multinomial"
     # the same problem through solve, integer labels 0..2 in the classes' order
     ref = ls.solve(X, np.searchsorted(clf.classes_, y), lam=0.02, loss="multinomial",
-                   free="intercept", grid=grid)
+                   grid=grid)
     np.testing.assert_array_equal(clf.decision_function(X), ref.predict(X))
     Xn = rng.normal(size=(15, 2))
     P = clf.predict_proba(Xn)
@@ -171,3 +172,47 @@ def test_compare_multinomial_rows(rng):
     with pytest.raises(ValueError, match="training classes"):
         ls.compare(X, y, lam=0.02, loss="multinomial", grid=grid, penalties=("kernel",),
                    X_test=Xt, Y_test=yt + 1)
+
+
+def _write_labelled_csv(path, X, labels):
+    with open(path, "w") as fh:
+        fh.write("x1,species,x2\n")
+        for x, c in zip(X, labels):
+            fh.write(f"{float(x[0])!r},{c},{float(x[1])!r}\n")
+
+
+def test_cli_multinomial_label_column(rng, tmp_path, capsys):
+    from limitsolver.cli import main
+    X = rng.normal(size=(18, 2))
+    names = np.array(["setosa", "versicolor", "virginica"])
+    idx = np.digitize(X[:, 0] + X[:, 1], [-0.5, 0.5])
+    _write_labelled_csv(tmp_path / "train.csv", X, names[idx])
+    code = main(["solve", str(tmp_path / "train.csv"), "--loss", "multinomial",
+                 "--targets", "species", "--lam", "0.05", "--n-directions", "60",
+                 "--out", str(tmp_path), "--no-plot"])
+    out = capsys.readouterr().out
+    assert code == 0
+    ref = ls.solve(X, idx, lam=0.05, loss="multinomial", n_directions=60)
+    pred = np.argmax(ref.predict(X), axis=1)
+    lines = {ln.split()[0]: ln.split() for ln in out.splitlines() if ln.split()
+             and ln.split()[0] in names}
+    for k, c in enumerate(names):        # class, output, samples, predicted, recall
+        assert lines[c][1:4] == [str(k), str(int(np.sum(idx == k))), str(int(np.sum(pred == k)))]
+    assert f"train accuracy {np.mean(pred == idx):.4f}" in out
+    sol = ls.LimitSolution.load(tmp_path / "train_solution.npz")
+    assert sol.objective == pytest.approx(ref.objective, rel=1e-10)
+    # compare with a held-out file of the same classes: the table and the class names
+    Xt = rng.normal(size=(10, 2))
+    _write_labelled_csv(tmp_path / "test.csv", Xt, names[np.digitize(Xt.sum(1), [-0.5, 0.5])])
+    code = main(["compare", str(tmp_path / "train.csv"), "--loss", "multinomial",
+                 "--targets", "species", "--lam", "0.05", "--n-directions", "60",
+                 "--test", str(tmp_path / "test.csv"), "--csv", str(tmp_path / "t.csv")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "classes: 0 = setosa, 1 = versicolor, 2 = virginica" in out
+    assert "test acc" in out and (tmp_path / "t.csv").exists()
+    # a class in the test file that training never saw: a one-line error, exit code 2
+    _write_labelled_csv(tmp_path / "bad.csv", Xt[:3], ["setosa", "rose", "setosa"])
+    code = main(["compare", str(tmp_path / "train.csv"), "--loss", "multinomial",
+                 "--targets", "species", "--lam", "0.05", "--test", str(tmp_path / "bad.csv")])
+    assert code == 2 and "'rose' is not among the training classes" in capsys.readouterr().err
