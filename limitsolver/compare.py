@@ -42,6 +42,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .losses import MultinomialLoss
 from .problem import LimitProblem, PENALTIES
@@ -240,8 +241,9 @@ def _check_penalties(penalties) -> tuple:
     return penalties
 
 
-def compare(X, Y, *, lam: float | None = None, penalties=("group", "l1", "kernel"),
-            X_test=None, Y_test=None, loss: str = "squared", bias: str = "regularized",
+def compare(X: ArrayLike, Y: ArrayLike, *, lam: float | None = None,
+            penalties=("group", "l1", "kernel"), X_test: ArrayLike | None = None,
+            Y_test: ArrayLike | None = None, loss: str = "squared", bias: str = "regularized",
             free: str = "none", kernel: str = "arccos", grid=None,
             n_directions: int | None = None, solver: str = "auto", tol: float = 1e-8,
             random_state=0, **solver_options) -> ComparisonTable:

@@ -83,6 +83,7 @@ import time
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .exceptions import ConvergenceWarning
 from .kernel_functions import (DEFAULT_QUADRATURE, DEFAULT_QUADRATURE_HIGH_D,  # noqa: F401
@@ -205,7 +206,7 @@ class KernelSolution:
         self.grad_norm = float(np.sqrt(max(g2, 0.0)))
 
     # evaluation ---------------------------------------------------------------------
-    def kernel_to_train(self, X) -> np.ndarray:
+    def kernel_to_train(self, X: ArrayLike) -> np.ndarray:
         """k(X, X_train), shape (m, n)."""
         p = self.problem
         X = self._check_X(X)
@@ -223,7 +224,7 @@ class KernelSolution:
             raise ValueError("X contains NaN or inf")
         return X
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """f(X) for inputs X (m, d) or (m,) when d = 1; returns (m, T)."""
         p = self.problem
         X = self._check_X(X)
@@ -370,9 +371,10 @@ def _as_kernel_problem(problem):
     return new
 
 
-def solve_kernel(X, Y, *, lam=None, loss="squared", bias="regularized", free="none",
-                 kernel="arccos", tol=1e-8, n_quadrature=None, verbose=False,
-                 depth=1) -> KernelSolution:
+def solve_kernel(X: ArrayLike, Y: ArrayLike, *, lam: float | None = None,
+                 loss: str = "squared", bias: str = "regularized", free: str = "none",
+                 kernel: str = "arccos", tol: float = 1e-8, n_quadrature: int | None = None,
+                 verbose: bool = False, depth: int = 1) -> KernelSolution:
     """Solve the kernel (lazy) baseline on data X (n, d), Y (n, T).
 
     Minimizes, for each task independently, L(f) + (λ/2) ‖f_t‖²_H over the RKHS of the

@@ -4,6 +4,7 @@ docstring has the formulas), the NTK, and their deep compositions."""
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .features import augment
 
@@ -117,7 +118,7 @@ def _free_bias_diag(X, radius, n_quadrature) -> np.ndarray:
     return ((prim(R) - prim(lo)) / (2 * R)) @ wts
 
 
-def kernel_matrix(XA, XB, *, kernel: str = "arccos", bias: str = "regularized",
+def kernel_matrix(XA: ArrayLike, XB: ArrayLike, *, kernel: str = "arccos", bias: str = "regularized",
                   radius: float | None = None, n_quadrature: int | None = None,
                   depth: int = 1) -> np.ndarray:
     """Kernel matrix between raw inputs XA (m, d) and XB (n, d).

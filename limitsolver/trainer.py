@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .network import Network, _training_loss
 from .problem import LimitProblem, check_option
@@ -216,7 +217,7 @@ def _first_order(fg, theta, steps, method, lr, report):
                        "reached steps", success=True, lr=lr)
 
 
-def train(X, Y, *, lam: float, width: int | None = None, loss: str = "squared",
+def train(X: ArrayLike, Y: ArrayLike, *, lam: float, width: int | None = None, loss: str = "squared",
           penalty: str = "group", bias: str = "regularized", free: str = "none",
           method: str = "auto", steps: int = 3000, init_scale: float = 1.0,
           random_state=0, callback=None, init: Network | None = None,

@@ -3,7 +3,7 @@
 The claim behind the library (MATH.md, "The infinite-width limit"): for every width m at
 least the number of atoms the limit needs, the weight-decay training objective has the same
 infimum OPT as the convex limit problem, and its minimizers are the limit's functions. This
-module checks it on the user's data with the NumPy trainer of :mod:`limitsolver.network`.
+module checks it on the user's data with the NumPy trainer of :mod:`limitsolver.trainer`.
 
 What is compared, and how honestly:
 
@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .problem import LimitProblem
 
@@ -223,10 +224,13 @@ def _check_widths(name, values):
     return arr.astype(int)
 
 
-def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
-             free="none", widths=(8, 32, 128, 512, 2048), seeds=(0, 1, 2), solution=None,
-             X_test=None, method="auto", steps=None, init_scale=1.0, prune_tol=1e-3,
-             compare_penalties=True, keep_networks=False, verbose=True, progress=None,
+def validate(X: ArrayLike, Y: ArrayLike, *, lam: float, loss: str = "squared",
+             penalty: str = "group", bias: str = "regularized", free: str = "none",
+             widths=(8, 32, 128, 512, 2048), seeds=(0, 1, 2), solution=None,
+             X_test: ArrayLike | None = None, method: str = "auto", steps: int | None = None,
+             init_scale: float = 1.0, prune_tol: float = 1e-3,
+             compare_penalties: bool = True, keep_networks: bool = False,
+             verbose: bool = True, progress: bool | None = None,
              **solve_options) -> ValidationResult:
     """Train networks at each width × seed and compare them with the infinite-width limit.
 
