@@ -216,3 +216,20 @@ def test_cli_multinomial_label_column(rng, tmp_path, capsys):
     code = main(["compare", str(tmp_path / "train.csv"), "--loss", "multinomial",
                  "--targets", "species", "--lam", "0.05", "--test", str(tmp_path / "bad.csv")])
     assert code == 2 and "'rose' is not among the training classes" in capsys.readouterr().err
+
+
+def test_mlp_classifier_weight_decay_is_lambda_times_n(rng):
+    # scikit-learn's MLPClassifier minimizes mean CE + (α/(2n))(‖W₁‖² + ‖W₂‖²) with
+    # unpenalized biases: our objective with bias="free", free="intercept" at λ = α/n
+    from sklearn.neural_network import MLPClassifier
+    X, y = _labels(rng, n=30, d=3, K=4)
+    alpha = 0.3
+    mlp = MLPClassifier((6,), alpha=alpha, solver="lbfgs", max_iter=50,
+                        random_state=0).fit(X, y)
+    net = Network(mlp.coefs_[0].T, mlp.intercepts_[0], mlp.coefs_[1], bias="free",
+                  free="intercept", intercept=mlp.intercepts_[1])
+    ours = net.objective(X, y, alpha / len(y), loss="multinomial")
+    assert ours == pytest.approx(mlp.loss_, rel=1e-6)
+    from scipy.special import softmax
+    np.testing.assert_allclose(softmax(net.predict(X), axis=1), mlp.predict_proba(X),
+                               rtol=1e-10)
