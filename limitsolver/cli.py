@@ -67,7 +67,9 @@ DATA is a .csv file (comma-separated, a header row of column names, then one sam
 numbers only) or a .npz file with arrays X (n, d) and Y (n, T). For CSV, --targets names the
 target columns (one task each) and --features the input columns (default: all the others);
 for NPZ they optionally pick columns by 0-based index. A bad file (missing column, empty
-cell, text, NaN/inf, empty file) gives a one-line error and exit code 2."""
+cell, text, NaN/inf, empty file) gives a one-line error and exit code 2.
+With --loss multinomial, --targets names ONE label column (CSV: class names or integers;
+NPZ: one column of Y with integer labels); the classes, sorted, are the K outputs."""
 
 
 def _add_data_options(p, *, with_lam: bool, with_penalty: bool = True) -> None:
@@ -87,9 +89,10 @@ def _add_data_options(p, *, with_lam: bool, with_penalty: bool = True) -> None:
     p.add_argument("--free", default="none", choices=["none", "intercept", "affine"],
                    help="unpenalized part (default none)")
     p.add_argument("--loss", default="squared",
-                   choices=["squared", "logistic", "interpolate"] if with_lam
+                   choices=["squared", "logistic", "multinomial", "interpolate"] if with_lam
                    else ["squared", "logistic"],
-                   help="data-fit term (default squared; logistic needs ±1 labels)")
+                   help="data-fit term (default squared; logistic needs ±1 labels; "
+                        "multinomial: softmax over the classes of one label column)")
     p.add_argument("--solver", default="auto", help="backend (default auto)")
     p.add_argument("--n-directions", type=int, default=None, metavar="M",
                    help="size of the default direction grid")
@@ -114,44 +117,20 @@ def _check_out_dir(folder: str, option: str = "--out") -> str:
     return folder
 
 
-def _read_cli_data(args):
+def _read_cli_data(args, path=None):
+    """X, Y, feature names, target names; for ``--loss multinomial`` Y is the (n,) labels."""
     from .datafiles import parse_names, read_data
-    return read_data(args.data, features=parse_names(args.features),
-                     targets=parse_names(args.targets))
+    read = read_data
+    if getattr(args, "loss", None) == "multinomial":
+        from .cli_labels import read_labelled as read
+    return read(args.data if path is None else path, features=parse_names(args.features),
+                targets=parse_names(args.targets))
 
 
 def _print_caught(caught) -> None:
     for w in caught:
         print(f"warning: {w.category.__name__}: {str(w.message).splitlines()[0]}",
               file=sys.stderr)
-
-
-def _plot_solution(sol, path: str, names=None) -> None:
-    """1-D inputs: the fitted curves (plot_fit_1d); otherwise predicted vs. target per task.
-    The legend uses ``names`` (the target columns) when given."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if sol.problem.d == 1:
-        from .plotting import plot_fit_1d
-        fig, ax = plt.subplots(figsize=(6, 4))
-        plot_fit_1d(sol, ax=ax, names=names)
-    else:
-        fig, ax = plt.subplots(figsize=(5, 5))
-        P, Y = sol.predict(sol.problem.X), sol.problem.Y
-        for t in range(sol.problem.T):
-            ax.plot(Y[:, t], P[:, t], "o", ms=3, alpha=0.7,
-                    label=f"task {t}" if names is None else str(names[t]))
-        lo, hi = float(min(Y.min(), P.min())), float(max(Y.max(), P.max()))
-        ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-        ax.set_xlabel("target")
-        ax.set_ylabel("prediction")
-        ax.legend(fontsize="small")
-    ax.set_title(f"{sol.n_neurons} neurons, objective {sol.objective:.4g}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _cmd_solve(args) -> int:
@@ -163,6 +142,10 @@ def _cmd_solve(args) -> int:
     _check_out_dir(args.out)
     print(f"limitsolver solve: {args.data}: n={X.shape[0]}, features [{', '.join(fnames)}], "
           f"targets [{', '.join(tnames)}]")
+    if args.loss == "multinomial":
+        from .cli_labels import class_indices, class_table
+        classes, Y = class_indices(Y)
+        tnames = [str(c) for c in classes]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sol = solve(X, Y, lam=args.lam, loss=args.loss, penalty=args.penalty, bias=args.bias,
@@ -171,12 +154,15 @@ def _cmd_solve(args) -> int:
     _print_caught(caught)
     print(sol.summary())
     print(f"  dual value     {sol.dual_value:.10g} (grid certificate: objective - gap)")
+    if args.loss == "multinomial":
+        print(class_table(classes, Y, sol.predict(X)))
     stem = args.name or os.path.splitext(os.path.basename(args.data))[0]
     out = sol.save(os.path.join(args.out, f"{stem}_solution.npz"))
     print(f"wrote {out}")
     if not args.no_plot:
         png = os.path.join(args.out, f"{stem}_fit.png")
-        _plot_solution(sol, png, tnames)
+        from .cli_output import plot_solution
+        plot_solution(sol, png, tnames)
         print(f"wrote {png}")
     return 0
 
@@ -212,7 +198,8 @@ def _cmd_path(args) -> int:
     print(f"lam_max = {path.lam_max:.6g} (on the grid of {path.grid.shape[0]} directions)")
     if args.out and len(path):
         stem = os.path.splitext(os.path.basename(args.data))[0]
-        out = _write_path_csv(path, os.path.join(args.out, f"{stem}_path.csv"))
+        from .cli_output import write_path_csv
+        out = write_path_csv(path, os.path.join(args.out, f"{stem}_path.csv"))
         print(f"wrote {out}")
     if path.interrupted:
         print(f"limitsolver: interrupted after {len(path)} of {len(path.requested)} λ values"
@@ -220,19 +207,6 @@ def _cmd_path(args) -> int:
               file=sys.stderr)
         return 130
     return 0
-
-
-def _write_path_csv(path, out: str) -> str:
-    """The path's rows as CSV (lam, objective, gap, rel_gap, lower_bound, limit_gap,
-    n_neurons, status)."""
-    with open(out, "w") as fh:
-        fh.write("lam,objective,gap,rel_gap,lower_bound,limit_gap,n_neurons,status\n")
-        for k in range(len(path)):
-            lb, lg = path.lower_bounds[k], path.limit_gaps[k]
-            cells = [path.lams[k], path.objectives[k], path.gaps[k], path.rel_gaps[k], lb, lg]
-            fh.write(",".join("" if v is None else repr(float(v)) for v in cells)
-                     + f",{int(path.n_neurons[k])},{path.statuses[k]}\n")
-    return out
 
 
 def _add_solve_parser(sub) -> None:
@@ -291,7 +265,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _cmd_compare(args) -> int:
     from .compare import compare
-    from .datafiles import parse_names, read_data
+    from .datafiles import parse_names
 
     X, Y, fnames, tnames = _read_cli_data(args)
     if args.lam is None and args.loss != "interpolate":
@@ -303,8 +277,10 @@ def _cmd_compare(args) -> int:
         raise ValueError(f"--csv {args.csv}: is a folder, expected a file name")
     Xte = Yte = None
     if args.test is not None:
-        Xte, Yte, _, _ = read_data(args.test, features=parse_names(args.features),
-                                   targets=parse_names(args.targets))
+        Xte, Yte, _, _ = _read_cli_data(args, args.test)
+    if args.loss == "multinomial":
+        from .cli_labels import class_outputs
+        Y, Yte = class_outputs(Y, Yte)
     print(f"limitsolver compare: {args.data}: n={X.shape[0]}, features [{', '.join(fnames)}], "
           f"targets [{', '.join(tnames)}]"
           + ("" if Xte is None else f"; test data {args.test}: n={Xte.shape[0]}"))
@@ -375,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -21,10 +21,17 @@ grid (:mod:`limitsolver.kernel`). Columns:
   more than one task; ``nan`` for the kernel), ``train_error`` and ``test_error``
   (mean squared error over samples and tasks for squared loss and interpolation; for the
   logistic loss the *per-label* error: the fraction of the n × T ±1 labels with
-  sign(f_t(x_i)) ≠ y_it, shown as "label err"), ``train_accuracy`` and ``test_accuracy``
-  (logistic loss with one-vs-rest targets only — exactly one +1 per row, T ≥ 2 — the
-  multi-class accuracy: the fraction of samples with argmax_t f_t(x_i) = the +1 column;
-  None otherwise), ``status`` and ``time``.
+  sign(f_t(x_i)) ≠ y_it, shown as "label err"; for the softmax loss the mean
+  cross-entropy (1/m) Σ_i [logsumexp(f(x_i)) − f_{y_i}(x_i)], shown as "log loss"),
+  ``train_accuracy`` and ``test_accuracy`` (softmax loss, and logistic loss with
+  one-vs-rest targets — exactly one +1 per row, T ≥ 2: the multi-class accuracy, the
+  fraction of samples with argmax_t f_t(x_i) = their class; None otherwise), ``status``
+  and ``time``.
+
+``loss="multinomial"``: Y holds one class label per sample (K classes, as in
+:class:`~limitsolver.problem.LimitProblem`) or one-hot rows; ``Y_test`` uses the same labels
+(a class not seen in training is an error). The kernel row is then the softmax kernel ridge
+of :mod:`limitsolver.kernel`.
 """
 from __future__ import annotations
 
@@ -35,7 +42,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .losses import MultinomialLoss
 from .problem import LimitProblem, PENALTIES
 
 __all__ = ["compare", "ComparisonTable", "ComparisonRow", "prediction_error",
@@ -57,8 +66,12 @@ def multiclass_accuracy(pred, Y) -> float:
 
     Parameters
     ----------
-    pred, Y : ndarray (m, T), Y one-vs-rest (see :func:`is_one_vs_rest`).
+    pred, Y : ndarray (m, T), Y one-vs-rest (see :func:`is_one_vs_rest`) or one-hot rows
+        (0/1, one 1 per row).
     """
+    Y = np.asarray(Y, dtype=float)
+    if _is_one_hot(Y):
+        Y = 2.0 * Y - 1.0
     if not is_one_vs_rest(Y):
         raise ValueError("multi-class accuracy needs one-vs-rest targets: ±1 labels with "
                          "exactly one +1 per row and at least two columns")
@@ -66,9 +79,16 @@ def multiclass_accuracy(pred, Y) -> float:
     return float(np.mean(np.argmax(pred, axis=1) == np.argmax(Y, axis=1)))
 
 
+def _is_one_hot(Y) -> bool:
+    Y = np.asarray(Y, dtype=float)
+    return bool(Y.ndim == 2 and Y.shape[1] >= 2 and np.all(np.isin(Y, (0.0, 1.0)))
+                and np.all(Y.sum(axis=1) == 1.0))
+
+
 def prediction_error(pred, Y, loss: str) -> float:
-    """Mean squared error (squared / interpolate) or the per-label misclassification rate
-    over all n × T ±1 labels, sign(f) ≠ y (logistic).
+    """Mean squared error (squared / interpolate), the per-label misclassification rate
+    over all n × T ±1 labels, sign(f) ≠ y (logistic), or the mean cross-entropy of one-hot
+    Y (multinomial, the loss of :class:`~limitsolver.losses.MultinomialLoss`).
 
     Parameters
     ----------
@@ -78,6 +98,8 @@ def prediction_error(pred, Y, loss: str) -> float:
     Y = np.asarray(Y, dtype=float)
     if loss == "logistic":
         return float(np.mean(np.where(pred >= 0, 1.0, -1.0) != Y))
+    if loss == "multinomial":
+        return float(MultinomialLoss.value(pred, Y))
     return float(np.mean((pred - Y) ** 2))
 
 
@@ -111,7 +133,8 @@ class ComparisonTable:
     ----------
     rows : list of ComparisonRow
     solutions : dict  penalty → LimitSolution or KernelSolution
-    options : dict    lam, loss, bias, free, kernel
+    options : dict    lam, loss, bias, free, kernel, classes (the class labels for
+                      ``loss="multinomial"``, else None)
     """
 
     def __init__(self, rows, options):
@@ -167,7 +190,7 @@ class ComparisonTable:
         lam = "" if o.get("loss") == "interpolate" else f"lam={o.get('lam'):g}, "
         logistic = o.get("loss") == "logistic"
         acc = any(r.train_accuracy is not None for r in self.rows)
-        err = "label err" if logistic else "err"
+        err = {"logistic": "label err", "multinomial": "log loss"}.get(o.get("loss"), "err")
         head = (f"{'penalty':8s} {'objective':>12s} {'penalty':>10s} {'group norm':>11s} "
                 f"{'neurons':>8s} {'shared':>7s} {'train ' + err:>15s} "
                 f"{'test ' + err:>14s} "
@@ -179,6 +202,11 @@ class ComparisonTable:
             lines.insert(1, "label err: fraction of the ±1 labels (all samples and tasks) "
                          "with sign(f) ≠ y" + ("; acc: multi-class accuracy (argmax over "
                                               "the one-vs-rest tasks)" if acc else ""))
+        if o.get("classes") is not None:
+            lines.insert(1, "log loss: mean softmax cross-entropy; acc: fraction of samples "
+                         "whose largest class score is their class; classes "
+                         + ", ".join(f"{c:g}" if isinstance(c, (float, np.floating))
+                                     else str(c) for c in o["classes"]))
         for r in self.rows:
             neurons = "dense" if math.isinf(r.neurons) else f"{int(r.neurons)}"
             shared = "n/a" if math.isnan(r.shared) else f"{r.shared:.0%}"
@@ -213,20 +241,24 @@ def _check_penalties(penalties) -> tuple:
     return penalties
 
 
-def compare(X, Y, *, lam=None, penalties=("group", "l1", "kernel"), X_test=None,
-            Y_test=None, loss="squared", bias="regularized", free="none", kernel="arccos",
-            grid=None, n_directions=None, solver="auto", tol=1e-8, random_state=0,
-            **solver_options) -> ComparisonTable:
+def compare(X: ArrayLike, Y: ArrayLike, *, lam: float | None = None,
+            penalties=("group", "l1", "kernel"), X_test: ArrayLike | None = None,
+            Y_test: ArrayLike | None = None, loss: str = "squared", bias: str = "regularized",
+            free: str = "none", kernel: str = "arccos", grid=None,
+            n_directions: int | None = None, solver: str = "auto", tol: float = 1e-8,
+            random_state=0, **solver_options) -> ComparisonTable:
     """Solve the same data with several penalties and tabulate the results.
 
     Parameters
     ----------
-    X : array_like (n, d);  Y : array_like (n, T)
+    X : array_like (n, d);  Y : array_like (n, T), or class labels (n,) for
+        ``loss="multinomial"``
     lam : float
         λ, shared by all rows (ignored for ``loss="interpolate"``).
     penalties : sequence of {"group", "l1", "kernel"}
     X_test : array_like (m, d), optional;  Y_test : array_like (m, T), optional
-        Held-out data for the ``test_error`` column (both or neither).
+        Held-out data for the ``test_error`` column (both or neither); class labels (m,)
+        of the training classes for ``loss="multinomial"``.
     loss, bias, free : str
         As in :func:`~limitsolver.api.solve`.
     kernel : {"arccos", "ntk"}
@@ -247,13 +279,7 @@ def compare(X, Y, *, lam=None, penalties=("group", "l1", "kernel"), X_test=None,
     if (X_test is None) != (Y_test is None):
         raise ValueError("give both X_test and Y_test, or neither")
     if X_test is not None:
-        test = LimitProblem(X_test, Y_test, lam=base.lam, loss=loss, penalty="group",
-                            bias=bias, free="intercept" if free == "none" else free)
-        if test.d != base.d:
-            raise ValueError(f"X_test has {test.d} features but X has {base.d}")
-        if test.T != base.T:
-            raise ValueError(f"Y_test has {test.T} tasks but Y has {base.T}")
-        Xte, Yte = test.X, test.Y
+        Xte, Yte = _test_data(base, X_test, Y_test)
     if grid is None and any(p != "kernel" for p in penalties):
         grid = default_grid(base.X, base.bias, n_directions, random_state=random_state)
     rows = []
@@ -270,9 +296,9 @@ def compare(X, Y, *, lam=None, penalties=("group", "l1", "kernel"), X_test=None,
         elapsed = time.perf_counter() - t0
         test_err = None if X_test is None else prediction_error(sol.predict(Xte), Yte, loss)
         accuracy = {}
-        if loss == "logistic" and is_one_vs_rest(base.Y):
+        if loss == "multinomial" or (loss == "logistic" and is_one_vs_rest(base.Y)):
             accuracy["train_accuracy"] = multiclass_accuracy(sol.predict(base.X), base.Y)
-            if X_test is not None and is_one_vs_rest(Yte):
+            if X_test is not None and (loss == "multinomial" or is_one_vs_rest(Yte)):
                 accuracy["test_accuracy"] = multiclass_accuracy(sol.predict(Xte), Yte)
         rows.append(ComparisonRow(**accuracy,
             penalty=pen, objective=float(sol.objective), penalty_value=float(sol.penalty_value()),
@@ -281,4 +307,29 @@ def compare(X, Y, *, lam=None, penalties=("group", "l1", "kernel"), X_test=None,
             train_error=prediction_error(sol.predict(base.X), base.Y, loss),
             test_error=test_err, status=str(sol.status), time=elapsed, solution=sol))
     return ComparisonTable(rows, dict(lam=base.lam if loss != "interpolate" else None,
-                                      loss=loss, bias=bias, free=free, kernel=kernel))
+                                      loss=loss, bias=bias, free=free, kernel=kernel,
+                                      classes=base.classes))
+
+
+def _test_data(base: LimitProblem, X_test, Y_test):
+    """Validated held-out (X, Y) for the problem ``base``; for the softmax loss the test
+    labels are mapped to the training classes (one-hot rows in the same columns)."""
+    loss = base.loss
+    if loss == "multinomial":
+        labels = np.asarray(Y_test)
+        if labels.ndim == 2 and labels.shape[1] == base.T and _is_one_hot(labels):
+            labels = base.classes[np.argmax(labels, axis=1)]
+        labels = labels.reshape(-1)
+        unknown = ~np.isin(labels, base.classes)
+        if unknown.any():
+            raise ValueError(f"Y_test has the label {labels[unknown][0].item()!r}, which is "
+                             f"not one of the training classes {base.classes.tolist()}")
+        Y_test = np.eye(base.T)[np.searchsorted(base.classes, labels)]
+        loss = "squared"              # only the array checks of LimitProblem are wanted
+    test = LimitProblem(X_test, Y_test, lam=base.lam, loss=loss, penalty="group",
+                        bias=base.bias, free="intercept" if base.free == "none" else base.free)
+    if test.d != base.d:
+        raise ValueError(f"X_test has {test.d} features but X has {base.d}")
+    if test.T != base.T:
+        raise ValueError(f"Y_test has {test.T} tasks but Y has {base.T}")
+    return test.X, test.Y

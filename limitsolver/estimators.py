@@ -6,10 +6,12 @@ Each ``fit`` solves the infinite-width limit problem (MATH.md) with :func:`limit
 
 on a direction grid; the fitted network is ``solution_`` (a
 :class:`~limitsolver.solution.LimitSolution`). The regressor uses the squared loss
-(1/(2n)) Σ_i ‖f(x_i) − y_i‖² (or exact interpolation), one task per column of ``y``; the
-classifier uses the logistic loss on ±1 labels, one task per binary problem (one-vs-rest
-columns for multiclass targets, one column per label for multi-label targets), so the group
-penalty lets the tasks share neurons.
+(1/(2n)) Σ_i ‖f(x_i) − y_i‖² (or exact interpolation), one task per column of ``y``. The
+classifier uses, for K > 2 classes, the softmax cross-entropy (1/n) Σ_i [logsumexp(f(x_i))
+− f_{y_i}(x_i)] on K outputs that share their neurons (``multi_class="multinomial"``, the
+default) or K one-vs-rest logistic tasks (``multi_class="ovr"``); for two classes and for
+multi-label targets the logistic loss on ±1 labels, one task per binary problem. The group
+penalty lets the outputs share neurons.
 
 scikit-learn is optional: with it installed the classes are genuine scikit-learn
 estimators (``BaseEstimator`` + mixins, input validation, tags, ``clone``, pipelines and
@@ -17,14 +19,12 @@ grid search work); without it they keep the same methods through a small fallbac
 """
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, log_softmax, softmax
 
 from .api import solve
 
-__all__ = ["LimitRegressor", "LimitClassifier", "HAVE_SKLEARN"]
+__all__ = ["LimitRegressor", "LimitClassifier", "HAVE_SKLEARN", "MULTI_CLASS"]
 
 try:  # scikit-learn is an optional dependency (extra ``limitsolver[sklearn]``)
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -39,67 +39,9 @@ try:  # scikit-learn is an optional dependency (extra ``limitsolver[sklearn]``)
 except ImportError:
     HAVE_SKLEARN = False
     _sk_validate_data = None
-
-    class NotFittedError(ValueError, AttributeError):
-        """The estimator is used before ``fit``."""
-
-    class BaseEstimator:
-        """get_params / set_params / repr, read from the ``__init__`` signature."""
-
-        @classmethod
-        def _get_param_names(cls):
-            sig = inspect.signature(cls.__init__)
-            return sorted(p for p in sig.parameters if p != "self")
-
-        def get_params(self, deep=True):
-            return {k: getattr(self, k) for k in self._get_param_names()}
-
-        def set_params(self, **params):
-            valid = self._get_param_names()
-            for key, value in params.items():
-                if key not in valid:
-                    raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}; "
-                                     f"valid parameters: {valid}")
-                setattr(self, key, value)
-            return self
-
-        def __repr__(self):
-            args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-            return f"{type(self).__name__}({args})"
-
-    class RegressorMixin:
-        """R² score, averaged uniformly over outputs."""
-
-        def score(self, X, y):
-            y = np.asarray(y, dtype=float)
-            p = np.asarray(self.predict(X), dtype=float).reshape(y.shape)
-            y2, p2 = y.reshape(len(y), -1), p.reshape(len(y), -1)
-            ss_res = np.sum((y2 - p2) ** 2, axis=0)
-            ss_tot = np.sum((y2 - y2.mean(0)) ** 2, axis=0)
-            r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
-                          np.where(ss_res > 0, 0.0, 1.0))
-            return float(np.mean(r2))
-
-    class ClassifierMixin:
-        """Accuracy (subset accuracy for multi-label targets)."""
-
-        def score(self, X, y):
-            y = np.asarray(y)
-            p = np.asarray(self.predict(X)).reshape(y.shape)
-            return float(np.mean(np.all((p == y).reshape(len(y), -1), axis=1)))
-
-    def check_is_fitted(estimator, attributes=None):
-        if not getattr(estimator, "solution_", None):
-            raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted "
-                                 "yet. Call 'fit' with appropriate arguments first.")
-
-    def check_classification_targets(y):
-        y = np.asarray(y)
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            raise ValueError("Input y contains NaN or infinity.")
-        if y.dtype.kind == "f" and np.any(y != np.round(y)):
-            raise ValueError("Unknown label type: continuous targets; a classifier needs "
-                             "discrete labels")
+    from .estimators_fallback import (BaseEstimator, ClassifierMixin,  # noqa: F401
+                                      NotFittedError, RegressorMixin,
+                                      check_classification_targets, check_is_fitted)
 
 
 def _validate(est, X, y=None, *, reset: bool, y_numeric: bool = False):
@@ -146,14 +88,12 @@ def _seed(random_state):
 class _LimitBase(BaseEstimator):
     """Shared fit machinery: parameters mirror :func:`limitsolver.solve`."""
 
-    _loss = "squared"
-
     def _solve(self, X, Y):
         warm = None
         grid = self.grid
         prev = getattr(self, "solution_", None)
         if (self.warm_start and prev is not None and prev.problem.d == X.shape[1]
-                and prev.problem.T == Y.shape[1]):
+                and prev.problem.T == Y.shape[1] and prev.problem.loss == self._loss_name()):
             warm, grid = prev, prev.grid
         opts = dict(self.solver_options or {})
         return solve(X, Y, lam=self.lam, loss=self._loss_name(), penalty=self.penalty,
@@ -161,9 +101,6 @@ class _LimitBase(BaseEstimator):
                      n_directions=self.n_directions, solver=self.solver, tol=self.tol,
                      warm_start=warm, polish=self.polish, random_state=_seed(self.random_state),
                      **opts)
-
-    def _loss_name(self) -> str:
-        return self._loss
 
     def _set_fitted(self, sol):
         self.solution_ = sol
@@ -219,9 +156,11 @@ class LimitRegressor(RegressorMixin, _LimitBase):
     n_features_in_ : int;  n_outputs_ : int (number of tasks T)
     """
 
-    def __init__(self, lam=1e-3, *, loss="squared", penalty="group", bias="regularized",
-                 free="none", grid=None, n_directions=None, solver="auto", tol=1e-8,
-                 polish=True, random_state=0, warm_start=False, solver_options=None):
+    def __init__(self, lam: float = 1e-3, *, loss: str = "squared", penalty: str = "group",
+                 bias: str = "regularized", free: str = "none", grid=None,
+                 n_directions: int | None = None, solver: str = "auto", tol: float = 1e-8,
+                 polish: bool = True, random_state=0, warm_start: bool = False,
+                 solver_options: dict | None = None):
         self.lam = lam
         self.loss = loss
         self.penalty = penalty
@@ -250,7 +189,7 @@ class LimitRegressor(RegressorMixin, _LimitBase):
     def _more_tags(self):  # the same tags for scikit-learn < 1.6
         return {"multioutput": True}
 
-    def fit(self, X, y):
+    def fit(self, X, y) -> "LimitRegressor":
         """Solve the limit problem on (X, y); y (n,) or (n, T). Returns self."""
         X, y = _validate(self, X, y, reset=True, y_numeric=True)
         y = np.asarray(y, dtype=float)
@@ -260,42 +199,55 @@ class LimitRegressor(RegressorMixin, _LimitBase):
         self.n_outputs_ = Y.shape[1]
         return self
 
-    def predict(self, X):
+    def predict(self, X) -> np.ndarray:
         """f(X): shape (m,) when fitted on 1-D y, else (m, T)."""
         F = self._decision(X)
         return F[:, 0] if self._y_ndim == 1 else F
 
 
+MULTI_CLASS = ("multinomial", "ovr")
+
+
 class LimitClassifier(ClassifierMixin, _LimitBase):
     """The infinite-width limit of a weight-decay-trained shallow ReLU network, as a classifier.
 
-    ``fit`` solves, with labels encoded as ±1 per task::
+    ``fit`` solves, for K > 2 classes with ``multi_class="multinomial"`` (the default), the
+    softmax problem on K outputs (one network whose K class scores share the neurons)::
+
+        minimize_{V, C}  (1/n) Σ_i [logsumexp(f(x_i)) − f_{y_i}(x_i)] + λ Σ_j ‖V_j‖
+
+    and otherwise, with labels encoded as ±1 per task, the logistic problem::
 
         minimize_{V, C}  (1/n) Σ_i Σ_t log(1 + exp(−y_it f_t(x_i))) + λ Σ_j ‖V_j‖
 
-    Tasks: one for binary targets (``classes_[1]`` is +1); one per class, one-vs-rest, for
-    multiclass targets (prediction: the largest f_t); one per column for multi-label targets
-    (a 2-D ``y`` whose entries take the same two labels, e.g. 0/1 indicators). With
-    ``penalty="group"`` the tasks share neurons.
+    Tasks of the logistic problem: one for binary targets (``classes_[1]`` is +1; two
+    classes are always logistic); one per class, one-vs-rest, for multiclass targets with
+    ``multi_class="ovr"``; one per column for multi-label targets (a 2-D ``y`` whose entries
+    take the same two labels, e.g. 0/1 indicators). Prediction for K classes: the class of
+    the largest score f_t.
 
     Parameters
     ----------
-    Same as :class:`LimitRegressor` (without ``loss``).
+    multi_class : {"multinomial", "ovr"}, default "multinomial"
+        How K > 2 classes are fitted (ignored for binary and multi-label targets).
+    Other parameters: as for :class:`LimitRegressor` (without ``loss``).
 
     Attributes
     ----------
     classes_ : ndarray
         The labels (for multi-label targets: the two labels every column uses).
     solution_, n_neurons_, directions_, weights_, intercept_, objective_, gap_,
-    n_features_in_ : as for the regressor;  n_tasks_ : int, the number T of logistic tasks.
+    n_features_in_ : as for the regressor;  n_tasks_ : int, the number T of outputs
+    (K for multiclass targets, 1 for binary ones).
     """
 
-    _loss = "logistic"
-
-    def __init__(self, lam=1e-3, *, penalty="group", bias="regularized", free="none",
-                 grid=None, n_directions=None, solver="auto", tol=1e-8, polish=True,
-                 random_state=0, warm_start=False, solver_options=None):
+    def __init__(self, lam: float = 1e-3, *, multi_class: str = "multinomial",
+                 penalty: str = "group", bias: str = "regularized", free: str = "none",
+                 grid=None, n_directions: int | None = None, solver: str = "auto",
+                 tol: float = 1e-8, polish: bool = True, random_state=0,
+                 warm_start: bool = False, solver_options: dict | None = None):
         self.lam = lam
+        self.multi_class = multi_class
         self.penalty = penalty
         self.bias = bias
         self.free = free
@@ -317,8 +269,15 @@ class LimitClassifier(ClassifierMixin, _LimitBase):
     def _more_tags(self):  # the same tags for scikit-learn < 1.6
         return {"multioutput": True, "multilabel": True}
 
+    def _loss_name(self) -> str:
+        return "multinomial" if getattr(self, "_kind", None) == "softmax" else "logistic"
+
     def _encode(self, y):
-        """±1 task matrix (n, T) for labels y; sets classes_ and the target kind."""
+        """Target matrix (n, T) for labels y: ±1 tasks, or one-hot rows for the softmax
+        loss; sets classes_ and the target kind."""
+        if self.multi_class not in MULTI_CLASS:
+            raise ValueError(f"unknown multi_class={self.multi_class!r}; expected one of "
+                             f"{', '.join(map(repr, MULTI_CLASS))}")
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
@@ -328,6 +287,7 @@ class LimitClassifier(ClassifierMixin, _LimitBase):
         if len(classes) < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; "
                              f"got 1 class ({classes[0]!r})")
+        onehot = inv[..., None] == np.arange(len(classes))
         if y.ndim == 2:
             if len(classes) > 2:
                 raise ValueError(
@@ -337,46 +297,60 @@ class LimitClassifier(ClassifierMixin, _LimitBase):
             kind, Y = "multilabel", np.where(inv == 1, 1.0, -1.0)
         elif len(classes) == 2:
             kind, Y = "binary", np.where(inv == 1, 1.0, -1.0)[:, None]
+        elif self.multi_class == "multinomial":
+            kind, Y = "softmax", onehot.astype(float)
         else:
-            kind = "multiclass"
-            Y = np.where(inv[:, None] == np.arange(len(classes))[None, :], 1.0, -1.0)
+            kind, Y = "multiclass", np.where(onehot, 1.0, -1.0)
         self.classes_ = classes
         self._kind = kind
         return Y
 
-    def fit(self, X, y):
-        """Solve the logistic limit problem on (X, y). Returns self."""
+    def fit(self, X, y) -> "LimitClassifier":
+        """Solve the limit problem on (X, y) (softmax or logistic, see the class
+        docstring). Returns self."""
         X, y = _validate(self, X, y, reset=True)
         Y = self._encode(y)
         self._set_fitted(self._solve(X, Y))
         self.n_tasks_ = Y.shape[1]
         return self
 
-    def decision_function(self, X):
-        """f(X): (m,) for binary targets (positive means ``classes_[1]``), else (m, T)."""
+    def decision_function(self, X) -> np.ndarray:
+        """f(X): (m,) for binary targets (positive means ``classes_[1]``), else (m, T)
+        (the class scores for multiclass targets)."""
         F = self._decision(X)
         return F[:, 0] if self._kind == "binary" else F
 
-    def predict(self, X):
+    def predict(self, X) -> np.ndarray:
         """Labels: (m,), or (m, T) for multi-label targets."""
         D = self.decision_function(X)
-        if self._kind == "multiclass":
+        if self._kind in ("multiclass", "softmax"):
             return self.classes_[np.argmax(D, axis=1)]
         return self.classes_[(D > 0).astype(int)]
 
-    def predict_proba(self, X):
-        """Probabilities σ(f): (m, 2) for binary targets; one-vs-rest σ(f_t) normalized to
-        sum 1 for multiclass (m, K); σ(f_t) of each label's positive class for multi-label
-        (m, T)."""
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (m, K) (multi-label: (m, T)).
+
+        - binary: (1 − σ(f), σ(f)), the logistic model's own probabilities;
+        - ``multi_class="multinomial"``: softmax(f(x)), the model's own probabilities;
+        - ``multi_class="ovr"``: σ(f_t) / Σ_s σ(f_s). Each σ(f_t) is the probability of
+          class t against the rest under its own binary model; the K models are not one
+          probability model, so the normalization only makes the rows sum to 1 (argmax
+          unchanged) and is not a calibrated probability;
+        - multi-label: σ(f_t), each label's probability of its positive class.
+        """
         D = self.decision_function(X)
         if self._kind == "binary":
             p = expit(D)
             return np.column_stack([1.0 - p, p])
+        if self._kind == "softmax":
+            return softmax(D, axis=1)
         P = expit(D)
         if self._kind == "multiclass":
             P = P / P.sum(axis=1, keepdims=True)
         return P
 
-    def predict_log_proba(self, X):
-        """log of :meth:`predict_proba`."""
+    def predict_log_proba(self, X) -> np.ndarray:
+        """log of :meth:`predict_proba` (computed stably for the softmax)."""
+        if getattr(self, "_kind", None) == "softmax":
+            return log_softmax(self.decision_function(X), axis=1)
         return np.log(self.predict_proba(X))

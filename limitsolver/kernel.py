@@ -41,24 +41,41 @@ cost L(f) + λ ∫‖g‖₂ dπ is an upper bound on the group optimum (tested)
 (intercept c or affine c + Aᵀx) is never penalized.
 
 By the representer theorem f_t = Σ_i α_it k(·, x_i) + free part, the density is
-g_t(θ) = Σ_i α_it relu(θ·x̃_i), and ‖f_t‖²_H = α_tᵀ K α_t. Each task is solved on its own
-(Y[:, t] alone determines f_t): the kernel regime has no multi-task benefit.
+g_t(θ) = Σ_i α_it relu(θ·x̃_i), and ‖f_t‖²_H = α_tᵀ K α_t. For the squared and logistic
+losses each task is solved on its own (Y[:, t] alone determines f_t): the kernel regime has
+no multi-task benefit. For the softmax loss (``loss="multinomial"``, K classes = T outputs)
+
+    J(f) = (1/n) Σ_i [logsumexp(f(x_i)) − f_{y_i}(x_i)] + (λ/2) Σ_k ‖f_k‖²_H,
+
+the class scores are coupled through the loss only (a softmax kernel ridge regression);
+the penalty still charges each output's RKHS norm separately, no neuron is shared.
 
 Solvers (all exact up to rounding):
 - squared: (K + nλI) α + F c = y, Fᵀ α = 0 (a symmetric linear system per task, shared
   factorization); with no free part this is scikit-learn's ``KernelRidge(alpha=nλ)``.
 - interpolate: the same with λ = 0 (min ‖f‖_H subject to f(x_i) = y_i); objective
   (1/2) Σ_t ‖f_t‖²_H.
-- logistic: Newton's method with backtracking on f = Bβ + F c, K = B Bᵀ (eigenvalue
-  factorization), penalty (λ/2)‖β‖², until the gradient norm is below tol.
+- logistic, multinomial: Newton's method with backtracking on f = Bβ + F c, K = B Bᵀ
+  (eigenvalue factorization), penalty (λ/2)‖β‖², until the gradient norm is below tol
+  (:mod:`limitsolver.kernel_newton`; per task for logistic, jointly over the K classes for
+  multinomial).
 
 Certificate: the Fenchel dual of J over (g, c),
 
     D(u) = −Σ_i φ_i*(−u_i) − (1/(2λ)) uᵀ K u,    Fᵀ u = 0,
 
-(φ_i the per-sample loss; squared: D = ⟨y, u⟩ − (n/2)‖u‖² − uᵀKu/(2λ)) evaluated at
-u = −∇φ(f) projected on F^⊥ for squared loss, gives a lower bound on the kernel optimum;
-``gap`` = J − D.
+(φ_i = ℓ_i/n the per-sample loss, uᵀKu = Σ_t u_tᵀ K u_t) evaluated at u = −∇φ(f) = Z/n
+(Z the loss's residual, :mod:`limitsolver.losses`), projected on F^⊥ for the squared loss,
+gives a lower bound on the kernel optimum; ``gap`` = J − D. Since φ_i*(v) = ℓ_i*(n v)/n,
+−Σ_i φ_i*(−u_i) is the loss's own dual value D_L(Z) = −(1/n) Σ_i ℓ_i*(−Z_i):
+
+- squared: ⟨y, u⟩ − (n/2)‖u‖²;
+- logistic: (1/n) Σ_it H_b(y_it Z_it), H_b the binary entropy, y∘Z = σ(−y∘f) ∈ [0, 1];
+- multinomial: (1/n) Σ_i H(e_{y_i} − Z_i) = (1/n) Σ_i H(softmax(f(x_i))), H the entropy
+  of the class probabilities (in the simplex, so always in the conjugate's domain).
+
+For logistic and multinomial with a free part, Fᵀu = 0 holds at the optimum only (to the
+solver's tolerance, reported as ``infeasibility``; the status needs it ≤ 1e-8).
 """
 from __future__ import annotations
 
@@ -66,163 +83,17 @@ import time
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .exceptions import ConvergenceWarning
-from .features import augment
+from .kernel_functions import (DEFAULT_QUADRATURE, DEFAULT_QUADRATURE_HIGH_D,  # noqa: F401
+                               KERNELS, arccos_kernel, kernel_matrix, ntk_kernel)
+from .kernel_newton import newton_logistic, newton_multinomial
 from .losses import get_loss
 from .problem import LimitProblem
 
 __all__ = ["arccos_kernel", "ntk_kernel", "kernel_matrix", "KernelSolution",
            "solve_kernel", "solve_kernel_problem", "KERNELS"]
-
-KERNELS = ("arccos", "ntk")
-
-#: Default number of quadrature directions w ∈ S^{d−1} for ``bias="free"`` and d ≥ 2.
-DEFAULT_QUADRATURE = {2: 2048}
-DEFAULT_QUADRATURE_HIGH_D = 8192
-
-
-def _angles(A: np.ndarray, B: np.ndarray):
-    """Norms (m,), (n,) and the angle matrix α (m, n) between rows of A and B."""
-    na = np.linalg.norm(A, axis=1)
-    nb = np.linalg.norm(B, axis=1)
-    denom = np.outer(na, nb)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.where(denom > 0, (A @ B.T) / np.where(denom > 0, denom, 1.0), 1.0)
-    np.clip(cos, -1.0, 1.0, out=cos)
-    return na, nb, np.arccos(cos), cos
-
-
-def arccos_kernel(A, B) -> np.ndarray:
-    """The degree-1 arc-cosine kernel of augmented inputs, normalized for θ uniform on S^d.
-
-    k(a, b) = ‖a‖‖b‖ (sin α + (π − α) cos α) / (2π D),  D = len(a) = d + 1.
-
-    Parameters
-    ----------
-    A : ndarray (m, D);  B : ndarray (n, D)   augmented inputs x̃ = (x, 1)
-
-    Returns
-    -------
-    ndarray (m, n)
-    """
-    A = np.asarray(A, dtype=float)
-    B = np.asarray(B, dtype=float)
-    na, nb, alpha, cos = _angles(A, B)
-    J = np.sqrt(np.maximum(1.0 - cos**2, 0.0)) + (np.pi - alpha) * cos
-    return np.outer(na, nb) * J / (2 * np.pi * A.shape[1])
-
-
-def ntk_kernel(A, B) -> np.ndarray:
-    """The two-layer ReLU NTK: arc-cosine kernel plus a·b (π − α)/(2π).  Shapes as
-    :func:`arccos_kernel`."""
-    A = np.asarray(A, dtype=float)
-    B = np.asarray(B, dtype=float)
-    _, _, alpha, _ = _angles(A, B)
-    return arccos_kernel(A, B) + (A @ B.T) * (np.pi - alpha) / (2 * np.pi)
-
-
-def _w_quadrature(d: int, n_quadrature) -> tuple[np.ndarray, np.ndarray]:
-    """Directions w on S^{d−1} and weights (summing to 1) for the mean over w."""
-    if d == 1:
-        return np.array([[1.0], [-1.0]]), np.array([0.5, 0.5])
-    if n_quadrature is None:
-        n_quadrature = DEFAULT_QUADRATURE.get(d, DEFAULT_QUADRATURE_HIGH_D)
-    n_quadrature = int(n_quadrature)
-    if n_quadrature < 2:
-        raise ValueError(f"n_quadrature must be >= 2, got {n_quadrature}")
-    if d == 2:  # midpoint rule on the circle
-        phi = (np.arange(n_quadrature) + 0.5) * 2 * np.pi / n_quadrature
-        W = np.column_stack([np.cos(phi), np.sin(phi)])
-    else:
-        from .grids import sphere_grid
-        W = sphere_grid(d, n_quadrature, random_state=0)
-        W = np.vstack([W, -W])  # symmetric: exact for odd integrands in w
-    return W, np.full(W.shape[0], 1.0 / W.shape[0])
-
-
-def _free_bias_kernels(XA, XB, radius, n_quadrature, *, ntk: bool) -> np.ndarray:
-    """E_{w,b} relu(w·x+b) relu(w·x'+b) (+ the NTK first-layer term) for w uniform on
-    S^{d−1}, b uniform on [−R, R]; exact in b, quadrature in w."""
-    d = XA.shape[1]
-    W, wts = _w_quadrature(d, n_quadrature)
-    R = float(radius)
-    out = np.zeros((XA.shape[0], XB.shape[0]))
-    dot1 = XA @ XB.T + 1.0
-    # blocks over w keep memory at O(block · m · n)
-    m, n = out.shape
-    block = max(1, min(W.shape[0], (32 * 2**20) // max(1, 8 * m * n)))
-    for s in range(0, W.shape[0], block):
-        U = XA @ W[s:s + block].T             # (m, q)
-        Up = XB @ W[s:s + block].T            # (n, q)
-        u = U.T[:, :, None]                   # (q, m, 1)
-        up = Up.T[:, None, :]                 # (q, 1, n)
-        lo = np.clip(-np.minimum(u, up), -R, R)
-
-        def prim(b):
-            return b**3 / 3 + (u + up) * b**2 / 2 + u * up * b
-
-        val = (prim(R) - prim(lo)) / (2 * R)
-        if ntk:
-            val = val + dot1[None] * (R - lo) / (2 * R)
-        out += np.tensordot(wts[s:s + block], val, axes=(0, 0))
-    return out
-
-
-def _free_bias_diag(X, radius, n_quadrature) -> np.ndarray:
-    """k₁(x_i, x_i) = E_{w,b} relu(w·x_i + b)² for the free-bias law, shape (m,)."""
-    W, wts = _w_quadrature(X.shape[1], n_quadrature)
-    R = float(radius)
-    u = X @ W.T                                # (m, q)
-    lo = np.clip(-u, -R, R)
-
-    def prim(b):
-        return (b + u) ** 3 / 3
-
-    return ((prim(R) - prim(lo)) / (2 * R)) @ wts
-
-
-def kernel_matrix(XA, XB, *, kernel: str = "arccos", bias: str = "regularized",
-                  radius: float | None = None, n_quadrature: int | None = None,
-                  depth: int = 1) -> np.ndarray:
-    """Kernel matrix between raw inputs XA (m, d) and XB (n, d).
-
-    ``bias="regularized"``: closed form on the augmented inputs (:func:`arccos_kernel`,
-    :func:`ntk_kernel`). ``bias="free"``: needs ``radius`` R (the training data's
-    max‖x_i‖); see the module docstring. ``depth`` L ≥ 1: the kernel of L hidden ReLU
-    layers (:func:`limitsolver.deep_kernel.deep_kernels`).
-
-    Returns
-    -------
-    ndarray (m, n)
-    """
-    from .problem import check_option
-    check_option("kernel", kernel, KERNELS)
-    check_option("bias", bias, ("regularized", "free"))
-    XA = np.atleast_2d(np.asarray(XA, dtype=float))
-    XB = np.atleast_2d(np.asarray(XB, dtype=float))
-    if XA.shape[1] != XB.shape[1]:
-        raise ValueError(f"inputs have different dimensions: {XA.shape[1]} and {XB.shape[1]}")
-    from .deep_kernel import check_depth, deep_kernels
-    depth = check_depth(depth)
-    ntk = kernel == "ntk"
-    if bias == "regularized":
-        A, B = augment(XA), augment(XB)
-        k1 = arccos_kernel(A, B)
-        if depth == 1:
-            return ntk_kernel(A, B) if ntk else k1
-        g1 = ntk_kernel(A, B) - k1 if ntk else None
-        dA = np.sum(A * A, axis=1) / (2 * A.shape[1])       # k₁(x, x) = ‖x̃‖²/(2D)
-        dB = np.sum(B * B, axis=1) / (2 * B.shape[1])
-        return deep_kernels(k1, g1, dA, dB, depth, ntk=ntk)
-    if radius is None or not np.isfinite(radius) or radius <= 0:
-        raise ValueError(f"bias='free' needs a positive radius R, got {radius!r}")
-    if depth == 1:
-        return _free_bias_kernels(XA, XB, radius, n_quadrature, ntk=ntk)
-    k1 = _free_bias_kernels(XA, XB, radius, n_quadrature, ntk=False)
-    g1 = _free_bias_kernels(XA, XB, radius, n_quadrature, ntk=True) - k1 if ntk else None
-    return deep_kernels(k1, g1, _free_bias_diag(XA, radius, n_quadrature),
-                        _free_bias_diag(XB, radius, n_quadrature), depth, ntk=ntk)
 
 
 class KernelSolution:
@@ -298,38 +169,44 @@ class KernelSolution:
             self.dual_value = float(np.sum(p.Y * u) - 0.5 * np.einsum("it,ij,jt->", u, self.K, u))
             self.grad_norm = self.infeasibility
         else:
-            loss = get_loss(p.loss)
-            self.loss_value = float(loss.value(pred, p.Y))
-            self.objective = self.loss_value + 0.5 * lam * rk2
-            if p.loss == "squared":
-                u = (p.Y - pred) / n
-                if p.F.shape[1]:
-                    Q, _ = np.linalg.qr(p.F)
-                    u = u - Q @ (Q.T @ u)
-                conj = float(np.sum(p.Y * u) - 0.5 * n * np.sum(u**2))
-                self.infeasibility = 0.0
-            else:
-                a = 1.0 / (1.0 + np.exp(np.clip(p.Y * pred, -700, 700)))   # σ(−y f)
-                u = p.Y * a / n
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    ent = np.where(a > 0, a * np.log(a), 0.0) + \
-                        np.where(a < 1, (1 - a) * np.log1p(-a), 0.0)
-                conj = float(-np.sum(ent) / n)
-                self.infeasibility = float(np.max(np.abs(p.F.T @ u))) if p.F.shape[1] else 0.0
-            quad = float(np.einsum("it,ij,jt->", u, self.K, u))
-            self.dual_value = conj - quad / (2 * lam)
-            # gradient of J in (α, c) up to the factor K: r = ∇φ(f) + λα, Fᵀ∇φ(f)
-            grad_phi = -u if p.loss == "logistic" else (pred - p.Y) / n
-            r = grad_phi + lam * self.alpha
-            g2 = float(np.einsum("it,ij,jt->", r, self.K, r))
-            if p.F.shape[1]:
-                g2 += float(np.sum((p.F.T @ grad_phi) ** 2))
-            self.grad_norm = float(np.sqrt(max(g2, 0.0)))
+            self._certify_smooth(pred, n, lam, rk2)
         self.gap = float(self.objective - self.dual_value)
         self.rel_gap = float(self.gap / max(abs(self.objective), 1e-300))
 
+    def _certify_smooth(self, pred, n: int, lam: float, rk2: float) -> None:
+        """Objective, Fenchel dual value and gradient norm for a loss with a conjugate.
+
+        u = Z/n with Z = −n∇L(f) the loss's residual (squared: projected on F^⊥, which keeps
+        it in the conjugate's domain ℝ^{n×T}); −Σ_i φ_i*(−u_i) = ``loss.dual_value(n u)``
+        (φ_i = ℓ_i/n, so φ_i*(v) = ℓ_i*(n v)/n). For the logistic and softmax losses
+        Fᵀu = 0 is not enforced by a projection (it would leave the conjugate's domain);
+        it holds at the optimum, and ``infeasibility`` = ‖Fᵀu‖_∞ says how far it is from
+        holding, so the dual value is a lower bound exactly when it is 0 (no free part).
+        """
+        p = self.problem
+        loss = get_loss(p.loss)
+        self.loss_value = float(loss.value(pred, p.Y))
+        self.objective = self.loss_value + 0.5 * lam * rk2
+        Z = loss.residual(pred, p.Y)
+        if loss.quadratic and p.F.shape[1]:
+            Q, _ = np.linalg.qr(p.F)
+            Z = Z - Q @ (Q.T @ Z)
+        u = Z / n
+        conj = float(loss.dual_value(Z, p.Y))
+        self.infeasibility = (0.0 if loss.quadratic or not p.F.shape[1]
+                              else float(np.max(np.abs(p.F.T @ u))))
+        quad = float(np.einsum("it,ij,jt->", u, self.K, u))
+        self.dual_value = conj - quad / (2 * lam)
+        # gradient of J in (α, c) up to the factor K: r = ∇φ(f) + λα, Fᵀ∇φ(f)
+        grad_phi = loss.gradient(pred, p.Y)
+        r = grad_phi + lam * self.alpha
+        g2 = float(np.einsum("it,ij,jt->", r, self.K, r))
+        if p.F.shape[1]:
+            g2 += float(np.sum((p.F.T @ grad_phi) ** 2))
+        self.grad_norm = float(np.sqrt(max(g2, 0.0)))
+
     # evaluation ---------------------------------------------------------------------
-    def kernel_to_train(self, X) -> np.ndarray:
+    def kernel_to_train(self, X: ArrayLike) -> np.ndarray:
         """k(X, X_train), shape (m, n)."""
         p = self.problem
         X = self._check_X(X)
@@ -347,7 +224,7 @@ class KernelSolution:
             raise ValueError("X contains NaN or inf")
         return X
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """f(X) for inputs X (m, d) or (m,) when d = 1; returns (m, T)."""
         p = self.problem
         X = self._check_X(X)
@@ -442,57 +319,6 @@ def _solve_linear(K, F, Y, shift):
     return sol[:n], sol[n:], method
 
 
-def _newton_logistic(K, F, Y, lam, *, tol, max_iter):
-    """Kernel logistic regression per task by Newton's method on f = Bβ + Fc."""
-    n = K.shape[0]
-    e, U = np.linalg.eigh(K)
-    keep = e > max(e.max(), 0.0) * 1e-13
-    B = U[:, keep] * np.sqrt(e[keep])
-    r, p = B.shape[1], F.shape[1]
-    M = np.hstack([B, F])
-    reg = np.concatenate([np.full(r, lam), np.zeros(p)])
-    T = Y.shape[1]
-    alpha = np.zeros((n, T))
-    C = np.zeros((p, T))
-    iters = []
-    for t in range(T):
-        y = Y[:, t]
-        z = np.zeros(r + p)
-
-        def obj(z):
-            f = M @ z
-            return float(np.mean(np.logaddexp(0.0, -y * f)) + 0.5 * np.sum(reg * z * z))
-
-        J = obj(z)
-        for it in range(max_iter):
-            f = M @ z
-            s = 1.0 / (1.0 + np.exp(np.clip(y * f, -700, 700)))      # σ(−y f)
-            grad = M.T @ (-y * s) / n + reg * z
-            gnorm = float(np.linalg.norm(grad))
-            if gnorm <= tol:
-                break
-            w = s * (1 - s) / n
-            H = (M.T * w) @ M + np.diag(reg)
-            try:
-                step = np.linalg.solve(H + 1e-14 * np.eye(r + p), -grad)
-            except np.linalg.LinAlgError:
-                step = -np.linalg.lstsq(H, grad, rcond=None)[0]
-            lr = 1.0
-            while lr > 1e-12:
-                Jn = obj(z + lr * step)
-                if Jn <= J + 1e-4 * lr * float(grad @ step):
-                    break
-                lr *= 0.5
-            z = z + lr * step
-            J = obj(z)
-        iters.append(it)
-        beta = z[:r]
-        # α with K α = B β and α in the range of K: α = U diag(1/√e) β
-        alpha[:, t] = U[:, keep] @ (beta / np.sqrt(e[keep]))
-        C[:, t] = z[r:]
-    return alpha, C, iters
-
-
 def solve_kernel_problem(problem: LimitProblem, *, kernel: str = "arccos", tol: float = 1e-8,
                          n_quadrature: int | None = None, max_iter: int = 100,
                          verbose: bool = False, depth: int = 1) -> KernelSolution:
@@ -510,9 +336,10 @@ def solve_kernel_problem(problem: LimitProblem, *, kernel: str = "arccos", tol: 
                       radius=problem.radius, n_quadrature=n_quadrature, depth=depth)
     K = 0.5 * (K + K.T)
     info = {}
-    if problem.loss == "logistic":
-        alpha, C, iters = _newton_logistic(K, problem.F, problem.Y, problem.lam,
-                                           tol=tol * 1e-2, max_iter=max_iter)
+    if problem.loss in ("logistic", "multinomial"):
+        newton = newton_logistic if problem.loss == "logistic" else newton_multinomial
+        alpha, C, iters = newton(K, problem.F, problem.Y, problem.lam, tol=tol * 1e-2,
+                                 max_iter=max_iter)
         solver, info["newton_iterations"] = "kernel-newton", iters
     else:
         shift = 0.0 if problem.loss == "interpolate" else problem.n * problem.lam
@@ -544,9 +371,10 @@ def _as_kernel_problem(problem):
     return new
 
 
-def solve_kernel(X, Y, *, lam=None, loss="squared", bias="regularized", free="none",
-                 kernel="arccos", tol=1e-8, n_quadrature=None, verbose=False,
-                 depth=1) -> KernelSolution:
+def solve_kernel(X: ArrayLike, Y: ArrayLike, *, lam: float | None = None,
+                 loss: str = "squared", bias: str = "regularized", free: str = "none",
+                 kernel: str = "arccos", tol: float = 1e-8, n_quadrature: int | None = None,
+                 verbose: bool = False, depth: int = 1) -> KernelSolution:
     """Solve the kernel (lazy) baseline on data X (n, d), Y (n, T).
 
     Minimizes, for each task independently, L(f) + (λ/2) ‖f_t‖²_H over the RKHS of the

@@ -33,17 +33,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import augment
 from .losses import get_loss
 from .penalties import get_penalty
-from .problem import BIASES, FREES, PENALTIES, LimitProblem, check_option
+from .problem import BIASES, FREES, PENALTIES, check_option
 
-__all__ = ["Network", "train", "METHODS"]
+__all__ = ["Network"]
 
-METHODS = ("auto", "bfgs", "lbfgs", "adam", "gd")
 
-#: ``method="auto"`` uses full BFGS up to this many parameters, scipy's L-BFGS beyond.
-BFGS_MAX_PARAMS = 4000
+def __getattr__(name: str):
+    """``train`` and the trainer's constants still import from here (they live in
+    :mod:`limitsolver.trainer`, which imports this module, so the name is looked up lazily)."""
+    if name in ("train", "METHODS", "BFGS_MAX_PARAMS"):
+        from . import trainer
+        return getattr(trainer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _training_loss(loss: str):
@@ -65,8 +68,14 @@ def _as_inputs(X, d: int) -> np.ndarray:
     return X
 
 
-def _as_targets(Y, n: int, T: int) -> np.ndarray:
+def _as_targets(Y, n: int, T: int, loss: str = "squared") -> np.ndarray:
+    """Y as (n, T) floats; for ``loss="multinomial"`` 1-D integer labels in 0..T−1 (the
+    output index of each sample's class) become one-hot rows."""
     Y = np.asarray(Y, dtype=float)
+    if loss == "multinomial" and Y.ndim == 1 and Y.shape[0] == n:
+        if np.any((Y != np.round(Y)) | (Y < 0) | (Y >= T)):
+            raise ValueError(f"multinomial labels must be output indices 0..{T - 1}")
+        Y = np.eye(T)[Y.astype(int)]
     if Y.ndim == 1 and T == 1:
         Y = Y[:, None]
     if Y.shape != (n, T):
@@ -204,21 +213,22 @@ class Network:
         """f(X) for inputs X (n, d) (or (n,) when d = 1); returns (n, T)."""
         return self._forward(_as_inputs(X, self.d))[2]
 
-    def penalty(self, lam) -> float:
+    def penalty(self, lam: float) -> float:
         """(λ/2)(‖V‖² + ‖W‖² + ‖b‖²), with ‖b‖² only for ``bias="regularized"``."""
         sq = float(np.sum(self.V ** 2) + np.sum(self.W ** 2))
         if self.bias == "regularized":
             sq += float(np.sum(self.b ** 2))
         return 0.5 * float(lam) * sq
 
-    def objective(self, X, Y, lam, loss="squared") -> float:
-        """Training objective L(f(X)) + penalty(λ) with L from :mod:`limitsolver.losses`."""
+    def objective(self, X, Y, lam: float, loss: str = "squared") -> float:
+        """Training objective L(f(X)) + penalty(λ) with L from :mod:`limitsolver.losses`;
+        Y (n, T), for ``loss="multinomial"`` one-hot rows or output indices (n,)."""
         L = _training_loss(loss)
         X = _as_inputs(X, self.d)
-        Y = _as_targets(Y, X.shape[0], self.T)
+        Y = _as_targets(Y, X.shape[0], self.T, loss)
         return L.value(self._forward(X)[2], Y) + self.penalty(lam)
 
-    def objective_and_gradient(self, X, Y, lam, loss="squared"):
+    def objective_and_gradient(self, X, Y, lam: float, loss: str = "squared"):
         """The objective and its exact gradient.
 
         With G = ∇_F L = −Z/n (Z the generalized residual of :mod:`limitsolver.losses`),
@@ -237,14 +247,15 @@ class Network:
         """
         L = _training_loss(loss)
         X = _as_inputs(X, self.d)
-        Y = _as_targets(Y, X.shape[0], self.T)
-        return self._value_grad(X, Y, float(lam), L)
+        Y = _as_targets(Y, X.shape[0], self.T, loss)
+        return self.value_and_grads(X, Y, float(lam), L)
 
-    def _value_grad(self, X, Y, lam, L):
-        n = X.shape[0]
+    def value_and_grads(self, X, Y, lam: float, L):
+        """:meth:`objective_and_gradient` on validated arrays X (n, d), Y (n, T) and a loss
+        class ``L`` of :mod:`limitsolver.losses` (no checks: the trainer's inner loop)."""
         H, Hp, F = self._forward(X)
         value = L.value(F, Y) + self.penalty(lam)
-        G = -L.residual(F, Y) / n
+        G = L.gradient(F, Y)
         gV = Hp.T @ G + lam * self.V
         if self.tasks is not None:
             gV[self._off_mask()] = 0.0
@@ -298,7 +309,7 @@ class Network:
         return np.concatenate(parts)
 
     # rescaling, pruning, measures ----------------------------------------------------------
-    def _scales(self) -> np.ndarray:
+    def scales(self) -> np.ndarray:
         """Per-neuron norm of the penalized first-layer part: ‖(w_k, b_k)‖ or ‖w_k‖."""
         if self.bias == "regularized":
             return np.sqrt(np.sum(self.W ** 2, axis=1) + self.b ** 2)
@@ -309,7 +320,7 @@ class Network:
         for free bias); the penalty becomes λ Σ_k ‖v_k‖‖(w_k, b_k)‖ ≤ the original
         (ReLU is positively homogeneous). Neurons with a zero side are left unchanged."""
         net = self.copy()
-        a = net._scales()
+        a = net.scales()
         v = np.linalg.norm(net.V, axis=1)
         ok = (a > 0) & (v > 0)
         s = np.ones_like(a)
@@ -343,369 +354,43 @@ class Network:
         return int(self.active(tol).sum())
 
     def to_measure(self):
-        """The network as a measure μ = Σ_k V_k δ_{θ_k} (plus the unchanged free part).
-
-        ``bias="regularized"``: θ_k = (w_k, b_k)/‖(w_k, b_k)‖ ∈ S^d, V_k = v_k ‖(w_k, b_k)‖;
-        ``bias="free"``: θ_k = (w_k, b_k)/‖w_k‖ (‖w‖ = 1, the cylinder convention),
-        V_k = v_k ‖w_k‖. The function is unchanged, and λ Σ_k ‖V_k‖ (group; Σ_t |V_kt| for a
-        block network, the same number) equals ``self.balanced().penalty(λ)``. Neurons
-        with ‖v_k‖ = 0 or a zero penalized part (relu(θ·x̃) ≡ 0) are dropped.
+        """The network as a measure μ = Σ_k V_k δ_{θ_k} (plus the unchanged free part);
+        see :func:`limitsolver.network_measure.measure_of_network`.
 
         Returns
         -------
         directions : ndarray (k, d+1);  weights : ndarray (k, T)
-
-        Raises
-        ------
-        ValueError
-            For ``bias="free"``, a neuron with w_k = 0, b_k > 0 and v_k ≠ 0 is the constant
-            relu(b_k) v_k, which is no atom of the cylinder.
         """
-        a = self._scales()
-        v = np.linalg.norm(self.V, axis=1)
-        if self.bias == "free":
-            const = (a == 0) & (self.b > 0) & (v > 0)
-            if const.any():
-                k = int(np.flatnonzero(const)[0])
-                raise ValueError(
-                    f"neuron {k} has w = 0 with bias='free': it is the constant "
-                    f"relu(b) v = {self.b[k] * self.V[k]}, not an atom of the cylinder; "
-                    "move it into the intercept first")
-        keep = (a > 0) & (v > 0)
-        theta = np.column_stack([self.W, self.b])[keep] / a[keep, None]
-        return theta, self.V[keep] * a[keep, None]
+        from .network_measure import measure_of_network
+        return measure_of_network(self)
 
-    def penalty_of_measure(self, lam) -> float:
+    def penalty_of_measure(self, lam: float) -> float:
         """λ Ω(μ) of :meth:`to_measure` (the balanced penalty)."""
         _, weights = self.to_measure()
         return float(lam) * get_penalty(self.penalty_kind).value(weights)
 
     @classmethod
-    def from_measure(cls, directions, weights, *, bias="regularized", free="none",
-                     intercept=None, affine=None, penalty="group") -> "Network":
-        """A balanced network with the function of μ = Σ_j V_j δ_{θ_j} (+ free part).
-
-        Each direction is first normalized (‖θ‖ = 1, or ‖w‖ = 1 for ``bias="free"``); an
-        atom (θ, V) becomes the neuron (w, b) = √‖V‖ θ, v = V/√‖V‖, whose penalty
-        (λ/2)(‖v‖² + ‖(w, b)‖²) is λ‖V‖. With ``penalty="l1"`` each atom is split into one
-        neuron per task with V_t ≠ 0 (a block network), so the penalty is λ Σ_t |V_t|.
-        Atoms with V = 0 are dropped.
+    def from_measure(cls, directions, weights, *, bias: str = "regularized",
+                     free: str = "none", intercept=None, affine=None,
+                     penalty: str = "group") -> "Network":
+        """A balanced network with the function of μ = Σ_j V_j δ_{θ_j} (+ free part); see
+        :func:`limitsolver.network_measure.neurons_of_measure` (each atom one balanced
+        neuron, or one per task with V_t ≠ 0 for ``penalty="l1"``, so the training
+        penalty is λ Ω(μ)).
 
         Parameters
         ----------
         directions : array_like (k, d+1);  weights : array_like (k, T)
         intercept : array_like (T,), optional;  affine : array_like (d, T), optional
         """
+        from .network_measure import neurons_of_measure
         bias = check_option("bias", bias, BIASES)
         penalty = check_option("penalty", penalty, PENALTIES[:2])
-        G = np.array(directions, dtype=float, ndmin=2)
-        Vm = np.array(weights, dtype=float)
-        if Vm.ndim == 1:
-            Vm = Vm[:, None]
-        if G.ndim != 2 or Vm.ndim != 2 or G.shape[0] != Vm.shape[0] or G.shape[1] < 2:
-            raise ValueError(f"directions must be (k, d+1) and weights (k, T) with the same k, "
-                             f"got {G.shape} and {Vm.shape}")
-        if not (np.all(np.isfinite(G)) and np.all(np.isfinite(Vm))):
-            raise ValueError("directions or weights contain NaN or inf")
-        norms = np.linalg.norm(G if bias == "regularized" else G[:, :-1], axis=1)
-        if np.any(norms <= 1e-300):
-            raise ValueError(f"direction {int(np.argmin(norms))} is zero in its penalized part")
-        G = G / norms[:, None]
-        T = Vm.shape[1]
-        tasks = None
-        if penalty == "l1":
-            j, t = np.nonzero(Vm)
-            G = G[j]
-            V1 = np.zeros((len(j), T))
-            V1[np.arange(len(j)), t] = Vm[j, t]
-            Vm, tasks = V1, t.astype(int)
-        else:
-            keep = np.linalg.norm(Vm, axis=1) > 0
-            G, Vm = G[keep], Vm[keep]
-        s = np.sqrt(np.linalg.norm(Vm, axis=1))
-        s_safe = np.where(s > 0, s, 1.0)
-        return cls(G[:, :-1] * s[:, None], G[:, -1] * s, Vm / s_safe[:, None], bias=bias,
-                   free=free, intercept=intercept, affine=affine, tasks=tasks)
+        W, b, V, tasks = neurons_of_measure(directions, weights, bias=bias, penalty=penalty)
+        return cls(W, b, V, bias=bias, free=free, intercept=intercept, affine=affine,
+                   tasks=tasks)
 
     def __repr__(self) -> str:
         kind = "" if self.tasks is None else ", block (one task per neuron)"
         return (f"<Network width={self.width} d={self.d} T={self.T} bias={self.bias!r} "
                 f"free={self.free!r}{kind}>")
-
-
-# -------------------------------------------------------------------------------------------
-# training
-# -------------------------------------------------------------------------------------------
-
-def _check_int(name, value, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _init_network(problem: LimitProblem, width: int, init_scale: float, rng, tasks):
-    """Random start: (w_k, b_k) with i.i.d. N(0, 1) entries, rescaled to norm
-    ``init_scale``; for free bias the kinks −b_k/‖w_k‖ uniform in [−R, R]; v_k i.i.d.
-    N(0, init_scale²/m)."""
-    m = width if tasks is None else len(tasks)
-    d, T = problem.d, problem.T
-    W = rng.standard_normal((m, d))
-    b = -rng.uniform(-1.0, 1.0, m) * max(problem.radius, 1e-12) * np.linalg.norm(W, axis=1)
-    if problem.bias == "regularized":
-        nrm = np.sqrt(np.sum(W ** 2, axis=1) + b ** 2)
-    else:
-        nrm = np.linalg.norm(W, axis=1)
-    nrm = np.maximum(nrm, 1e-12)
-    W = init_scale * W / nrm[:, None]
-    b = init_scale * b / nrm
-    V = init_scale * rng.standard_normal((m, T)) / np.sqrt(m)
-    if tasks is not None:
-        off = np.ones((m, T), dtype=bool)
-        off[np.arange(m), tasks] = False
-        V[off] = 0.0
-    return Network(W, b, V, bias=problem.bias, free=problem.free, tasks=tasks)
-
-
-def _weak_wolfe(fg, x, f, g, p, c1=1e-4, c2=0.9, max_iter=60):
-    """Bisection line search for the weak Wolfe conditions (Lewis & Overton): works on
-    the piecewise-smooth training objective, where exact line searches stall at kinks."""
-    gp = float(g @ p)
-    t, lo, hi = 1.0, 0.0, np.inf
-    xn, fn, gn = x, f, g
-    for _ in range(max_iter):
-        xn = x + t * p
-        fn, gn = fg(xn)
-        if not np.isfinite(fn) or fn > f + c1 * t * gp:
-            hi = t
-        elif float(gn @ p) < c2 * gp:
-            lo = t
-        else:
-            return xn, fn, gn, True
-        t = 0.5 * (lo + hi) if np.isfinite(hi) else 2.0 * lo
-    return xn, fn, gn, False
-
-
-def _single_threaded_blas():
-    """One BLAS thread while BFGS runs (its O(p²) level-2 updates are memory-bound; with
-    several threads on a busy machine they ran 10× slower). Uses threadpoolctl when
-    installed (it comes with scikit-learn), else does nothing."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        import contextlib
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-def _bfgs(fg, x, steps, report):
-    """Full-memory BFGS with a weak Wolfe line search (Lewis & Overton, "Nonsmooth
-    optimization via quasi-Newton methods", Math. Program. 2013). On the ReLU training
-    objective, whose minimizers sit on kinks (neurons with a kink at a data point), it
-    reaches 1e-6-relative accuracy where scipy's L-BFGS stops at ~1e-3. The inverse
-    Hessian is kept as the upper triangle of a Fortran array and updated in place by BLAS
-    (dsymv, dsyr2, dsyr): O(p²) per step, no temporaries.
-
-    Returns (x, iterations, message)."""
-    from scipy.linalg.blas import dsymv, dsyr, dsyr2
-    f, g = fg(x)
-    H = None
-    for k in range(1, steps + 1):
-        p = -dsymv(1.0, H, g) if H is not None else -g
-        if float(g @ p) >= 0:  # not a descent direction: restart from steepest descent
-            H, p = None, -g
-        if not np.any(p):
-            return x, k - 1, "zero gradient"
-        xn, fn, gn, ok = _weak_wolfe(fg, x, f, g, p)
-        if not ok:  # Lewis–Overton's stopping rule: no weak Wolfe point at machine precision
-            if fn < f and report(k, fn):
-                return xn, k, "stopped by callback"
-            if fn < f:
-                return xn, k, "line search failed (converged to machine precision)"
-            return x, k - 1, "line search failed (converged to machine precision)"
-        s, y = xn - x, gn - g
-        x, f, g = xn, fn, gn
-        if report(k, f):
-            return x, k, "stopped by callback"
-        sy = float(s @ y)
-        if sy > 0:
-            if H is None:
-                H = np.asfortranarray((sy / float(y @ y)) * np.eye(len(x)))
-            rho = 1.0 / sy
-            Hy = dsymv(1.0, H, y)
-            # H ← H − ρ(s Hyᵀ + Hy sᵀ) + (ρ² yᵀHy + ρ) s sᵀ
-            H = dsyr2(-rho, s, Hy, a=H, overwrite_a=1)
-            H = dsyr(rho * rho * float(y @ Hy) + rho, s, a=H, overwrite_a=1)
-    return x, steps, "reached steps"
-
-
-def train(X, Y, *, lam, width=None, loss="squared", penalty="group", bias="regularized",
-          free="none", method="auto", steps=3000, init_scale=1.0, random_state=0,
-          callback=None, init=None, lr=None, tol=1e-12) -> Network:
-    """Train a width-m shallow ReLU network with weight decay, full batch.
-
-    Minimizes L(f(X)) + (λ/2)(‖V‖² + ‖W‖² [+ ‖b‖² if bias="regularized"]) over all
-    parameters (the free part c, A unpenalized), with L from :mod:`limitsolver.losses`.
-
-    Parameters
-    ----------
-    X : array_like (n, d) or (n,);  Y : array_like (n, T) or (n,)
-        Validated by :class:`~limitsolver.problem.LimitProblem` (same checks as ``solve``).
-    lam : float
-        λ > 0.
-    width : int
-        Hidden neurons m (per task for ``penalty="l1"``, m · T in all). Optional when
-        ``init`` is given.
-    loss : {"squared", "logistic"}
-        ``"interpolate"`` is not a training loss (ValueError).
-    penalty : {"group", "l1"}
-        ``group``: one T-output network (its limit is the multi-task problem). ``l1``: T
-        independent single-output networks of ``width`` neurons each, stored as one block
-        network (see :class:`Network`); its limit is the single-task problem.
-    bias, free : str
-        As in :class:`~limitsolver.problem.LimitProblem`.
-    method : {"auto", "bfgs", "lbfgs", "adam", "gd"}
-        ``bfgs``: full BFGS with a weak Wolfe line search (Lewis–Overton), the method that
-        reaches the limit to ~1e-6 relative: the minimizers have kinks at data points,
-        where the objective is not differentiable, and scipy's L-BFGS stalls near 1e-3;
-        ``lbfgs``: scipy.optimize.minimize(method="L-BFGS-B") with the exact gradient
-        (memory O(#params), for wide networks); ``auto``: bfgs up to
-        ``BFGS_MAX_PARAMS`` = 4000 parameters, lbfgs beyond;
-        ``adam``: Adam (β = 0.9, 0.999) with step ``lr`` (default 1e-2);
-        ``gd``: gradient descent with step ``lr`` (default 1e-1).
-    steps : int
-        Iterations (L-BFGS: ``maxiter``; BFGS stops earlier when no decrease is found).
-    init_scale : float
-        Norm of each neuron's (w_k, b_k) at the start (output weights N(0, init_scale²/m)).
-    random_state : None, int or Generator
-        Seed of the initialization; equal seeds give bit-identical runs.
-    callback : callable, optional
-        ``callback(step, network, objective)`` after each iteration; returning True stops.
-    init : Network, optional
-        Start from a copy of this network (e.g. ``LimitSolution.to_network()``).
-    lr : float, optional
-        Step size for adam and gd.
-    tol : float
-        L-BFGS ``ftol`` and ``gtol``.
-
-    Returns
-    -------
-    Network
-        The trained network, with ``history`` (objective at the start and after each
-        iteration) and ``info`` (method, iterations, message).
-    """
-    problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
-    L = _training_loss(problem.loss)
-    if problem.penalty == "kernel":
-        raise ValueError("penalty='kernel' is the lazy regime (frozen first layer); train "
-                         "takes penalty='group' or 'l1'")
-    method = check_option("method", method, METHODS)
-    steps = _check_int("steps", steps, 0)
-    if not (np.isscalar(init_scale) and np.isfinite(init_scale) and init_scale > 0):
-        raise ValueError(f"init_scale must be a positive number, got {init_scale!r}")
-    if lr is not None and not (np.isscalar(lr) and np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if callback is not None and not callable(callback):
-        raise ValueError("callback must be callable")
-    Xa, Ya, lam = problem.X, problem.Y, problem.lam
-    if init is not None:
-        if not isinstance(init, Network):
-            raise ValueError(f"init must be a Network, got {type(init).__name__}")
-        if (init.d, init.T) != (problem.d, problem.T):
-            raise ValueError(f"init has d={init.d}, T={init.T}; the data have "
-                             f"d={problem.d}, T={problem.T}")
-        if (init.bias, init.free, init.penalty_kind) != (problem.bias, problem.free,
-                                                         problem.penalty):
-            raise ValueError(
-                f"init has bias={init.bias!r}, free={init.free!r}, penalty="
-                f"{init.penalty_kind!r}; train was called with bias={problem.bias!r}, "
-                f"free={problem.free!r}, penalty={problem.penalty!r}")
-        net = init.copy()
-    else:
-        if width is None:
-            raise ValueError("width is required when no init network is given")
-        width = _check_int("width", width, 1)
-        rng = np.random.default_rng(random_state)
-        tasks = None
-        if problem.penalty == "l1":
-            tasks = np.repeat(np.arange(problem.T), width)
-        net = _init_network(problem, width, float(init_scale), rng, tasks)
-
-    def fg(theta):
-        net.set_params(theta)
-        value, grads = net._value_grad(Xa, Ya, lam, L)
-        return value, net.flat_gradient(grads)
-
-    theta = net.get_params()
-    if method == "auto":
-        method = "bfgs" if theta.size <= BFGS_MAX_PARAMS else "lbfgs"
-    history = [fg(theta)[0]]
-    info = dict(method=method, steps=steps)
-
-    stop = [False]
-
-    def report(k, value):
-        history.append(float(value))
-        if callback is not None and callback(k, net, float(value)):
-            stop[0] = True
-        return stop[0]
-
-    if method == "bfgs":
-        with _single_threaded_blas():
-            theta, it, msg = _bfgs(fg, theta, steps, report)
-        info.update(iterations=it, message=msg, success=True)
-    elif method == "lbfgs":
-        from scipy.optimize import minimize
-        if steps > 0:
-            counter = [0]
-
-            def cb(intermediate_result):
-                counter[0] += 1
-                net.set_params(intermediate_result.x)
-                if report(counter[0], intermediate_result.fun / scale):
-                    raise StopIteration
-
-            # ftol is relative to max(|f|, 1): rescale so tol is relative for small f too
-            scale = 1.0 / max(abs(history[0]), 1e-300)
-
-            def fg_scaled(th):
-                value, grad = fg(th)
-                return value * scale, grad * scale
-
-            res = minimize(fg_scaled, theta, jac=True, method="L-BFGS-B", callback=cb,
-                           options=dict(maxiter=steps, maxfun=4 * steps + 20, ftol=tol,
-                                        gtol=tol, maxcor=30))
-            theta = res.x
-            info.update(iterations=int(res.nit), message=str(res.message),
-                        success=bool(res.success))
-        else:
-            info.update(iterations=0, message="steps=0", success=True)
-    else:
-        lr = (1e-2 if method == "adam" else 1e-1) if lr is None else float(lr)
-        m1 = np.zeros_like(theta)
-        m2 = np.zeros_like(theta)
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        k = 0
-        for k in range(1, steps + 1):
-            _, g = fg(theta)
-            if method == "adam":
-                m1 = b1 * m1 + (1 - b1) * g
-                m2 = b2 * m2 + (1 - b2) * g * g
-                step = lr * (m1 / (1 - b1 ** k)) / (np.sqrt(m2 / (1 - b2 ** k)) + eps)
-            else:
-                step = lr * g
-            theta = theta - step
-            net.set_params(theta)
-            value = net._value_grad(Xa, Ya, lam, L)[0]
-            if not np.isfinite(value):
-                raise FloatingPointError(
-                    f"{method} diverged at step {k} (objective {value}); lower lr={lr:g}")
-            if report(k, value):
-                break
-        info.update(iterations=k, message="stopped by callback" if stop[0] else
-                    "reached steps", success=True, lr=lr)
-    net.set_params(theta)
-    net.history = np.array(history)
-    net.info = info
-    net.info["objective"] = float(fg(theta)[0])
-    return net

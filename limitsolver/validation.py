@@ -3,7 +3,7 @@
 The claim behind the library (MATH.md, "The infinite-width limit"): for every width m at
 least the number of atoms the limit needs, the weight-decay training objective has the same
 infimum OPT as the convex limit problem, and its minimizers are the limit's functions. This
-module checks it on the user's data with the NumPy trainer of :mod:`limitsolver.network`.
+module checks it on the user's data with the NumPy trainer of :mod:`limitsolver.trainer`.
 
 What is compared, and how honestly:
 
@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .problem import LimitProblem
 
@@ -42,7 +43,8 @@ class ValidationResult:
         (objective − limit_objective) / |limit_objective| (can be slightly negative: the
         limit objective is the grid optimum, an upper bound on OPT).
     sup_distance : ndarray (W, S)
-        max over the test points and tasks of |f_net − f_limit|.
+        max over the test points and tasks of |f_net − f_limit| (softmax loss: of the
+        centred class scores, f − mean_k f_k, which is what the loss depends on).
     other_sup_distance : ndarray (W, S) or None
         The same against the limit of the other penalty (group ↔ l1).
     neurons : ndarray (W, S) of int
@@ -193,7 +195,7 @@ def _distinct_atoms(net, tol: float = 1e-4) -> int:
     dirs, _ = net.to_measure()
     if net.tasks is not None:  # one network per task: count atoms task by task
         keep = np.linalg.norm(net.V, axis=1) > 0
-        tasks = net.tasks[keep & (net._scales() > 0)]
+        tasks = net.tasks[keep & (net.scales() > 0)]
     else:
         tasks = np.zeros(len(dirs), dtype=int)
     count = 0
@@ -223,10 +225,61 @@ def _check_widths(name, values):
     return arr.astype(int)
 
 
-def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
-             free="none", widths=(8, 32, 128, 512, 2048), seeds=(0, 1, 2), solution=None,
-             X_test=None, method="auto", steps=None, init_scale=1.0, prune_tol=1e-3,
-             compare_penalties=True, keep_networks=False, verbose=True, progress=None,
+def _comparable(F: np.ndarray, loss: str) -> np.ndarray:
+    """Predictions in the form the sup distance compares: softmax scores are centred
+    (F − mean over classes; the loss sees class scores only up to a common shift)."""
+    return F - F.mean(axis=1, keepdims=True) if loss == "multinomial" else F
+
+
+def _train_all(problem, widths, seeds, Xt, f_lim, f_other, train_options: dict, *,
+               prune_tol: float, keep_networks: bool, verbose: bool, progress) -> dict:
+    """Train one network per width × seed; the arrays of :class:`ValidationResult`."""
+    from .progress import progress_bar
+    from .trainer import train
+    shape = (len(widths), len(seeds))
+    out = dict(obj=np.empty(shape), sup=np.empty(shape), neu=np.empty(shape, dtype=int),
+               osup=np.empty(shape) if f_other is not None else None,
+               atoms=np.empty(shape, dtype=int), times=np.empty(shape),
+               nets=[[None] * len(seeds) for _ in widths] if keep_networks else None)
+    steps = train_options["steps"]
+    bar = progress_bar(total=len(widths) * len(seeds), desc="validate", unit="net",
+                       progress=progress)
+    for i, m in enumerate(widths):
+        for j, s in enumerate(seeds):
+            bar.set_postfix_str(f"width {m} seed {s}")
+            t0 = time.perf_counter()
+            net = train(problem.X, problem.Y, lam=problem.lam, width=int(m), loss=problem.loss,
+                        penalty=problem.penalty, bias=problem.bias, free=problem.free,
+                        method=train_options["method"],
+                        steps=max(3000, 32 * int(m)) if steps is None else steps,
+                        init_scale=train_options["init_scale"], random_state=int(s))
+            out["times"][i, j] = time.perf_counter() - t0
+            out["obj"][i, j] = net.objective(problem.X, problem.Y, problem.lam, problem.loss)
+            f = _comparable(net.predict(Xt), problem.loss)
+            out["sup"][i, j] = float(np.max(np.abs(f - f_lim)))
+            if f_other is not None:
+                out["osup"][i, j] = float(np.max(np.abs(f - f_other)))
+            used = net.prune(prune_tol)
+            out["neu"][i, j] = used.width
+            out["atoms"][i, j] = _distinct_atoms(used)
+            if keep_networks:
+                out["nets"][i][j] = net
+            bar.update(1)
+            if verbose:
+                print(f"  width {m:>5d} seed {s:>2d}: objective {out['obj'][i, j]:.10g} "
+                      f"({net.info.get('method')}, {net.info.get('iterations')} it, "
+                      f"{out['times'][i, j]:.1f} s)", flush=True)
+    bar.close()
+    return out
+
+
+def validate(X: ArrayLike, Y: ArrayLike, *, lam: float, loss: str = "squared",
+             penalty: str = "group", bias: str = "regularized", free: str = "none",
+             widths=(8, 32, 128, 512, 2048), seeds=(0, 1, 2), solution=None,
+             X_test: ArrayLike | None = None, method: str = "auto", steps: int | None = None,
+             init_scale: float = 1.0, prune_tol: float = 1e-3,
+             compare_penalties: bool = True, keep_networks: bool = False,
+             verbose: bool = True, progress: bool | None = None,
              **solve_options) -> ValidationResult:
     """Train networks at each width × seed and compare them with the infinite-width limit.
 
@@ -234,7 +287,8 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
     ----------
     X : array_like (n, d) or (n,);  Y : array_like (n, T) or (n,)
     lam, loss, penalty, bias, free
-        As in :func:`~limitsolver.api.solve`; ``loss`` "squared" or "logistic",
+        As in :func:`~limitsolver.api.solve`; ``loss`` "squared", "logistic" or
+        "multinomial" (integer class labels or one-hot rows; the K outputs are trained),
         ``penalty`` "group" (one T-output network) or "l1" (T single-output networks of
         ``width`` neurons each; its limit is the single-task problem).
     widths : sequence of int
@@ -248,7 +302,7 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
         Points for the sup distance; default 501 equally spaced points on the data range
         (d = 1), or the data plus 501 uniform points of their bounding box.
     method, steps, init_scale
-        Passed to :func:`~limitsolver.network.train`; ``steps=None`` uses
+        Passed to :func:`~limitsolver.trainer.train`; ``steps=None`` uses
         max(3000, 32·width) iterations (BFGS needed ~6000 at width 256 on the demo).
     prune_tol : float
         A neuron counts as used when ‖v_k‖‖(w_k, b_k)‖ > prune_tol × the largest.
@@ -270,11 +324,11 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
     ValidationResult
     """
     from .api import solve
-    from .network import train
 
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
     if problem.loss == "interpolate":
-        raise ValueError("validate trains networks: loss must be 'squared' or 'logistic'")
+        raise ValueError("validate trains networks: loss must be 'squared', 'logistic' or "
+                         "'multinomial'")
     if problem.penalty == "kernel":
         raise ValueError("validate takes penalty='group' or 'l1' (kernel has no trained "
                          "counterpart here)")
@@ -313,47 +367,16 @@ def validate(X, Y, *, lam, loss="squared", penalty="group", bias="regularized",
                 or info.get("lower_bound_method") == "bounded" else "estimate")
     else:
         lb, kind = solution.dual_value, GRID_DUAL_LABEL
-    f_lim = solution.predict(Xt)
-    f_other = other_solution.predict(Xt) if other_solution is not None else None
+    f_lim = _comparable(solution.predict(Xt), problem.loss)
+    f_other = (_comparable(other_solution.predict(Xt), problem.loss)
+               if other_solution is not None else None)
 
-    shape = (len(widths), len(seeds))
-    obj = np.empty(shape)
-    sup = np.empty(shape)
-    osup = np.empty(shape) if f_other is not None else None
-    neu = np.empty(shape, dtype=int)
-    atoms = np.empty(shape, dtype=int)
-    times = np.empty(shape)
-    nets = [[None] * len(seeds) for _ in widths] if keep_networks else None
-    from .progress import progress_bar
-    bar = progress_bar(total=len(widths) * len(seeds), desc="validate", unit="net",
-                       progress=progress)
-    for i, m in enumerate(widths):
-        for j, s in enumerate(seeds):
-            bar.set_postfix_str(f"width {m} seed {s}")
-            t0 = time.perf_counter()
-            net = train(problem.X, problem.Y, lam=problem.lam, width=int(m), loss=problem.loss,
-                        penalty=problem.penalty, bias=problem.bias, free=problem.free,
-                        method=method,
-                        steps=max(3000, 32 * int(m)) if steps is None else steps,
-                        init_scale=init_scale,
-                        random_state=int(s))
-            times[i, j] = time.perf_counter() - t0
-            obj[i, j] = net.objective(problem.X, problem.Y, problem.lam, problem.loss)
-            f = net.predict(Xt)
-            sup[i, j] = float(np.max(np.abs(f - f_lim)))
-            if osup is not None:
-                osup[i, j] = float(np.max(np.abs(f - f_other)))
-            used = net.prune(prune_tol)
-            neu[i, j] = used.width
-            atoms[i, j] = _distinct_atoms(used)
-            if nets is not None:
-                nets[i][j] = net
-            bar.update(1)
-            if verbose:
-                print(f"  width {m:>5d} seed {s:>2d}: objective {obj[i, j]:.10g} "
-                      f"({net.info.get('method')}, {net.info.get('iterations')} it, "
-                      f"{times[i, j]:.1f} s)", flush=True)
-    bar.close()
+    runs = _train_all(problem, widths, seeds, Xt, f_lim, f_other,
+                      dict(method=method, steps=steps, init_scale=init_scale),
+                      prune_tol=prune_tol, keep_networks=keep_networks, verbose=verbose,
+                      progress=progress)
+    obj, sup, osup, neu, atoms, times, nets = (runs[k] for k in (
+        "obj", "sup", "osup", "neu", "atoms", "times", "nets"))
     ref = max(abs(solution.objective), 1e-300)
     result = ValidationResult(
         widths=widths, seeds=seeds, objective=obj, rel_excess=(obj - solution.objective) / ref,

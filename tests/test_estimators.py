@@ -23,7 +23,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::limitsolver.ConvergenceWarning"
 # Every applicable scikit-learn check runs on a small grid (64 directions) so it is fast.
 # Both estimators declare their abilities through __sklearn_tags__ (multi-output targets;
 # multi-label for the classifier), which is how the checks decide what applies.
-@parametrize_with_checks([LimitRegressor(n_directions=64), LimitClassifier(n_directions=64)])
+@parametrize_with_checks([LimitRegressor(n_directions=64), LimitClassifier(n_directions=64),
+                          LimitClassifier(n_directions=64, multi_class="ovr")])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -59,8 +60,8 @@ def test_classifier_encodings(rng):
     assert clf.score(X, y) > 0.9
     # multiclass one-vs-rest with l1 = K separate binary classifiers (independent route)
     yk = np.digitize(X[:, 0], [-0.3, 0.3])
-    multi = LimitClassifier(0.01, penalty="l1", free="intercept", grid=grid,
-                            solver="clarabel").fit(X, yk)
+    multi = LimitClassifier(0.01, multi_class="ovr", penalty="l1", free="intercept",
+                            grid=grid, solver="clarabel").fit(X, yk)
     assert multi.n_tasks_ == 3 and multi.classes_.tolist() == [0, 1, 2]
     D = multi.decision_function(X)
     for k in range(3):

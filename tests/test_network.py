@@ -253,7 +253,7 @@ def test_to_network_has_the_limit_objective(demo, limits, pen, bias, free):
     assert abs(net.objective(X, Y, LAM) - sol.objective) <= 1e-10 * max(1.0, sol.objective)
     assert np.allclose(net.predict(X), sol.predict(X), atol=1e-12)
     # balanced: ‖v_k‖ = ‖(w_k, b_k)‖ (regularized) or ‖w_k‖ (free bias)
-    assert np.allclose(np.linalg.norm(net.V, axis=1), net._scales(), rtol=1e-12)
+    assert np.allclose(np.linalg.norm(net.V, axis=1), net.scales(), rtol=1e-12)
     assert net.penalty_kind == pen
 
 
