@@ -89,6 +89,7 @@ class SupportModel:
         self.offset = offset
         self.gram = gram
         self.rowwise = rowwise
+        self._last_support = None
         if gram is not None:
             self.route = "gram"
         elif loss.separable:
@@ -107,10 +108,19 @@ class SupportModel:
         """The support of V: the penalty's ``support`` mask (whole rows when ``rowwise``)."""
         if self.rowwise:
             S = np.flatnonzero(np.any(V != 0, axis=1))
-            return Support(self, S, np.ones((S.size, V.shape[1]), dtype=bool))
-        mask = self.penalty.support(V)
-        S = np.flatnonzero(np.any(mask, axis=1))
-        return Support(self, S, mask[S])
+            mask = None
+        else:
+            full = self.penalty.support(V)
+            S = np.flatnonzero(np.any(full, axis=1))
+            mask = full[S]
+        key = (S.tobytes(), None if mask is None else mask.tobytes())
+        last = self._last_support
+        if last is not None and last[0] == key:      # the columns of an unchanged support
+            return last[1]
+        sup = Support(self, S, np.ones((S.size, V.shape[1]), dtype=bool) if mask is None
+                      else mask)
+        self._last_support = (key, sup)
+        return sup
 
     def predict(self, sup: Support, VS, C):
         P = sup.AS @ VS if sup.size else np.zeros((self.n, self.T))

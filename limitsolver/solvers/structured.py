@@ -92,7 +92,7 @@ def crossing_times(VS: np.ndarray, step: np.ndarray, rowwise: bool) -> np.ndarra
     (off the support) never cross.
     """
     if rowwise:
-        nrm2, a_ = np.einsum("ij,ij->i", VS, VS), np.einsum("ij,ij->i", step, VS)
+        nrm2, a_ = np.add.reduce(VS * VS, axis=1), np.add.reduce(step * VS, axis=1)
     else:
         nrm2, a_ = VS * VS, step * VS
     tc = np.full(a_.shape, np.inf)
