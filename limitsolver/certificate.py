@@ -154,9 +154,10 @@ def primal_value(problem, directions, V, C, *, pred=None) -> tuple[float, np.nda
 
 
 def dual_candidate(problem, pred) -> np.ndarray:
-    """Generalized residual of predictions (n × T), made orthogonal to the free columns."""
-    Z = get_loss(problem.loss).residual(pred, problem.Y)
-    return project_free(problem, Z)
+    """Generalized residual of predictions (n × T), made orthogonal to the free columns
+    (and, multinomial, with rows summing to 0: ``loss.project_dual``)."""
+    loss = get_loss(problem.loss)
+    return loss.project_dual(project_free(problem, loss.residual(pred, problem.Y)))
 
 
 def project_free(problem, Z):
@@ -259,13 +260,15 @@ def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> C
         raw = [np.asarray(z, dtype=float) for z in Z]
     else:
         raw = [np.asarray(Z, dtype=float)]
+    loss = get_loss(problem.loss)
     candidates = []
     for z in raw:
-        zp = project_free(problem, z)
+        # Fᵀ Z = 0 (free columns) and the loss's own linear constraints (multinomial:
+        # Σ_k Z_ik = 0); the two projections commute (columns vs rows)
+        zp = loss.project_dual(project_free(problem, z))
         # what survives the projection at rounding level is noise, not a dual direction
         if np.max(np.abs(zp), initial=0.0) > 1e-11 * np.max(np.abs(z), initial=0.0):
             candidates.append(zp)
-    loss = get_loss(problem.loss)
     pen = get_penalty(problem.penalty)
     lam = 1.0 if problem.loss == "interpolate" else problem.lam
     # Z = 0 is always dual feasible (value 0): the bound never goes below it.
