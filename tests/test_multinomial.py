@@ -227,7 +227,7 @@ def test_solve_is_certified_and_below_a_dense_grid(d, penalty):
     assert sol.status == "optimal" and sol.info["status_basis"] == "limit"
     assert sol.limit_certified and sol.lower_bound_exact
     assert sol.limit_gap <= 1e-8 * abs(sol.objective)
-    dense = ls.grids.default_grid(X, "regularized", 1500 if d == 1 else 2500)
+    dense = ls.grids.default_grid(X, "regularized", 400 if d == 1 else 1200)
     J_dense = _dense_grid_objective(LimitProblem(X, y, lam=0.02, loss="multinomial",
                                                  penalty=penalty), dense)
     assert sol.lower_bound <= J_dense + 1e-12
@@ -248,7 +248,7 @@ def test_d3_bounded_lower_bound_and_refinement_not_worse_than_start():
         sol = refine(p, start, tol=1e-3, max_time=4)
     assert sol.objective <= start.objective + 1e-12 * abs(start.objective)
     assert sol.info["lower_bound_method"] == "bounded"
-    dense = _dense_grid_objective(p, ls.grids.default_grid(X, "regularized", 2000))
+    dense = _dense_grid_objective(p, ls.grids.default_grid(X, "regularized", 1000))
     assert sol.lower_bound <= min(dense, sol.objective) + 1e-12
     cert = certify(p, sol.atom_directions, sol.atom_weights, sol.free_coef)
     assert cert.primal == pytest.approx(sol.objective, rel=1e-12)
