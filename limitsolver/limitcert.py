@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .problem import LimitProblem
+from .solution import LimitSolution
+from .suptools import SupResult
+
 __all__ = ["shortcut_sup_bound", "limit_certificate", "attach_limit_certificate",
            "BOUND_QUICK_TIME"]
 
@@ -13,7 +17,8 @@ __all__ = ["shortcut_sup_bound", "limit_certificate", "attach_limit_certificate"
 BOUND_QUICK_TIME = 0.25
 
 
-def shortcut_sup_bound(problem, Zc, Zp, Sp, *, penalty=None):
+def shortcut_sup_bound(problem: LimitProblem, Zc: np.ndarray, Zp: np.ndarray, Sp: float, *,
+                       penalty: "str | None" = None) -> "tuple[float, float] | None":
     """Bound sup_θ ‖c_{Zc}(θ)‖ through a candidate Zp whose sup is bounded by Sp.
 
     With a = ⟨Zc, Zp⟩ / ⟨Zp, Zp⟩ > 0 and E = Zc − a Zp, c is linear in the candidate, so
@@ -46,7 +51,9 @@ def shortcut_sup_bound(problem, Zc, Zp, Sp, *, penalty=None):
     return a, float(rows @ reach) / problem.n
 
 
-def limit_certificate(problem, directions, V, C, *, Z=None, exact=None, **oracle_options):
+def limit_certificate(problem: LimitProblem, directions: np.ndarray, V: np.ndarray,
+                      C: np.ndarray, *, Z=None, exact: "bool | None" = None,
+                      **oracle_options) -> tuple:
     """The certificate of (V, C) on ``directions`` against the infinite-width optimum.
 
     Runs :func:`~limitsolver.certificate.certify` with ``sup_norm`` the oracle's sup over Θ
@@ -103,8 +110,9 @@ def limit_certificate(problem, directions, V, C, *, Z=None, exact=None, **oracle
     return cert, sup
 
 
-def attach_limit_certificate(solution, *, Z=None, exact=None, target_rel_gap=None,
-                             **oracle_options):
+def attach_limit_certificate(solution: LimitSolution, *, Z=None, exact: "bool | None" = None,
+                             target_rel_gap: "float | None" = None,
+                             **oracle_options) -> "SupResult":
     """Set ``lower_bound``, ``limit_gap`` and ``lower_bound_exact`` on a LimitSolution.
 
     The dual candidates are the solution's grid dual point, any ``Z`` given, and (squared,

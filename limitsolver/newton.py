@@ -6,7 +6,7 @@ the sign of w is kept). On a fixed activation pattern A_j = {i : θ_j·x̃_i > 0
 the interval of t between two consecutive data breakpoints — relu(θ_j·x̃_i) = θ_j(t)·x̃_i
 is smooth in t, so
 
-    J(t, V, C) = (1/n) Σ_{i,t} ℓ(P_it, Y_it) + λ Ω(V),   P = Σ_j relu(X̃ θ_j) V_jᵀ + F C,
+    J(t, V, C) = L(P) + λ Ω(V),   P = Σ_j relu(X̃ θ_j) V_jᵀ + F C,
 
 is smooth in (t, V, C) as long as no kink crosses a data point (and, for ``group``, no V_j
 vanishes; for ``l1``, no active entry changes sign). On that piece Newton's method on the
@@ -33,13 +33,11 @@ Each iteration
    breakpoint lands on it (and is held there by step 2).
 
 It stops when the Newton decrement ∇Jᵀ H⁻¹ ∇J is at rounding level. Saddles where a neuron
-should split in two are not resolved here: the exchange step of refine adds the directions
-the oracle finds.
-
-Losses: every smooth loss (squared, logistic, multinomial): the loss enters only through
-its ``value``, ``residual`` and second derivatives (:func:`limitsolver.newton_nd.gauss_newton`),
-the penalty through its ``gradient`` and ``hessian_blocks``. The result is only a
-candidate: :func:`limitsolver.refine.refine` certifies it with the exact oracle.
+should split in two are not resolved here (the exchange step of refine adds directions).
+Every smooth loss (squared, logistic, multinomial) enters only through its ``value``,
+``residual`` and second derivatives (:func:`limitsolver.newton_nd.gauss_newton`), the
+penalty through ``gradient`` and ``hessian_blocks``. The result is a candidate:
+:func:`limitsolver.refine.refine` certifies it with the exact oracle.
 """
 from __future__ import annotations
 
@@ -50,6 +48,7 @@ from .atoms_nd import nonzero_blocks
 from .losses import get_loss
 from .newton_nd import add_penalty, gauss_newton
 from .penalties import get_penalty
+from .problem import LimitProblem
 
 __all__ = ["joint_newton", "supports_joint_newton", "fold_antipodal"]
 
@@ -57,7 +56,7 @@ __all__ = ["joint_newton", "supports_joint_newton", "fold_antipodal"]
 ON_BREAKPOINT = 1e-12
 
 
-def supports_joint_newton(problem) -> bool:
+def supports_joint_newton(problem: LimitProblem) -> bool:
     """d = 1, a smooth loss (squared, logistic, multinomial), group or l1 penalty (either
     bias, any free part)."""
     return (problem.d == 1 and bool(getattr(get_loss(problem.loss), "smooth", False))
@@ -182,7 +181,7 @@ class _State:
         self.mask = np.ones_like(V, dtype=bool) if self.group else V != 0
         self.refresh()
 
-    def refresh(self):
+    def refresh(self):                     # after V or t changed shape
         self.signs = np.sign(self.V)
         self.tmin, self.tmax = self.par.range(self.t)
         self.f = self.objective(self.t, self.V, self.C)
@@ -224,8 +223,7 @@ def _cells(st: _State, offsets):
     cell containing t_j, or for a neuron on a breakpoint the neighbouring cell into which J
     decreases (one-sided derivatives of the loss part; Ω does not depend on t); a neuron
     for which J rises both ways is held (``free`` False). Returns (act, lo, hi, free)."""
-    problem, par, t = st.problem, st.par, st.t
-    Xt, n = problem.Xt, problem.n
+    problem, par, t, Xt, n = st.problem, st.par, st.t, st.problem.Xt, st.problem.n
     S, dS = Xt @ par.theta(t, st.s).T, Xt @ par.dtheta(t, st.s).T      # (n, k)
     P = np.maximum(S, 0.0) @ st.V + problem.F @ st.C
     E = -get_loss(problem.loss).residual(P, problem.Y)                # (n, T): ℓ'
@@ -253,7 +251,6 @@ def _cells(st: _State, offsets):
 class _Damping:
     """Levenberg–Marquardt damping μ with Nielsen's update (factor ν)."""
     mu, nu = 0.0, 2.0
-
 
 def _lm_step(st: _State, g, H, vidx, jf, lo, hi, damp: _Damping, rtol, max_tries):
     """One damped Newton step −(H + μI)⁻¹ g in variables scaled by √|diag H| (kinks in
@@ -316,8 +313,9 @@ def _lm_step(st: _State, g, H, vidx, jf, lo, hi, damp: _Damping, rtol, max_tries
     return None
 
 
-def joint_newton(problem, directions, V, C, *, max_iter=50, rtol=1e-15, max_tries=12,
-                 max_polish=1, fold=True):
+def joint_newton(problem: LimitProblem, directions: np.ndarray, V: np.ndarray, C: np.ndarray,
+                 *, max_iter: int = 50, rtol: float = 1e-15, max_tries: int = 12,
+                 max_polish: int = 1, fold: bool = True) -> tuple:
     """Newton's method on (directions, weights, free part) of a d = 1 solution.
 
     Parameters

@@ -48,11 +48,12 @@ import numpy as np
 from .atoms_nd import ON_FACE, face_basis, land, merge_equal, merge_same_cell, nonzero_blocks
 from .losses import get_loss
 from .penalties import get_penalty
+from .problem import LimitProblem
 
 __all__ = ["joint_newton_nd", "supports_joint_newton_nd", "newton_model", "objective"]
 
 
-def supports_joint_newton_nd(problem) -> bool:
+def supports_joint_newton_nd(problem: LimitProblem) -> bool:
     """A loss with second derivatives (``smooth``: squared, logistic, multinomial) and the
     group or l1 penalty. The predicate for "refinement by exchange + joint Newton applies"."""
     return bool(getattr(get_loss(problem.loss), "smooth", False)
@@ -91,7 +92,7 @@ def _clip_bias(problem, D):
     return D
 
 
-def objective(problem, D, V, C) -> float:
+def objective(problem: LimitProblem, D: np.ndarray, V: np.ndarray, C: np.ndarray) -> float:
     """J(θ, V, C) with the true relu (no pattern fixed)."""
     loss = get_loss(problem.loss)
     P = np.maximum(problem.Xt @ D.T, 0.0) @ V + problem.F @ C
@@ -99,7 +100,8 @@ def objective(problem, D, V, C) -> float:
         np.sum(get_penalty(problem.penalty).row_norms(V)))
 
 
-def newton_model(problem, D, V, C, mask=None):
+def newton_model(problem: LimitProblem, D: np.ndarray, V: np.ndarray, C: np.ndarray,
+                 mask: "np.ndarray | None" = None) -> tuple:
     """Gradient and Hessian of J at (D, V, C) in the chart variables z = (t, V, C).
 
     Variables, in order: t_j ∈ R^d for every atom (k·d), V_jt row-major where ``mask``
@@ -144,7 +146,8 @@ def newton_model(problem, D, V, C, mask=None):
     return g, H, Gb
 
 
-def add_penalty(problem, V, g, H, offset: int) -> None:
+def add_penalty(problem: LimitProblem, V: np.ndarray, g: np.ndarray, H: np.ndarray,
+                offset: int) -> None:
     """Add λ ∇Ω and λ ∇²Ω (the penalty's ``gradient`` and ``hessian_blocks``: group
     u_j = V_j/‖V_j‖ and (I − u_j u_jᵀ)/‖V_j‖, l1 sign V and 0) in place to g (N,) and
     H (N, N), whose V_jt variables sit at ``offset + j·T + t``."""
@@ -158,7 +161,8 @@ def add_penalty(problem, V, g, H, offset: int) -> None:
         H[base + np.arange(T)[None, :, None], base + np.arange(T)[None, None, :]] += lam * blocks
 
 
-def gauss_newton(loss, P, Y, gx, Vt, SA, F):
+def gauss_newton(loss, P: np.ndarray, Y: np.ndarray, gx: np.ndarray, Vt: np.ndarray,
+                 SA: np.ndarray, F: np.ndarray) -> tuple:
     """Loss gradient and Gauss–Newton Hessian in the variables (t, V, C) of a network.
 
     With ∂P_it/∂t_ja = Vt_jt gx_ija (t-parameters of the atoms listed in ``gx``),
@@ -270,8 +274,10 @@ class _Damped:
         return z if self.P is None else self.P @ z
 
 
-def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge_tol=1e-9,
-                    max_tries=16, deadline=None):
+def joint_newton_nd(problem: LimitProblem, directions: np.ndarray, V: np.ndarray,
+                    C: np.ndarray, *, max_iter: int = 30, rtol: float = 1e-15,
+                    merge_tol: float = 1e-9, max_tries: int = 16,
+                    deadline: "float | None" = None) -> tuple:
     """Levenberg–Marquardt/Newton on (directions, weights, free part) of a solution, any d.
 
     Each iteration tries, for the current damping μ, the step of the free model (patterns

@@ -59,6 +59,7 @@ from .limitcert import (BOUND_QUICK_TIME, attach_limit_certificate, limit_certif
 from .sup_bounded import bounded_oracle
 from .suptools import (SUP_SAFETY, SupResult, distinct_top, dual_norm, unique_rows,
                        verify_candidates)
+from .problem import LimitProblem
 
 __all__ = ["SupResult", "sup_correlation", "limit_certificate", "attach_limit_certificate",
            "EXACT_DIMENSIONS", "EXACT_MAX_N_2D", "shortcut_sup_bound", "SUP_SAFETY",
@@ -81,9 +82,12 @@ BOUND_MAX_TIME = 2.0
 _ARRANGEMENTS = _faces._ARRANGEMENTS
 _ARRANGEMENTS_KEPT = _faces._ARRANGEMENTS_KEPT
 
-def sup_correlation(problem, Z, *, penalty=None, exact=None, top_k=16, threshold=None,
-                    n_samples=4096, n_starts=16, random_state=0, bound_rtol=BOUND_RTOL,
-                    bound_max_time=BOUND_MAX_TIME, seeds=None) -> SupResult:
+def sup_correlation(problem: LimitProblem, Z: np.ndarray, *, penalty: "str | None" = None,
+                    exact: "bool | None" = None, top_k: int = 16,
+                    threshold: "float | None" = None, n_samples: int = 4096,
+                    n_starts: int = 16, random_state=0, bound_rtol: float = BOUND_RTOL,
+                    bound_max_time: float = BOUND_MAX_TIME,
+                    seeds: "np.ndarray | None" = None) -> SupResult:
     """sup over Θ of ‖c(θ)‖, c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i), with maximizing directions.
 
     Parameters

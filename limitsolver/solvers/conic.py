@@ -21,15 +21,12 @@ import hashlib
 import time
 import warnings
 from collections import OrderedDict
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..features import relu_features
+from ..problem import LimitProblem
 from .base import SolverFailed, SolverResult
-
-if TYPE_CHECKING:
-    from ..problem import LimitProblem
 
 __all__ = ["ConicModel", "solve_conic", "installed_conic_solvers", "PREFERENCE",
            "unknown_option"]
@@ -112,7 +109,7 @@ class ConicModel:
     directions : ndarray (M, d+1), already normalized by ``problem.check_directions``.
     """
 
-    def __init__(self, problem: "LimitProblem", directions: np.ndarray) -> None:
+    def __init__(self, problem: LimitProblem, directions: np.ndarray) -> None:
         cp = _cvxpy()
         self.loss = problem.loss
         Phi = relu_features(problem.Xt, directions)
@@ -196,7 +193,7 @@ def _key(problem, directions) -> str:
     return h.hexdigest()
 
 
-def get_model(problem: "LimitProblem", directions: np.ndarray) -> ConicModel:
+def get_model(problem: LimitProblem, directions: np.ndarray) -> ConicModel:
     """The cached :class:`ConicModel` for this data and grid (built on first use)."""
     key = _key(problem, directions)
     model = _CACHE.get(key)
@@ -215,7 +212,7 @@ def get_model(problem: "LimitProblem", directions: np.ndarray) -> ConicModel:
 TIME_LIMIT_OPTION = {"CLARABEL": "time_limit", "SCS": "time_limit_secs"}
 
 
-def solve_conic(problem: "LimitProblem", directions: np.ndarray, *, solver: str = "CLARABEL",
+def solve_conic(problem: LimitProblem, directions: np.ndarray, *, solver: str = "CLARABEL",
                 tol: float = 1e-8, verbose: bool = False, warm_start=None,
                 deadline: "float | None" = None, **options) -> SolverResult:
     """Solve the grid problem with a cvxpy backend (``warm_start`` is ignored).
