@@ -66,8 +66,8 @@ def limit_certificate(problem: LimitProblem, directions: np.ndarray, V: np.ndarr
     ----------
     directions : ndarray (M, d+1);  V : ndarray (M, T);  C : ndarray (p, T)
     Z : ndarray (n, T) or list of them, optional
-        Dual candidates (the residual of (V, C) is always added for squared and logistic
-        losses; interpolation needs the solver's multipliers here).
+        Dual candidates (the residual of (V, C) is always added, except for interpolation,
+        which needs the solver's multipliers here).
 
     Returns
     -------
@@ -115,8 +115,8 @@ def attach_limit_certificate(solution: LimitSolution, *, Z=None, exact: "bool | 
                              **oracle_options) -> "SupResult":
     """Set ``lower_bound``, ``limit_gap`` and ``lower_bound_exact`` on a LimitSolution.
 
-    The dual candidates are the solution's grid dual point, any ``Z`` given, and (squared,
-    logistic) the residual; the best bound is kept. ``lower_bound`` is always a certified
+    The dual candidates are the solution's grid dual point, any ``Z`` given, and (every loss
+    but interpolation) the residual; the best bound is kept. ``lower_bound`` is always a certified
     lower bound on OPT; ``info`` records how: ``lower_bound_method`` ("exact" or
     "bounded"), ``sup_interval`` = (best value found, certified upper bound) of the sup
     behind it, and ``sup_rtol`` its relative width. Oracle options (``bound_rtol``,

@@ -149,7 +149,7 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     Parameters
     ----------
     problem : LimitProblem
-        Squared or logistic loss; group or l1 penalty.
+        A smooth loss (squared, logistic, multinomial); group or l1 penalty.
     sol : LimitSolution
         Start (its active atoms form the first atom set).
     tol : float
