@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ON_FACE", "merge_equal", "merge_same_cell", "face_basis", "land"]
+__all__ = ["ON_FACE", "merge_equal", "merge_same_cell", "face_basis", "land", "nonzero_blocks"]
 
 
 def merge_equal(problem, D, V, merge_tol):
@@ -109,3 +109,32 @@ def land(problem, D, Gb, dt, tight):
         alpha = np.where(~tight & (S * rate < 0), -S / rate, np.inf)
     amin = np.minimum(alpha.min(axis=0), 1.0)
     return dt * amin[:, None]
+
+
+def nonzero_blocks(problem, Xt, theta, V, C, group, mask):
+    """Which weights survive a block-coordinate check: V_j (group; entries V_jt for l1) is
+    kept unless, with the others fixed, its minimizer is zero — ‖c_j‖ ≤ λ for the
+    correlation c_j = (1/n) Φ_jᵀ Z of the generalized residual Z (``loss.residual``)
+    computed without it. (k, T) mask. Checked only when some neuron is small (below 1e-2
+    of the largest): a heuristic that speeds up convergence, the certificate decides.
+
+    Xt : (n, d+1);  theta : (k, d+1);  V : (k, T);  C : (p, T);  mask : (k, T) bool."""
+    from .losses import get_loss
+    loss = get_loss(problem.loss)
+    n, lam = problem.n, problem.lam
+    k, T = V.shape
+    size = np.linalg.norm(V, axis=1) if group else np.abs(V).max(axis=1)
+    if k == 0 or np.all(size > 1e-2 * size.max()):
+        return np.ones((k, T), dtype=bool) if group else mask.copy()
+    G = np.maximum(Xt @ theta.T, 0.0)
+    P = G @ V + problem.F @ C
+    if problem.loss == "squared":                  # Z without atom j is Z + Φ_j V_jᵀ
+        c = (G.T @ loss.residual(P, problem.Y) + np.sum(G * G, axis=0)[:, None] * V) / n
+        if group:
+            return np.repeat((np.linalg.norm(c, axis=1) > lam)[:, None], T, axis=1)
+        return mask & (np.abs(c) > lam)
+    out = np.zeros((k, T), dtype=bool)
+    for j in range(k):
+        c = G[:, j] @ loss.residual(P - np.outer(G[:, j], V[j]), problem.Y) / n
+        out[j] = np.linalg.norm(c) > lam if group else mask[j] & (np.abs(c) > lam)
+    return out

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -129,8 +130,11 @@ def _merge_top(dirs, vals, new_dirs, new_vals, keep):
     return dirs, vals
 
 
-def bounded_sup(Xt, Z, n, *, penalty, bias, radius, rtol=1e-6, max_time=5.0, seeds=None,
-                kmax=None, max_boxes=5_000_000, keep=64, ascent=None) -> BoundResult:
+def bounded_sup(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str, bias: str,
+                radius: float, rtol: float = 1e-6, max_time: float = 5.0,
+                seeds: "np.ndarray | None" = None, kmax: "int | None" = None,
+                max_boxes: int = 5_000_000, keep: int = 64,
+                ascent: "Callable | None" = None) -> BoundResult:
     """Certified interval [lower, upper] ∋ sup_θ ‖c(θ)‖ by branch and bound.
 
     Parameters

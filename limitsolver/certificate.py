@@ -16,6 +16,7 @@ infinite-width optimum OPT (MATH.md, "Discretization and certificates").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from .features import features_matvec, features_rmatvec
 from .losses import get_loss
 from .penalties import get_penalty
 from .pricing import active_store
+from .problem import LimitProblem
 
 __all__ = ["Certificate", "certify", "primal_value", "fit_free_part", "dual_candidate",
            "correlations", "lam_max", "support_dual", "project_free", "reference_value",
@@ -60,13 +62,12 @@ class Certificate:
     infeasibility: float = 0.0
 
 
-def lam_max(problem, directions=None) -> float:
+def lam_max(problem: LimitProblem, directions: "np.ndarray | None" = None) -> float:
     """λ_max: the smallest λ at which V = 0 (with the optimal free part) is optimal.
 
     It is max_j ‖(1/n) Φ_jᵀ Z₀‖ over the grid, Z₀ the residual of the free part alone;
     ``directions`` defaults to the problem's default grid.
     """
-    from .problem import LimitProblem
     if not isinstance(problem, LimitProblem):
         raise ValueError(f"lam_max takes a LimitProblem, got {type(problem).__name__}")
     if problem.loss == "interpolate":
@@ -81,7 +82,7 @@ def lam_max(problem, directions=None) -> float:
     return grid_sup(problem, directions, Z)
 
 
-def grid_sup(problem, directions, Z) -> float:
+def grid_sup(problem: LimitProblem, directions: np.ndarray, Z: np.ndarray) -> float:
     """max_j ‖c(θ_j)‖_* over the grid for the candidate Z (n × T), in float64 (through
     the shared feature store of (X̃, directions) when one is active)."""
     pen = get_penalty(problem.penalty)
@@ -125,7 +126,8 @@ def fit_free_part(problem, FV, C0=None, *, max_iter: int = 200) -> np.ndarray:
     return C
 
 
-def primal_value(problem, directions, V, C, *, pred=None) -> tuple[float, np.ndarray]:
+def primal_value(problem: LimitProblem, directions: np.ndarray, V: np.ndarray, C: np.ndarray,
+                 *, pred: "np.ndarray | None" = None) -> tuple[float, np.ndarray]:
     """J(V, C) and the predictions Φ V + F C (n × T)."""
     loss = get_loss(problem.loss)
     pen = get_penalty(problem.penalty)
@@ -136,13 +138,14 @@ def primal_value(problem, directions, V, C, *, pred=None) -> tuple[float, np.nda
     return loss.value(pred, problem.Y) + problem.lam * pen.value(V), pred
 
 
-def dual_candidate(problem, pred) -> np.ndarray:
-    """Generalized residual of predictions (n × T), made orthogonal to the free columns."""
-    Z = get_loss(problem.loss).residual(pred, problem.Y)
-    return project_free(problem, Z)
+def dual_candidate(problem: LimitProblem, pred: np.ndarray) -> np.ndarray:
+    """Generalized residual of predictions (n × T), made orthogonal to the free columns
+    (and, multinomial, with rows summing to 0: ``loss.project_dual``)."""
+    loss = get_loss(problem.loss)
+    return loss.project_dual(project_free(problem, loss.residual(pred, problem.Y)))
 
 
-def project_free(problem, Z):
+def project_free(problem: LimitProblem, Z: np.ndarray) -> np.ndarray:
     """Z minus its least-squares fit by the free columns F (done twice, for accuracy)."""
     F = problem.F
     if F.shape[1] == 0:
@@ -197,7 +200,7 @@ def support_dual(problem, directions, V, Z0) -> np.ndarray:
     return Z
 
 
-def correlations(problem, directions, Z) -> np.ndarray:
+def correlations(problem: LimitProblem, directions: np.ndarray, Z: np.ndarray) -> np.ndarray:
     """c(θ_j) = (1/n) Σ_i Z_i relu(θ_j·x̃_i) for every grid direction, shape (M, T)
     (from the shared feature store of (X̃, directions) when one is active)."""
     store = active_store(problem.Xt, directions)
@@ -212,13 +215,15 @@ def correlations(problem, directions, Z) -> np.ndarray:
 ROUNDING = 1e-13
 
 
-def reference_value(problem) -> float:
+def reference_value(problem: LimitProblem) -> float:
     """J_ref: the loss of the zero predictor (``reference_value`` of the loss: (1/(2n))‖Y‖²
     squared, T·log 2 logistic, log K multinomial), or max|Y| for interpolation."""
     return get_loss(problem.loss).reference_value(problem.Y)
 
 
-def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> Certificate:
+def certify(problem: LimitProblem, directions: np.ndarray, V: np.ndarray, C: np.ndarray, *,
+            Z=None, sup_norm: "Callable[[np.ndarray], float] | None" = None,
+            pred: "np.ndarray | None" = None) -> Certificate:
     """Certificate of weights V (M × T), free part C (p × T) on ``directions`` (M × (d+1)).
 
     Parameters
@@ -239,13 +244,15 @@ def certify(problem, directions, V, C, *, Z=None, sup_norm=None, pred=None) -> C
         raw = [np.asarray(z, dtype=float) for z in Z]
     else:
         raw = [np.asarray(Z, dtype=float)]
+    loss = get_loss(problem.loss)
     candidates = []
     for z in raw:
-        zp = project_free(problem, z)
+        # Fᵀ Z = 0 (free columns) and the loss's own linear constraints (multinomial:
+        # Σ_k Z_ik = 0); the two projections commute (columns vs rows)
+        zp = loss.project_dual(project_free(problem, z))
         # what survives the projection at rounding level is noise, not a dual direction
         if np.max(np.abs(zp), initial=0.0) > 1e-11 * np.max(np.abs(z), initial=0.0):
             candidates.append(zp)
-    loss = get_loss(problem.loss)
     pen = get_penalty(problem.penalty)
     lam = 1.0 if problem.loss == "interpolate" else problem.lam
     # Z = 0 is always dual feasible (value 0): the bound never goes below it.

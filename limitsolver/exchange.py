@@ -81,6 +81,22 @@ def _inner_solve(problem, directions, solver, tol, warm_start, deadline):
 FALLBACK_TOL = 1e-8
 
 
+#: Losses whose working-set weights :func:`limitsolver.refine._polished` takes to rounding
+#: level; for the other smooth losses (multinomial) the joint Newton step of any d
+#: (:func:`limitsolver.refine_nd.newton_solution`) polishes the weights and moves the atoms.
+WEIGHT_POLISH_LOSSES = ("squared", "logistic", "interpolate")
+
+
+def _moved(problem, sol):
+    """``sol`` after the joint Newton step of :mod:`limitsolver.newton_nd` (or ``sol`` when
+    it does not apply or does not improve)."""
+    from .newton_nd import supports_joint_newton_nd
+    from .refine_nd import newton_solution
+    if not supports_joint_newton_nd(problem):
+        return sol
+    return newton_solution(problem, sol)
+
+
 class _Run:
     """The state of one refinement: best point (by objective), best lower bound, history."""
 
@@ -141,6 +157,7 @@ class _Run:
         self.margin, self.max_new = exchange_margin, max_new
         problem = self.problem
         newton = joint and supports_joint_newton(problem)
+        polish = _polished if problem.loss in WEIGHT_POLISH_LOSSES else _moved
         first = len(self.history)
         for it in range(max(max_iter, 1)):
             sup = self.record(sol)
@@ -164,7 +181,7 @@ class _Run:
             nxt = _inner_solve(problem, D, solver, inner_tol, sol, self.deadline)
             if nxt is None:
                 return "failed"
-            sol = _newton_step(problem, nxt) if newton else _polished(problem, nxt)
+            sol = _newton_step(problem, nxt) if newton else polish(problem, nxt)
         return "max_iter"
 
     def finish(self, solution, reason):

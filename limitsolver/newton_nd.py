@@ -45,18 +45,19 @@ import time
 
 import numpy as np
 
-from .atoms_nd import ON_FACE, face_basis, land, merge_equal, merge_same_cell
+from .atoms_nd import ON_FACE, face_basis, land, merge_equal, merge_same_cell, nonzero_blocks
 from .losses import get_loss
 from .penalties import get_penalty
+from .problem import LimitProblem
 
 __all__ = ["joint_newton_nd", "supports_joint_newton_nd", "newton_model", "objective"]
 
 
-def supports_joint_newton_nd(problem) -> bool:
-    """A loss with a second derivative (squared, logistic) and the group or l1 penalty."""
-    loss = get_loss(problem.loss)
-    smooth = hasattr(loss, "curvature") or hasattr(loss, "hessian_blocks")
-    return smooth and problem.penalty in ("group", "l1") and problem.loss != "interpolate"
+def supports_joint_newton_nd(problem: LimitProblem) -> bool:
+    """A loss with second derivatives (``smooth``: squared, logistic, multinomial) and the
+    group or l1 penalty. The predicate for "refinement by exchange + joint Newton applies"."""
+    return bool(getattr(get_loss(problem.loss), "smooth", False)
+                and problem.penalty in ("group", "l1"))
 
 
 def _tangent_basis(D, bias):
@@ -91,7 +92,7 @@ def _clip_bias(problem, D):
     return D
 
 
-def objective(problem, D, V, C) -> float:
+def objective(problem: LimitProblem, D: np.ndarray, V: np.ndarray, C: np.ndarray) -> float:
     """J(θ, V, C) with the true relu (no pattern fixed)."""
     loss = get_loss(problem.loss)
     P = np.maximum(problem.Xt @ D.T, 0.0) @ V + problem.F @ C
@@ -99,7 +100,8 @@ def objective(problem, D, V, C) -> float:
         np.sum(get_penalty(problem.penalty).row_norms(V)))
 
 
-def newton_model(problem, D, V, C, mask=None):
+def newton_model(problem: LimitProblem, D: np.ndarray, V: np.ndarray, C: np.ndarray,
+                 mask: "np.ndarray | None" = None) -> tuple:
     """Gradient and Hessian of J at (D, V, C) in the chart variables z = (t, V, C).
 
     Variables, in order: t_j ∈ R^d for every atom (k·d), V_jt row-major where ``mask``
@@ -121,22 +123,7 @@ def newton_model(problem, D, V, C, mask=None):
     kd, kT = k * d, k * T
     N = kd + kT + p * T
     SA = S * A
-    if hasattr(loss, "curvature") and not hasattr(loss, "hessian_blocks"):
-        g, H = _gauss_newton_separable(gx, SA, F, V, E, loss.curvature(P, Y), n)
-    else:
-        from .losses import hessian_blocks
-        eyeT = np.eye(T)
-        Jac = np.zeros((n, T, N))
-        Jac[:, :, :kd] = (gx[:, None, :, :] * V.T[None, :, :, None]).reshape(n, T, kd)
-        Jac[:, :, kd:kd + kT] = (SA[:, None, :, None] * eyeT[None, :, None, :]).reshape(
-            n, T, kT)
-        if p:
-            Jac[:, :, kd + kT:] = (F[:, None, :, None] * eyeT[None, :, None, :]).reshape(
-                n, T, p * T)
-        flat = Jac.reshape(n * T, N)
-        g = flat.T @ E.ravel() / n
-        HJ = np.einsum("its,isN->itN", hessian_blocks(loss, P, Y), Jac)
-        H = flat.T @ HJ.reshape(n * T, N) / n
+    g, H = gauss_newton(loss, P, Y, gx, V, SA, F)
     eyeT = np.eye(T)
     # second derivatives of P against ℓ'
     EV = E @ V.T                                                 # (n, k): E_i·V_j
@@ -151,16 +138,7 @@ def newton_model(problem, D, V, C, mask=None):
         c = kd + j * T + np.arange(T)
         H[np.ix_(r, c)] += cross
         H[np.ix_(c, r)] += cross.T
-    # penalty
-    if problem.penalty == "group":
-        nr = np.linalg.norm(V, axis=1)
-        U = V / np.maximum(nr, 1e-300)[:, None]
-        g[kd:kd + kT] += lam * U.ravel()
-        for j in range(k):
-            c = kd + j * T + np.arange(T)
-            H[np.ix_(c, c)] += lam * (eyeT - np.outer(U[j], U[j])) / max(nr[j], 1e-300)
-    else:
-        g[kd:kd + kT] += lam * np.sign(V).ravel()
+    add_penalty(problem, V, g, H, kd)
     if mask is not None:
         keep = np.concatenate([np.ones(kd, dtype=bool), np.asarray(mask).ravel(),
                                np.ones(p * T, dtype=bool)])
@@ -168,18 +146,68 @@ def newton_model(problem, D, V, C, mask=None):
     return g, H, Gb
 
 
-def _gauss_newton_separable(gx, SA, F, V, E, h, n):
+def add_penalty(problem: LimitProblem, V: np.ndarray, g: np.ndarray, H: np.ndarray,
+                offset: int) -> None:
+    """Add λ ∇Ω and λ ∇²Ω (the penalty's ``gradient`` and ``hessian_blocks``: group
+    u_j = V_j/‖V_j‖ and (I − u_j u_jᵀ)/‖V_j‖, l1 sign V and 0) in place to g (N,) and
+    H (N, N), whose V_jt variables sit at ``offset + j·T + t``."""
+    pen = get_penalty(problem.penalty)
+    k, T = V.shape
+    lam = problem.lam
+    g[offset:offset + k * T] += lam * pen.gradient(V).ravel()
+    blocks = pen.hessian_blocks(V)
+    if np.any(blocks):
+        base = offset + np.arange(k)[:, None, None] * T
+        H[base + np.arange(T)[None, :, None], base + np.arange(T)[None, None, :]] += lam * blocks
+
+
+def gauss_newton(loss, P: np.ndarray, Y: np.ndarray, gx: np.ndarray, Vt: np.ndarray,
+                 SA: np.ndarray, F: np.ndarray) -> tuple:
+    """Loss gradient and Gauss–Newton Hessian in the variables (t, V, C) of a network.
+
+    With ∂P_it/∂t_ja = Vt_jt gx_ija (t-parameters of the atoms listed in ``gx``),
+    ∂P_it/∂V_jt = SA_ij, ∂P_it/∂C_ct = F_ic, returns g = (1/n) Σ_{i,t} E_it ∂P_it and
+    H = (1/n) Σ_i ∂P_iᵀ ∇²ℓ_i ∂P_i, E = ℓ'(P) = −``loss.residual``. Variables: t_ja
+    (row-major, kf·a of them), V_jt row-major (k·T), C_ct row-major (p·T).
+
+    gx : (n, kf, a);  Vt : (kf, T) the weights of those atoms;  SA : (n, k);  F : (n, p).
+    A separable loss (``curvature``) goes task by task, O(n T (kf a + k + p)²); otherwise
+    the per-sample blocks ``hessian_blocks`` (n, T, T), O(n T² N²) with N all variables.
+    """
+    n = P.shape[0]
+    E = -loss.residual(P, Y)
+    if loss.separable and callable(getattr(loss, "curvature", None)):
+        return _gauss_newton_separable(gx, SA, F, Vt, E, loss.curvature(P, Y), n)
+    from .losses import hessian_blocks
+    kf, a = gx.shape[1], gx.shape[2]
+    k, T, p = SA.shape[1], Y.shape[1], F.shape[1]
+    kd, kT = kf * a, k * T
+    N = kd + kT + p * T
+    eyeT = np.eye(T)
+    Jac = np.zeros((n, T, N))
+    Jac[:, :, :kd] = (gx[:, None, :, :] * Vt.T[None, :, :, None]).reshape(n, T, kd)
+    Jac[:, :, kd:kd + kT] = (SA[:, None, :, None] * eyeT[None, :, None, :]).reshape(n, T, kT)
+    if p:
+        Jac[:, :, kd + kT:] = (F[:, None, :, None] * eyeT[None, :, None, :]).reshape(
+            n, T, p * T)
+    flat = Jac.reshape(n * T, N)
+    g = flat.T @ E.ravel() / n
+    HJ = np.einsum("its,isN->itN", hessian_blocks(loss, P, Y), Jac)
+    return g, flat.T @ HJ.reshape(n * T, N) / n
+
+
+def _gauss_newton_separable(gx, SA, F, Vt, E, h, n):
     """(1/n) Σ_i ∂P_iᵀ diag(h_i) ∂P_i and (1/n) Σ E_it ∂P_it for a loss that is a sum over
     entries: task by task, on the columns that task t touches (all t_j, V_·t, C_·t), which
-    costs O(n T (k d + k + p)²) instead of O(n T N²)."""
-    n_, k, d = gx.shape
-    T, p = V.shape[1], F.shape[1]
-    kd, kT = k * d, k * T
+    costs O(n T (kf a + k + p)²) instead of O(n T N²). Shapes as in :func:`gauss_newton`."""
+    n_, kf, a = gx.shape
+    k, T, p = SA.shape[1], Vt.shape[1], F.shape[1]
+    kd, kT = kf * a, k * T
     N = kd + kT + p * T
     g = np.zeros(N)
     H = np.zeros((N, N))
     for t in range(T):
-        Jt = np.hstack([(gx * V[:, t][None, :, None]).reshape(n_, kd), SA, F])
+        Jt = np.hstack([(gx * Vt[:, t][None, :, None]).reshape(n_, kd), SA, F])
         idx = np.concatenate([np.arange(kd), kd + np.arange(k) * T + t,
                               kd + kT + np.arange(p) * T + t])
         g[idx] += Jt.T @ E[:, t] / n
@@ -199,7 +227,6 @@ def _unpack(z, k, d, T, p, mask):
 def _prune(problem, D, V, C, f, merge_tol):
     """Merges (equal atoms, then same-cell atoms) and drops (zero block minimizers), each
     kept only when J does not rise. Returns (D, V, f)."""
-    from .newton import _nonzero_blocks
     pen = get_penalty(problem.penalty)
     group = problem.penalty == "group"
     for merge in (lambda D, V: merge_equal(problem, D, V, merge_tol),
@@ -210,7 +237,7 @@ def _prune(problem, D, V, C, f, merge_tol):
             if f2 <= f:
                 D, V, f = D2, V2, f2
     mask = np.ones_like(V, dtype=bool) if group else V != 0
-    keep = _nonzero_blocks(problem, problem.Xt, D, V, C, group, mask)
+    keep = nonzero_blocks(problem, problem.Xt, D, V, C, group, mask)
     if not keep.all():
         Vk = V * keep
         live = pen.row_norms(Vk) > 0
@@ -247,8 +274,10 @@ class _Damped:
         return z if self.P is None else self.P @ z
 
 
-def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge_tol=1e-9,
-                    max_tries=16, deadline=None):
+def joint_newton_nd(problem: LimitProblem, directions: np.ndarray, V: np.ndarray,
+                    C: np.ndarray, *, max_iter: int = 30, rtol: float = 1e-15,
+                    merge_tol: float = 1e-9, max_tries: int = 16,
+                    deadline: "float | None" = None) -> tuple:
     """Levenberg–Marquardt/Newton on (directions, weights, free part) of a solution, any d.
 
     Each iteration tries, for the current damping μ, the step of the free model (patterns
@@ -260,7 +289,8 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
     Parameters
     ----------
     problem : LimitProblem
-        Squared or logistic loss, group or l1 penalty, either bias, any free part.
+        A smooth loss (squared, logistic, multinomial), group or l1 penalty, either bias,
+        any free part.
     directions : ndarray (k, d+1);  V : ndarray (k, T);  C : ndarray (p, T)
         Starting atoms (zero rows dropped) and free part.
     max_iter : int
@@ -277,8 +307,8 @@ def joint_newton_nd(problem, directions, V, C, *, max_iter=30, rtol=1e-15, merge
     ``start``, ``history`` — J after every accepted step).
     """
     if not supports_joint_newton_nd(problem):
-        raise ValueError("joint_newton_nd needs a squared or logistic loss and the group or "
-                         "l1 penalty")
+        raise ValueError("joint_newton_nd needs a smooth loss (squared, logistic, "
+                         "multinomial) and the group or l1 penalty")
     pen = get_penalty(problem.penalty)
     group = problem.penalty == "group"
     rows = pen.row_norms(np.asarray(V, dtype=float)) > 0

@@ -31,7 +31,7 @@ BIASES = ("regularized", "free")
 FREES = ("none", "intercept", "affine")
 
 
-def check_option(name: str, value, allowed) -> str:
+def check_option(name: str, value: object, allowed: tuple) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise a ValueError naming both."""
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(
@@ -76,7 +76,7 @@ def _as_2d_finite(name: str, A, *, ndim_1_as_column: bool) -> np.ndarray:
     return arr
 
 
-def check_lam(lam, loss: str) -> float:
+def check_lam(lam: object, loss: str) -> float:
     """Validate λ: a finite number > 0; for ``loss="interpolate"`` it is ignored (None allowed)."""
     if loss == "interpolate" and lam is None:
         return 1.0
@@ -147,7 +147,7 @@ class LimitProblem:
         Targets, one column per task; a 1-D array is one task.
     lam : float
         Regularization strength λ > 0 (weight decay). Ignored for ``loss="interpolate"``.
-    loss : {"squared", "logistic", "interpolate"}
+    loss : {"squared", "logistic", "multinomial", "interpolate"}
         ``squared``: (1/(2n)) Σ_i ‖F(x_i) − y_i‖²;
         ``logistic``: (1/n) Σ_{i,t} log(1 + exp(−y_it F_t(x_i))), labels ±1 (labels
         {0, 1} are refused, not guessed: map them with 2·y − 1);
@@ -173,8 +173,9 @@ class LimitProblem:
     ``Y`` then holds the one-hot rows).
     """
 
-    def __init__(self, X, Y, *, lam=None, loss="squared", penalty="group",
-                 bias="regularized", free="none"):
+    def __init__(self, X: np.ndarray, Y: np.ndarray, *, lam: "float | None" = None,
+                 loss: str = "squared", penalty: str = "group", bias: str = "regularized",
+                 free: str = "none") -> None:
         self.loss = check_option("loss", loss, LOSSES)
         self.penalty = check_option("penalty", penalty, PENALTIES)
         self.bias = check_option("bias", bias, BIASES)
@@ -243,14 +244,14 @@ class LimitProblem:
         return dict(lam=self.lam, loss=self.loss, penalty=self.penalty, bias=self.bias,
                     free=self.free)
 
-    def with_lam(self, lam) -> "LimitProblem":
+    def with_lam(self, lam: float) -> "LimitProblem":
         """A shallow copy with another λ (data arrays are shared, not copied)."""
         new = object.__new__(LimitProblem)
         new.__dict__.update(self.__dict__)
         new.lam = check_lam(lam, self.loss)
         return new
 
-    def check_directions(self, directions) -> np.ndarray:
+    def check_directions(self, directions: np.ndarray) -> np.ndarray:
         """Validate and normalize a direction set for this problem.
 
         Rows are scaled to ‖θ‖ = 1 (``bias="regularized"``) or ‖w‖ = 1 (``bias="free"``),

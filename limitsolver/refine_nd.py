@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import Callable
 
 import numpy as np
 
 from .exceptions import ConvergenceWarning
 from .penalties import get_penalty
 from .status import regrade
+from .problem import LimitProblem
+from .solution import LimitSolution
 
 __all__ = ["refine_any_d", "newton_solution", "limit_status"]
 
@@ -48,14 +51,15 @@ NEWTON_ITER = 12
 NEWTON_MAX_WORK = 2e10
 
 
-def newton_work(problem, k: int) -> float:
+def newton_work(problem: LimitProblem, k: int) -> float:
     """n·T·N², the cost of one joint Newton iteration on ``k`` atoms (see
     :func:`~limitsolver.newton_nd.newton_model`)."""
     N = k * (problem.d + problem.T) + problem.F.shape[1] * problem.T
     return float(problem.n) * problem.T * float(N) ** 2
 
 
-def newton_solution(problem, sol, *, max_iter=NEWTON_ITER, deadline=None):
+def newton_solution(problem: LimitProblem, sol: LimitSolution, *, max_iter: int = NEWTON_ITER,
+                    deadline: "float | None" = None) -> LimitSolution:
     """``sol`` moved by :func:`~limitsolver.newton_nd.joint_newton_nd` and certified on its
     new atoms, or ``sol`` itself when the moved point is not better, or when one iteration
     would cost more than ``NEWTON_MAX_WORK`` (:func:`newton_work`; the exchange steps then
@@ -126,7 +130,7 @@ def _price_estimate(problem, sol, *, effort=1, random_state=0):
     return results["first"], Zr
 
 
-def limit_status(sol, tol) -> tuple:
+def limit_status(sol: LimitSolution, tol: float) -> tuple:
     """(certified, relative limit gap) of a solution carrying a limit certificate."""
     from .certificate import ROUNDING, reference_value
     floor = max(ROUNDING * reference_value(sol.problem), 1e-300)
@@ -134,14 +138,18 @@ def limit_status(sol, tol) -> tuple:
     return bool(sol.limit_certified), float(rel)
 
 
-def refine_any_d(problem, sol, *, tol, deadline, inner_solve, verbose=False, max_iter=60,
-                 max_new=16, exchange_margin=EXCHANGE_MARGIN, random_state=0):
+def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
+                 deadline: "float | None",
+                 inner_solve: Callable[[np.ndarray, LimitSolution], LimitSolution],
+                 verbose: bool = False, max_iter: int = 60, max_new: int = 16,
+                 exchange_margin: float = EXCHANGE_MARGIN,
+                 random_state: int = 0) -> LimitSolution:
     """Exchange + joint Newton refinement of ``sol`` (any d; see the module docstring).
 
     Parameters
     ----------
     problem : LimitProblem
-        Squared or logistic loss; group or l1 penalty.
+        A smooth loss (squared, logistic, multinomial); group or l1 penalty.
     sol : LimitSolution
         Start (its active atoms form the first atom set).
     tol : float
@@ -253,7 +261,7 @@ def _finish(problem, best, best_lb, best_exact, best_how, history, converged, to
     return best
 
 
-def warn_limit_gap(sol, tol, *, stacklevel=3) -> bool:
+def warn_limit_gap(sol: LimitSolution, tol: float, *, stacklevel: int = 3) -> bool:
     """Issue one :class:`~limitsolver.exceptions.LimitGapWarning` when the solution's
     relative limit gap exceeds ``tol`` or is only an estimate; returns whether it warned."""
     from .exceptions import LimitGapWarning

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .solution import LimitSolution
+
 __all__ = ["BASES", "certified_gap", "regrade", "relative_limit_gap", "set_status"]
 
 BASES = ("grid", "limit")
 
 
-def relative_limit_gap(solution) -> float:
+def relative_limit_gap(solution: LimitSolution) -> float:
     """(objective − lower_bound) / max(|objective|, ROUNDING · J_ref); +inf without a bound."""
     from .certificate import ROUNDING, reference_value
     if solution.lower_bound is None or not np.isfinite(solution.lower_bound):
@@ -34,7 +36,7 @@ def relative_limit_gap(solution) -> float:
     return float(solution.objective - solution.lower_bound) / scale
 
 
-def certified_gap(solution, basis: str) -> float:
+def certified_gap(solution: LimitSolution, basis: str) -> float:
     """The certified relative gap that ``basis`` speaks of (+inf when there is none)."""
     from .api import _score
     if basis not in BASES:
@@ -47,7 +49,7 @@ def certified_gap(solution, basis: str) -> float:
     return max(relative_limit_gap(solution), 0.0)
 
 
-def set_status(solution, tol: float, basis: str) -> str:
+def set_status(solution: LimitSolution, tol: float, basis: str) -> str:
     """Set ``solution.status`` from its own certificate (module docstring); returns it."""
     gap = certified_gap(solution, basis)
     solution.status = "optimal" if gap <= tol else "inaccurate"
@@ -56,7 +58,7 @@ def set_status(solution, tol: float, basis: str) -> str:
     return solution.status
 
 
-def regrade(new, old) -> str:
+def regrade(new: LimitSolution, old: LimitSolution) -> str:
     """Status of ``new``, a point derived from ``old`` (moved atoms, re-fitted weights) with a
     certificate of its own: decided from that certificate on the grid basis (its atom set),
     at the tolerance ``old`` was judged by — never copied from ``old``."""

@@ -9,7 +9,8 @@ from scipy.optimize import minimize_scalar
 
 import limitsolver as ls
 from limitsolver.certificate import primal_value
-from limitsolver.newton import _loss_parts, _model, _Param, joint_newton
+from limitsolver.losses import get_loss
+from limitsolver.newton import _model, _Param, joint_newton
 from limitsolver.problem import LimitProblem
 from limitsolver.refine import refine
 
@@ -39,7 +40,7 @@ def test_model_matches_finite_differences(loss, penalty, bias, free):
     act = p.Xt @ par.theta(t, s).T > 0
     jf = np.array([0, 2])                     # neuron 1 held fixed
     signs = np.sign(V)
-    g, H = _model(p, par, t, s, V, C, act, jf, signs)
+    g, H = _model(p, par, t, s, V, C, act, jf)
 
     def J(x):
         tt = t.copy()
@@ -48,7 +49,7 @@ def test_model_matches_finite_differences(loss, penalty, bias, free):
         CC = x[len(jf) + k * T:].reshape(-1, T)
         P = ((p.Xt @ par.theta(tt, s).T) * act) @ VV + p.F @ CC
         om = np.sum(np.linalg.norm(VV, axis=1)) if penalty == "group" else np.sum(signs * VV)
-        return _loss_parts(loss, P, p.Y, n)[0] + p.lam * om
+        return get_loss(loss).value(P, p.Y) + p.lam * om
 
     x0 = np.concatenate([t[jf], V.ravel(), C.ravel()])
     N, I = len(x0), np.eye(len(x0))

@@ -6,9 +6,14 @@ a second λ on the same data and grid reuses the compiled problem.
     minimize_{V, C}  L(Φ V + F C) + λ Ω(V)          (squared / logistic / multinomial)
     minimize_{V, C}  Ω(V)  s.t.  Φ V + F C = Y      (interpolation)
 
-Ω is ``cp.mixed_norm(V, 2, 1)`` (group) or ``sum(abs(V))`` (l1); the logistic loss goes
-through the exponential cone (``cp.logistic``), the multinomial loss too
-(``cp.log_sum_exp`` of each row minus the score of its class).
+Ω is ``cp.sum(cp.norm(V, 2, axis=1))`` (group; ``cp.norm1`` for one task) or
+``cp.sum(cp.abs(V))`` (l1); the logistic loss goes through the exponential cone
+(``cp.logistic``), the multinomial loss too (``cp.log_sum_exp`` of each row minus the score
+of its class).
+
+The backends' own "Solution may be inaccurate" warning is silenced (the certificate judges
+every point); other warnings pass. An option the backend does not know becomes a
+ValueError naming it; any other error inside the backend is not relabelled.
 """
 from __future__ import annotations
 
@@ -20,9 +25,11 @@ from collections import OrderedDict
 import numpy as np
 
 from ..features import relu_features
+from ..problem import LimitProblem
 from .base import SolverFailed, SolverResult
 
-__all__ = ["ConicModel", "solve_conic", "installed_conic_solvers", "PREFERENCE"]
+__all__ = ["ConicModel", "solve_conic", "installed_conic_solvers", "PREFERENCE",
+           "unknown_option"]
 
 #: Order in which ``solver="auto"`` tries the conic backends.
 PREFERENCE = ("CLARABEL", "ECOS", "SCS")
@@ -76,6 +83,23 @@ def _tolerance_options(name: str, tol: float) -> dict:
     return {}
 
 
+#: Start of cvxpy's warning for a backend status "optimal_inaccurate" (the certificate of
+#: the returned point says how inaccurate it is).
+INACCURATE_WARNING = "Solution may be inaccurate"
+
+
+def unknown_option(exc: TypeError, options: dict) -> "str | None":
+    """The option named by a backend's TypeError for an unknown setting (Clarabel:
+    "unrecognized solver setting 'x'", ECOS/SCS: "'x' is an invalid keyword argument"), or
+    None when the error names none of ``options``."""
+    msg = str(exc)
+    for name in options:
+        if f"'{name}'" in msg and any(w in msg for w in ("unrecognized", "invalid keyword",
+                                                         "unexpected keyword")):
+            return name
+    return None
+
+
 class ConicModel:
     """A compiled cvxpy model of one grid problem, with λ as a Parameter.
 
@@ -85,7 +109,7 @@ class ConicModel:
     directions : ndarray (M, d+1), already normalized by ``problem.check_directions``.
     """
 
-    def __init__(self, problem, directions):
+    def __init__(self, problem: LimitProblem, directions: np.ndarray) -> None:
         cp = _cvxpy()
         self.loss = problem.loss
         Phi = relu_features(problem.Xt, directions)
@@ -115,7 +139,8 @@ class ConicModel:
             obj = omega
         self.problem = cp.Problem(cp.Minimize(obj), self.constraints)
 
-    def solve(self, lam, solver: str, tol: float, verbose=False, **options) -> SolverResult:
+    def solve(self, lam: float, solver: str, tol: float, verbose: bool = False,
+              **options) -> SolverResult:
         """Solve with the named cvxpy solver; returns a :class:`SolverResult`."""
         cp = _cvxpy()
         self.lam.value = float(lam)
@@ -124,12 +149,16 @@ class ConicModel:
         t0 = time.perf_counter()
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                warnings.filterwarnings("ignore", message=INACCURATE_WARNING,
+                                        category=UserWarning)
                 self.problem.solve(solver=solver, verbose=verbose, **opts)
         except cp.error.SolverError as exc:
             raise SolverFailed(f"{solver} failed: {exc}") from None
-        except TypeError as exc:  # an option the backend does not know
-            raise ValueError(f"option not accepted by {solver}: {exc}") from None
+        except TypeError as exc:
+            bad = unknown_option(exc, opts)
+            if bad is None:
+                raise
+            raise ValueError(f"option {bad!r} not accepted by {solver}: {exc}") from None
         elapsed = time.perf_counter() - t0
         status = _STATUS.get(self.problem.status, "failed")
         if status == "infeasible":
@@ -164,7 +193,7 @@ def _key(problem, directions) -> str:
     return h.hexdigest()
 
 
-def get_model(problem, directions) -> ConicModel:
+def get_model(problem: LimitProblem, directions: np.ndarray) -> ConicModel:
     """The cached :class:`ConicModel` for this data and grid (built on first use)."""
     key = _key(problem, directions)
     model = _CACHE.get(key)
@@ -183,8 +212,9 @@ def get_model(problem, directions) -> ConicModel:
 TIME_LIMIT_OPTION = {"CLARABEL": "time_limit", "SCS": "time_limit_secs"}
 
 
-def solve_conic(problem, directions, *, solver="CLARABEL", tol=1e-8, verbose=False,
-                warm_start=None, deadline=None, **options) -> SolverResult:
+def solve_conic(problem: LimitProblem, directions: np.ndarray, *, solver: str = "CLARABEL",
+                tol: float = 1e-8, verbose: bool = False, warm_start=None,
+                deadline: "float | None" = None, **options) -> SolverResult:
     """Solve the grid problem with a cvxpy backend (``warm_start`` is ignored).
 
     ``deadline`` (``time.monotonic()`` value): past it no backend is started
