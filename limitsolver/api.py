@@ -18,7 +18,6 @@ from .grids import check_random_state, coarse_grid, default_grid
 from .gridsolve import DEFAULT_TOL, solve_problem, zero_solution
 from .kernel import KernelSolution, solve_kernel_problem
 from .problem import LimitProblem
-from .scores import score
 from .solution import LimitSolution
 
 __all__ = ["solve", "solve_problem", "zero_solution", "any_d_budget", "AUTO_REFINE_MAX_N",
@@ -186,18 +185,16 @@ def _start_grid(problem: LimitProblem, n_directions: int | None, refine: bool,
 def _auto_refine(problem: LimitProblem) -> bool:
     """The rule of ``solve(refine=None)`` (no grid given): refine d = 1 up to
     ``AUTO_REFINE_MAX_N[1]`` samples and d = 2 up to ``AUTO_REFINE_MAX_N[2]`` (not for
-    interpolation); for d ≥ 3 with a squared or logistic loss, refine when n·T is at most
+    interpolation); for d ≥ 3 with a smooth loss (squared, logistic, multinomial: the joint
+    Newton step of :mod:`limitsolver.newton_nd` applies), refine when n·T is at most
     ``AUTO_REFINE_MAX_NT`` (within ``AUTO_REFINE_TIME`` seconds in all)."""
     if problem.d <= 2:
         return (problem.n <= AUTO_REFINE_MAX_N.get(problem.d, 0)
                 and (problem.d == 1 or problem.loss != "interpolate"))
-    return (problem.loss in ("squared", "logistic")
-            and problem.n * problem.T <= AUTO_REFINE_MAX_NT)
+    from .newton_nd import supports_joint_newton_nd
+    return supports_joint_newton_nd(problem) and problem.n * problem.T <= AUTO_REFINE_MAX_NT
 
 
-#: The grid score's former private name here (exchange.py and status.py import it); it is
-#: :func:`limitsolver.scores.score`.
-_score = score
 
 #: The limit gap a ``solve`` aims at (when refining) or warns about is ``max(tol, this)``:
 #: relative gaps below it are rounding.

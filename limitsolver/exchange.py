@@ -58,7 +58,8 @@ def _inner_solve(problem, directions, solver, tol, warm_start, deadline):
     interpolation that does not fit the data — does the full fallback chain of
     ``solve_problem`` run, asked for a relative gap of ``max(tol, FALLBACK_TOL)`` (SCS
     asked for 1e-11 runs to its iteration limit: minutes)."""
-    from .api import _score, solve_problem
+    from .gridsolve import solve_problem
+    from .scores import score
     from .solvers import solver_chain
     chain = solver_chain(solver, problem)
     tries = [chain[0], solver] if solver == "auto" and len(chain) > 1 else [solver]
@@ -72,7 +73,7 @@ def _inner_solve(problem, directions, solver, tol, warm_start, deadline):
                                     warm_start=warm_start, deadline=deadline)
             except SolverFailed:
                 continue
-        if np.isfinite(_score(problem, sol.certificate)) or name == tries[-1]:
+        if np.isfinite(score(problem, sol.certificate)) or name == tries[-1]:
             return sol
     return None
 
@@ -113,8 +114,8 @@ class _Run:
 
     def usable(self, sol) -> bool:
         """A point that may be returned: for interpolation, one that fits the data."""
-        from .api import _score
-        return bool(np.isfinite(_score(self.problem, sol.certificate)))
+        from .scores import score
+        return bool(np.isfinite(score(self.problem, sol.certificate)))
 
     def rel(self) -> float:
         """Relative gaps as in the certificate: against max(|J|, ROUNDING · J_ref)."""

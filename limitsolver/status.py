@@ -12,7 +12,7 @@ claims to solve meets ``tol``; otherwise ``"inaccurate"``. Which problem it clai
   optimal). The inner grid solves' verdicts play no part.
 
 For ``loss="interpolate"`` a point whose interpolation residual exceeds
-``api.INTERPOLATION_TOL`` · max(1, max|Y|) is never optimal, on either basis.
+``scores.INTERPOLATION_TOL`` · max(1, max|Y|) is never optimal, on either basis.
 The basis is recorded in ``solution.info["status_basis"]`` and the tolerance in
 ``solution.info["status_tol"]``.
 """
@@ -38,10 +38,10 @@ def relative_limit_gap(solution: LimitSolution) -> float:
 
 def certified_gap(solution: LimitSolution, basis: str) -> float:
     """The certified relative gap that ``basis`` speaks of (+inf when there is none)."""
-    from .api import _score
+    from .scores import score
     if basis not in BASES:
         raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
-    grid = _score(solution.problem, solution.certificate)
+    grid = score(solution.problem, solution.certificate)
     if basis == "grid" or not np.isfinite(grid):
         return grid
     if not solution.limit_certified:

@@ -4,7 +4,7 @@ First-order backends (SCS) and interior-point backends leave tiny nonzero weight
 grid direction. Polishing keeps the rows with ‖V_j‖ > ``rel_threshold`` · max_j ‖V_j‖ and
 re-solves the restricted problem with an accurate small solver (the native solver where it
 applies, else Clarabel), so the result is exactly sparse. The caller keeps the polished
-point only if its certificate on the *full* grid is as good (see ``api.solve``).
+point only if its certificate on the *full* grid is as good (see :func:`limitsolver.gridsolve.solve_problem`).
 """
 from __future__ import annotations
 
