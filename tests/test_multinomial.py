@@ -234,8 +234,10 @@ def test_solve_is_certified_and_below_a_dense_grid(d, penalty):
     assert sol.objective <= J_dense + 1e-9 * J_dense
 
 
-def test_d3_bounded_lower_bound_and_refinement_not_worse_than_start():
+def test_d3_bounded_lower_bound_and_refinement_not_worse_than_start(monkeypatch):
+    from limitsolver import faces3d
     from limitsolver.api import solve_problem
+    monkeypatch.setattr(faces3d, "EXACT_MAX_N_3D", 0)     # the bounded oracle, not the exact one
     from limitsolver.refine import refine
     rng = np.random.default_rng(9)
     n, K = 16, 3

@@ -435,3 +435,33 @@ def test_available_solvers_can_solve_what_they_claim():
             else:
                 with pytest.raises(ValueError, match="cannot solve|does not support"):
                     ls.solve(X, target, n_directions=64, **kw)
+
+
+def test_unreliable_backend_is_not_claimed_and_auto_skips_it():
+    """ECOS fails numerically on this small softmax problem with the l1 penalty (its
+    exponential cones; Clarabel solves it): it is not claimed for that pair, asking for it
+    says which solvers can, and ``solver="auto"`` returns a certified point. If a future
+    ECOS solves it, the first check fails and the exclusion can go."""
+    import warnings
+
+    from limitsolver.grids import default_grid
+    from limitsolver.problem import LimitProblem
+    from limitsolver.solvers import UNRELIABLE, SolverFailed, solver_capabilities
+    from limitsolver.solvers.conic import ConicModel, installed_conic_solvers
+    X = np.linspace(-1, 1, 6)
+    y = np.arange(6) % 3
+    kw = dict(loss="multinomial", penalty="l1", refine=False, certify_limit=False, lam=0.05,
+              n_directions=64)
+    if "ECOS" in installed_conic_solvers():
+        assert ("ECOS", "multinomial", "l1") in UNRELIABLE
+        p = LimitProblem(X, y, lam=0.05, loss="multinomial", penalty="l1")
+        dirs = p.check_directions(default_grid(p.X, "regularized", 64))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(SolverFailed):
+                ConicModel(p, dirs).solve(0.05, "ECOS", 1e-8)
+        assert ("multinomial", "l1") not in solver_capabilities().get("ecos", [])
+        with pytest.raises(ValueError, match="cannot solve"):
+            ls.solve(X, y, solver="ecos", **kw)
+    sol = ls.solve(X, y, **kw)
+    assert sol.status == "optimal" and sol.certificate.rel_gap <= 1e-8
