@@ -159,7 +159,8 @@ class LimitRegressor(RegressorMixin, _LimitBase):
     """
 
     def __init__(self, lam: float = 1e-3, *, loss: str = "squared", penalty: str = "group",
-                 bias: str = "regularized", free: str = "none", grid: np.typing.ArrayLike | None = None,
+                 bias: str = "regularized", free: str = "none",
+                 grid: np.typing.ArrayLike | None = None,
                  n_directions: int | None = None, solver: str = "auto", tol: float = 1e-8,
                  polish: bool = True, random_state: Any = 0, warm_start: bool = False,
                  solver_options: dict | None = None) -> None:

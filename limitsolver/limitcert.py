@@ -54,7 +54,8 @@ def shortcut_sup_bound(problem: LimitProblem, Zc: np.ndarray, Zp: np.ndarray, Sp
 
 
 def limit_certificate(problem: LimitProblem, directions: np.ndarray, V: np.ndarray,
-                      C: np.ndarray, *, Z: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...] | None = None,
+                      C: np.ndarray, *,
+                      Z: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...] | None = None,
                       exact: "bool | None" = None, **oracle_options: Any) -> tuple:
     """The certificate of (V, C) on ``directions`` against the infinite-width optimum.
 
@@ -112,7 +113,9 @@ def limit_certificate(problem: LimitProblem, directions: np.ndarray, V: np.ndarr
     return cert, sup
 
 
-def attach_limit_certificate(solution: LimitSolution, *, Z: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...] | None = None,
+def attach_limit_certificate(solution: LimitSolution, *,
+                             Z: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...]
+                             | None = None,
                              exact: "bool | None" = None,
                              target_rel_gap: "float | None" = None,
                              **oracle_options: Any) -> "SupResult":

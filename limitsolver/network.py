@@ -116,9 +116,11 @@ class Network:
         Training details (method, iterations, message).
     """
 
-    def __init__(self, W: np.typing.ArrayLike, b: np.typing.ArrayLike, V: np.typing.ArrayLike, *, bias: str = "regularized",
-                 free: str = "none", intercept: np.typing.ArrayLike | None = None,
-                 affine: np.typing.ArrayLike | None = None, tasks: np.typing.ArrayLike | None = None) -> None:
+    def __init__(self, W: np.typing.ArrayLike, b: np.typing.ArrayLike, V: np.typing.ArrayLike, *,
+                 bias: str = "regularized", free: str = "none",
+                 intercept: np.typing.ArrayLike | None = None,
+                 affine: np.typing.ArrayLike | None = None,
+                 tasks: np.typing.ArrayLike | None = None) -> None:
         self.bias = check_option("bias", bias, BIASES)
         self.free = check_option("free", free, FREES)
         W = np.array(W, dtype=float, ndmin=2)
@@ -221,7 +223,8 @@ class Network:
             sq += float(np.sum(self.b ** 2))
         return 0.5 * float(lam) * sq
 
-    def objective(self, X: np.typing.ArrayLike, Y: np.typing.ArrayLike, lam: float, loss: str = "squared") -> float:
+    def objective(self, X: np.typing.ArrayLike, Y: np.typing.ArrayLike, lam: float,
+                  loss: str = "squared") -> float:
         """Training objective L(f(X)) + penalty(λ) with L from :mod:`limitsolver.losses`;
         Y (n, T), for ``loss="multinomial"`` one-hot rows or output indices (n,)."""
         L = _training_loss(loss)
@@ -373,8 +376,9 @@ class Network:
         return float(lam) * get_penalty(self.penalty_kind).value(weights)
 
     @classmethod
-    def from_measure(cls, directions: np.typing.ArrayLike, weights: np.typing.ArrayLike, *, bias: str = "regularized",
-                     free: str = "none", intercept: np.typing.ArrayLike | None = None,
+    def from_measure(cls, directions: np.typing.ArrayLike, weights: np.typing.ArrayLike, *,
+                     bias: str = "regularized", free: str = "none",
+                     intercept: np.typing.ArrayLike | None = None,
                      affine: np.typing.ArrayLike | None = None,
                      penalty: str = "group") -> "Network":
         """A balanced network with the function of μ = Σ_j V_j δ_{θ_j} (+ free part); see

@@ -49,8 +49,9 @@ def measure_of_network(net: Any) -> tuple[np.ndarray, np.ndarray]:
     return theta, net.V[keep] * a[keep, None]
 
 
-def neurons_of_measure(directions: np.typing.ArrayLike, weights: np.typing.ArrayLike, *, bias: str,
-                       penalty: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def neurons_of_measure(directions: np.typing.ArrayLike, weights: np.typing.ArrayLike, *,
+                       bias: str, penalty: str
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Balanced neurons (W (m, d), b (m,), V (m, T), tasks (m,) or None) of a measure.
 
     Each direction is first normalized (‖θ‖ = 1, or ‖w‖ = 1 for ``bias="free"``); an atom
