@@ -272,7 +272,8 @@ def _check(loss, penalty) -> None:
     _CHECKED.add((loss, penalty))
 
 
-def solve_restricted(A: np.ndarray, Y: np.ndarray, lam: float, loss: type, penalty: type, *,
+def solve_restricted(A: np.ndarray, Y: np.ndarray, lam: float, loss: str | type,
+                     penalty: str | type, *,
                      F: np.ndarray | None = None, V0: np.ndarray | None = None,
                      C0: np.ndarray | None = None, tol: float = 1e-10,
                      max_epochs: int = 50000, deadline: float | None = None,
