@@ -30,11 +30,13 @@ The values returned are true ‖c(θ)‖ at the returned directions, so the best
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .features import correlation_norm_gradient, features_rmatvec
 from .penalties import get_penalty
+from .problem import LimitProblem
 
 __all__ = ["PriceResult", "price", "data_directions", "split_starts"]
 
@@ -79,7 +81,7 @@ def _values(Xt, Z, thetas, dual):
     return dual(features_rmatvec(Xt, thetas, Z) / Xt.shape[0])
 
 
-def data_directions(problem, n_dirs, rng):
+def data_directions(problem: LimitProblem, n_dirs: int, rng: np.random.Generator) -> np.ndarray:
     """Directions defined by the data: hyperplanes {θ·x̃ = 0} through d data points
     (random d-tuples), with the normal's sign chosen at random; (n_dirs, d+1), on Θ.
 
@@ -102,7 +104,8 @@ def data_directions(problem, n_dirs, rng):
     return _project(theta, problem.bias, problem.radius)
 
 
-def split_starts(problem, atoms, rng, radii=(3e-3, 1e-2, 3e-2), per=4):
+def split_starts(problem: LimitProblem, atoms: np.typing.ArrayLike, rng: np.random.Generator,
+                 radii: tuple[float, ...] = (3e-3, 1e-2, 3e-2), per: int = 4) -> np.ndarray:
     """Directions at angles ``radii`` around each atom (``per`` random ones per radius), on
     Θ: where an atom should split in two, the new maximum of ‖c‖ sits next to it, in a
     basin that a sample over all of Θ rarely hits. (k·len(radii)·per, d+1)."""
@@ -278,8 +281,10 @@ def _distinct_top(cand, vals, k, atol):
     return cand[kept], vals[kept]
 
 
-def price(problem, Z, *, starts=None, n_samples=2048, n_data=512, n_starts=32, top_k=16,
-          max_iter=40, n_face=None, penalty=None, random_state=0, atol=1e-7) -> PriceResult:
+def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = None,
+          n_samples: int = 2048, n_data: int = 512, n_starts: int = 32, top_k: int = 16,
+          max_iter: int = 40, n_face: int | None = None, penalty: str | None = None,
+          random_state: Any = 0, atol: float = 1e-7) -> PriceResult:
     """Directions with large ‖c(θ)‖ over all of Θ, by multi-start cell ascent.
 
     Parameters

@@ -6,12 +6,17 @@ s of w (free bias); see :class:`limitsolver.newton._Param`.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from .problem import LimitProblem
 
 __all__ = ["fold_antipodal", "merge_same_cell_1d", "merge_equal_1d"]
 
 
-def fold_antipodal(problem, D, V, C, *, tol=1e-12):
+def fold_antipodal(problem: LimitProblem, D: np.ndarray, V: np.ndarray, C: np.ndarray, *,
+                   tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """With a free affine part, a neuron at −θ is the neuron at θ minus an affine function:
     relu(−θ·x̃) = relu(θ·x̃) − (w·x + b) for θ = (w, b). A pair of atoms at θ and −θ (within
     ``tol``) becomes one atom at θ with weight V_θ + V_−θ, the free part absorbing
@@ -39,7 +44,8 @@ def fold_antipodal(problem, D, V, C, *, tol=1e-12):
 
 
 
-def merge_same_cell_1d(par, Xt, t, s, V, on):
+def merge_same_cell_1d(par: Any, Xt: np.ndarray, t: np.ndarray, s: np.ndarray, V: np.ndarray,
+                       on: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Neurons strictly inside one cell (same activation pattern, on no breakpoint) become
     one: on a cell c(θ) = Aθ is linear, and ‖Aθ‖ has one local maximum on an arc shorter
     than π, so the optimum holds at most one of them. The merged neuron sits at the
@@ -73,7 +79,8 @@ def merge_same_cell_1d(par, Xt, t, s, V, on):
     return t[keep], s[keep], V[keep], True
 
 
-def merge_equal_1d(t, s, V, tol=1e-12):
+def merge_equal_1d(t: np.ndarray, s: np.ndarray, V: np.ndarray,
+                   tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Neurons with the same parameter (and sign) become one, weights summed (this never
     raises J: Ω(V₁ + V₂) ≤ Ω(V₁) + Ω(V₂)). Returns (t, s, V, whether any merged)."""
     if len(t) <= 1:

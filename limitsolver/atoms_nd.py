@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .problem import LimitProblem
+
+
 __all__ = ["ON_FACE", "merge_equal", "merge_same_cell", "face_basis", "land", "nonzero_blocks"]
 
 
-def merge_equal(problem, D, V, merge_tol):
+def merge_equal(problem: LimitProblem, D: np.ndarray, V: np.ndarray,
+                merge_tol: float) -> tuple[np.ndarray, np.ndarray, bool]:
     """Atoms closer than ``merge_tol`` (max-norm) become one: weights summed, position the
     first one's (never raises J when the directions are equal)."""
     k = D.shape[0]
@@ -36,7 +40,8 @@ def merge_equal(problem, D, V, merge_tol):
 ON_FACE = 1e-10
 
 
-def merge_same_cell(problem, D, V):
+def merge_same_cell(problem: LimitProblem, D: np.ndarray,
+                    V: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """Atoms strictly inside one cell (the same activation pattern, on no hyperplane) become
     one. On the cell their contribution to P is X̃_A Mᵀ with M = Σ_j V_j θ_jᵀ (T × (d+1));
     the merged atom is the best rank-one part σ u vᵀ of M: θ = v (normalized on Θ), V = σ u
@@ -75,7 +80,8 @@ def merge_same_cell(problem, D, V):
     return D[keep], V[keep], True
 
 
-def face_basis(problem, D, Gb, tight, nv, pT):
+def face_basis(problem: LimitProblem, D: np.ndarray, Gb: np.ndarray, tight: np.ndarray, nv: int,
+               pT: int) -> np.ndarray:
     """The variables of the step that keeps every atom on the hyperplanes of its tight
     samples: t_j = N_j τ_j with N_j a basis of {t : (G_jᵀ x̃_i)·t = 0, i tight}. Returns the
     (N, N_r) matrix mapping reduced to full variables (identity on weights, free part)."""
@@ -99,7 +105,8 @@ def face_basis(problem, D, Gb, tight, nv, pT):
     return P
 
 
-def land(problem, D, Gb, dt, tight):
+def land(problem: LimitProblem, D: np.ndarray, Gb: np.ndarray, dt: np.ndarray,
+         tight: np.ndarray) -> np.ndarray:
     """Each atom's chart step shortened to stop on the first hyperplane it would cross (so
     that an atom whose optimum is on a face lands on it)."""
     delta = np.einsum("kad,kd->ka", Gb, dt)                      # homogeneous moves
@@ -111,7 +118,8 @@ def land(problem, D, Gb, dt, tight):
     return dt * amin[:, None]
 
 
-def nonzero_blocks(problem, Xt, theta, V, C, group, mask):
+def nonzero_blocks(problem: LimitProblem, Xt: np.ndarray, theta: np.ndarray, V: np.ndarray,
+                   C: np.ndarray, group: bool, mask: np.ndarray) -> np.ndarray:
     """Which weights survive a block-coordinate check: V_j (group; entries V_jt for l1) is
     kept unless, with the others fixed, its minimizer is zero — ‖c_j‖ ≤ λ for the
     correlation c_j = (1/n) Φ_jᵀ Z of the generalized residual Z (``loss.residual``)

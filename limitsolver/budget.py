@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_MAX_TIME", "make_deadline", "expired", "remaining", "blas_th
 DEFAULT_MAX_TIME = 600.0
 
 
-def make_deadline(max_time=None, deadline=None) -> float:
+def make_deadline(max_time: float | None = None, deadline: float | None = None) -> float:
     """The earlier of ``deadline`` and now + ``max_time`` (``DEFAULT_MAX_TIME`` when both
     are None); ValueError for a ``max_time`` that is not a positive number."""
     if max_time is None:
@@ -41,12 +41,12 @@ def make_deadline(max_time=None, deadline=None) -> float:
     return mine if deadline is None else min(mine, float(deadline))
 
 
-def expired(deadline) -> bool:
+def expired(deadline: float | None) -> bool:
     """Whether the deadline (None: no deadline) has passed."""
     return deadline is not None and time.monotonic() >= deadline
 
 
-def remaining(deadline) -> float:
+def remaining(deadline: float | None) -> float:
     """Seconds left before the deadline (+inf without one; 0 once passed)."""
     if deadline is None:
         return np.inf

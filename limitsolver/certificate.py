@@ -100,7 +100,8 @@ def grid_sup(problem: LimitProblem, directions: np.ndarray, Z: np.ndarray) -> fl
 LOGISTIC_LOSS_FLOOR = 1e-25
 
 
-def fit_free_part(problem, FV, C0=None, *, max_iter: int = 200) -> np.ndarray:
+def fit_free_part(problem: LimitProblem, FV: np.ndarray, C0: np.ndarray | None = None, *,
+                  max_iter: int = 200) -> np.ndarray:
     """Optimal free-part coefficients C (p × T) for fixed network output FV (n × T).
 
     C = argmin_C L(FV + F C): least squares for the squared loss and interpolation (F C =
@@ -155,7 +156,8 @@ def project_free(problem: LimitProblem, Z: np.ndarray) -> np.ndarray:
     return Z
 
 
-def support_dual(problem, directions, V, Z0) -> np.ndarray:
+def support_dual(problem: LimitProblem, directions: np.ndarray, V: np.ndarray,
+                 Z0: np.ndarray) -> np.ndarray:
     """Correct a dual candidate so that it satisfies the support conditions exactly.
 
     At an optimum, every active direction θ_j carries c(θ_j) = λ ∇Ω(V_j) on the entries of
@@ -222,7 +224,8 @@ def reference_value(problem: LimitProblem) -> float:
 
 
 def certify(problem: LimitProblem, directions: np.ndarray, V: np.ndarray, C: np.ndarray, *,
-            Z=None, sup_norm: "Callable[[np.ndarray], float] | None" = None,
+            Z: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...] | None = None,
+            sup_norm: "Callable[[np.ndarray], float] | None" = None,
             pred: "np.ndarray | None" = None) -> Certificate:
     """Certificate of weights V (M × T), free part C (p × T) on ``directions`` (M × (d+1)).
 

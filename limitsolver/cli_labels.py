@@ -60,7 +60,8 @@ def _read_csv_labels(path: str, features, target: str):
     return X, _as_labels(labels), features
 
 
-def read_labelled(path, *, features=None, targets=None):
+def read_labelled(path: str | os.PathLike, *, features: list | None = None,
+                  targets: list | None = None) -> tuple[np.ndarray, np.ndarray, list, list]:
     """Inputs and class labels for ``--loss multinomial``.
 
     Returns
@@ -83,7 +84,7 @@ def read_labelled(path, *, features=None, targets=None):
     return X, Y[:, 0].astype(int), fnames, tnames
 
 
-def class_indices(labels) -> tuple[np.ndarray, np.ndarray]:
+def class_indices(labels: np.typing.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(classes (K,), index (n,)): the sorted classes and each label's output."""
     classes, idx = np.unique(np.asarray(labels), return_inverse=True)
     if classes.size < 2:
@@ -92,7 +93,7 @@ def class_indices(labels) -> tuple[np.ndarray, np.ndarray]:
     return classes, idx.reshape(-1)
 
 
-def class_table(classes, idx, scores) -> str:
+def class_table(classes: np.ndarray, idx: np.ndarray, scores: np.ndarray) -> str:
     """Per-class lines: output index, samples, predicted as, recall; then the accuracy.
 
     Parameters
@@ -112,7 +113,8 @@ def class_table(classes, idx, scores) -> str:
     return "\n".join(lines)
 
 
-def class_outputs(labels, test_labels):
+def class_outputs(labels: np.typing.ArrayLike,
+                  test_labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
     """Training and test labels as the outputs 0..K−1 of the training classes (printed)."""
     classes, idx = class_indices(labels)
     print("classes: " + ", ".join(f"{k} = {c}" for k, c in enumerate(classes)))

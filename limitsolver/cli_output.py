@@ -1,10 +1,13 @@
 """Files the command line writes: the fit's plot and the path's CSV table."""
 from __future__ import annotations
 
+from .path import LimitPath
+from .solution import LimitSolution
+
 __all__ = ["plot_solution", "write_path_csv"]
 
 
-def plot_solution(sol, path: str, names=None) -> None:
+def plot_solution(sol: LimitSolution, path: str, names: list | None = None) -> None:
     """1-D inputs: the fitted curves (plot_fit_1d); otherwise predicted vs. target per task.
     The legend uses ``names`` (the target columns) when given."""
     import matplotlib
@@ -32,7 +35,7 @@ def plot_solution(sol, path: str, names=None) -> None:
     plt.close(fig)
 
 
-def write_path_csv(path, out: str) -> str:
+def write_path_csv(path: LimitPath, out: str) -> str:
     """The path's rows as CSV (lam, objective, gap, rel_gap, lower_bound, limit_gap,
     n_neurons, status)."""
     with open(out, "w") as fh:

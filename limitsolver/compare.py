@@ -39,7 +39,9 @@ import csv
 import io
 import math
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -54,14 +56,14 @@ _COLUMNS = ("penalty", "objective", "penalty_value", "group_norm", "neurons", "s
             "train_error", "test_error", "train_accuracy", "test_accuracy", "status", "time")
 
 
-def is_one_vs_rest(Y) -> bool:
+def is_one_vs_rest(Y: np.ndarray) -> bool:
     """Whether ±1 targets (m, T) code one class per row: T ≥ 2 and exactly one +1 per row."""
     Y = np.asarray(Y, dtype=float)
     return bool(Y.ndim == 2 and Y.shape[1] >= 2 and np.all(np.isin(Y, (-1.0, 1.0)))
                 and np.all(np.sum(Y == 1.0, axis=1) == 1))
 
 
-def multiclass_accuracy(pred, Y) -> float:
+def multiclass_accuracy(pred: np.ndarray, Y: np.ndarray) -> float:
     """Fraction of rows whose largest score is the column holding the row's +1 label.
 
     Parameters
@@ -85,7 +87,7 @@ def _is_one_hot(Y) -> bool:
                 and np.all(Y.sum(axis=1) == 1.0))
 
 
-def prediction_error(pred, Y, loss: str) -> float:
+def prediction_error(pred: np.ndarray, Y: np.ndarray, loss: str) -> float:
     """Mean squared error (squared / interpolate), the per-label misclassification rate
     over all n × T ±1 labels, sign(f) ≠ y (logistic), or the mean cross-entropy of one-hot
     Y (multinomial, the loss of :class:`~limitsolver.losses.MultinomialLoss`).
@@ -137,7 +139,7 @@ class ComparisonTable:
                       ``loss="multinomial"``, else None)
     """
 
-    def __init__(self, rows, options):
+    def __init__(self, rows: Iterable[ComparisonRow], options: dict) -> None:
         self.rows = list(rows)
         self.options = dict(options)
 
@@ -171,7 +173,7 @@ class ComparisonTable:
         """{penalty: {column: value}} (numbers only, no solution objects)."""
         return {r.penalty: r.to_dict() for r in self.rows}
 
-    def to_csv(self, path=None) -> str:
+    def to_csv(self, path: str | None = None) -> str:
         """The table as CSV text (header = column names); also written to ``path`` if given."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -242,11 +244,11 @@ def _check_penalties(penalties) -> tuple:
 
 
 def compare(X: ArrayLike, Y: ArrayLike, *, lam: float | None = None,
-            penalties=("group", "l1", "kernel"), X_test: ArrayLike | None = None,
+            penalties: Sequence[str] = ("group", "l1", "kernel"), X_test: ArrayLike | None = None,
             Y_test: ArrayLike | None = None, loss: str = "squared", bias: str = "regularized",
-            free: str = "none", kernel: str = "arccos", grid=None,
+            free: str = "none", kernel: str = "arccos", grid: ArrayLike | None = None,
             n_directions: int | None = None, solver: str = "auto", tol: float = 1e-8,
-            random_state=0, **solver_options) -> ComparisonTable:
+            random_state: Any = 0, **solver_options: Any) -> ComparisonTable:
     """Solve the same data with several penalties and tabulate the results.
 
     Parameters

@@ -19,6 +19,8 @@ grid search work); without it they keep the same methods through a small fallbac
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
 
@@ -157,10 +159,11 @@ class LimitRegressor(RegressorMixin, _LimitBase):
     """
 
     def __init__(self, lam: float = 1e-3, *, loss: str = "squared", penalty: str = "group",
-                 bias: str = "regularized", free: str = "none", grid=None,
+                 bias: str = "regularized", free: str = "none",
+                 grid: np.typing.ArrayLike | None = None,
                  n_directions: int | None = None, solver: str = "auto", tol: float = 1e-8,
-                 polish: bool = True, random_state=0, warm_start: bool = False,
-                 solver_options: dict | None = None):
+                 polish: bool = True, random_state: Any = 0, warm_start: bool = False,
+                 solver_options: dict | None = None) -> None:
         self.lam = lam
         self.loss = loss
         self.penalty = penalty
@@ -189,7 +192,7 @@ class LimitRegressor(RegressorMixin, _LimitBase):
     def _more_tags(self):  # the same tags for scikit-learn < 1.6
         return {"multioutput": True}
 
-    def fit(self, X, y) -> "LimitRegressor":
+    def fit(self, X: np.typing.ArrayLike, y: np.typing.ArrayLike) -> "LimitRegressor":
         """Solve the limit problem on (X, y); y (n,) or (n, T). Returns self."""
         X, y = _validate(self, X, y, reset=True, y_numeric=True)
         y = np.asarray(y, dtype=float)
@@ -199,7 +202,7 @@ class LimitRegressor(RegressorMixin, _LimitBase):
         self.n_outputs_ = Y.shape[1]
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: np.typing.ArrayLike) -> np.ndarray:
         """f(X): shape (m,) when fitted on 1-D y, else (m, T)."""
         F = self._decision(X)
         return F[:, 0] if self._y_ndim == 1 else F
@@ -243,9 +246,10 @@ class LimitClassifier(ClassifierMixin, _LimitBase):
 
     def __init__(self, lam: float = 1e-3, *, multi_class: str = "multinomial",
                  penalty: str = "group", bias: str = "regularized", free: str = "none",
-                 grid=None, n_directions: int | None = None, solver: str = "auto",
-                 tol: float = 1e-8, polish: bool = True, random_state=0,
-                 warm_start: bool = False, solver_options: dict | None = None):
+                 grid: np.typing.ArrayLike | None = None, n_directions: int | None = None,
+                 solver: str = "auto",
+                 tol: float = 1e-8, polish: bool = True, random_state: Any = 0,
+                 warm_start: bool = False, solver_options: dict | None = None) -> None:
         self.lam = lam
         self.multi_class = multi_class
         self.penalty = penalty
@@ -305,7 +309,7 @@ class LimitClassifier(ClassifierMixin, _LimitBase):
         self._kind = kind
         return Y
 
-    def fit(self, X, y) -> "LimitClassifier":
+    def fit(self, X: np.typing.ArrayLike, y: np.typing.ArrayLike) -> "LimitClassifier":
         """Solve the limit problem on (X, y) (softmax or logistic, see the class
         docstring). Returns self."""
         X, y = _validate(self, X, y, reset=True)
@@ -314,20 +318,20 @@ class LimitClassifier(ClassifierMixin, _LimitBase):
         self.n_tasks_ = Y.shape[1]
         return self
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X: np.typing.ArrayLike) -> np.ndarray:
         """f(X): (m,) for binary targets (positive means ``classes_[1]``), else (m, T)
         (the class scores for multiclass targets)."""
         F = self._decision(X)
         return F[:, 0] if self._kind == "binary" else F
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: np.typing.ArrayLike) -> np.ndarray:
         """Labels: (m,), or (m, T) for multi-label targets."""
         D = self.decision_function(X)
         if self._kind in ("multiclass", "softmax"):
             return self.classes_[np.argmax(D, axis=1)]
         return self.classes_[(D > 0).astype(int)]
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: np.typing.ArrayLike) -> np.ndarray:
         """Class probabilities, shape (m, K) (multi-label: (m, T)).
 
         - binary: (1 − σ(f), σ(f)), the logistic model's own probabilities;
@@ -349,7 +353,7 @@ class LimitClassifier(ClassifierMixin, _LimitBase):
             P = P / P.sum(axis=1, keepdims=True)
         return P
 
-    def predict_log_proba(self, X) -> np.ndarray:
+    def predict_log_proba(self, X: np.typing.ArrayLike) -> np.ndarray:
         """log of :meth:`predict_proba` (computed stably for the softmax)."""
         if getattr(self, "_kind", None) == "softmax":
             return log_softmax(self.decision_function(X), axis=1)

@@ -5,6 +5,7 @@ checks, with the same error types."""
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import numpy as np
 
@@ -23,10 +24,10 @@ class BaseEstimator:
         sig = inspect.signature(cls.__init__)
         return sorted(p for p in sig.parameters if p != "self")
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self._get_param_names()}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> BaseEstimator:
         valid = self._get_param_names()
         for key, value in params.items():
             if key not in valid:
@@ -42,7 +43,7 @@ class BaseEstimator:
 class RegressorMixin:
     """R² score, averaged uniformly over outputs."""
 
-    def score(self, X, y):
+    def score(self, X: np.typing.ArrayLike, y: np.typing.ArrayLike) -> float:
         y = np.asarray(y, dtype=float)
         p = np.asarray(self.predict(X), dtype=float).reshape(y.shape)
         y2, p2 = y.reshape(len(y), -1), p.reshape(len(y), -1)
@@ -55,17 +56,17 @@ class RegressorMixin:
 class ClassifierMixin:
     """Accuracy (subset accuracy for multi-label targets)."""
 
-    def score(self, X, y):
+    def score(self, X: np.typing.ArrayLike, y: np.typing.ArrayLike) -> float:
         y = np.asarray(y)
         p = np.asarray(self.predict(X)).reshape(y.shape)
         return float(np.mean(np.all((p == y).reshape(len(y), -1), axis=1)))
 
-def check_is_fitted(estimator, attributes=None):
+def check_is_fitted(estimator: Any, attributes: Any = None) -> None:
     if not getattr(estimator, "solution_", None):
         raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted "
                              "yet. Call 'fit' with appropriate arguments first.")
 
-def check_classification_targets(y):
+def check_classification_targets(y: np.typing.ArrayLike) -> None:
     y = np.asarray(y)
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError("Input y contains NaN or infinity.")

@@ -27,7 +27,7 @@ def arc_contains(start, length, angle):
 # ---------------------------------------------------------------------------------------
 # d = 1
 # ---------------------------------------------------------------------------------------
-def cands_1d_sphere(X, Z, n):
+def cands_1d_sphere(X: np.ndarray, Z: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Candidates on S¹: breakpoints and ±(top eigenvector) of every arc's 2 × 2 form."""
     Xt = np.column_stack([X[:, 0], np.ones(X.shape[0])])
     # θ ⊥ x̃_i: θ = ±(1, −x_i) / ‖·‖
@@ -55,7 +55,7 @@ def cands_1d_sphere(X, Z, n):
     return np.vstack(cand), np.concatenate(claimed)
 
 
-def cands_1d_cylinder(X, radius):
+def cands_1d_cylinder(X: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """Candidates on {±1} × [−R, R]: the breakpoints b = −w x_i and b = ±R."""
     x = X[:, 0]
     b = np.concatenate([-x, [-radius, radius]])
@@ -145,7 +145,8 @@ def _arrangement_2d(X, bias, block_bytes):
     return out
 
 
-def cands_2d(X, Z, n, bias, radius, block_bytes=48 * 2**20):
+def cands_2d(X: np.ndarray, Z: np.ndarray, n: int, bias: str, radius: float,
+             block_bytes: int = 48 * 2**20) -> tuple[np.ndarray, np.ndarray]:
     """Candidates for d = 2 (see the module docstring); returns (cand, claimed)."""
     m, T = X.shape[0], Z.shape[1]
     Xt, blocks = _arrangement_2d(X, bias, block_bytes)

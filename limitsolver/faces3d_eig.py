@@ -46,7 +46,7 @@ def _sym3(G):
     return np.maximum(lam, 0.0), v / nv[:, None]
 
 
-def approx_top_pair(H):
+def approx_top_pair(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """λ_max(HᵀH) and a unit top eigenvector v ∈ R^k for H (N, Tc, k), k ≤ 4.
 
     Closed forms through the smaller Gram matrix (HHᵀ when Tc < k: v = Hᵀu / ‖Hᵀu‖ for
@@ -72,7 +72,7 @@ def approx_top_pair(H):
     return lam, u
 
 
-def exact_top_pair(H):
+def exact_top_pair(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """λ_max(HᵀH) and a unit top eigenvector (LAPACK) for H (N, Tc, k)."""
     if H.shape[0] == 0:
         return np.zeros(0), np.zeros((0, H.shape[2]))

@@ -120,8 +120,9 @@ class KernelSolution:
     n_neurons = float("inf")
     shared_fraction = float("nan")
 
-    def __init__(self, problem, kernel, alpha, free_coef, K, *, n_quadrature=None,
-                 solver="kernel", info=None, depth=1):
+    def __init__(self, problem: LimitProblem, kernel: str, alpha: ArrayLike, free_coef: ArrayLike,
+                 K: np.ndarray, *, n_quadrature: int | None = None, solver: str = "kernel",
+                 info: dict | None = None, depth: int = 1) -> None:
         self.problem = problem
         self.kernel = kernel
         self.depth = int(depth)
@@ -235,7 +236,7 @@ class KernelSolution:
             out = out + X @ self.free_coef[1:]
         return out
 
-    def density(self, directions) -> np.ndarray:
+    def density(self, directions: ArrayLike) -> np.ndarray:
         """Output-weight density g(θ) = Σ_i α_i relu(θ·x̃_i) at directions (M, d+1) → (M, T)
         (arc-cosine kernel only: the NTK has no such one-layer density)."""
         if self.kernel != "arccos" or self.depth != 1:
@@ -247,7 +248,8 @@ class KernelSolution:
                              f"got shape {theta.shape}")
         return relu_features(self.problem.Xt, theta).T @ self.alpha
 
-    def group_cost(self, directions=None, weights=None) -> float:
+    def group_cost(self, directions: ArrayLike | None = None,
+                   weights: ArrayLike | None = None) -> float:
         """∫ ‖g(θ)‖₂ dπ(θ) by quadrature: the group penalty of the measure g dπ (λ not
         included). ``directions`` (M, d+1) are samples of π with ``weights`` (default equal);
         by default a fine uniform grid (d = 1) or 20000 quasi-random points."""

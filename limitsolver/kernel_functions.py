@@ -29,7 +29,7 @@ def _angles(A: np.ndarray, B: np.ndarray):
     return na, nb, np.arccos(cos), cos
 
 
-def arccos_kernel(A, B) -> np.ndarray:
+def arccos_kernel(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """The degree-1 arc-cosine kernel of augmented inputs, normalized for θ uniform on S^d.
 
     k(a, b) = ‖a‖‖b‖ (sin α + (π − α) cos α) / (2π D),  D = len(a) = d + 1.
@@ -49,7 +49,7 @@ def arccos_kernel(A, B) -> np.ndarray:
     return np.outer(na, nb) * J / (2 * np.pi * A.shape[1])
 
 
-def ntk_kernel(A, B) -> np.ndarray:
+def ntk_kernel(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """The two-layer ReLU NTK: arc-cosine kernel plus a·b (π − α)/(2π).  Shapes as
     :func:`arccos_kernel`."""
     A = np.asarray(A, dtype=float)

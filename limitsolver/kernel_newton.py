@@ -22,7 +22,7 @@ from .losses import LogisticLoss, MultinomialLoss
 __all__ = ["kernel_factor", "newton_logistic", "newton_multinomial"]
 
 
-def kernel_factor(K: np.ndarray):
+def kernel_factor(K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(B (n, r), U_r (n, r), e_r (r,)): K ≈ B Bᵀ with B = U_r diag(√e_r)."""
     e, U = np.linalg.eigh(K)
     keep = e > max(e.max(), 0.0) * 1e-13
@@ -47,7 +47,8 @@ def _backtrack(obj, z, J, grad, step):
     return z, obj(z)
 
 
-def newton_logistic(K, F, Y, lam: float, *, tol: float, max_iter: int):
+def newton_logistic(K: np.ndarray, F: np.ndarray, Y: np.ndarray, lam: float, *, tol: float,
+                    max_iter: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Kernel logistic regression, each ±1 task on its own (the tasks decouple).
 
     Parameters
@@ -92,7 +93,8 @@ def newton_logistic(K, F, Y, lam: float, *, tol: float, max_iter: int):
     return alpha, C, iters
 
 
-def newton_multinomial(K, F, Y, lam: float, *, tol: float, max_iter: int):
+def newton_multinomial(K: np.ndarray, F: np.ndarray, Y: np.ndarray, lam: float, *, tol: float,
+                       max_iter: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Kernel softmax regression: the K_c = T class scores are coupled by the loss.
 
     Variables β (r × T) and c (p × T); the loss is invariant under c_t → c_t + s for all t

@@ -4,6 +4,8 @@ so that ``lower_bound`` is a lower bound on OPT in every dimension.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .problem import LimitProblem
@@ -52,8 +54,9 @@ def shortcut_sup_bound(problem: LimitProblem, Zc: np.ndarray, Zp: np.ndarray, Sp
 
 
 def limit_certificate(problem: LimitProblem, directions: np.ndarray, V: np.ndarray,
-                      C: np.ndarray, *, Z=None, exact: "bool | None" = None,
-                      **oracle_options) -> tuple:
+                      C: np.ndarray, *,
+                      Z: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...] | None = None,
+                      exact: "bool | None" = None, **oracle_options: Any) -> tuple:
     """The certificate of (V, C) on ``directions`` against the infinite-width optimum.
 
     Runs :func:`~limitsolver.certificate.certify` with ``sup_norm`` the oracle's sup over Θ
@@ -110,9 +113,12 @@ def limit_certificate(problem: LimitProblem, directions: np.ndarray, V: np.ndarr
     return cert, sup
 
 
-def attach_limit_certificate(solution: LimitSolution, *, Z=None, exact: "bool | None" = None,
+def attach_limit_certificate(solution: LimitSolution, *,
+                             Z: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...]
+                             | None = None,
+                             exact: "bool | None" = None,
                              target_rel_gap: "float | None" = None,
-                             **oracle_options) -> "SupResult":
+                             **oracle_options: Any) -> "SupResult":
     """Set ``lower_bound``, ``limit_gap`` and ``lower_bound_exact`` on a LimitSolution.
 
     The dual candidates are the solution's grid dual point, any ``Z`` given, and (every loss

@@ -367,7 +367,7 @@ LOSS_NAMES = tuple(_LOSSES)
 _SECOND_ORDER = ("hessian_blocks", "hessian_matvec", "curvature")
 
 
-def require(loss, *methods: str, who: str = "this solver") -> None:
+def require(loss: type[Datafit], *methods: str, who: str = "this solver") -> None:
     """Raise ValueError unless ``loss`` provides every method in ``methods``.
 
     ``"curvature"`` is only provided by separable losses; the other second-order methods
@@ -385,7 +385,7 @@ def require(loss, *methods: str, who: str = "this solver") -> None:
                          f"loss={loss.name!r} does not provide")
 
 
-def hessian_blocks(loss, F: np.ndarray, Y: np.ndarray) -> np.ndarray:
+def hessian_blocks(loss: type[Datafit], F: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """Per-sample Hessians of the loss terms w.r.t. the T outputs, shape (n, T, T)."""
     require(loss, "hessian_blocks", who="a second-order method")
     return loss.hessian_blocks(F, Y)

@@ -32,6 +32,7 @@ Conversions to and from the limit's measures μ = Σ_j V_j δ_{θ_j}:
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .losses import get_loss
 from .penalties import get_penalty
@@ -116,8 +117,9 @@ class Network:
         Training details (method, iterations, message).
     """
 
-    def __init__(self, W, b, V, *, bias="regularized", free="none", intercept=None,
-                 affine=None, tasks=None):
+    def __init__(self, W: ArrayLike, b: ArrayLike, V: ArrayLike, *, bias: str = "regularized",
+                 free: str = "none", intercept: ArrayLike | None = None,
+                 affine: ArrayLike | None = None, tasks: ArrayLike | None = None) -> None:
         self.bias = check_option("bias", bias, BIASES)
         self.free = check_option("free", free, FREES)
         W = np.array(W, dtype=float, ndmin=2)
@@ -209,7 +211,7 @@ class Network:
             F = F + X @ self.affine
         return H, Hp, F
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """f(X) for inputs X (n, d) (or (n,) when d = 1); returns (n, T)."""
         return self._forward(_as_inputs(X, self.d))[2]
 
@@ -220,7 +222,7 @@ class Network:
             sq += float(np.sum(self.b ** 2))
         return 0.5 * float(lam) * sq
 
-    def objective(self, X, Y, lam: float, loss: str = "squared") -> float:
+    def objective(self, X: ArrayLike, Y: ArrayLike, lam: float, loss: str = "squared") -> float:
         """Training objective L(f(X)) + penalty(λ) with L from :mod:`limitsolver.losses`;
         Y (n, T), for ``loss="multinomial"`` one-hot rows or output indices (n,)."""
         L = _training_loss(loss)
@@ -228,7 +230,8 @@ class Network:
         Y = _as_targets(Y, X.shape[0], self.T, loss)
         return L.value(self._forward(X)[2], Y) + self.penalty(lam)
 
-    def objective_and_gradient(self, X, Y, lam: float, loss: str = "squared"):
+    def objective_and_gradient(self, X: ArrayLike, Y: ArrayLike, lam: float,
+                               loss: str = "squared") -> tuple[float, dict[str, np.ndarray]]:
         """The objective and its exact gradient.
 
         With G = ∇_F L = −Z/n (Z the generalized residual of :mod:`limitsolver.losses`),
@@ -250,7 +253,8 @@ class Network:
         Y = _as_targets(Y, X.shape[0], self.T, loss)
         return self.value_and_grads(X, Y, float(lam), L)
 
-    def value_and_grads(self, X, Y, lam: float, L):
+    def value_and_grads(self, X: np.ndarray, Y: np.ndarray, lam: float,
+                        L: type) -> tuple[float, dict[str, np.ndarray]]:
         """:meth:`objective_and_gradient` on validated arrays X (n, d), Y (n, T) and a loss
         class ``L`` of :mod:`limitsolver.losses` (no checks: the trainer's inner loop)."""
         H, Hp, F = self._forward(X)
@@ -278,7 +282,7 @@ class Network:
             parts.append(self.affine.ravel())
         return np.concatenate(parts)
 
-    def set_params(self, theta) -> None:
+    def set_params(self, theta: ArrayLike) -> None:
         """Inverse of :meth:`get_params` (in place)."""
         theta = np.asarray(theta, dtype=float)
         m, d, T = self.width, self.d, self.T
@@ -353,7 +357,7 @@ class Network:
         """Number of neurons kept by :meth:`prune` with the same ``tol``."""
         return int(self.active(tol).sum())
 
-    def to_measure(self):
+    def to_measure(self) -> tuple[np.ndarray, np.ndarray]:
         """The network as a measure μ = Σ_k V_k δ_{θ_k} (plus the unchanged free part);
         see :func:`limitsolver.network_measure.measure_of_network`.
 
@@ -370,9 +374,9 @@ class Network:
         return float(lam) * get_penalty(self.penalty_kind).value(weights)
 
     @classmethod
-    def from_measure(cls, directions, weights, *, bias: str = "regularized",
-                     free: str = "none", intercept=None, affine=None,
-                     penalty: str = "group") -> "Network":
+    def from_measure(cls, directions: ArrayLike, weights: ArrayLike, *, bias: str = "regularized",
+                     free: str = "none", intercept: ArrayLike | None = None,
+                     affine: ArrayLike | None = None, penalty: str = "group") -> "Network":
         """A balanced network with the function of μ = Σ_j V_j δ_{θ_j} (+ free part); see
         :func:`limitsolver.network_measure.neurons_of_measure` (each atom one balanced
         neuron, or one per task with V_t ≠ 0 for ``penalty="l1"``, so the training

@@ -7,12 +7,14 @@ balances it, (λ/2)(‖v‖² + ‖(w, b)‖²) = λ‖V‖ (‖θ‖ = 1, or �
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["measure_of_network", "neurons_of_measure"]
 
 
-def measure_of_network(net):
+def measure_of_network(net: Any) -> tuple[np.ndarray, np.ndarray]:
     """The measure of a network: atoms and weights (the free part is unchanged).
 
     ``bias="regularized"``: θ_k = (w_k, b_k)/‖(w_k, b_k)‖ ∈ S^d, V_k = v_k ‖(w_k, b_k)‖;
@@ -47,7 +49,9 @@ def measure_of_network(net):
     return theta, net.V[keep] * a[keep, None]
 
 
-def neurons_of_measure(directions, weights, *, bias: str, penalty: str):
+def neurons_of_measure(directions: np.typing.ArrayLike, weights: np.typing.ArrayLike, *,
+                       bias: str, penalty: str
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Balanced neurons (W (m, d), b (m,), V (m, T), tasks (m,) or None) of a measure.
 
     Each direction is first normalized (‖θ‖ = 1, or ‖w‖ = 1 for ``bias="free"``); an atom

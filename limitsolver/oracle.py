@@ -50,6 +50,8 @@ returned is the true ‖c(θ)‖ at a returned direction, so ``value`` never exc
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import faces as _faces
@@ -85,7 +87,7 @@ _ARRANGEMENTS_KEPT = _faces._ARRANGEMENTS_KEPT
 def sup_correlation(problem: LimitProblem, Z: np.ndarray, *, penalty: "str | None" = None,
                     exact: "bool | None" = None, top_k: int = 16,
                     threshold: "float | None" = None, n_samples: int = 4096,
-                    n_starts: int = 16, random_state=0, bound_rtol: float = BOUND_RTOL,
+                    n_starts: int = 16, random_state: Any = 0, bound_rtol: float = BOUND_RTOL,
                     bound_max_time: float = BOUND_MAX_TIME,
                     seeds: "np.ndarray | None" = None) -> SupResult:
     """sup over Θ of ‖c(θ)‖, c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i), with maximizing directions.

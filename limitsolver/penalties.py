@@ -43,41 +43,41 @@ class GroupPenalty:
     name = "group"
 
     @staticmethod
-    def value(V) -> float:
+    def value(V: np.ndarray) -> float:
         return float(np.sum(_norms(V))) if V.size else 0.0
 
     @staticmethod
-    def row_norms(V):
+    def row_norms(V: np.ndarray) -> np.ndarray:
         """Per-neuron penalty ‖V_j‖₂, shape (M,)."""
         return _norms(V)
 
     @staticmethod
-    def dual_norms(C):
+    def dual_norms(C: np.ndarray) -> np.ndarray:
         """Per-row dual norms ‖C_j‖₂ of correlations C (M × T), shape (M,)."""
         return _norms(C)
 
     @staticmethod
-    def prox(V, step):
+    def prox(V: np.ndarray, step: float | np.ndarray) -> np.ndarray:
         """argmin_U ½‖U − V‖² + step·Ω(U): block soft-thresholding of each row."""
         nrm = _norms(V)[:, None]
         scale = np.maximum(0.0, 1.0 - step / np.maximum(nrm, 1e-300))
         return V * scale
 
     @staticmethod
-    def prox_row(v, step: float):
+    def prox_row(v: np.ndarray, step: float) -> np.ndarray:
         """``prox`` of one row v (T,) with a scalar step: the scalar path of coordinate
         descent, where a call per row must be cheap."""
         nz = math.sqrt(float(v @ v))
         return v * (1.0 - step / nz) if nz > step else np.zeros_like(v)
 
     @staticmethod
-    def support(V):
+    def support(V: np.ndarray) -> np.ndarray:
         """Rows with V_j ≠ 0, broadcast over the T tasks; (M, T) bool."""
         rows = np.any(V != 0, axis=1, keepdims=True)
         return np.broadcast_to(rows, V.shape).copy()
 
     @staticmethod
-    def gradient(V):
+    def gradient(V: np.ndarray) -> np.ndarray:
         """u_j = V_j/‖V_j‖ on the support rows, 0 elsewhere; (M, T)."""
         nrm = _norms(V)
         if nrm.size and nrm.min() > 0:       # the common case: every row on the support
@@ -86,7 +86,7 @@ class GroupPenalty:
                          where=nrm[:, None] > 0)
 
     @staticmethod
-    def hessian_blocks(V):
+    def hessian_blocks(V: np.ndarray) -> np.ndarray:
         """(I − u_j u_jᵀ)/‖V_j‖ on the support rows, 0 elsewhere; (M, T, T)."""
         nrm = _norms(V)
         out = np.zeros((V.shape[0], V.shape[1], V.shape[1]))
@@ -102,38 +102,38 @@ class L1Penalty:
     name = "l1"
 
     @staticmethod
-    def value(V) -> float:
+    def value(V: np.ndarray) -> float:
         return float(np.sum(np.abs(V)))
 
     @staticmethod
-    def row_norms(V):
+    def row_norms(V: np.ndarray) -> np.ndarray:
         return np.sum(np.abs(V), axis=1)
 
     @staticmethod
-    def dual_norms(C):
+    def dual_norms(C: np.ndarray) -> np.ndarray:
         return np.max(np.abs(C), axis=1) if C.shape[1] else np.zeros(C.shape[0])
 
     @staticmethod
-    def prox(V, step):
+    def prox(V: np.ndarray, step: float | np.ndarray) -> np.ndarray:
         return np.sign(V) * np.maximum(np.abs(V) - step, 0.0)
 
     @staticmethod
-    def prox_row(v, step: float):
+    def prox_row(v: np.ndarray, step: float) -> np.ndarray:
         """``prox`` of one row v (T,) with a scalar step (see ``GroupPenalty.prox_row``)."""
         return np.sign(v) * np.maximum(np.abs(v) - step, 0.0)
 
     @staticmethod
-    def support(V):
+    def support(V: np.ndarray) -> np.ndarray:
         """Entries V_jt ≠ 0; (M, T) bool."""
         return np.asarray(V) != 0
 
     @staticmethod
-    def gradient(V):
+    def gradient(V: np.ndarray) -> np.ndarray:
         """sign V on the support (0 elsewhere); (M, T)."""
         return np.sign(V).astype(float)
 
     @staticmethod
-    def hessian_blocks(V):
+    def hessian_blocks(V: np.ndarray) -> np.ndarray:
         """Ω is linear on each orthant: zeros, (M, T, T)."""
         return np.zeros((V.shape[0], V.shape[1], V.shape[1]))
 
@@ -141,7 +141,7 @@ class L1Penalty:
 _PENALTIES = {c.name: c for c in (GroupPenalty, L1Penalty)}
 
 
-def require(penalty, *methods: str, who: str = "this solver") -> None:
+def require(penalty: type, *methods: str, who: str = "this solver") -> None:
     """Raise ValueError unless ``penalty`` provides every method in ``methods``."""
     missing = [m for m in methods if not callable(getattr(penalty, m, None))]
     if missing:
@@ -149,7 +149,7 @@ def require(penalty, *methods: str, who: str = "this solver") -> None:
                          f"penalty={penalty.name!r} does not provide")
 
 
-def get_penalty(name: str):
+def get_penalty(name: str) -> type:
     """The penalty class for ``name`` ("group" or "l1")."""
     try:
         return _PENALTIES[name]

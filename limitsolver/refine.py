@@ -36,12 +36,14 @@ limit gap is certified; for d ≥ 3 the lower bound is an estimate.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import numpy as np
 
 from .exceptions import SolverFailed
 from .penalties import get_penalty
+from .problem import LimitProblem
 from .solution import LimitSolution
 from .budget import blas_threads
 from .status import regrade
@@ -54,7 +56,8 @@ def _normalize(theta, problem):
     return problem.check_directions(theta)
 
 
-def merge_directions(problem, directions, *, merge_tol=1e-9):
+def merge_directions(problem: LimitProblem, directions: np.ndarray, *,
+                     merge_tol: float = 1e-9) -> np.ndarray:
     """Drop directions closer than ``merge_tol`` to an earlier one (in max-norm); with
     ``free="affine"`` also those antipodal to an earlier one (relu(−z) = relu(z) − z makes
     them redundant). Order is kept; returns (k, d+1)."""
@@ -73,7 +76,8 @@ def merge_directions(problem, directions, *, merge_tol=1e-9):
     return kept[:m].copy()
 
 
-def slide(problem, directions, V, Z, *, steps=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3)) -> np.ndarray:
+def slide(problem: LimitProblem, directions: np.ndarray, V: np.ndarray, Z: np.ndarray, *,
+          steps: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3)) -> np.ndarray:
     """Moved copies of the active directions: uphill on a(θ) = ⟨c(θ), u_j⟩, u_j = V_j/‖V_j‖.
 
     For each neuron a few step lengths along the projected gradient are tried and the one
@@ -116,7 +120,8 @@ def slide(problem, directions, V, Z, *, steps=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 
     return np.array(out).reshape(-1, problem.dim)
 
 
-def newton_polish(problem, directions, V, C, *, max_iter: int = 30):
+def newton_polish(problem: LimitProblem, directions: np.ndarray, V: np.ndarray, C: np.ndarray, *,
+                  max_iter: int = 30) -> tuple[np.ndarray, np.ndarray]:
     """Newton's method on (V_S, C) with the support S of V fixed, for every smooth loss.
 
     On a fixed support the objective L(Φ_S V_S + F C) + λ Ω(V_S) is smooth (group:
@@ -156,7 +161,7 @@ def newton_polish(problem, directions, V, C, *, max_iter: int = 30):
     return V, C
 
 
-def polished(problem, sol: LimitSolution) -> LimitSolution:
+def polished(problem: LimitProblem, sol: LimitSolution) -> LimitSolution:
     """``sol`` with its weights Newton-polished (a new LimitSolution on the same grid), or
     ``sol`` itself when polishing does not lower the objective."""
     from .certificate import certify
@@ -178,7 +183,7 @@ def polished(problem, sol: LimitSolution) -> LimitSolution:
     return new
 
 
-def newton_step(problem, sol: LimitSolution) -> LimitSolution:
+def newton_step(problem: LimitProblem, sol: LimitSolution) -> LimitSolution:
     """``sol`` moved by the joint Newton method on directions and weights
     (:func:`~limitsolver.newton.joint_newton`, d = 1, squared and logistic losses), then
     weight-polished; or only weight-polished (:func:`polished`) where the joint step does
@@ -210,7 +215,7 @@ def newton_step(problem, sol: LimitSolution) -> LimitSolution:
 _slide, _polished, _newton_step = slide, polished, newton_step
 
 
-def coarse_grid(problem) -> np.ndarray:
+def coarse_grid(problem: LimitProblem) -> np.ndarray:
     """The default starting grid of :func:`refine`: :func:`limitsolver.grids.coarse_grid`
     (``NEWTON_COARSE_SIZE`` equally spaced directions where the joint Newton step moves the
     kinks, d = 1; else ``COARSE_GRID_SIZES``)."""
@@ -219,10 +224,13 @@ def coarse_grid(problem) -> np.ndarray:
     return _coarse(problem.X, problem.bias, newton=supports_joint_newton(problem))
 
 
-def refine(problem, solution=None, *, tol=1e-9, max_iter=40, exchange_margin=1e-2,
-           max_new=32, slide=True, joint=True, merge_tol=1e-9, solver="auto",
-           inner_tol=1e-11, time_limit=None, max_time=None, deadline=None, restart=True,
-           verbose=False, progress=None) -> LimitSolution:
+def refine(problem: LimitProblem, solution: LimitSolution | None = None, *, tol: float = 1e-9,
+           max_iter: int = 40, exchange_margin: float = 1e-2, max_new: int = 32,
+           slide: bool = True, joint: bool = True, merge_tol: float = 1e-9,
+           solver: str = "auto", inner_tol: float = 1e-11, time_limit: float | None = None,
+           max_time: float | None = None, deadline: float | None = None,
+           restart: bool = True, verbose: bool = False,
+           progress: Callable[[dict], object] | None = None) -> LimitSolution:
     """Refine a solution off the grid until its limit gap is at most ``tol`` (relative).
 
     Parameters

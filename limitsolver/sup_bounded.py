@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .features import correlation_norm_gradient
+from .problem import LimitProblem
 from .suptools import SupResult, distinct_top, dual_norm, values_at
 
 __all__ = ["bounded_oracle"]
@@ -59,8 +60,10 @@ def _sample_estimate(Xt, Z, n, penalty, bias, radius, n_samples, n_starts, rng):
     return np.vstack([S, theta]), np.concatenate([vals, val])
 
 
-def bounded_oracle(problem, X, Zu, Z, penalty, top_k, n_samples, n_starts, rng, rtol, max_time,
-             extra=None):
+def bounded_oracle(problem: LimitProblem, X: np.ndarray, Zu: np.ndarray, Z: np.ndarray,
+                   penalty: str, top_k: int, n_samples: int, n_starts: int,
+                   rng: np.random.Generator, rtol: float, max_time: float,
+                   extra: np.ndarray | None = None) -> SupResult:
     """Sampled + ascended values, then the certified branch and bound (bound.py)."""
     from .bound import bounded_sup
     if not (isinstance(rtol, (int, float)) and np.isfinite(rtol) and rtol > 0):

@@ -6,6 +6,7 @@ dual norm (‖·‖₂ group, ‖·‖_∞ l1). See :mod:`limitsolver.oracle`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,7 +76,7 @@ class SupResult:
             self.method = "exact" if self.exact else "bounded"
 
 
-def unique_rows(X, Z):
+def unique_rows(X: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge samples with identical inputs (their hyperplanes coincide): Z rows summed."""
     Xu, inv = np.unique(X, axis=0, return_inverse=True)
     inv = np.asarray(inv).reshape(-1)
@@ -87,14 +88,17 @@ def unique_rows(X, Z):
     return Xu, Zu
 
 
-def values_at(Xt, Z, n, thetas, dual):
+def values_at(Xt: np.ndarray, Z: np.ndarray, n: int, thetas: np.ndarray,
+              dual: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """‖c(θ)‖ for directions (m × (d+1)) — the true values, through the feature map."""
     if thetas.shape[0] == 0:
         return np.zeros(0)
     return dual(features_rmatvec(Xt, thetas, Z) / n)
 
 
-def verify_candidates(Xt, Z, n, cand, claimed, dual, threshold=np.inf):
+def verify_candidates(Xt: np.ndarray, Z: np.ndarray, n: int, cand: np.ndarray,
+                      claimed: np.ndarray, dual: Callable[[np.ndarray], np.ndarray],
+                      threshold: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     """Evaluate candidates in decreasing order of claimed value until no unevaluated
     candidate can beat the best verified one, nor has a claimed value above ``threshold``;
     returns (values, evaluated mask)."""
@@ -114,11 +118,12 @@ def verify_candidates(Xt, Z, n, cand, claimed, dual, threshold=np.inf):
     return vals, np.isfinite(vals)
 
 
-def dual_norm(penalty):
+def dual_norm(penalty: str) -> Callable[[np.ndarray], np.ndarray]:
     return get_penalty(penalty).dual_norms
 
 
-def distinct_top(cand, vals, k, atol=1e-9):
+def distinct_top(cand: np.ndarray, vals: np.ndarray, k: int,
+                 atol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best candidates (finite values), skipping any within ``atol`` (max-norm)
     of a better one kept."""
     order = np.argsort(-vals, kind="stable")

@@ -12,6 +12,7 @@ through the network is :meth:`Network.objective_and_gradient`)::
 from __future__ import annotations
 
 import contextlib
+from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -220,7 +221,9 @@ def _first_order(fg, theta, steps, method, lr, report):
 def train(X: ArrayLike, Y: ArrayLike, *, lam: float, width: int | None = None, loss: str = "squared",
           penalty: str = "group", bias: str = "regularized", free: str = "none",
           method: str = "auto", steps: int = 3000, init_scale: float = 1.0,
-          random_state=0, callback=None, init: Network | None = None,
+          random_state: Any = 0,
+          callback: Callable[[int, Network, float], bool | None] | None = None,
+          init: Network | None = None,
           lr: float | None = None, tol: float = 1e-12) -> Network:
     """Train a width-m shallow ReLU network with weight decay, full batch.
 

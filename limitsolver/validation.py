@@ -18,12 +18,15 @@ What is compared, and how honestly:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .problem import LimitProblem
+from .solution import LimitSolution
 
 __all__ = ["validate", "ValidationResult"]
 
@@ -151,7 +154,7 @@ class ValidationResult:
     def __str__(self) -> str:
         return self.table()
 
-    def plot(self, ax=None):
+    def plot(self, ax: Any = None) -> Any:
         """Best-of-seeds relative excess objective and sup distance against width
         (log-log), all seeds as faint points. Returns the Axes."""
         if ax is None:
@@ -275,12 +278,13 @@ def _train_all(problem, widths, seeds, Xt, f_lim, f_other, train_options: dict, 
 
 def validate(X: ArrayLike, Y: ArrayLike, *, lam: float, loss: str = "squared",
              penalty: str = "group", bias: str = "regularized", free: str = "none",
-             widths=(8, 32, 128, 512, 2048), seeds=(0, 1, 2), solution=None,
+             widths: Sequence[int] = (8, 32, 128, 512, 2048), seeds: Sequence[int] = (0, 1, 2),
+             solution: LimitSolution | None = None,
              X_test: ArrayLike | None = None, method: str = "auto", steps: int | None = None,
              init_scale: float = 1.0, prune_tol: float = 1e-3,
              compare_penalties: bool = True, keep_networks: bool = False,
              verbose: bool = True, progress: bool | None = None,
-             **solve_options) -> ValidationResult:
+             **solve_options: Any) -> ValidationResult:
     """Train networks at each width × seed and compare them with the infinite-width limit.
 
     Parameters

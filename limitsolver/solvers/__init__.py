@@ -8,6 +8,11 @@ in :data:`~limitsolver.solvers.conic.PREFERENCE` order, falling back on failure.
 """
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from ..problem import LimitProblem
 from . import native as _native_mod
 from .base import STATUSES, SolverFailed, SolverResult
 from .conic import PREFERENCE, installed_conic_solvers, solve_conic
@@ -16,7 +21,7 @@ __all__ = ["SolverResult", "SolverFailed", "STATUSES", "available_solvers", "sol
            "run_solver", "native_supports", "solver_capabilities", "PROBLEM_CLASSES"]
 
 
-def native_supports(problem) -> bool:
+def native_supports(problem: LimitProblem) -> bool:
     """Whether the native solver handles this problem's loss/penalty/bias/free options
     (decided from the loss and penalty protocols: :func:`.native.supports`)."""
     return bool(_native_mod.supports(problem))
@@ -84,7 +89,7 @@ def available_solvers() -> list[str]:
     return list(solver_capabilities())
 
 
-def solver_chain(solver: str, problem) -> list[str]:
+def solver_chain(solver: str, problem: LimitProblem) -> list[str]:
     """The backends to try, in order, for ``solver`` on ``problem``."""
     if not isinstance(solver, str):
         raise ValueError(f"solver must be a string, got {solver!r}")
@@ -115,8 +120,9 @@ def solver_chain(solver: str, problem) -> list[str]:
     return [name]
 
 
-def run_solver(name: str, problem, directions, *, tol: float, warm_start=None,
-               verbose=False, deadline=None, **options) -> SolverResult:
+def run_solver(name: str, problem: LimitProblem, directions: np.ndarray, *, tol: float,
+               warm_start: Any = None, verbose: bool | int = False,
+               deadline: float | None = None, **options: Any) -> SolverResult:
     """Run one backend by name. ``deadline`` (a ``time.monotonic()`` value or None): the
     backend stops at its first check past it and returns its current point with
     ``info["timed_out"] = True``."""

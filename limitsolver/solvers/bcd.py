@@ -27,7 +27,7 @@ __all__ = ["coordinate_sweep", "bcd_anderson", "PATIENCE"]
 PATIENCE = 30
 
 
-def coordinate_sweep(G: np.ndarray, Gr: np.ndarray, V: np.ndarray, lam: float, penalty,
+def coordinate_sweep(G: np.ndarray, Gr: np.ndarray, V: np.ndarray, lam: float, penalty: type,
                      rows: Iterable[int]) -> None:
     """One cyclic sweep over ``rows``, in place on V (k × T) and Gr = G V − B (k × T)."""
     diag = np.diag(G)
@@ -62,9 +62,9 @@ def _anderson(hist: list) -> np.ndarray | None:
     return c @ X[1:]
 
 
-def bcd_anderson(G: np.ndarray, B: np.ndarray, lam: float, penalty, V: np.ndarray, *,
+def bcd_anderson(G: np.ndarray, B: np.ndarray, lam: float, penalty: type, V: np.ndarray, *,
                  rel_gap: Callable[[np.ndarray], float], tol: float, max_epochs: int,
-                 check_every: int = 10, anderson: int = 5, deadline=None
+                 check_every: int = 10, anderson: int = 5, deadline: float | None = None
                  ) -> tuple[np.ndarray, int, float]:
     """Coordinate descent from V (k × T) until ``rel_gap(V)`` ≤ ``tol``.
 

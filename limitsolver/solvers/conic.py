@@ -21,6 +21,7 @@ import hashlib
 import time
 import warnings
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
@@ -140,7 +141,7 @@ class ConicModel:
         self.problem = cp.Problem(cp.Minimize(obj), self.constraints)
 
     def solve(self, lam: float, solver: str, tol: float, verbose: bool = False,
-              **options) -> SolverResult:
+              **options: Any) -> SolverResult:
         """Solve with the named cvxpy solver; returns a :class:`SolverResult`."""
         cp = _cvxpy()
         self.lam.value = float(lam)
@@ -213,8 +214,8 @@ TIME_LIMIT_OPTION = {"CLARABEL": "time_limit", "SCS": "time_limit_secs"}
 
 
 def solve_conic(problem: LimitProblem, directions: np.ndarray, *, solver: str = "CLARABEL",
-                tol: float = 1e-8, verbose: bool = False, warm_start=None,
-                deadline: "float | None" = None, **options) -> SolverResult:
+                tol: float = 1e-8, verbose: bool = False, warm_start: Any = None,
+                deadline: "float | None" = None, **options: Any) -> SolverResult:
     """Solve the grid problem with a cvxpy backend (``warm_start`` is ignored).
 
     ``deadline`` (``time.monotonic()`` value): past it no backend is started

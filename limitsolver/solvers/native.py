@@ -9,6 +9,8 @@ option.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..budget import blas_threads
@@ -17,6 +19,7 @@ from ..losses import require as require_loss
 from ..penalties import get_penalty
 from ..penalties import require as require_penalty
 from ..pricing import FeatureStore, get_store
+from ..problem import LimitProblem
 from . import support_newton
 from .base import SolverResult
 from .working_set import WorkingSetLoop
@@ -49,7 +52,7 @@ DEFAULT_OPTIONS = dict(
 )
 
 
-def supports(problem) -> bool:
+def supports(problem: LimitProblem) -> bool:
     """Whether the native solver serves ``problem`` (any bias/free option):
     :func:`handles` of its loss and penalty."""
     return handles(problem.loss, problem.penalty)
@@ -122,9 +125,10 @@ def _check_options(options: dict) -> dict:
     return opts
 
 
-def solve_native(problem, directions: np.ndarray, *, tol: float = 1e-8, warm_start=None,
+def solve_native(problem: LimitProblem, directions: np.ndarray, *, tol: float = 1e-8,
+                 warm_start: Any = None,
                  verbose: bool | int = False, deadline: float | None = None,
-                 **options) -> SolverResult:
+                 **options: Any) -> SolverResult:
     """Solve the grid problem with the working-set method (:mod:`.working_set`).
 
     Parameters

@@ -13,13 +13,14 @@ import numpy as np
 from ..budget import expired, remaining
 from ..features import relu_features
 from ..penalties import get_penalty
+from ..problem import LimitProblem
 from .base import SolverFailed, SolverResult
 from .conic import ConicModel
 
 __all__ = ["polish"]
 
 
-def polish(problem, directions, result: SolverResult, *, tol: float,
+def polish(problem: LimitProblem, directions: np.ndarray, result: SolverResult, *, tol: float,
            rel_threshold: float = 1e-6, deadline: float | None = None) -> SolverResult | None:
     """Restricted re-solve on the thresholded support; ``None`` if it cannot be done.
 

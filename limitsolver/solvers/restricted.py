@@ -56,7 +56,7 @@ class Support:
     """Rows S (s,) of V that are on the support, the mask (s, T) of their free entries,
     and the columns B = [A_S, F] (n × (s + p)) and, in Gram form, G_SS."""
 
-    def __init__(self, model: "SupportModel", S: np.ndarray, mask: np.ndarray):
+    def __init__(self, model: "SupportModel", S: np.ndarray, mask: np.ndarray) -> None:
         self.S, self.mask = S, mask
         self.AS = model.A[:, S]
         self.B = np.hstack([self.AS, model.F]) if model.F.shape[1] else self.AS
@@ -80,8 +80,9 @@ class SupportModel:
     rowwise : bool — the support is made of whole rows (group penalty, or T = 1).
     """
 
-    def __init__(self, A, F, Y, lam: float, loss, penalty, *, offset=None, gram=None,
-                 rowwise: bool = True):
+    def __init__(self, A: np.ndarray, F: np.ndarray, Y: np.ndarray, lam: float, loss: type,
+                 penalty: type, *, offset: np.ndarray | None = None,
+                 gram: np.ndarray | None = None, rowwise: bool = True) -> None:
         self.A, self.F, self.Y = A, F, Y
         self.n, self.T = Y.shape
         self.lam = float(lam)
@@ -104,7 +105,7 @@ class SupportModel:
                             self.penalty, offset=off, gram=self.gram, rowwise=True)
 
     # values ------------------------------------------------------------------------
-    def support(self, V) -> Support:
+    def support(self, V: np.ndarray) -> Support:
         """The support of V: the penalty's ``support`` mask (whole rows when ``rowwise``)."""
         if self.rowwise:
             S = np.flatnonzero(np.any(V != 0, axis=1))
@@ -122,21 +123,21 @@ class SupportModel:
         self._last_support = (key, sup)
         return sup
 
-    def predict(self, sup: Support, VS, C):
+    def predict(self, sup: Support, VS: np.ndarray, C: np.ndarray) -> np.ndarray:
         P = sup.AS @ VS if sup.size else np.zeros((self.n, self.T))
         if self.F.shape[1]:
             P = P + self.F @ C
         return P if self.offset is None else P + self.offset
 
-    def value(self, P, VS) -> float:
+    def value(self, P: np.ndarray, VS: np.ndarray) -> float:
         """J from predictions P (n × T) and the support weights VS."""
         return self.loss.value(P, self.Y) + self.lam * self.penalty.value(VS)
 
-    def objective(self, sup: Support, VS, C) -> float:
+    def objective(self, sup: Support, VS: np.ndarray, C: np.ndarray) -> float:
         return self.value(self.predict(sup, VS, C), VS)
 
     # derivatives ---------------------------------------------------------------------
-    def gradient(self, sup: Support, P, VS):
+    def gradient(self, sup: Support, P: np.ndarray, VS: np.ndarray) -> np.ndarray:
         """∇_X J, ((s + p) × T), zero on the entries off the mask."""
         g = sup.B.T @ self.loss.gradient(P, self.Y)
         s_ = sup.size
@@ -146,7 +147,7 @@ class SupportModel:
                 g[:s_][~sup.mask] = 0.0
         return g
 
-    def loss_hessian(self, sup: Support, P) -> np.ndarray:
+    def loss_hessian(self, sup: Support, P: np.ndarray) -> np.ndarray:
         """The loss part of ∇²_X J as an (m, T, m, T) array, m = s + p."""
         B, T = sup.B, self.T
         m = B.shape[1]
@@ -165,7 +166,7 @@ class SupportModel:
         BH = B[:, :, None, None] * Hl[:, None, :, :]                        # (n, m, T, T)
         return np.tensordot(BH, B, axes=([0], [0])).transpose(0, 1, 3, 2)  # (m, T, m, T)
 
-    def hessian(self, sup: Support, P, VS) -> np.ndarray:
+    def hessian(self, sup: Support, P: np.ndarray, VS: np.ndarray) -> np.ndarray:
         """∇²_X J restricted to the free entries: (N, N), N = mask entries + p·T."""
         if self.route == "gram" and self.penalty.name == "group":
             # G_SS ⊗ I + blocks c_j (I − u_j u_jᵀ), formed directly (the common case)
@@ -181,7 +182,7 @@ class SupportModel:
         free = self.free_index(sup)
         return H if free is None else H[np.ix_(free, free)]
 
-    def free_index(self, sup: Support):
+    def free_index(self, sup: Support) -> np.ndarray | None:
         """Positions of the free entries in row-major vec X (None: all are free)."""
         if sup.mask.all():
             return None
@@ -203,7 +204,8 @@ class SupportModel:
             return sup.size > MAX_STRUCTURED_ROWS
         return self.unknowns(sup) > MAX_DENSE_SIZE
 
-    def newton_steps(self, sup: Support, P, VS, grad) -> Iterator[np.ndarray]:
+    def newton_steps(self, sup: Support, P: np.ndarray, VS: np.ndarray,
+                     grad: np.ndarray) -> Iterator[np.ndarray]:
         """Levenberg-damped Newton steps (H + ρ I)⁻¹ ∇J, shape ((s + p) × T), for the
         ridges ρ of :data:`LEVENBERG` in turn (singular factorizations are skipped)."""
         s_, T = sup.size, self.T
@@ -243,7 +245,8 @@ class SupportModel:
                 yield step.reshape(s_ + self.F.shape[1], T)
 
     # entering ----------------------------------------------------------------------
-    def entering_step(self, V, C, tol_kkt: float, sup: Support | None = None):
+    def entering_step(self, V: np.ndarray, C: np.ndarray, tol_kkt: float,
+                      sup: Support | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Proximal steps of the entries off the support that violate their KKT condition.
 
         With g = Aᵀ∇L(P) (k × T) and the diagonal curvature d_j = (1/n) Σ_i A_ij² h̄_i

@@ -6,12 +6,15 @@
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 
 __all__ = ["warm_rows", "patterns", "PatternCache", "pick_violators"]
 
 
-def warm_rows(warm_start, dirs: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+def warm_rows(warm_start: Any, dirs: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
     """Initial working set (row indices) and weights from a previous solution."""
     if warm_start is None:
         return np.zeros(0, dtype=int), np.zeros((0, T))
@@ -62,11 +65,11 @@ def patterns(Xt: np.ndarray, D: np.ndarray) -> list[bytes]:
 class PatternCache:
     """Activation patterns of the rows of D, computed on first request."""
 
-    def __init__(self, Xt, D):
+    def __init__(self, Xt: np.ndarray, D: np.ndarray) -> None:
         self.Xt, self.D = Xt, D
         self.keys = {}
 
-    def get(self, rows):
+    def get(self, rows: Iterable[int]) -> list[bytes]:
         missing = [int(j) for j in rows if int(j) not in self.keys]
         if missing:
             for j, key in zip(missing, patterns(self.Xt, self.D[missing])):

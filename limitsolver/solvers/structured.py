@@ -23,6 +23,8 @@ the dense sT × sT system.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dpotri
@@ -101,7 +103,10 @@ def crossing_times(VS: np.ndarray, step: np.ndarray, rowwise: bool) -> np.ndarra
     return tc
 
 
-def radial_line_search(VS, step, objective, P0, *, rowwise=True, t_floor=1e-12, tc=None):
+def radial_line_search(VS: np.ndarray, step: np.ndarray,
+                       objective: Callable[[np.ndarray, float], float], P0: float, *,
+                       rowwise: bool = True, t_floor: float = 1e-12, tc: np.ndarray | None = None
+                       ) -> tuple[float, np.ndarray, float] | None:
     """Backtracking along VS − t·step for the active-set Newton method.
 
     The first trial step is cut where the first unit (row or entry, :func:`crossing_times`)
@@ -126,7 +131,10 @@ def radial_line_search(VS, step, objective, P0, *, rowwise=True, t_floor=1e-12, 
     return None
 
 
-def full_step_dropping(VS, step, objective, P0, *, rowwise=True, tries=4, tc=None):
+def full_step_dropping(VS: np.ndarray, step: np.ndarray,
+                       objective: Callable[[np.ndarray, float], float], P0: float, *,
+                       rowwise: bool = True, tries: int = 4, tc: np.ndarray | None = None
+                       ) -> tuple[float, np.ndarray, float] | None:
     """A projected backtracking along VS − t·step that lets several units leave at once.
 
     For t = 1, 1/2, 1/4, … (``tries`` values) every unit (row or entry,

@@ -197,7 +197,8 @@ def _newton_all(model: SupportModel, V, C, ctl: _Control, entering: bool):
     return V, C, ok
 
 
-def restricted_gap(model: SupportModel, V, C, Q=None) -> float:
+def restricted_gap(model: SupportModel, V: np.ndarray, C: np.ndarray,
+                   Q: np.ndarray | None = None) -> float:
     """Relative duality gap of (V, C) on the columns A.
 
     Z = the loss's generalized residual at P = A V + F C + O, projected orthogonally to F
@@ -271,9 +272,13 @@ def _check(loss, penalty) -> None:
     _CHECKED.add((loss, penalty))
 
 
-def solve_restricted(A, Y, lam: float, loss, penalty, *, F=None, V0=None, C0=None,
-                     tol: float = 1e-10, max_epochs: int = 50000, deadline=None,
-                     fixed_support: bool = False, offset=None, max_newton: int = 500,
+def solve_restricted(A: np.ndarray, Y: np.ndarray, lam: float, loss: str | type,
+                     penalty: str | type, *,
+                     F: np.ndarray | None = None, V0: np.ndarray | None = None,
+                     C0: np.ndarray | None = None, tol: float = 1e-10,
+                     max_epochs: int = 50000, deadline: float | None = None,
+                     fixed_support: bool = False, offset: np.ndarray | None = None,
+                     max_newton: int = 500,
                      loss_floor: float | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Minimize J(V, C) = L(A V + F C + offset) + λ Ω(V) (module docstring).
 

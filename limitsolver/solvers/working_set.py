@@ -48,6 +48,7 @@ so the certified gap stays a true bound on the full grid.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,7 @@ from ..certificate import Certificate, certify, fit_free_part, project_free, sup
 from ..losses import get_loss
 from ..penalties import get_penalty
 from ..pricing import FeatureStore
+from ..problem import LimitProblem
 from .base import SolverResult
 from .support_newton import solve_restricted
 from .selection import PatternCache, pick_violators, warm_rows
@@ -67,7 +69,7 @@ __all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK"]
 SUPPORT_DUAL_SLACK = 1e-4
 
 
-def support_dual_retry(problem, dirs: np.ndarray, W: np.ndarray, VW: np.ndarray,
+def support_dual_retry(problem: LimitProblem, dirs: np.ndarray, W: np.ndarray, VW: np.ndarray,
                        C: np.ndarray, Z: np.ndarray, pred: np.ndarray, cert: Certificate,
                        sup: float, pricer: FeatureStore) -> Certificate:
     """The better of ``cert`` and the certificate of the support-corrected dual candidate.
@@ -102,8 +104,9 @@ class WorkingSetLoop:
     tol : float;  deadline : ``time.monotonic()`` value or None;  verbose : bool or int
     """
 
-    def __init__(self, problem, dirs: np.ndarray, pricer: FeatureStore, opts: dict, *,
-                 tol: float, deadline: float | None = None, verbose: bool | int = False):
+    def __init__(self, problem: LimitProblem, dirs: np.ndarray, pricer: FeatureStore, opts: dict,
+                 *, tol: float, deadline: float | None = None,
+                 verbose: bool | int = False) -> None:
         self.problem, self.dirs, self.pricer, self.opts = problem, dirs, pricer, opts
         self.tol, self.deadline, self.verbose = tol, deadline, verbose
         self.loss, self.pen = get_loss(problem.loss), get_penalty(problem.penalty)
@@ -127,7 +130,7 @@ class WorkingSetLoop:
         self.stalled = 0                           # passes without a violator
 
     # the current point ----------------------------------------------------------------
-    def start(self, warm_start) -> None:
+    def start(self, warm_start: Any) -> None:
         """Working set (W, VW) and free part C from a warm start (or empty)."""
         self.W, self.VW = warm_rows(warm_start, self.dirs, self.T)
         self.C = fit_free_part(self.problem, self._net(self.W, self.VW))
@@ -209,7 +212,8 @@ class WorkingSetLoop:
         self.alive[kill] = False
 
     # working set --------------------------------------------------------------------------
-    def choose_pool(self, idx, S):
+    def choose_pool(self, idx: np.ndarray,
+                    S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Support rows, their weights and the pool; None when the loop should stop."""
         nz = np.any(self.VW != 0, axis=1) if self.W.size else np.zeros(0, dtype=bool)
         support, Vsupp = self.W[nz], self.VW[nz]
@@ -265,7 +269,7 @@ class WorkingSetLoop:
         self.W, self.VW = pool[sup_pos][order], Vsupp[order]
 
     # driver -------------------------------------------------------------------------------
-    def run(self, warm_start=None) -> SolverResult:
+    def run(self, warm_start: Any = None) -> SolverResult:
         """Iterate passes until the certified gap is ≤ tol, a limit, or the deadline."""
         t_start = time.perf_counter()
         self.start(warm_start)
