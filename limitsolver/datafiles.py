@@ -23,7 +23,7 @@ class DataFileError(ValueError):
     """A data file that cannot be used: missing, empty, malformed or non-numeric."""
 
 
-def parse_names(spec: str | None) -> list[str] | None:
+def parse_names(spec: str | list[str] | None) -> list[str] | None:
     """``"a,b" `` or ``["a", "b,c"]`` → ``["a", "b", "c"]``; None stays None."""
     if spec is None:
         return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .features import augment
 
@@ -173,7 +174,7 @@ class LimitProblem:
     ``Y`` then holds the one-hot rows).
     """
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, *, lam: "float | None" = None,
+    def __init__(self, X: ArrayLike, Y: ArrayLike, *, lam: "float | None" = None,
                  loss: str = "squared", penalty: str = "group", bias: str = "regularized",
                  free: str = "none") -> None:
         self.loss = check_option("loss", loss, LOSSES)

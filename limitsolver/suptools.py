@@ -61,9 +61,9 @@ class SupResult:
     exact: bool
     n_candidates: int = 0
     n_evaluated: int = 0
-    upper: float = None
-    rtol: float = None
-    method: str = None
+    upper: float | None = None
+    rtol: float | None = None
+    method: str | None = None
 
     def __post_init__(self):
         if self.upper is None:
