@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..budget import blas_threads
 from ..losses import get_loss
 from ..losses import require as require_loss
 from ..penalties import get_penalty
