@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from .exceptions import ConvergenceWarning, LimitGapWarning, SolverFailed
-from .oracle import attach_limit_certificate
+from .limitattach import attach_limit_certificate
 from .status import set_status
 
 __all__ = ["STALL_WINDOW", "FALLBACK_TOL"]
