@@ -168,7 +168,7 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         and ``info["refine"]`` (history), ``info["refine_converged"]``.
     """
     from .limitattach import attach_limit_certificate
-    from .refine import merge_directions
+    from .moves import merge_directions
     t0 = time.monotonic()
     lam = problem.lam
     start = sol
