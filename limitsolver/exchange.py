@@ -20,8 +20,7 @@ from .exceptions import ConvergenceWarning, LimitGapWarning, SolverFailed
 from .limitattach import attach_limit_certificate
 from .status import set_status
 
-__all__ = ["STALL_WINDOW", "FALLBACK_TOL", "RefineRun", "solve_working_set", "can_restart",
-           "restart_grid", "WEIGHT_POLISH_LOSSES"]
+__all__ = ["STALL_WINDOW", "FALLBACK_TOL"]
 
 
 #: ``refine(restart=True)``: the refinement has stalled when its relative limit gap has not
