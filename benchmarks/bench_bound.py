@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 import limitsolver as ls
-from limitsolver.oracle import attach_limit_certificate
+from limitsolver.limitattach import attach_limit_certificate
 
 
 def make_data(n, d, T=3, seed=0):

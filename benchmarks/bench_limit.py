@@ -44,8 +44,9 @@ import numpy as np
 import limitsolver as ls
 from limitsolver.api import solve_problem
 from limitsolver.grids import default_grid, sphere_grid
-from limitsolver import oracle
-from limitsolver.oracle import attach_limit_certificate, sup_correlation
+from limitsolver import faces
+from limitsolver.limitattach import attach_limit_certificate
+from limitsolver.oracle import sup_correlation
 from limitsolver.problem import LimitProblem
 from limitsolver.refine import coarse_grid, refine
 
@@ -68,7 +69,7 @@ def part_oracle(T):
                     p = LimitProblem(X, Z, lam=1.0, bias=bias, free="intercept")
                 cold = warm = np.inf
                 for _ in range(3):
-                    oracle._ARRANGEMENTS.clear()
+                    faces.ARRANGEMENTS.clear()
                     t0 = time.perf_counter()
                     r = sup_correlation(p, Z, exact=True)
                     cold = min(cold, time.perf_counter() - t0)

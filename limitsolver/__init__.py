@@ -24,7 +24,7 @@ from .version import __version__
 
 #: Names imported on first use (scikit-learn is optional and slow to import).
 _LAZY = {"LimitRegressor": "estimators", "LimitClassifier": "estimators",
-         "Network": "network", "train": "network",
+         "Network": "network", "train": "trainer",
          "validate": "validation", "ValidationResult": "validation"}
 
 

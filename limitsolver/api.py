@@ -159,7 +159,7 @@ def solve(X: Any, Y: Any, *, lam: float | None = None, loss: str = "squared",
                                   deadline=rounds_deadline, progress=callback,
                                   verbose=verbose, **budget)
     elif certify_limit:
-        from .oracle import attach_limit_certificate
+        from .limitattach import attach_limit_certificate
         from .refine_nd import warn_limit_gap
         attach_limit_certificate(sol)
         warn_limit_gap(sol, max(tol, LIMIT_TOL_FLOOR))

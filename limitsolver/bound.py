@@ -34,8 +34,8 @@ from typing import Callable
 
 import numpy as np
 
-from .boxbounds import (DC_LADDER, DC_MAX_D, _dc_bound, _first_order, _norm_range,
-                        _second_order_sweep, _Setup)
+from .boxbounds import (DC_LADDER, DC_MAX_D, BoxSetup, dc_bound, first_order, norm_range,
+                        second_order_sweep)
 
 __all__ = ["BoundResult", "bounded_sup", "BOUND_SAFETY"]
 
@@ -74,7 +74,7 @@ class BoundResult:
     n_boxes: int
 
 
-def _initial_boxes(s: _Setup):
+def _initial_boxes(s: BoxSetup):
     C, H = [], []
     for k in range(s.nv):
         for sign in (1.0, -1.0):
@@ -89,7 +89,7 @@ def _initial_boxes(s: _Setup):
     return np.array(C), np.array(H)
 
 
-def _split(s: _Setup, C, H):
+def _split(s: BoxSetup, C, H):
     j = np.argmax(H * s.scale_col, axis=1)
     r = np.arange(C.shape[0])
     H2 = H.copy()
@@ -100,22 +100,22 @@ def _split(s: _Setup, C, H):
     return np.vstack([C1, C2]), np.vstack([H2, H2])
 
 
-def _settle(s: _Setup, C, H, tau, kmax):
+def _settle(s: BoxSetup, C, H, tau, kmax):
     """Bounds 1–3 on a batch of boxes: (value bound (N,), mask of boxes not settled at τ)."""
-    U1, A, unc, r_hi, r_lo, nu_min = _first_order(s, C, H)
+    U1, A, unc, r_hi, r_lo, nu_min = first_order(s, C, H)
     alive = U1 > tau
     if s.bias == "free":
         # boxes with no point of the cylinder |β| ≤ R‖v‖
-        _, nu_max = _norm_range(C, H, s.nv)
+        _, nu_max = norm_range(C, H, s.nv)
         alive &= (C[:, -1] - H[:, -1] <= s.radius * nu_max) & \
                  (C[:, -1] + H[:, -1] >= -s.radius * nu_max)
-    _second_order_sweep(s, C, H, A, unc, r_hi, nu_min, tau, kmax, alive)
+    second_order_sweep(s, C, H, A, unc, r_hi, nu_min, tau, kmax, alive)
     if s.D <= DC_MAX_D and alive.any():
         sel = np.flatnonzero(alive)
         step = max(1, int(4e6 // (2 ** (s.D - 1) * s.m * max(s.T, 2))))
         for a0 in range(0, sel.size, step):
             q = sel[a0:a0 + step]
-            ub = _dc_bound(s, C[q], H[q], r_lo[q], r_hi[q], tau * DC_LADDER, nu_min[q])
+            ub = dc_bound(s, C[q], H[q], r_lo[q], r_hi[q], tau * DC_LADDER, nu_min[q])
             U1[q] = np.minimum(U1[q], ub)
             alive[q[ub <= tau]] = False
     return U1, alive
@@ -170,7 +170,7 @@ def bounded_sup(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str, bias: st
         raise ValueError(f"bounded_sup: rtol must be a positive number, got {rtol!r}")
     Xt = np.asarray(Xt, dtype=float)
     Z = np.asarray(Z, dtype=float)
-    s = _Setup(Xt, Z, n, penalty, bias, radius)
+    s = BoxSetup(Xt, Z, n, penalty, bias, radius)
     kmax = min(s.D - 1, 3) if kmax is None else int(kmax)
     t0 = time.perf_counter()
     C, H = _initial_boxes(s)

@@ -36,7 +36,7 @@ Bound 2 (second order; boxes with |U| ≤ ``kmax``), a test of sup_B ‖c‖ ≤
     maximizer M ⪯ 0 once τ exceeds it; at a maximizer on a kink the multipliers cancel the
     first-order term: the test is second-order accurate where first-order bounds stall.
 
-Bound 3 (difference of convex functions; boxes with D ≤ ``DC_MAX_D``): see :func:`_dc_bound`.
+Bound 3 (difference of convex functions; boxes with D ≤ ``DC_MAX_D``): see :func:`dc_bound`.
     It is exact on the convex part of c (samples whose weight has the sign of the tested
     component), so it settles boxes crossed by many hyperplanes, where bound 2 cannot
     enumerate the patterns.
@@ -47,7 +47,7 @@ import itertools
 
 import numpy as np
 
-class _Setup:
+class BoxSetup:
     """Data, chart and dual norm of one problem (rows of Xt unique)."""
 
     def __init__(self, Xt, Z, n, penalty, bias, radius):
@@ -83,7 +83,7 @@ class _Setup:
 
 
 
-def _norm_range(C, H, nv):
+def norm_range(C, H, nv):
     """min and max over each box of ‖u_{:nv}‖."""
     lo, hi = C[:, :nv] - H[:, :nv], C[:, :nv] + H[:, :nv]
     mn = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(lo * lo, hi * hi))
@@ -91,7 +91,7 @@ def _norm_range(C, H, nv):
     return np.sqrt(mn.sum(axis=1)), np.sqrt(mx.sum(axis=1))
 
 
-def _first_order(s: _Setup, C, H):
+def first_order(s: BoxSetup, C, H):
     """Bound 1 for boxes (C, H): returns (bound, A (N, T, D), uncertain mask, r (N, m),
     ν_min)."""
     Sc = C @ s.Xt.T
@@ -104,7 +104,7 @@ def _first_order(s: _Setup, C, H):
     half = np.where(unc, 0.5 * hi, 0.0)
     mid = np.einsum("ntd,nd->nt", A, C) + half @ s.Z / s.n
     slope = np.einsum("ntd,nd->nt", np.abs(A), H)
-    nu_min, _ = _norm_range(C, H, s.nv)
+    nu_min, _ = norm_range(C, H, s.nv)
     if s.penalty == "group":
         Bt = np.abs(mid) + slope + half @ s.absZ / s.n
         alt = (np.linalg.norm(mid, axis=1)
@@ -143,7 +143,7 @@ def _lp_bound(g, H, Acon, rhs, sweeps=2):
     return np.sum(np.abs(gq) * Hb, axis=-1) - np.einsum("nfm,nm->nf", mu, rhs)
 
 
-def _cylinder_constraints(s: _Setup, C, H, nu_min):
+def _cylinder_constraints(s: BoxSetup, C, H, nu_min):
     """Relaxed |β| ≤ R‖v‖ as two rows a·Δ ≥ ρ (see the module docstring)."""
     v = C[:, :-1]
     nv = np.linalg.norm(v, axis=1)
@@ -159,7 +159,7 @@ def _cylinder_constraints(s: _Setup, C, H, nu_min):
     return np.stack(rows, axis=1), np.stack(rhs, axis=1)
 
 
-def _second_order_pass(s: _Setup, C, H, A, idx, tau, nu_min, nu_max, mrest, rho):
+def _second_order_pass(s: BoxSetup, C, H, A, idx, tau, nu_min, nu_max, mrest, rho):
     """Bound 2 for boxes whose enumerated uncertain samples are ``idx`` (N, k), the other
     uncertain ones entering as g ∈ G u + mrest + {‖e‖ ≤ ρ}: True where sup ≤ τ.
 
@@ -200,7 +200,7 @@ def _second_order_pass(s: _Setup, C, H, A, idx, tau, nu_min, nu_max, mrest, rho)
     return ok
 
 
-def _second_order_sweep(s: _Setup, C, H, A, unc, r_hi, nu_min, tau, kmax, alive):
+def second_order_sweep(s: BoxSetup, C, H, A, unc, r_hi, nu_min, tau, kmax, alive):
     """Run bound 2 on the ``alive`` boxes, clearing those it settles (in place).
 
     The min(k, kmax) uncertain samples of largest ‖Z_i‖ r_i are enumerated; the rest enter
@@ -209,7 +209,7 @@ def _second_order_sweep(s: _Setup, C, H, A, unc, r_hi, nu_min, tau, kmax, alive)
     ‖g(u)‖ ≤ ‖G u + m'‖ + ρ, and ‖G u + m'‖ + ρ ≤ τ ν(u) follows from
     ‖G u + m'‖² − τ² ν(u)² + 2 τ ρ ν_max − ρ² ≤ 0 when τ ν_min ≥ ρ (expand (τν − ρ)²).
     """
-    _, nu_max = _norm_range(C, H, s.nv)
+    _, nu_max = norm_range(C, H, s.nv)
     weight = np.where(unc, r_hi * s.zrow[None, :], -1.0)
     ku_all = unc.sum(axis=1)
     ku = np.minimum(ku_all, kmax)
@@ -238,7 +238,7 @@ DC_MAX_D = 8
 DC_LADDER = np.array([1.0, 1.0 + 1e-4, 1.0 + 1e-3, 1.003, 1.01, 1.03, 1.1, 1.2, 1.5, 2.0, 3.0])
 
 
-def _dc_bound(s: _Setup, C, H, lo, hi, taus, nu_min):
+def dc_bound(s: BoxSetup, C, H, lo, hi, taus, nu_min):
     """Bound 3 (difference of convex functions): for each box the smallest τ of ``taus``
     (increasing) with sup_B ‖c‖ ≤ τ proved, inf if none.
 

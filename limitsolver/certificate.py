@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .features import features_matvec, features_rmatvec
+from .gapscale import ROUNDING, relative_gap
 from .losses import get_loss
 from .penalties import get_penalty
 from .pricing import active_store
@@ -211,12 +212,6 @@ def correlations(problem: LimitProblem, directions: np.ndarray, Z: np.ndarray) -
     return features_rmatvec(problem.Xt, directions, Z) / problem.n
 
 
-#: Relative gaps are measured against max(|J|, ROUNDING · J_ref), J_ref the objective's
-#: natural scale (:func:`reference_value`), so that an optimum of 0 (a free part that
-#: fits the data) is certified at rounding level instead of dividing by zero.
-ROUNDING = 1e-13
-
-
 def reference_value(problem: LimitProblem) -> float:
     """J_ref: the loss of the zero predictor (``reference_value`` of the loss: (1/(2n))‖Y‖²
     squared, T·log 2 logistic, log K multinomial), or max|Y| for interpolation."""
@@ -284,6 +279,6 @@ def certify(problem: LimitProblem, directions: np.ndarray, V: np.ndarray, C: np.
             best = (dual, s * Zc, S)
     dual, Zs, S = best
     gap = primal - dual
-    rel = gap / max(abs(primal), ROUNDING * reference_value(problem), 1e-300)
+    rel = relative_gap(primal, dual, reference_value(problem))
     return Certificate(primal=primal, dual=dual, gap=gap, rel_gap=rel, dual_point=Zs,
                        max_correlation=S, infeasibility=infeas)

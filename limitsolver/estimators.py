@@ -26,7 +26,7 @@ from scipy.special import expit, log_softmax, softmax
 
 from .api import solve
 
-__all__ = ["LimitRegressor", "LimitClassifier", "HAVE_SKLEARN", "MULTI_CLASS"]
+__all__ = ["LimitRegressor", "LimitClassifier", "HAVE_SKLEARN", "MULTI_CLASS", "NotFittedError"]
 
 try:  # scikit-learn is an optional dependency (extra ``limitsolver[sklearn]``)
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -41,7 +41,7 @@ try:  # scikit-learn is an optional dependency (extra ``limitsolver[sklearn]``)
 except ImportError:
     HAVE_SKLEARN = False
     _sk_validate_data = None
-    from .estimators_fallback import (BaseEstimator, ClassifierMixin,  # noqa: F401
+    from .estimators_fallback import (BaseEstimator, ClassifierMixin,
                                       NotFittedError, RegressorMixin,
                                       check_classification_targets, check_is_fitted)
 

@@ -1,11 +1,11 @@
 """The exchange loop of :func:`~limitsolver.refine.refine` and what keeps it safe.
 
-- ``_Run`` holds one refinement's state: the point of lowest objective seen (only points
+- ``RefineRun`` holds one refinement's state: the point of lowest objective seen (only points
   that fit the data, for interpolation), the best lower bound on OPT (every iteration's
   bound is valid whatever the point, so the best is kept), the history; ``finish`` sets
   the status from the returned point's limit gap (:mod:`limitsolver.status`);
-- ``_inner_solve``: working-set solves with the fallback chain of ``solve_problem``;
-- ``_can_restart`` / ``_restart_grid``: a stalled 1-D refinement restarts once from the
+- ``solve_working_set``: working-set solves with the fallback chain of ``solve_problem``;
+- ``can_restart`` / ``restart_grid``: a stalled 1-D refinement restarts once from the
   data-breakpoint grid.
 """
 from __future__ import annotations
@@ -15,8 +15,9 @@ import warnings
 
 import numpy as np
 
+from . import moves
 from .exceptions import ConvergenceWarning, LimitGapWarning, SolverFailed
-from .oracle import attach_limit_certificate
+from .limitattach import attach_limit_certificate
 from .status import set_status
 
 __all__ = ["STALL_WINDOW", "FALLBACK_TOL"]
@@ -27,7 +28,7 @@ __all__ = ["STALL_WINDOW", "FALLBACK_TOL"]
 STALL_WINDOW = 8
 
 
-def _restart_grid(problem):
+def restart_grid(problem):
     """The grid of the restart: ``default_grid`` with ``COARSE_GRID_SIZES[1]`` directions plus
     the 2n data breakpoints (d = 1)."""
     from .grids import COARSE_GRID_SIZES, default_grid
@@ -35,7 +36,7 @@ def _restart_grid(problem):
         default_grid(problem.X, problem.bias, COARSE_GRID_SIZES[problem.d]))
 
 
-def _can_restart(problem, solution) -> bool:
+def can_restart(problem, solution) -> bool:
     """d = 1 and the start's grid lacks some data-breakpoint direction."""
     from .grids import breakpoint_directions
     if problem.d != 1:
@@ -48,7 +49,7 @@ def _can_restart(problem, solution) -> bool:
     return bool(np.any(dist > 1e-12))
 
 
-def _inner_solve(problem, directions, solver, tol, warm_start, deadline):
+def solve_working_set(problem, directions, solver, tol, warm_start, deadline):
     """A working-set solve through ``solve_problem``, its warnings silenced (the refinement
     judges the result by its own certificates); None when every backend fails.
 
@@ -78,11 +79,11 @@ def _inner_solve(problem, directions, solver, tol, warm_start, deadline):
     return None
 
 
-#: Target relative gap of the fallback chain in working-set solves (see ``_inner_solve``).
+#: Target relative gap of the fallback chain in working-set solves (see ``solve_working_set``).
 FALLBACK_TOL = 1e-8
 
 
-#: Losses whose working-set weights :func:`limitsolver.refine._polished` takes to rounding
+#: Losses whose working-set weights :func:`limitsolver.moves.polished` takes to rounding
 #: level; for the other smooth losses (multinomial) the joint Newton step of any d
 #: (:func:`limitsolver.refine_nd.newton_solution`) polishes the weights and moves the atoms.
 WEIGHT_POLISH_LOSSES = ("squared", "logistic", "interpolate")
@@ -98,7 +99,7 @@ def _moved(problem, sol):
     return newton_solution(problem, sol)
 
 
-class _Run:
+class RefineRun:
     """The state of one refinement: best point (by objective), best lower bound, history."""
 
     def __init__(self, problem, *, t0, deadline, tol, verbose, progress=None):
@@ -154,11 +155,10 @@ class _Run:
         "stalled" (only with ``stall``)."""
         from .budget import expired
         from .newton import supports_joint_newton
-        from .refine import _newton_step, _polished, _slide, merge_directions
         self.margin, self.max_new = exchange_margin, max_new
         problem = self.problem
         newton = joint and supports_joint_newton(problem)
-        polish = _polished if problem.loss in WEIGHT_POLISH_LOSSES else _moved
+        polish = moves.polished if problem.loss in WEIGHT_POLISH_LOSSES else _moved
         first = len(self.history)
         for it in range(max(max_iter, 1)):
             sup = self.record(sol)
@@ -177,12 +177,12 @@ class _Run:
             Z = np.asarray(sol.certificate.dual_point, dtype=float)
             active = sol.atom_directions
             if slide and not newton and active.shape[0]:
-                new.append(_slide(problem, active, sol.atom_weights, Z))
-            D = merge_directions(problem, np.vstack([active] + new), merge_tol=merge_tol)
-            nxt = _inner_solve(problem, D, solver, inner_tol, sol, self.deadline)
+                new.append(moves.slide(problem, active, sol.atom_weights, Z))
+            D = moves.merge_directions(problem, np.vstack([active] + new), merge_tol=merge_tol)
+            nxt = solve_working_set(problem, D, solver, inner_tol, sol, self.deadline)
             if nxt is None:
                 return "failed"
-            sol = _newton_step(problem, nxt) if newton else polish(problem, nxt)
+            sol = moves.newton_step(problem, nxt) if newton else polish(problem, nxt)
         return "max_iter"
 
     def finish(self, solution, reason):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cands_1d_sphere", "cands_1d_cylinder", "cands_2d", "ARRANGEMENT_CACHE_BYTES"]
+__all__ = ["cands_1d_sphere", "cands_1d_cylinder", "cands_2d", "ARRANGEMENT_CACHE_BYTES",
+           "ARRANGEMENTS", "ARRANGEMENTS_KEPT"]
 
 
 def top_eig(M):
@@ -92,8 +93,8 @@ def _circle_bases(Xt, bias):
 
 #: The arrangement of the last few input sets (d = 2), reused across oracle calls on the
 #: same data (refinement calls the oracle once per iteration): key → arrangement.
-_ARRANGEMENTS: dict = {}
-_ARRANGEMENTS_KEPT = 2
+ARRANGEMENTS: dict = {}
+ARRANGEMENTS_KEPT = 2
 #: Arrangements whose activation patterns take more bytes than this are not kept.
 ARRANGEMENT_CACHE_BYTES = 96 * 2**20
 
@@ -101,10 +102,10 @@ ARRANGEMENT_CACHE_BYTES = 96 * 2**20
 def _arrangement_2d(X, bias, block_bytes):
     """What the d = 2 candidates need from X alone: the circle bases, and per block of
     circles the sorted crossing angles, arc lengths, vertex directions and the activation
-    pattern of every arc. Cached for the last ``_ARRANGEMENTS_KEPT`` input sets."""
+    pattern of every arc. Cached for the last ``ARRANGEMENTS_KEPT`` input sets."""
     import hashlib
     key = (bias, X.shape, block_bytes, hashlib.sha1(np.ascontiguousarray(X).tobytes()).digest())
-    hit = _ARRANGEMENTS.get(key)
+    hit = ARRANGEMENTS.get(key)
     if hit is not None:
         return hit
     m = X.shape[0]
@@ -139,9 +140,9 @@ def _arrangement_2d(X, bias, block_bytes):
         blocks.append((idx, ang, length, Pb, pat.reshape(-1, m), th_v))
     out = (Xt, blocks)
     if m * K * m <= ARRANGEMENT_CACHE_BYTES:
-        while len(_ARRANGEMENTS) >= _ARRANGEMENTS_KEPT:
-            _ARRANGEMENTS.pop(next(iter(_ARRANGEMENTS)))
-        _ARRANGEMENTS[key] = out
+        while len(ARRANGEMENTS) >= ARRANGEMENTS_KEPT:
+            ARRANGEMENTS.pop(next(iter(ARRANGEMENTS)))
+        ARRANGEMENTS[key] = out
     return out
 
 

@@ -293,7 +293,8 @@ def _replace_grid_certificate(path, sol, fresh, tol) -> None:
 
 def _verify_limit(path: str, sol, tol: float) -> None:
     """The limit lower bound: consistent with the objective, and recomputed where cheap."""
-    from .oracle import EXACT_MAX_N_2D, limit_certificate
+    from .limitcert import limit_certificate
+    from .oracle import EXACT_MAX_N_2D
     lb = sol.lower_bound
     if lb is None:
         return

@@ -86,8 +86,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .exceptions import ConvergenceWarning
-from .kernel_functions import (DEFAULT_QUADRATURE, DEFAULT_QUADRATURE_HIGH_D,  # noqa: F401
-                               KERNELS, arccos_kernel, kernel_matrix, ntk_kernel)
+from .kernel_functions import KERNELS, arccos_kernel, kernel_matrix, ntk_kernel
 from .kernel_newton import newton_logistic, newton_multinomial
 from .losses import get_loss
 from .problem import LimitProblem

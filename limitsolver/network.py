@@ -38,19 +38,10 @@ from .losses import get_loss
 from .penalties import get_penalty
 from .problem import BIASES, FREES, PENALTIES, check_option
 
-__all__ = ["Network"]
+__all__ = ["Network", "training_loss"]
 
 
-def __getattr__(name: str):
-    """``train`` and the trainer's constants still import from here (they live in
-    :mod:`limitsolver.trainer`, which imports this module, so the name is looked up lazily)."""
-    if name in ("train", "METHODS", "BFGS_MAX_PARAMS"):
-        from . import trainer
-        return getattr(trainer, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _training_loss(loss: str):
+def training_loss(loss: str) -> type:
     """The loss class for a training loss; interpolation is a constraint, not a loss."""
     if loss == "interpolate":
         raise ValueError("loss='interpolate' is the λ → 0 limit (a constraint F(x_i) = y_i), "
@@ -112,7 +103,7 @@ class Network:
     Attributes
     ----------
     history : ndarray or None
-        Objective values along training (set by :func:`train`).
+        Objective values along training (set by :func:`~limitsolver.trainer.train`).
     info : dict
         Training details (method, iterations, message).
     """
@@ -225,7 +216,7 @@ class Network:
     def objective(self, X: ArrayLike, Y: ArrayLike, lam: float, loss: str = "squared") -> float:
         """Training objective L(f(X)) + penalty(λ) with L from :mod:`limitsolver.losses`;
         Y (n, T), for ``loss="multinomial"`` one-hot rows or output indices (n,)."""
-        L = _training_loss(loss)
+        L = training_loss(loss)
         X = _as_inputs(X, self.d)
         Y = _as_targets(Y, X.shape[0], self.T, loss)
         return L.value(self._forward(X)[2], Y) + self.penalty(lam)
@@ -248,7 +239,7 @@ class Network:
         grads : dict with keys "W" (m, d), "b" (m,), "V" (m, T), "intercept" (T,),
             "affine" (d, T)
         """
-        L = _training_loss(loss)
+        L = training_loss(loss)
         X = _as_inputs(X, self.d)
         Y = _as_targets(Y, X.shape[0], self.T, loss)
         return self.value_and_grads(X, Y, float(lam), L)

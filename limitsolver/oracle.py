@@ -39,9 +39,9 @@ cell by cell:
 
 Layout: :mod:`limitsolver.faces` (exact d = 1, 2 candidates), :mod:`limitsolver.sup_bounded`
 (d ≥ 3: sampling, ascent and branch and bound), :mod:`limitsolver.suptools` (the result
-type, evaluation of candidates), :mod:`limitsolver.limitcert` (certificates on all of Θ:
-``limit_certificate``, ``attach_limit_certificate``, ``shortcut_sup_bound``); every public
-name is importable from here.
+type, evaluation of candidates). The certificates on all of Θ that use this oracle are in
+:mod:`limitsolver.limitcert` (``limit_certificate``, ``shortcut_sup_bound``) and
+:mod:`limitsolver.limitattach` (``attach_limit_certificate``, on a solution).
 
 Exactness is up to rounding: a candidate whose claimed value (from its cell's eigenvalue)
 is within a relative ``1e-12`` of the best verified value is not re-evaluated. Every value
@@ -54,18 +54,14 @@ from typing import Any
 
 import numpy as np
 
-from . import faces as _faces
 from .faces import cands_1d_cylinder, cands_1d_sphere, cands_2d
-from .limitcert import (BOUND_QUICK_TIME, attach_limit_certificate, limit_certificate,
-                        shortcut_sup_bound)
 from .sup_bounded import bounded_oracle
 from .suptools import (SUP_SAFETY, SupResult, distinct_top, dual_norm, unique_rows,
                        verify_candidates)
 from .problem import LimitProblem
 
-__all__ = ["SupResult", "sup_correlation", "limit_certificate", "attach_limit_certificate",
-           "EXACT_DIMENSIONS", "EXACT_MAX_N_2D", "shortcut_sup_bound", "SUP_SAFETY",
-           "BOUND_RTOL", "BOUND_MAX_TIME", "BOUND_QUICK_TIME"]
+__all__ = ["SupResult", "sup_correlation", "EXACT_DIMENSIONS", "EXACT_MAX_N_2D", "SUP_SAFETY",
+           "BOUND_RTOL", "BOUND_MAX_TIME"]
 
 #: Input dimensions d for which the oracle is exact.
 EXACT_DIMENSIONS = (1, 2, 3)
@@ -80,9 +76,6 @@ EXACT_MAX_N_2D = 100
 #: still certified).
 BOUND_RTOL = 1e-9
 BOUND_MAX_TIME = 2.0
-#: The d = 2 arrangement cache of :mod:`limitsolver.faces` (the same objects).
-_ARRANGEMENTS = _faces._ARRANGEMENTS
-_ARRANGEMENTS_KEPT = _faces._ARRANGEMENTS_KEPT
 
 def sup_correlation(problem: LimitProblem, Z: np.ndarray, *, penalty: "str | None" = None,
                     exact: "bool | None" = None, top_k: int = 16,

@@ -22,7 +22,7 @@ import numpy as np
 from .gridsolve import DEFAULT_TOL, solve_problem, zero_solution
 from .certificate import lam_max as compute_lam_max
 from .grids import default_grid
-from .oracle import attach_limit_certificate
+from .limitattach import attach_limit_certificate
 from .problem import LimitProblem
 from .progress import progress_bar
 from .solution import LimitSolution
@@ -192,7 +192,7 @@ def limit_path(X: Any, Y: Any, *, lams: Any = None, n_lams: int = 30, eps: float
         print :meth:`LimitPath.table_row`).
     certify_limit : bool
         Attach to every solution its certificate against the infinite-width optimum
-        (:func:`~limitsolver.oracle.attach_limit_certificate`: ``lower_bound``,
+        (:func:`~limitsolver.limitattach.attach_limit_certificate`: ``lower_bound``,
         ``limit_gap``). The statuses stay those of the grid certificates.
 
     Returns

@@ -3,7 +3,7 @@
 Starting from a solution (typically on a small grid), repeat until the relative limit gap is
 at most ``tol``, no progress is made, or the ``deadline`` passes:
 
-1. **certify** — :func:`~limitsolver.oracle.attach_limit_certificate` gives the lower bound
+1. **certify** — :func:`~limitsolver.limitattach.attach_limit_certificate` gives the lower bound
    on OPT (certified where the oracle is; see ``lower_bound_exact`` and
    ``info["lower_bound_method"]``). Where it is only a sampled estimate, the estimate is
    also computed with the sup found by :func:`~limitsolver.ascent.price` (a larger sup,
@@ -167,8 +167,8 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         The best by objective, with ``lower_bound``, ``limit_gap``, ``lower_bound_exact``
         and ``info["refine"]`` (history), ``info["refine_converged"]``.
     """
-    from .oracle import attach_limit_certificate
-    from .refine import merge_directions
+    from .limitattach import attach_limit_certificate
+    from .moves import merge_directions
     t0 = time.monotonic()
     lam = problem.lam
     start = sol
@@ -243,7 +243,7 @@ def _finish(problem, best, best_lb, best_exact, best_how, history, converged, to
     """The returned solution's limit certificate: the best certified bound of all rounds, or
     (estimate) the estimate recomputed at ``best`` with ``effort`` times the pricing effort
     (4, or 1 once the deadline has passed)."""
-    from .oracle import attach_limit_certificate
+    from .limitattach import attach_limit_certificate
     attach_limit_certificate(best, target_rel_gap=tol)
     if not best.limit_certified:
         _price_estimate(problem, best, effort=effort, random_state=12345)

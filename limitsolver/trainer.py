@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .network import Network, _training_loss
+from .network import Network, training_loss
 from .problem import LimitProblem, check_option
 
 __all__ = ["train", "METHODS", "BFGS_MAX_PARAMS"]
@@ -280,7 +280,7 @@ def train(X: ArrayLike, Y: ArrayLike, *, lam: float, width: int | None = None, l
         iteration) and ``info`` (method, iterations, message, objective).
     """
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
-    L = _training_loss(problem.loss)
+    L = training_loss(problem.loss)
     if problem.penalty == "kernel":
         raise ValueError("penalty='kernel' is the lazy regime (frozen first layer); train "
                          "takes penalty='group' or 'l1'")

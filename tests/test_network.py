@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import limitsolver as ls
-from limitsolver.network import Network, train
 from limitsolver.losses import get_loss
+from limitsolver.network import Network
+from limitsolver.trainer import train
 
 from .conftest import random_problem
 

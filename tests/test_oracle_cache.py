@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from limitsolver import oracle
+from limitsolver import faces, oracle
 from limitsolver.problem import LimitProblem
 
 
@@ -22,18 +22,18 @@ def test_cached_arrangement_gives_the_fresh_result(bias):
                     for X in (X1, X2)]
 
     def fresh(p, Z):
-        oracle._ARRANGEMENTS.clear()
+        faces.ARRANGEMENTS.clear()
         return oracle.sup_correlation(p, Z, exact=True, threshold=0.0, top_k=8)
 
     expected = [[fresh(p, Z) for Z in Zs] for p in problems]
-    oracle._ARRANGEMENTS.clear()
+    faces.ARRANGEMENTS.clear()
     for _ in range(2):                                # alternate: hits and misses
         for p, exp in zip(problems, expected):
             for Z, e in zip(Zs, exp):
                 r = oracle.sup_correlation(p, Z, exact=True, threshold=0.0, top_k=8)
                 assert r.value == e.value
                 assert np.array_equal(r.directions, e.directions)
-    assert 1 <= len(oracle._ARRANGEMENTS) <= oracle._ARRANGEMENTS_KEPT
+    assert 1 <= len(faces.ARRANGEMENTS) <= faces.ARRANGEMENTS_KEPT
     # and the oracle is still the sup: no sampled direction beats it
     S = rng.standard_normal((20000, 3))
     if bias == "regularized":

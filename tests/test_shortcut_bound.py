@@ -6,7 +6,8 @@ direction sets; checked against the exact d = 1 oracle and a dense scan of the c
 import numpy as np
 import pytest
 
-from limitsolver.oracle import shortcut_sup_bound, sup_correlation
+from limitsolver.limitcert import shortcut_sup_bound
+from limitsolver.oracle import sup_correlation
 from limitsolver.problem import LimitProblem
 
 

@@ -203,7 +203,7 @@ def test_path_table_shows_certified_limit_gaps():
 def test_moved_points_are_graded_by_their_own_certificate():
     """A point moved by the joint Newton step carries a new certificate; its status is
     decided from that certificate (grid basis), never copied from the point it came from."""
-    from limitsolver.refine import _newton_step
+    from limitsolver.moves import newton_step
     from limitsolver.status import certified_gap
     rng = np.random.default_rng(3)
     x = np.sort(rng.uniform(-1, 1, 15))
@@ -212,7 +212,7 @@ def test_moved_points_are_graded_by_their_own_certificate():
     p = LimitProblem(x, Y, lam=0.002, penalty="group", free="affine")
     start = ls.solve_problem(p, ls.sphere_grid(2, 64), tol=1e-10)
     start.status = "inaccurate"                 # whatever the start says
-    moved = _newton_step(p, start)
+    moved = newton_step(p, start)
     assert moved is not start
     expected = "optimal" if certified_gap(moved, "grid") <= start.info["status_tol"] \
         else "inaccurate"

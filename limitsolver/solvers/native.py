@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import blas_threads
 from ..losses import get_loss
 from ..losses import require as require_loss
 from ..penalties import get_penalty

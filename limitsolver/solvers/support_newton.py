@@ -45,6 +45,7 @@ import numpy as np
 from .. import losses as _losses
 from .. import penalties as _penalties
 from ..budget import expired
+from ..gapscale import relative_gap
 from .bcd import bcd_anderson, coordinate_sweep
 from .restricted import SupportModel
 from .structured import crossing_times, full_step_dropping, radial_line_search
@@ -205,9 +206,9 @@ def restricted_gap(model: SupportModel, V: np.ndarray, C: np.ndarray,
     (Q: an orthonormal basis of F's columns); S = max_j ‖(AᵀZ/n)_j‖_*; the dual point sZ,
     s = ``scale_dual``(Z, Y, λ/S), is feasible for the problem on the columns A, so D(sZ)
     (or D(0) = 0) is a lower bound on its optimum. Returns
-    (J − D) / max(|J|, ROUNDING · J_ref) as :func:`~limitsolver.certificate.certify` does.
+    (J − D) / max(|J|, ROUNDING · J_ref) (:func:`~limitsolver.gapscale.relative_gap`), as
+    :func:`~limitsolver.certificate.certify` does.
     """
-    from ..certificate import ROUNDING
     loss, pen, Y = model.loss, model.penalty, model.Y
     sup = model.support(V)
     P = model.predict(sup, V[sup.S], C)
@@ -221,8 +222,7 @@ def restricted_gap(model: SupportModel, V: np.ndarray, C: np.ndarray,
         s = loss.scale_dual(Z, Y, model.lam / S if S > 0 else np.inf)
         if loss.dual_feasible(s * Z, Y):
             dual = max(dual, loss.dual_value(s * Z, Y))
-    ref = max(abs(primal), ROUNDING * loss.reference_value(Y), 1e-300)
-    return (primal - dual) / ref
+    return relative_gap(primal, dual, loss.reference_value(Y))
 
 
 def _rounds(model, V, C, ctl, *, tol, entering, Q):
