@@ -104,7 +104,11 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control, sup=None):
             def obj(Vn, t, sup=sup, sC=sC):
                 return model.objective(sup, Vn, C - t * sC)
             tc = crossing_times(VS, sV, model.rowwise)
-            found = (full_step_dropping(VS, sV, obj, P0, rowwise=model.rowwise, tc=tc)
+            # several units leaving in one step pays off where a trial is cheap and
+            # supports are large (Gram form); elsewhere its failed trials cost more than
+            # they save (measured: logistic l1, 2.3 extra evaluations per step, 5 hits in 745)
+            found = ((model.route == "gram"
+                      and full_step_dropping(VS, sV, obj, P0, rowwise=model.rowwise, tc=tc))
                      or radial_line_search(VS, sV, obj, P0, rowwise=model.rowwise, tc=tc))
             if found is not None:
                 break
