@@ -18,7 +18,7 @@ The per-region bounds (first-order interval bound, second-order test per activat
 pattern, difference-of-convex vertex test) and their proofs are in
 :mod:`limitsolver.boxbounds`.
 
-Algorithm. τ = L (1 + rtol). Boxes whose value bound (bound 1, tightened by the ladder of
+Algorithm. τ = L (1 + rtol). Boxes whose value bound (bound 1, tightened by the closed-form
     bound 3) is ≤ τ, or passing bound 2 or 3 at the current τ, are discarded; the rest are bisected along the coordinate of largest h_j max_i |x̃_ij|.
     L is raised by the values at box centres (projected into Θ) and by projected ascent
     from the best of them. τ only grows, so when no box is left S ≤ τ; when the time
@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from .boxbounds import (DC_LADDER, DC_MAX_D, BoxSetup, dc_bound, first_order, norm_range,
+from .boxbounds import (DC_MAX_D, BoxSetup, dc_bound, first_order, norm_range,
                         second_order_sweep)
 
 __all__ = ["BoundResult", "bounded_sup", "BOUND_SAFETY"]
@@ -115,7 +115,7 @@ def _settle(s: BoxSetup, C, H, tau, kmax):
         step = max(1, int(4e6 // (2 ** (s.D - 1) * s.m * max(s.T, 2))))
         for a0 in range(0, sel.size, step):
             q = sel[a0:a0 + step]
-            ub = dc_bound(s, C[q], H[q], r_lo[q], r_hi[q], tau * DC_LADDER, nu_min[q])
+            ub = dc_bound(s, C[q], H[q], r_lo[q], r_hi[q], nu_min[q])
             U1[q] = np.minimum(U1[q], ub)
             alive[q[ub <= tau]] = False
     return U1, alive

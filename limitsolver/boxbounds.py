@@ -36,7 +36,8 @@ Bound 2 (second order; boxes with |U| ≤ ``kmax``), a test of sup_B ‖c‖ ≤
     maximizer M ⪯ 0 once τ exceeds it; at a maximizer on a kink the multipliers cancel the
     first-order term: the test is second-order accurate where first-order bounds stall.
 
-Bound 3 (difference of convex functions; boxes with D ≤ ``DC_MAX_D``): see :func:`dc_bound`.
+Bound 3 (difference of convex functions; boxes with D ≤ ``DC_MAX_D``): see :func:`dc_bound`;
+    it gives the smallest τ its test passes in closed form, a value bound like bound 1.
     It is exact on the convex part of c (samples whose weight has the sign of the tested
     component), so it settles boxes crossed by many hyperplanes, where bound 2 cannot
     enumerate the patterns.
@@ -234,23 +235,9 @@ def second_order_sweep(s: BoxSetup, C, H, A, unc, r_hi, nu_min, tau, kmax, alive
 DC_MAX_D = 8
 
 
-#: Bound 3 is tried at these multiples of τ; the smallest that passes bounds the box.
-DC_LADDER = np.array([1.0, 1.0 + 1e-4, 1.0 + 1e-3, 1.003, 1.01, 1.03, 1.1, 1.2, 1.5, 2.0, 3.0])
-
-
-def dc_bound(s: BoxSetup, C, H, lo, hi, taus, nu_min):
-    """Bound 3 (difference of convex functions): for each box the smallest τ of ``taus``
-    (increasing) with sup_B ‖c‖ ≤ τ proved, inf if none.
-
-    For weights a ∈ R^m, h(u) = Σ_i a_i relu(s_i(u)) − τ' ν(u) ≤ F(u) with
-    F(u) = Σ_{a_i>0} a_i relu(s_i) + Σ_{a_i<0} a_i λ_i s_i − τ' ν̂_c·u (relu(s) ≥ λ s for
-    λ ∈ [0, 1], exact for λ = 1 / 0 on samples active / off on the whole box, the chord
-    slope r/(r − l) otherwise; ν(u) ≥ ν̂_c·u by Cauchy–Schwarz). F is convex, so
-    max_B F is the max over the box's vertices. l1: a = ±Z_{:,t}/n, τ' = τ for every t.
-    group: Q orthogonal with first column e₁ = g(u_c)/‖g(u_c)‖, g' = Qᵀg; for t ≥ 2
-    b_t ≥ max_B |g'_t| (τ' = 0), β² = Σ b_t²; ‖g‖ ≤ τν follows from
-    |g'_1| ≤ τν − β²/(τ ν_min) (as √(a² − β²) ≥ a − β²/a for a ≥ β) with τ ν_min ≥ β.
-    """
+def _vertex_data(s: BoxSetup, C, H, lo, hi):
+    """Per box: s_i and relu(s_i) at the 2^(D−1) vertices (N, V, m), the chord slopes λ_i
+    (N, m) and ν̂_c·v at the vertices (N, V)."""
     N, D = C.shape
     free = np.argsort(H <= 0, axis=1, kind="stable")[:, :D - 1]
     xi = np.array(list(itertools.product((-1.0, 1.0), repeat=D - 1)))       # (V, D−1)
@@ -260,33 +247,49 @@ def dc_bound(s: BoxSetup, C, H, lo, hi, taus, nu_min):
                       xi[None] * hf[:, None, :], axis=2)
     Vt = C[:, None, :] + off                                                # (N, V, D)
     Sv = Vt @ s.Xt.T                                                        # (N, V, m)
-    Rv = np.maximum(Sv, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         lam = np.where(hi <= 0, 0.0, np.where(lo >= 0, 1.0, hi / (hi - lo)))
     nuc = C * s.E
     nuc = nuc / np.linalg.norm(nuc, axis=1, keepdims=True)
-    nuv = np.einsum("nvd,nd->nv", Vt, nuc)                                  # ν̂_c·v
+    return Sv, np.maximum(Sv, 0.0), lam, np.einsum("nvd,nd->nv", Vt, nuc)
 
-    def vmax(a, tp):
-        """max over vertices of F for weights a (N, m, K) and τ' (K,) → (N, K)."""
-        F = np.matmul(Rv, np.maximum(a, 0.0))
-        F += np.matmul(Sv, np.minimum(a, 0.0) * lam[:, :, None])
-        F -= nuv[:, :, None] * tp[None, None, :]
-        return F.max(axis=1)
-    K = taus.size
 
-    def first_pass(ok):
-        """ok (N, K): smallest passing τ."""
-        return np.where(ok.any(axis=1), taus[np.argmax(ok, axis=1)], np.inf)
+def dc_bound(s: BoxSetup, C, H, lo, hi, nu_min):
+    """Bound 3 (difference of convex functions): per box a τ* (inf if none) with
+    sup_B ‖c‖ ≤ τ* proved.
+
+    For weights a ∈ R^m and τ ≥ 0, h(u) = Σ_i a_i relu(s_i(u)) − τ ν(u) ≤ F(u) with
+    F(u) = p(u) − τ ν̂_c·u, p(u) = Σ_{a_i>0} a_i relu(s_i) + Σ_{a_i<0} a_i λ_i s_i
+    (relu(s) ≥ λ s for λ ∈ [0, 1], exact for λ = 1 / 0 on samples active / off on the
+    whole box, the chord slope r/(r − l) otherwise; ν(u) ≥ ν̂_c·u by Cauchy–Schwarz). F is
+    convex, so max_B F = max over the box's vertices v of p(v) − τ n(v), n(v) = ν̂_c·v.
+    When n(v) > 0 at every vertex this is ≤ 0 iff τ ≥ max_v p(v)/n(v): the smallest τ is
+    explicit (inf when some n(v) ≤ 0).
+    l1: a = ±Z_{:,t}/n for every t, τ* = max(0, max_{t, ±, v} p(v)/n(v)).
+    group: Q orthogonal with first column e₁ = g(u_c)/‖g(u_c)‖, g' = Qᵀg; for t ≥ 2
+    b_t ≥ max_B |g'_t| (max over the vertices of the convex p for a = ±(Z Q)_{:,t}/n,
+    τ = 0), β² = Σ b_t²; ‖g‖ ≤ τν follows from |g'_1| ≤ τν − β²/(τ ν_min) (as
+    √(a² − β²) ≥ a − β²/a for a ≥ β) with τ ν_min ≥ β. With p₁ the p of a = ±(Z Q)_{:,1}/n
+    this holds when p₁(v) − τ n(v) + β²/(τ ν_min) ≤ 0 at every vertex, i.e. (n(v) > 0)
+    τ² n(v) − τ p₁(v) − β²/ν_min ≥ 0, i.e. τ ≥ (p₁ + √(p₁² + 4 n β²/ν_min)) / (2 n):
+    τ* = max(β/ν_min, max over v and ± of that root).
+    """
+    N = C.shape[0]
+    Sv, Rv, lam, nuv = _vertex_data(s, C, H, lo, hi)
+    pos = np.all(nuv > 0, axis=1)
+    nsafe = np.where(nuv > 0, nuv, 1.0)
+
+    def pmax(a):
+        """p at the vertices for weights a (N, m, K) → (N, V, K)."""
+        return np.matmul(Rv, np.maximum(a, 0.0)) + \
+            np.matmul(Sv, np.minimum(a, 0.0) * lam[:, :, None])
     if s.penalty == "l1":
         a = np.concatenate([s.Z, -s.Z], axis=1) / s.n                        # (m, 2T)
-        a = np.tile(a, (1, K))
-        a = np.broadcast_to(a[None], (N,) + a.shape)
-        F = vmax(a, np.repeat(taus, 2 * s.T)).reshape(N, K, 2 * s.T)
-        return first_pass(np.all(F <= 0, axis=2))
-    Rc = np.maximum(C @ s.Xt.T, 0.0)
-    gc = Rc @ s.Z / s.n                                                     # (N, T)
+        P = pmax(np.broadcast_to(a[None], (N,) + a.shape))
+        tau = np.maximum((P / nsafe[:, :, None]).max(axis=(1, 2)), 0.0)
+        return np.where(pos, tau, np.inf)
     T = s.T
+    gc = np.maximum(C @ s.Xt.T, 0.0) @ s.Z / s.n                            # (N, T)
     e1 = gc / np.maximum(np.linalg.norm(gc, axis=1, keepdims=True), 1e-300)
     e1[np.linalg.norm(gc, axis=1) == 0, 0] = 1.0
     w = -e1.copy()
@@ -296,13 +299,11 @@ def dc_bound(s: BoxSetup, C, H, lo, hi, taus, nu_min):
     Q = np.eye(T)[None] - 2 * w[:, :, None] * w[:, None, :]                  # Q e₁ = e1
     Q[wn[:, 0] <= 1e-12] = np.eye(T)
     a = np.einsum("mt,nts->nms", s.Z, Q) / s.n                              # (N, m, T)
-    a2 = np.concatenate([a, -a], axis=2)
-    tp = np.zeros(2 * T)
-    Fz = vmax(a2, tp)                                                       # τ' = 0
-    b = np.maximum(np.maximum(Fz[:, :T], Fz[:, T:]), 0.0)[:, 1:]
-    beta2 = np.sum(b * b, axis=1)
-    a1 = np.tile(np.stack([a[:, :, 0], -a[:, :, 0]], axis=2), (1, 1, K))
-    main = vmax(a1, np.repeat(taus, 2)).reshape(N, K, 2).max(axis=2)
-    tn = taus[None, :] * nu_min[:, None]
-    ok = (main + beta2[:, None] / np.maximum(tn, 1e-300) <= 0) & (tn >= np.sqrt(beta2)[:, None])
-    return first_pass(ok)
+    P = pmax(np.concatenate([a, -a], axis=2))                               # (N, V, 2T)
+    Pm = P.max(axis=1)
+    b = np.maximum(np.maximum(Pm[:, :T], Pm[:, T:]), 0.0)[:, 1:]
+    q = np.sum(b * b, axis=1)[:, None] / np.maximum(nu_min, 1e-300)[:, None]  # β²/ν_min
+    p1 = np.maximum(P[:, :, 0], P[:, :, T])                                 # (N, V)
+    root = (p1 + np.sqrt(p1 * p1 + 4 * nsafe * q)) / (2 * nsafe)
+    tau = np.maximum(root.max(axis=1), np.sqrt(q[:, 0] / np.maximum(nu_min, 1e-300)))
+    return np.where(pos & (nu_min > 0), tau, np.inf)
