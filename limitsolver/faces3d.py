@@ -84,10 +84,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .faces3d_arcs import (arc_end_checks, arc_forms, circle_geometry,
-                           degenerate_families, face_candidates, generic_families,
-                           vertex_edge, wall_bases)
-from .features import features_rmatvec
+from .faces3d_pool import CandidatePool, default_workers, walk_circles
 
 __all__ = ["Faces3DResult", "exact_sup_3d", "FACES3D_BLOCK_BYTES", "EXACT_MAX_N_3D"]
 
@@ -101,9 +98,6 @@ EXACT_MAX_N_3D = 50
 #: Approximate memory per block of circles (bytes).
 FACES3D_BLOCK_BYTES = 24 * 2**20
 
-#: Candidates whose claim is within this relative margin of the best true value are not
-#: evaluated (their true value can exceed it only by rounding).
-_VERIFY_RTOL = 1e-12
 
 
 @dataclass
@@ -168,79 +162,8 @@ def _top_face(X, Z, n, radius, penalty):
 
 
 # ---------------------------------------------------------------------------------------
-# candidates: claims first, true values in decreasing order of claim
-# ---------------------------------------------------------------------------------------
-class _Pool:
-    """Pending candidates (direction, claim) and evaluated ones (direction, true value)."""
-
-    def __init__(self, Xt, Z, n, dual, threshold):
-        self.Xt, self.Z, self.n, self.dual = Xt, Z, n, dual
-        self.threshold = np.inf if threshold is None else float(threshold)
-        self.best = -np.inf
-        self.pending, self.claims = [np.zeros((0, 4))], [np.zeros(0)]
-        self.seen_dirs, self.seen_vals = [np.zeros((0, 4))], [np.zeros(0)]
-        self.n_candidates = self.n_evaluated = self.n_degenerate = 0
-
-    def tau(self):
-        if not np.isfinite(self.best):
-            return -np.inf
-        return min(self.best * (1 + _VERIFY_RTOL), self.threshold)
-
-    def add(self, dirs, claims, n_claimed=None):
-        self.n_candidates += len(claims) if n_claimed is None else n_claimed
-        self.pending.append(dirs)
-        self.claims.append(claims)
-
-    def evaluate(self, dirs, claims=None):
-        """True values (claims=None: always kept as evaluated)."""
-        vals = self.dual(features_rmatvec(self.Xt, dirs, self.Z) / self.n) if len(dirs) \
-            else np.zeros(0)
-        self.n_evaluated += len(dirs)
-        self.seen_dirs.append(dirs)
-        self.seen_vals.append(vals)
-        if len(vals):
-            self.best = max(self.best, float(vals.max()))
-        return vals
-
-    def settle(self, limit=None):
-        """Evaluate pending candidates by decreasing claim while a claim exceeds τ (at most
-        ``limit`` of them), then drop those at or below τ."""
-        D, C = np.vstack(self.pending), np.concatenate(self.claims)
-        order = np.argsort(-C, kind="stable")
-        D, C = D[order], C[order]
-        pos, batch = 0, 256
-        while pos < len(C) and C[pos] > self.tau() and (limit is None or pos < limit):
-            sel = slice(pos, pos + batch)
-            _, first = np.unique(np.round(D[sel], 11), axis=0, return_index=True)
-            self.evaluate(D[sel][np.sort(first)])
-            pos += batch
-            batch *= 2
-        D, C = D[pos:], C[pos:]
-        keep = C > self.tau()
-        self.pending, self.claims = [D[keep]], [C[keep]]
-
-    def result(self, top_k):
-        D, V = np.vstack(self.seen_dirs), np.concatenate(self.seen_vals)
-        order = np.argsort(-V, kind="stable")
-        keep = []
-        for i in order:
-            if all(np.max(np.abs(D[j] - D[i])) > 1e-9 for j in keep):
-                keep.append(i)
-                if len(keep) >= top_k:
-                    break
-        keep = np.array(keep, dtype=int)
-        return D[keep], V[keep]
-
-
-# ---------------------------------------------------------------------------------------
 # public
 # ---------------------------------------------------------------------------------------
-def _dual(penalty):
-    if penalty == "group":
-        return lambda C: np.linalg.norm(C, axis=1)
-    return lambda C: np.max(np.abs(C), axis=1)
-
-
 def _check(Xt, Z, n, penalty, bias, radius):
     Xt = np.asarray(Xt, dtype=float)
     Z = np.asarray(Z, dtype=float)
@@ -268,7 +191,8 @@ def _check(Xt, Z, n, penalty, bias, radius):
 def exact_sup_3d(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str = "group",
                  bias: str = "regularized", radius: float = 0.0, top_k: int = 16,
                  threshold: float | None = None,
-                 block_bytes: int = FACES3D_BLOCK_BYTES) -> Faces3DResult:
+                 block_bytes: int = FACES3D_BLOCK_BYTES,
+                 workers: "int | None" = None) -> Faces3DResult:
     """sup over Θ of ‖c(θ)‖, c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i), exactly, for d = 3.
 
     Parameters
@@ -290,6 +214,10 @@ def exact_sup_3d(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str = "group
         local maximizer above it is among the evaluated directions).
     block_bytes : int
         Approximate memory of one block of circles.
+    workers : int, optional
+        Processes for the walk over the circles (1 or 2; default 2 on a machine with two
+        cores or more); two are used from ``faces3d_pool.PARALLEL_MIN_INPUTS`` inputs on
+        (the value is the same, see :mod:`limitsolver.faces3d_pool`).
 
     Returns
     -------
@@ -299,8 +227,10 @@ def exact_sup_3d(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str = "group
     """
     Xt, Z = _check(Xt, Z, n, penalty, bias, radius)
     m, T = Z.shape
-    dual = _dual(penalty)
-    pool = _Pool(Xt, Z, n, dual, threshold)
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"exact_sup_3d: workers must be >= 1, got {workers}")
+    pool = CandidatePool(Xt, Z, n, penalty, threshold)
     sphere = bias == "regularized"
     if sphere:
         u = Xt / np.linalg.norm(Xt, axis=1, keepdims=True)
@@ -308,45 +238,10 @@ def exact_sup_3d(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str = "group
     else:
         pool.evaluate(_top_face(Xt[:, :3], Z, n, radius, penalty))
     if m >= 2:
-        _walk_circles(Xt, Z, n, pool, penalty, sphere, block_bytes)
+        walk_circles(Xt, Z, n, pool, penalty, sphere, block_bytes, min(workers, 2))
     pool.settle()
     dirs, vals = pool.result(max(1, int(top_k)))
     return Faces3DResult(value=float(vals[0]), direction=dirs[0], directions=dirs,
                          values=vals, n_candidates=pool.n_candidates,
                          n_evaluated=pool.n_evaluated,
                          n_degenerate_circles=pool.n_degenerate)
-
-
-def _walk_circles(Xt, Z, n, pool, penalty, sphere, block_bytes):
-    """All circles L_{ij}, in blocks: vertices and edges first (they raise the best value),
-    then the 2-faces and cells next to every arc, screened against it."""
-    m, T = Z.shape
-    Q = wall_bases(Xt, "regularized" if sphere else "free")
-    cols = [Z] if penalty == "group" else [Z[:, [t]] for t in range(T)]
-    Ws = [Zc[:, :, None] * Xt[:, None, :] / n for Zc in cols]
-    I, J = np.triu_indices(m, 1)
-    K = 2 * m
-    per_circle = 8 * K * (4 * cols[0].shape[1] * 5 + 40)
-    bs = int(max(1, min(len(I), block_bytes // per_circle)))
-    pool.n_degenerate = 0
-    for s in range(0, len(I), bs):
-        geo = circle_geometry(Xt, Q, I[s:s + bs], J[s:s + bs])
-        extra = np.flatnonzero(geo["on_circle"].sum(axis=1) > 2)
-        arc = arc_end_checks(Xt, geo)
-        for W in Ws:
-            M = arc_forms(W.reshape(m, -1), geo)
-            pool.add(*vertex_edge(M, geo, pool.tau()))
-            pool.settle(limit=4096)
-            msq = np.einsum("bjta,bjta->bj", M, M).ravel()
-            for spec in generic_families(Xt, Q, W, geo, sphere):
-                pool.add(*face_candidates(M, spec, arc, pool.tau(), msq))
-            for r in extra:
-                ks = np.flatnonzero(geo["on_circle"][r])
-                if (geo["I"][r], geo["J"][r]) != (ks[0], ks[1]):
-                    continue                     # one walk per distinct circle
-                pool.n_degenerate += W is Ws[0]
-                arc_r = [(x.reshape(len(geo["I"]), -1, 4)[r], sg.reshape(len(geo["I"]), -1)[r])
-                         for x, sg in arc]
-                for spec in degenerate_families(Xt, Q, W, ks, sphere):
-                    pool.add(*face_candidates(M[r:r + 1], spec, arc_r, pool.tau()))
-            pool.settle(limit=4096)
