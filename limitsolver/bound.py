@@ -28,6 +28,8 @@ Algorithm. τ = L (1 + rtol). Boxes whose value bound (bound 1, tightened by the
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -37,10 +39,15 @@ import numpy as np
 from .boxbounds import (DC_MAX_D, BoxSetup, dc_bound, first_order, norm_range,
                         second_order_sweep)
 
-__all__ = ["BoundResult", "bounded_sup", "BOUND_SAFETY"]
+__all__ = ["BoundResult", "bounded_sup", "BOUND_SAFETY", "default_workers"]
 
 #: Relative inflation of the certified upper bound (covers floating-point rounding).
 BOUND_SAFETY = 1e-10
+
+
+def default_workers() -> int:
+    """Processes for the branch and bound: 2 on a machine with two cores or more, else 1."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 @dataclass
@@ -109,7 +116,6 @@ def _settle(s: BoxSetup, C, H, tau, kmax):
         _, nu_max = norm_range(C, H, s.nv)
         alive &= (C[:, -1] - H[:, -1] <= s.radius * nu_max) & \
                  (C[:, -1] + H[:, -1] >= -s.radius * nu_max)
-    second_order_sweep(s, C, H, A, unc, r_hi, nu_min, tau, kmax, alive)
     if s.D <= DC_MAX_D and alive.any():
         sel = np.flatnonzero(alive)
         step = max(1, int(4e6 // (2 ** (s.D - 1) * s.m * max(s.T, 2))))
@@ -118,6 +124,7 @@ def _settle(s: BoxSetup, C, H, tau, kmax):
             ub = dc_bound(s, C[q], H[q], r_lo[q], r_hi[q], nu_min[q])
             U1[q] = np.minimum(U1[q], ub)
             alive[q[ub <= tau]] = False
+    second_order_sweep(s, C, H, A, unc, r_hi, nu_min, tau, kmax, alive)
     return U1, alive
 
 
@@ -130,11 +137,83 @@ def _merge_top(dirs, vals, new_dirs, new_vals, keep):
     return dirs, vals
 
 
+def _branch(run, C, H, P, dirs, vals, processed, until=None):
+    """Process the boxes (C, H) with value bounds P, best first, until none is left, the
+    deadline or the box budget is reached, or (``until``) there are that many boxes.
+    Returns the boxes left, the best directions and values, and the boxes processed."""
+    s, rtol, floor, batch = run["s"], run["rtol"], run["floor"], run["batch"]
+    while C.shape[0]:
+        tau = max(float(vals.max()) * (1 + rtol), floor)
+        live = P > tau
+        C, H, P = C[live], H[live], P[live]
+        if not C.shape[0] or time.perf_counter() > run["deadline"] or \
+                processed >= run["max_boxes"] or (until is not None and C.shape[0] >= until):
+            break
+        if C.shape[0] > batch:
+            pick = np.argpartition(-P, batch - 1)[:batch]
+            rest = np.ones(C.shape[0], dtype=bool)
+            rest[pick] = False
+            Cb, Hb = C[pick], H[pick]
+            C, H, P = C[rest], H[rest], P[rest]
+        else:
+            Cb, Hb = C, H
+            C, H, P = C[:0], H[:0], P[:0]
+        processed += Cb.shape[0]
+        th = s.theta(Cb)
+        tv = s.values(th)
+        if run["ascent"] is not None:
+            top = np.argsort(-tv)[:4]
+            ta, va = run["ascent"](th[top].copy())
+            th, tv = np.vstack([th, ta]), np.concatenate([tv, va])
+        dirs, vals = _merge_top(dirs, vals, th, tv, run["keep"])
+        tau = max(float(vals.max()) * (1 + rtol), floor)
+        U1, alive = _settle(s, Cb, Hb, tau, run["kmax"])
+        if alive.any():
+            Cn, Hn = _split(s, Cb[alive], Hb[alive])
+            C = np.vstack([C, Cn])
+            H = np.vstack([H, Hn])
+            P = np.concatenate([P, np.tile(U1[alive], 2)])
+    return C, H, P, dirs, vals, processed
+
+
+def _child(conn, run, part):
+    try:
+        conn.send(_branch(run, *part))
+    finally:
+        conn.close()
+
+
+def _two_halves(run, C, H, P, dirs, vals, processed):
+    """The boxes in two interleaved halves (by decreasing bound), the second one branched in
+    a forked process; the sup over Θ is the larger of the sups over the two halves, each
+    bounded by its own boxes. Should the second process fail, its boxes are kept with their
+    bounds (still an upper bound on the sup over them)."""
+    order = np.argsort(-P, kind="stable")
+    a, b = order[0::2], order[1::2]
+    budget = max(run["max_boxes"] - processed, 0)
+    sub = dict(run, max_boxes=budget // 2)
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, sub, (C[b], H[b], P[b], dirs, vals, 0)))
+    proc.start()
+    send.close()
+    mine = _branch(dict(run, max_boxes=budget - budget // 2), C[a], H[a], P[a], dirs, vals, 0)
+    try:
+        other = recv.recv()
+    except EOFError:
+        other = (C[b], H[b], P[b], dirs, vals, 0)
+    proc.join()
+    d2, v2 = _merge_top(mine[3], mine[4], other[3], other[4], run["keep"])
+    return (np.vstack([mine[0], other[0]]), np.vstack([mine[1], other[1]]),
+            np.concatenate([mine[2], other[2]]), d2, v2, processed + mine[5] + other[5])
+
+
 def bounded_sup(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str, bias: str,
                 radius: float, rtol: float = 1e-6, max_time: float = 5.0,
                 seeds: "np.ndarray | None" = None, kmax: "int | None" = None,
                 max_boxes: int = 5_000_000, keep: int = 64,
-                ascent: "Callable | None" = None) -> BoundResult:
+                ascent: "Callable | None" = None,
+                workers: "int | None" = None) -> BoundResult:
     """Certified interval [lower, upper] ∋ sup_θ ‖c(θ)‖ by branch and bound.
 
     Parameters
@@ -157,6 +236,10 @@ def bounded_sup(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str, bias: st
         sooner but cost 2^kmax per box: slower overall in the measurements at d = 5).
     ascent : callable, optional
         ``ascent(thetas) -> (thetas, values)``: local ascent inside Θ to raise the lower value.
+    workers : int, optional
+        1 or 2 processes (default 2 on a machine with two cores or more, where ``fork`` is
+        available): once there are boxes for two, the second half is branched in a forked
+        process to the same deadline (the bound is the larger of the two halves' bounds).
 
     Returns
     -------
@@ -180,40 +263,22 @@ def bounded_sup(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str, bias: st
         seeds = s.theta(np.asarray(seeds, dtype=float))   # into Θ: values of points of Θ
         dirs, vals = _merge_top(dirs, vals, seeds, s.values(seeds), keep)
     P = np.full(C.shape[0], np.inf)
-    floor = 1e-14 * s.global_bound
-    batch = int(max(256, min(32768, 4e6 // max(s.m * max(s.T, s.D), 1))))
-    processed = 0
-    while C.shape[0]:
-        L = float(vals.max())
-        tau = max(L * (1 + rtol), floor)
-        live = P > tau
-        C, H, P = C[live], H[live], P[live]
-        if not C.shape[0] or time.perf_counter() - t0 > max_time or processed >= max_boxes:
-            break
-        if C.shape[0] > batch:
-            pick = np.argpartition(-P, batch - 1)[:batch]
-            rest = np.ones(C.shape[0], dtype=bool)
-            rest[pick] = False
-            Cb, Hb = C[pick], H[pick]
-            C, H, P = C[rest], H[rest], P[rest]
-        else:
-            Cb, Hb = C, H
-            C, H, P = C[:0], H[:0], P[:0]
-        processed += Cb.shape[0]
-        th = s.theta(Cb)
-        tv = s.values(th)
-        if ascent is not None:
-            top = np.argsort(-tv)[:4]
-            ta, va = ascent(th[top].copy())
-            th, tv = np.vstack([th, ta]), np.concatenate([tv, va])
-        dirs, vals = _merge_top(dirs, vals, th, tv, keep)
-        tau = max(float(vals.max()) * (1 + rtol), floor)
-        U1, alive = _settle(s, Cb, Hb, tau, kmax)
-        if alive.any():
-            Cn, Hn = _split(s, Cb[alive], Hb[alive])
-            C = np.vstack([C, Cn])
-            H = np.vstack([H, Hn])
-            P = np.concatenate([P, np.tile(U1[alive], 2)])
+    run = dict(s=s, rtol=rtol, floor=1e-14 * s.global_bound, kmax=kmax, keep=keep,
+               ascent=ascent, deadline=t0 + max_time, max_boxes=max_boxes,
+               batch=int(max(256, min(32768, 4e6 // max(s.m * max(s.T, s.D), 1)))))
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"bounded_sup: workers must be >= 1, got {workers}")
+    if workers >= 2 and "fork" in multiprocessing.get_all_start_methods():
+        # one process until there are boxes for two, then two halves
+        C, H, P, dirs, vals, processed = _branch(run, C, H, P, dirs, vals, 0,
+                                                 until=2 * run["batch"])
+        if C.shape[0] >= 2 and processed < max_boxes:
+            C, H, P, dirs, vals, processed = _two_halves(run, C, H, P, dirs, vals,
+                                                         processed)
+    else:
+        C, H, P, dirs, vals, processed = _branch(run, C, H, P, dirs, vals, 0)
+    floor = run["floor"]
     L = float(vals.max())
     tau = max(L * (1 + rtol), floor)
     complete = C.shape[0] == 0
