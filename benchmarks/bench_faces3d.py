@@ -8,8 +8,10 @@ Two kinds of dual candidates Z on inputs uniform in [−1, 1]³:
   3-neuron ReLU network plus 0.1 noise, λ = 0.01 λ_max, 2000 random directions), the
   candidate a certificate actually scales.
 
-For each case the table prints the wall time and the CPU time of this process (so a loaded
-machine can be told apart from a slow method), the sup, the number of faces with a claim and
+For each case the table prints the wall time, the CPU time of this process and that of the
+second process of the walk (``workers=2``, from ``faces3d_pool.PARALLEL_MIN_INPUTS`` inputs
+on; so a loaded machine can be told apart from a slow method: on two idle cores the wall
+time is about the larger of the two), the sup, the number of faces with a claim and
 the number of candidates evaluated with the true relu; then ``uptime``. With ``--check``
 a sampled value (``--samples`` random directions) is compared with the sup (it must never be
 above it).
@@ -20,6 +22,7 @@ above it).
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import time
 import warnings
@@ -60,6 +63,11 @@ def sampled_max(Xt, Z, n, penalty, bias, R, samples, rng):
     return float(v.max())
 
 
+def _child_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ns", default="50,100,200")
@@ -69,6 +77,7 @@ def main():
     ap.add_argument("--samples", type=int, default=200_000)
     args = ap.parse_args()
     print(f"{'kind':>8} {'n':>4} {'bias':>11} {'pen':>5} {'wall s':>7} {'cpu s':>7} "
+          f"{'2nd cpu':>7} "
           f"{'sup':>12} {'faces':>10} {'evaluated':>9}" + ("  sampled/sup" if args.check else ""))
     for kind in args.kinds.split(","):
         for n in [int(v) for v in args.ns.split(",")]:
@@ -77,10 +86,11 @@ def main():
                 Xt = np.column_stack([X, np.ones(n)])
                 R = float(np.linalg.norm(X, axis=1).max())
                 for pen in ("group", "l1"):
-                    t0, c0 = time.perf_counter(), time.process_time()
+                    t0, c0, k0 = time.perf_counter(), time.process_time(), _child_cpu()
                     r = exact_sup_3d(Xt, Z, n, penalty=pen, bias=bias, radius=R)
                     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
                     line = (f"{kind:>8} {n:>4} {bias:>11} {pen:>5} {wall:7.2f} {cpu:7.2f} "
+                            f"{_child_cpu() - k0:7.2f} "
                             f"{r.value:12.6g} {r.n_candidates:10d} {r.n_evaluated:9d}")
                     if args.check:
                         s = sampled_max(Xt, Z, n, pen, bias, R, args.samples,

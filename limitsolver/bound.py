@@ -25,6 +25,13 @@ Algorithm. τ = L (1 + rtol). Boxes whose value bound (bound 1, tightened by the
     budget runs out, U = max(τ, largest bound 1 of the remaining boxes). U is inflated by
     ``BOUND_SAFETY`` (relative), far above the rounding of these O(n + D²)-term sums, and
     capped by the global bound (1/n) Σ_i ‖Z_i‖ max_Θ relu(θ·x̃_i).
+
+Two processes. Once ``SPLIT_AT_BOXES`` boxes are open, they are dealt (by decreasing
+bound) into two halves; a forked process branches one of them to the same deadline. The
+regions of the two halves cover what is left of Θ, each half discards boxes only against
+its own τ (at most the final τ, which uses the larger of the two lower values), and each
+returns the boxes it could not settle with their bounds, so U = max(τ, bounds of all boxes
+left) bounds S as in one process.
 """
 from __future__ import annotations
 
@@ -39,10 +46,13 @@ import numpy as np
 from .boxbounds import (DC_MAX_D, BoxSetup, dc_bound, first_order, norm_range,
                         second_order_sweep)
 
-__all__ = ["BoundResult", "bounded_sup", "BOUND_SAFETY", "default_workers"]
+__all__ = ["BoundResult", "bounded_sup", "BOUND_SAFETY", "default_workers", "SPLIT_AT_BOXES"]
 
 #: Relative inflation of the certified upper bound (covers floating-point rounding).
 BOUND_SAFETY = 1e-10
+
+#: With two processes, the boxes are split in two halves once this many are open.
+SPLIT_AT_BOXES = 4096
 
 
 def default_workers() -> int:
@@ -272,7 +282,7 @@ def bounded_sup(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str, bias: st
     if workers >= 2 and "fork" in multiprocessing.get_all_start_methods():
         # one process until there are boxes for two, then two halves
         C, H, P, dirs, vals, processed = _branch(run, C, H, P, dirs, vals, 0,
-                                                 until=2 * run["batch"])
+                                                 until=SPLIT_AT_BOXES)
         if C.shape[0] >= 2 and processed < max_boxes:
             C, H, P, dirs, vals, processed = _two_halves(run, C, H, P, dirs, vals,
                                                          processed)
