@@ -13,7 +13,7 @@ problem, so the gap has a floor (its true distance to OPT); the columns show how
 certificate approaches that floor.
 
     python benchmarks/bench_bound.py [--dims 3,4,5,6] [--n 60] [--grid 4000] [--lam 0.01]
-                                     [--budgets 0.25,1,4,16]
+                                     [--budgets 0.25,1,4,16] [--bound-rtol 1e-10]
 
 With ``--refine K`` the grid solution is first refined (``refine``, K exchange iterations)
 and then certified once per budget: the best point this branch can produce, and what the
@@ -57,6 +57,8 @@ def main():
     ap.add_argument("--lam", type=float, default=0.01)
     ap.add_argument("--budgets", default="0.25,1,4,16")
     ap.add_argument("--refine", type=int, default=0)
+    ap.add_argument("--bound-rtol", type=float, default=1e-10,
+                    help="the branch and bound stops once the sup interval is this narrow")
     args = ap.parse_args()
     budgets = [float(b) for b in args.budgets.split(",")]
     print(f"{'d':>2s} {'n':>4s} {'budget (s)':>10s} {'time (s)':>9s} {'cpu (s)':>8s} "
@@ -77,7 +79,7 @@ def main():
                       f"objective {sol.objective:.12g}, {time.perf_counter() - t0:.1f} s")
         for b in budgets:
             t0, c0 = time.perf_counter(), _cpu()
-            attach_limit_certificate(sol, bound_max_time=b, bound_rtol=1e-10)
+            attach_limit_certificate(sol, bound_max_time=b, bound_rtol=args.bound_rtol)
             dt, dc = time.perf_counter() - t0, _cpu() - c0
             print(f"{d:2d} {args.n:4d} {b:10.2f} {dt:9.2f} {dc:8.2f} {sol.info['sup_rtol']:9.2e} "
                   f"{sol.info['limit_rel_gap']:21.3e}", flush=True)
