@@ -204,7 +204,8 @@ def _two_halves(run, C, H, P, dirs, vals, processed):
     sub = dict(run, max_boxes=budget // 2)
     ctx = multiprocessing.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, sub, (C[b], H[b], P[b], dirs, vals, 0)))
+    proc = ctx.Process(target=_child, args=(send, sub, (C[b], H[b], P[b], dirs, vals, 0)),
+                       daemon=True)
     proc.start()
     send.close()
     mine = _branch(dict(run, max_boxes=budget - budget // 2), C[a], H[a], P[a], dirs, vals, 0)

@@ -125,7 +125,7 @@ def test_two_process_branch_and_bound_is_above_a_dense_search(bias, penalty, mon
 class _DeadProcess:
     """A process that never runs: the parent must keep the second half's boxes."""
 
-    def __init__(self, target=None, args=()):
+    def __init__(self, target=None, args=(), daemon=None):
         pass
 
     def start(self):
