@@ -35,14 +35,13 @@ left) bounds S as in one process.
 """
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from .workers import can_fork, default_workers, fork_context
 from .boxbounds import (DC_MAX_D, BoxSetup, dc_bound, first_order, norm_range,
                         second_order_sweep)
 
@@ -54,10 +53,9 @@ BOUND_SAFETY = 1e-10
 #: With two processes, the boxes are split in two halves once this many are open.
 SPLIT_AT_BOXES = 4096
 
-
-def default_workers() -> int:
-    """Processes for the branch and bound: 2 on a machine with two cores or more, else 1."""
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
+#: Seconds past the deadline the parent waits for the second process before it keeps that
+#: half's boxes as they were.
+CHILD_GRACE = 30.0
 
 
 @dataclass
@@ -202,16 +200,24 @@ def _two_halves(run, C, H, P, dirs, vals, processed):
     a, b = order[0::2], order[1::2]
     budget = max(run["max_boxes"] - processed, 0)
     sub = dict(run, max_boxes=budget // 2)
-    ctx = multiprocessing.get_context("fork")
+    ctx = fork_context()
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(send, sub, (C[b], H[b], P[b], dirs, vals, 0)),
                        daemon=True)
     proc.start()
     send.close()
     mine = _branch(dict(run, max_boxes=budget - budget // 2), C[a], H[a], P[a], dirs, vals, 0)
+    # the child stops at the same deadline; a child that has not answered well after it
+    # (or died) is replaced by its boxes with their bounds, still an upper bound on its half
+    wait = min(max(run["deadline"] - time.perf_counter(), 0.0) + CHILD_GRACE, 1e6)
+    other = None
     try:
-        other = recv.recv()
-    except EOFError:
+        if recv.poll(wait):
+            other = recv.recv()
+    except (EOFError, OSError):
+        other = None
+    if other is None:
+        proc.terminate()
         other = (C[b], H[b], P[b], dirs, vals, 0)
     proc.join()
     d2, v2 = _merge_top(mine[3], mine[4], other[3], other[4], run["keep"])
@@ -280,7 +286,7 @@ def bounded_sup(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str, bias: st
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"bounded_sup: workers must be >= 1, got {workers}")
-    if workers >= 2 and "fork" in multiprocessing.get_all_start_methods():
+    if workers >= 2 and can_fork():
         # one process until there are boxes for two, then two halves
         C, H, P, dirs, vals, processed = _branch(run, C, H, P, dirs, vals, 0,
                                                  until=SPLIT_AT_BOXES)

@@ -84,7 +84,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .faces3d_pool import CandidatePool, default_workers, walk_circles
+from .faces3d_pool import CandidatePool, walk_circles
+from .workers import default_workers
 
 __all__ = ["Faces3DResult", "exact_sup_3d", "FACES3D_BLOCK_BYTES", "EXACT_MAX_N_3D"]
 

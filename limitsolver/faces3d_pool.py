@@ -11,10 +11,9 @@ rounding either way, and the result does not depend on which process finishes fi
 """
 from __future__ import annotations
 
-import multiprocessing
-import os
 from typing import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -22,9 +21,10 @@ from .faces3d_arcs import (arc_end_checks, arc_forms, circle_geometry,
                            degenerate_families, face_candidates, generic_families,
                            vertex_edge, wall_bases)
 from .features import features_rmatvec
+from .workers import can_fork, fork_context
 
 __all__ = ["CandidatePool", "walk_circles", "VERIFY_RTOL", "PARALLEL_MIN_INPUTS",
-           "default_workers", "dual_norm_rows"]
+           "dual_norm_rows"]
 
 #: Candidates whose claim is within this relative margin of the best true value are not
 #: evaluated (their true value can exceed it only by rounding).
@@ -40,11 +40,6 @@ def dual_norm_rows(penalty: str) -> Callable[[np.ndarray], np.ndarray]:
     if penalty == "group":
         return lambda C: np.linalg.norm(C, axis=1)
     return lambda C: np.max(np.abs(C), axis=1)
-
-
-def default_workers() -> int:
-    """Processes for the walk: 2 when the machine has at least two cores, else 1."""
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -182,13 +177,18 @@ def walk_circles(Xt: np.ndarray, Z: np.ndarray, n: int, pool: CandidatePool, pen
     two interleaved halves walked by two processes (module docstring)."""
     m = Xt.shape[0]
     I, J = np.triu_indices(m, 1)
-    if workers < 2 or m < PARALLEL_MIN_INPUTS:
+    if workers < 2 or m < PARALLEL_MIN_INPUTS or not can_fork():
         _walk_block_range(Xt, Z, n, pool, penalty, sphere, block_bytes, I, J)
         return
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    ctx = fork_context()
     args = (Xt, Z, n, penalty, sphere, block_bytes, pool.threshold, pool.best)
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as ex:
         far = ex.submit(_walk_part, *args, I[1::2], J[1::2])
         _walk_block_range(Xt, Z, n, pool, penalty, sphere, block_bytes, I[::2], J[::2])
-        pool.absorb(far.result())
+        try:
+            part = far.result()
+        except BrokenProcessPool:
+            # the second process died: walk its half here (the same candidates)
+            _walk_block_range(Xt, Z, n, pool, penalty, sphere, block_bytes, I[1::2], J[1::2])
+            return
+        pool.absorb(part)

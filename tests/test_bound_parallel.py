@@ -134,6 +134,9 @@ class _DeadProcess:
     def join(self):
         pass
 
+    def terminate(self):
+        pass
+
 
 def test_a_failed_second_process_keeps_its_boxes(monkeypatch):
     monkeypatch.setattr(bound, "SPLIT_AT_BOXES", 64)
