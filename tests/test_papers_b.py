@@ -1,0 +1,69 @@
+"""Deep ReLU trainer (gradient against finite differences, input checks, training fits),
+and the headlines of examples/locality_globality.py and examples/implicit_vs_explicit.py
+in small form: each fails if its effect disappears."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from limitsolver.deep_network import init_deep, objective_and_gradient, train_deep
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_gradient_matches_central_differences(depth):
+    rng = np.random.default_rng(depth)
+    X, y = rng.standard_normal((7, 4)), rng.standard_normal(7)
+    net = init_deep(4, 5, depth, seed=3)
+    for p in net.params[1::2]:       # nonzero biases and intercept: every branch active
+        p += 0.1 * rng.standard_normal(p.shape)
+    wd, h = 0.05, 1e-6
+    _, grads = objective_and_gradient(net.params, X, y, wd)
+    for p, g in zip(net.params, grads):
+        for idx in np.ndindex(p.shape):
+            old = p[idx].copy()
+            p[idx] = old + h
+            jp, _ = objective_and_gradient(net.params, X, y, wd)
+            p[idx] = old - h
+            jm, _ = objective_and_gradient(net.params, X, y, wd)
+            p[idx] = old
+            assert abs((jp - jm) / (2 * h) - g[idx]) < 1e-7 * max(1.0, abs(g[idx]))
+
+
+def test_objective_is_loss_plus_weight_decay():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    net = init_deep(3, 4, 2, seed=0)
+    W1, b1, W2, b2, v, c = net.params
+    f = np.maximum(np.maximum(X @ W1.T + b1, 0) @ W2.T + b2, 0) @ v + c
+    want = 0.5 * np.mean((f - y) ** 2) + 0.5 * 0.1 * (np.sum(W1**2) + np.sum(W2**2)
+                                                      + np.sum(v**2))
+    assert objective_and_gradient(net.params, X, y, 0.1)[0] == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(net.predict(X), f, rtol=1e-12)
+
+
+def test_training_fits_and_is_deterministic():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 3))
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
+    a = train_deep(X, y, depth=2, width=32, lr=1e-2, steps=800, seed=5)
+    b = train_deep(X, y, depth=2, width=32, lr=1e-2, steps=800, seed=5)
+    assert np.mean((a.predict(X) - y) ** 2) < 1e-2 * np.var(y)
+    assert a.history[-1] < a.history[0]
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    c = train_deep(X, y, depth=2, width=32, lr=1e-2, steps=50, batch_size=10, seed=5,
+                   optimizer="sgd")
+    assert np.all(np.isfinite(c.predict(X)))
+
+
+@pytest.mark.parametrize("kw", [dict(depth=0), dict(depth=2, width=0), dict(depth=1, lr=0.0),
+                                dict(depth=1, weight_decay=-1.0), dict(depth=1, steps=-1),
+                                dict(depth=1, optimizer="lbfgs"), dict(depth=1, batch_size=0)])
+def test_bad_training_input_raises(kw):
+    X, y = np.ones((3, 2)), np.ones(3)
+    with pytest.raises(ValueError):
+        train_deep(X, y, **kw)
+    with pytest.raises(ValueError):
+        train_deep(np.ones((3, 2)), np.ones(4), depth=1)
