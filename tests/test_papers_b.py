@@ -67,3 +67,24 @@ def test_bad_training_input_raises(kw):
         train_deep(X, y, **kw)
     with pytest.raises(ValueError):
         train_deep(np.ones((3, 2)), np.ones(4), depth=1)
+
+
+def test_implicit_bias_depends_on_the_data_set_but_the_limit_does_not():
+    """S ⊂ S′ with GD(S) interpolating S′: a data-independent rule would force
+    GD(S′) = GD(S); one-neuron GD from the same start returns a different function,
+    the min-norm interpolant (explicit limit) the same one."""
+    import implicit_vs_explicit as ive
+    x, y = ive.CASES["two points"]
+    init = ive.initial_network(np.random.default_rng(2))
+    net_s, drift_s = ive.run_gd(x, y, init, 1000)
+    x_new = 0.5 * (ive.kink(init) + ive.kink(net_s))
+    x2, y2 = np.append(x, x_new), np.append(y, 0.0)
+    net_s2, drift_s2 = ive.run_gd(x2, y2, init, 1000)
+    for net in (net_s, net_s2):                       # both interpolate S′
+        assert np.abs(net.predict(x2[:, None])[:, 0] - y2).max() < 1e-8
+    gap = abs(ive.kink(net_s2) - ive.kink(net_s))
+    assert gap > 1e-3 and gap > 100 * max(drift_s, drift_s2)
+    grid = np.linspace(-4.0, 1.5, 1101)[:, None]
+    assert np.abs(net_s.predict(grid) - net_s2.predict(grid)).max() > 1e-3
+    lim = ive.limit_pair(x, y, x_new)
+    assert lim["fits_s2"] < 1e-8 and lim["sup"] < 1e-8
