@@ -20,8 +20,9 @@ With d odd the sum is odd, so sgn never sees 0. Fully connected networks and the
 here are equivariant under permutations of the coordinates, so which k spins the local
 target uses does not matter.
 
-Setting: d = 15, k = 3, n = 300 training, 200 validation, 2000 test points drawn without
-replacement from the 2^15 cube points, noiseless labels, 3 seeds. Metric: test
+Settings: d = 15, and k = 2 with n = 200 or k = 3 with n = 300 training points; 200
+validation and 2000 test points; all drawn without replacement from the 2^15 cube points,
+noiseless labels, 3 seeds. Metric: test
 classification error P(sgn f(ξ) ≠ y).
 
 Models (squared loss on the ±1 labels):
@@ -58,11 +59,12 @@ from limitsolver.grids import sphere_grid  # noqa: E402
 from limitsolver.problem import LimitProblem  # noqa: E402
 from limitsolver.refine import refine  # noqa: E402
 
-FULL = dict(d=15, k=3, n=300, n_val=200, n_test=2000, depths=(1, 2, 3, 4), grid=2000,
-            steps=2000, width=64, seeds=(0, 1, 2))
-#: ``--quick`` (and the headline test in tests/test_papers_b.py)
-QUICK = dict(d=9, k=2, n=80, n_val=60, n_test=300, depths=(1, 3), grid=300,
-             steps=600, width=32, seeds=(0,))
+_FULL = dict(d=15, n_val=200, n_test=2000, depths=(1, 2, 3, 4), grid=2000, steps=2000,
+             width=64, seeds=(0, 1, 2))
+FULL = (dict(_FULL, k=2, n=200), dict(_FULL, k=3, n=300))
+#: ``--quick``
+QUICK = (dict(d=9, k=2, n=80, n_val=60, n_test=300, depths=(1, 3), grid=300, steps=600,
+              width=32, seeds=(0,)),)
 WDS = (1e-4, 1e-3, 1e-2)
 NTK_LAMS = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 LIMIT_LAMS = (1e-2, 3e-2)
@@ -191,8 +193,14 @@ def verdict(tab):
 
 def main(argv=None):
     args = parse(__doc__, argv)
+    results = [(cfg, run_config(cfg)) for cfg in (QUICK if args.quick else FULL)]
+    plot(results, args)
+    return 0
+
+
+def run_config(cfg):
+    """Run, print and return the summary table of one setting."""
     t0 = time.time()
-    cfg = QUICK if args.quick else FULL
     grid = sphere_grid(cfg["d"] + 1, cfg["grid"], kind="sobol", random_state=0)
     print(f"locality_globality: d = {cfg['d']}, k = {cfg['k']}, n = {cfg['n']} (validation "
           f"{cfg['n_val']}, test {cfg['n_test']}), seeds {cfg['seeds']}; test "
@@ -207,16 +215,22 @@ def main(argv=None):
     ctrl = control(cfg, grid)
     report(tab, ctrl)
     verdict(tab)
-    plot(tab, cfg, args)
     print(f"({time.time() - t0:.1f} s)")
-    return 0
+    return tab
 
 
-def plot(tab, cfg, args):
+def plot(results, args):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4.4),
+                             squeeze=False)
+    for ax, (cfg, tab) in zip(axes[0], results):
+        _panel(ax, cfg, tab)
+    save(fig, args, "locality_globality.png")
+
+
+def _panel(ax, cfg, tab):
     depths = np.array(cfg["depths"])
     for tgt, color in (("local", "C0"), ("global", "C3")):
         for fam, style, what in (("deep", "-o", "deep net, wd on validation"),
@@ -232,7 +246,6 @@ def plot(tab, cfg, args):
     ax.set_ylabel("test classification error")
     ax.set_title(f"d = {cfg['d']}, k = {cfg['k']}, n = {cfg['n']}")
     ax.legend(fontsize="x-small")
-    save(fig, args, "locality_globality.png")
 
 
 if __name__ == "__main__":

@@ -88,3 +88,41 @@ def test_implicit_bias_depends_on_the_data_set_but_the_limit_does_not():
     assert np.abs(net_s.predict(grid) - net_s2.predict(grid)).max() > 1e-3
     lim = ive.limit_pair(x, y, x_new)
     assert lim["fits_s2"] < 1e-8 and lim["sup"] < 1e-8
+
+
+def test_trained_deep_net_learns_the_k_local_target_and_the_ntk_does_not():
+    """Boolean inputs, d = 11, k = 3, n = 200: a trained depth-3 ReLU network (weight decay
+    1e-3) classifies the k-local target almost perfectly and the k-global one barely
+    better than chance; the NTKs of depths 1 and 3 (the lazy limit of the same networks)
+    stay far from learning the k-local one."""
+    import warnings
+
+    import limitsolver as ls
+    import locality_globality as lg
+    d, k, n = 11, 3, 200
+    X = lg.cube_sample(0, d, n + 500)
+    err = {}
+    for name, f in (("local", lg.k_local), ("global", lg.k_global)):
+        y = f(X, k)
+        assert set(np.unique(y)) == {-1.0, 1.0}
+        net = train_deep(X[:n], y[:n], depth=3, width=32, weight_decay=1e-3, lr=3e-3,
+                         steps=800, seed=3)
+        err[name] = float(np.mean(np.sign(net.predict(X[n:])) != y[n:]))
+        if name == "local":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for L in (1, 3):
+                    s = ls.solve(X[:n], y[:n], lam=1e-4, penalty="kernel", kernel="ntk",
+                                 depth=L, free="intercept")
+                    assert np.mean(np.sign(s.predict(X[n:])[:, 0]) != y[n:]) > 0.25
+    assert err["local"] < 0.1 and err["global"] > 0.3, err
+
+
+def test_k_targets_match_their_definitions():
+    import locality_globality as lg
+    X = np.array([[1, -1, 1, 1, -1], [-1, -1, -1, 1, 1]], dtype=float)
+    np.testing.assert_array_equal(lg.k_local(X, 2), [-1.0, 1.0])
+    # row 0: ξ_iξ_{i+1} (cyclic) = -1, -1, 1, -1, -1 → sum -3; row 1: 1, 1, -1, 1, -1 → 1
+    np.testing.assert_array_equal(lg.k_global(X, 2), [-1.0, 1.0])
+    with pytest.raises(ValueError):
+        lg.k_global(np.ones((1, 4)), 2)
