@@ -35,7 +35,8 @@ Models (squared loss on the ±1 labels):
   ``NTK_LAMS`` on validation;
 - the shallow weight-decay limit (one task, free intercept) on a 2000-point Sobol grid of
   S^d plus ``REFINE_ITERS`` = 2 exchange/slide iterations, λ from ``LIMIT_LAMS`` on
-  validation (smaller λ did not finish a refinement in 4 min at this n).
+  validation (λ = 1e-3 took 3.6 min per fit at k = 3, n = 300, and misclassified 45 %
+  of the test points after its 2 refinement iterations).
 
 Negative control: the same pipeline on a training set whose labels are permuted at random
 (no relation to ξ): every model must sit at test error ≈ 0.5 (a check that nothing leaks
