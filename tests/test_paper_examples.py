@@ -37,25 +37,6 @@ def test_probe_on_multitask_features_beats_random_features_only_in_their_subspac
     assert info["inside"] > 0.8          # the atoms lie mostly in the relevant subspace
 
 
-def test_shallow_limit_favours_local_targets_and_the_ntk_is_rotation_blind():
-    """Boolean inputs, d = 8, k = 2: the shallow limit learns the k-local target far better
-    than the k-global one; the NTK's error moves the same way with depth for both targets;
-    on Gaussian inputs with the global problem = the rotated local one, the NTK's
-    local − global gap is zero (rotation invariance)."""
-    lg = _load("locality_globality")
-    grid = sphere_grid(9, 500, kind="sobol", random_state=0)
-    kw = dict(lg.QUICK)
-    cube = lg.run_seed(0, grid, **kw)
-    assert cube["local"]["limit"] < 0.5 * cube["global"]["limit"], cube
-    assert cube["local"]["limit"] < cube["local"]["NTK L=1"]
-    dl = cube["local"]["NTK L=3"] - cube["local"]["NTK L=1"]
-    dg = cube["global"]["NTK L=3"] - cube["global"]["NTK L=1"]
-    assert np.sign(dl) == np.sign(dg), cube
-    gauss = lg.run_seed(100, grid, gaussian=True, **kw)
-    for m in ("NTK L=1", "NTK L=3"):
-        assert abs(gauss["local"][m] - gauss["global"][m]) < 1e-6
-
-
 @pytest.mark.parametrize("case", ["one point", "two points"])
 def test_gd_violates_data_independence_and_the_limit_does_not(case):
     """One hidden neuron: GD from the same start on S and on S′ ⊃ S (S′ adds a point where
