@@ -102,32 +102,99 @@ def _correlations(problem, directions, Z):
     return get_penalty(problem.penalty).dual_norms(c)
 
 
-def _price_estimate(problem, sol, *, effort=1, random_state=0):
+#: Pricing effort per call: at most about this many ``n·(d+1+T)`` units of one sweep over
+#: the starts (one evaluation of ‖c‖ at every start costs n·(d+1+T) per start), which caps
+#: the atoms that get split starts (:func:`split_starts`, 6 per atom and unit of effort;
+#: a random subset of the atoms when there are more) ...
+PRICE_WORK = 2e7
+
+#: ... and at most this fraction of the time left before the deadline (but at least
+#: ``PRICE_MIN_TIME`` seconds): pricing then stops, so that several exchange rounds fit
+#: in any budget whatever n·T and the load.
+PRICE_SHARE = 0.03
+PRICE_MIN_TIME = 0.25
+
+
+def price_plan(problem: LimitProblem, k: int, effort: int = 1,
+               deadline: "float | None" = None) -> tuple:
+    """(number of atoms given split starts, pricing deadline) for ``k`` atoms: at most
+    ``PRICE_WORK / (n (d+1+T)) / (6·effort)`` atoms (at least 8), and the time
+    ``now + max(PRICE_MIN_TIME, PRICE_SHARE·(deadline − now))`` (None without a deadline)."""
+    unit = float(problem.n) * (problem.d + 1 + problem.T)
+    n_split = int(min(k, max(8, PRICE_WORK / unit / (6 * effort))))
+    if deadline is None:
+        return n_split, None
+    now = time.monotonic()
+    return n_split, now + max(PRICE_MIN_TIME, PRICE_SHARE * (deadline - now))
+
+
+def _price_estimate(problem, sol, *, effort=1, random_state=0, deadline=None):
     """Lower the sampled estimate of ``sol`` with the sup found by pricing; returns the
-    PriceResult on the residual (for the exchange step)."""
+    PriceResult on the residual (for the exchange step). Its effort follows
+    :func:`price_plan` (``deadline``: the refinement's)."""
     from .certificate import certify
     from .ascent import price
     results = {}
 
     from .grids import check_random_state
     from .ascent import split_starts
-    starts = np.vstack([sol.atom_directions,
-                        split_starts(problem, sol.atom_directions,
-                                     check_random_state(random_state), per=2 * effort)])
+    rng = check_random_state(random_state)
+    atoms = sol.atom_directions
+    n_split, price_deadline = price_plan(problem, atoms.shape[0], effort, deadline)
+    if n_split < atoms.shape[0]:
+        atoms = atoms[np.sort(rng.choice(atoms.shape[0], n_split, replace=False))]
+    starts = np.vstack([sol.atom_directions, split_starts(problem, atoms, rng, per=2 * effort)])
 
     def sup_norm(Zc):
         r = price(problem, Zc, starts=starts, n_samples=2048 * effort,
-                  n_data=512 * effort, n_starts=64 * effort, random_state=random_state)
+                  n_data=512 * effort, n_starts=64 * effort, n_face=128 * effort,
+                  random_state=random_state, deadline=price_deadline)
         results.setdefault("first", r)
         return max(r.value, sol.info.get("limit_sup", 0.0))
     Zr = _residual(problem, sol)
     cert = certify(problem, sol.atom_directions, sol.atom_weights, sol.free_coef, Z=[Zr],
                    sup_norm=sup_norm)
-    if not sol.limit_certified and cert.dual < sol.lower_bound:
+    _lower_to(sol, cert)
+    return results["first"], Zr, cert
+
+
+def _lower_to(sol, cert):
+    """An estimated (not certified) lower bound of ``sol`` lowered to ``cert.dual``."""
+    if sol.lower_bound is not None and not sol.limit_certified and \
+            cert.dual < sol.lower_bound:
         sol.lower_bound = float(cert.dual)
         sol.limit_gap = float(sol.objective - cert.dual)
         sol.info["limit_rel_gap"] = float(cert.rel_gap)
-    return results["first"], Zr
+
+
+#: A round certifies its point (the branch and bound of
+#: :func:`~limitsolver.limitattach.attach_limit_certificate`) only when the pricing
+#: estimate of its relative limit gap is at most this many times ``tol`` (and in the first
+#: round). A cost rule, not a claim: the estimate scales the residual by a sup value
+#: found, at most the certified upper end the certificate scales by, so where the estimate
+#: is far above ``tol`` the certificate is not expected to meet it; there it would cost
+#: about a quarter of a round (d = 10). The returned point is certified in any case, and
+#: every certified round's bound is kept.
+CERTIFY_FACTOR = 10.0
+
+
+def _round_bound(problem, sol, tol, it, random_state, deadline):
+    """Pricing, the estimate and (see ``CERTIFY_FACTOR``) the certificate of one round:
+    (PriceResult, residual, oracle SupResult or None, certified, relative limit gap)."""
+    from .limitattach import attach_limit_certificate
+    pr, Zr, est = _price_estimate(problem, sol, random_state=random_state + it,
+                                  deadline=deadline)
+    if it > 0 and est.rel_gap > CERTIFY_FACTOR * tol:
+        return pr, Zr, None, False, float(est.rel_gap)
+    sup = attach_limit_certificate(sol, target_rel_gap=tol)
+    _lower_to(sol, est)
+    certified, rel_it = limit_status(sol, tol)
+    if not certified and rel_it <= tol:
+        # an estimate that says "done" is checked with four times the pricing effort
+        pr, Zr, _ = _price_estimate(problem, sol, effort=4, random_state=random_state + it,
+                                    deadline=deadline)
+        certified, rel_it = limit_status(sol, tol)
+    return pr, Zr, sup, certified, rel_it
 
 
 def limit_status(sol: LimitSolution, tol: float) -> tuple:
@@ -167,7 +234,6 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         The best by objective, with ``lower_bound``, ``limit_gap``, ``lower_bound_exact``
         and ``info["refine"]`` (history), ``info["refine_converged"]``.
     """
-    from .limitattach import attach_limit_certificate
     from .moves import merge_directions
     t0 = time.monotonic()
     lam = problem.lam
@@ -181,13 +247,8 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     stalls = 0
     round_start = time.monotonic()
     for it in range(max_iter):
-        sup = attach_limit_certificate(sol, target_rel_gap=tol)
-        pr, Zr = _price_estimate(problem, sol, random_state=random_state + it)
-        certified, rel_it = limit_status(sol, tol)
-        if not certified and rel_it <= tol:
-            # an estimate that says "done" is checked with four times the pricing effort
-            pr, Zr = _price_estimate(problem, sol, effort=4, random_state=random_state + it)
-            certified, rel_it = limit_status(sol, tol)
+        pr, Zr, sup, certified, rel_it = _round_bound(problem, sol, tol, it, random_state,
+                                                      deadline)
         if certified and sol.lower_bound > best_lb:
             best_lb, best_exact = sol.lower_bound, bool(sol.lower_bound_exact)
             best_how = {k: sol.info[k] for k in _HOW if k in sol.info}
@@ -196,8 +257,11 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         rel = rel_it if not certified else (best.objective - best_lb) / max(
             abs(best.objective), 1e-300)
         history.append(dict(iteration=it, atoms=int(sol.atom_directions.shape[0]),
-                            objective=float(sol.objective), lower_bound=float(sol.lower_bound),
+                            objective=float(sol.objective),
+                            lower_bound=float(sol.objective * (1 - rel) if sup is None
+                                              else sol.lower_bound),
                             rel_limit_gap=float(rel), certified=bool(certified),
+                            bound="estimate" if sup is None else "certificate",
                             time=time.monotonic() - t0))
         if verbose:
             kind = "certified" if certified else "estimated"
@@ -213,8 +277,9 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
             break
         round_start = now
         # the oracle's directions too (its dual point may differ from the residual)
-        cand = np.vstack([pr.directions, sup.directions])
-        vals = np.concatenate([pr.values, _correlations(problem, sup.directions, Zr)])
+        sd = np.zeros((0, problem.dim)) if sup is None else sup.directions
+        cand = np.vstack([pr.directions, sd])
+        vals = np.concatenate([pr.values, _correlations(problem, sd, Zr)])
         order = np.argsort(-vals, kind="stable")
         new = cand[order][vals[order] >= (1 - exchange_margin) * lam][:max_new]
         D = merge_directions(problem, np.vstack([sol.atom_directions, new]))
