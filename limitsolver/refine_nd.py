@@ -168,25 +168,31 @@ def _lower_to(sol, cert):
 
 
 #: A round certifies its point (the branch and bound of
-#: :func:`~limitsolver.limitattach.attach_limit_certificate`) only when the pricing
-#: estimate of its relative limit gap is at most this many times ``tol`` (and in the first
-#: round). A cost rule, not a claim: the estimate scales the residual by a sup value
-#: found, at most the certified upper end the certificate scales by, so where the estimate
-#: is far above ``tol`` the certificate is not expected to meet it; there it would cost
-#: about a quarter of a round (d = 10). The returned point is certified in any case, and
-#: every certified round's bound is kept.
+#: :func:`~limitsolver.limitattach.attach_limit_certificate`) when it is the first, when
+#: the pricing estimate of its relative limit gap is at most ``CERTIFY_FACTOR``·``tol``,
+#: or when the rounds' certificates so far took at most ``CERTIFY_SHARE`` of the
+#: refinement's time. A cost rule, not a claim: the estimate scales the residual by a sup
+#: value found, at most the certified upper end the certificate scales by, so where the
+#: estimate is far above ``tol`` the certificate is not expected to meet it; certifying
+#: every round costs about a quarter of a round in d = 10. The returned point is certified
+#: in any case (:func:`_finish`), and every certified round's bound is kept.
 CERTIFY_FACTOR = 10.0
+CERTIFY_SHARE = 0.1
 
 
-def _round_bound(problem, sol, tol, it, random_state, deadline):
+def _round_bound(problem, sol, tol, it, random_state, deadline, clock):
     """Pricing, the estimate and (see ``CERTIFY_FACTOR``) the certificate of one round:
-    (PriceResult, residual, oracle SupResult or None, certified, relative limit gap)."""
+    (PriceResult, residual, oracle SupResult or None, certified, relative limit gap).
+    ``clock`` = [refinement start, seconds spent certifying] (updated)."""
     from .limitattach import attach_limit_certificate
     pr, Zr, est = _price_estimate(problem, sol, random_state=random_state + it,
                                   deadline=deadline)
-    if it > 0 and est.rel_gap > CERTIFY_FACTOR * tol:
+    t = time.monotonic()
+    if it > 0 and est.rel_gap > CERTIFY_FACTOR * tol and \
+            clock[1] > CERTIFY_SHARE * (t - clock[0]):
         return pr, Zr, None, False, float(est.rel_gap)
     sup = attach_limit_certificate(sol, target_rel_gap=tol)
+    clock[1] += time.monotonic() - t
     _lower_to(sol, est)
     certified, rel_it = limit_status(sol, tol)
     if not certified and rel_it <= tol:
@@ -246,9 +252,10 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     best_how = {}
     stalls = 0
     round_start = time.monotonic()
+    clock = [t0, 0.0]
     for it in range(max_iter):
         pr, Zr, sup, certified, rel_it = _round_bound(problem, sol, tol, it, random_state,
-                                                      deadline)
+                                                      deadline, clock)
         if certified and sol.lower_bound > best_lb:
             best_lb, best_exact = sol.lower_bound, bool(sol.lower_bound_exact)
             best_how = {k: sol.info[k] for k in _HOW if k in sol.info}
@@ -296,7 +303,7 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         best = start
     late = deadline is not None and time.monotonic() >= deadline
     return _finish(problem, best, best_lb, best_exact, best_how, history, converged, tol, t0,
-                   effort=1 if late else 4)
+                   effort=1 if late else 4, full=not late)
 
 
 #: The info keys that say how a lower bound was certified (kept with the bound).
@@ -304,12 +311,15 @@ _HOW = ("lower_bound_method", "sup_interval", "sup_rtol")
 
 
 def _finish(problem, best, best_lb, best_exact, best_how, history, converged, tol, t0,
-            effort=4):
-    """The returned solution's limit certificate: the best certified bound of all rounds, or
-    (estimate) the estimate recomputed at ``best`` with ``effort`` times the pricing effort
-    (4, or 1 once the deadline has passed)."""
+            effort=4, full=True):
+    """The returned solution's limit certificate: the best certified bound of all rounds
+    and of a final certificate at ``best`` (with the oracle's full time budget when
+    ``full``, else its short first pass), or (estimate) the estimate recomputed at
+    ``best`` with ``effort`` times the pricing effort (4, or 1 once the deadline has
+    passed)."""
     from .limitattach import attach_limit_certificate
-    attach_limit_certificate(best, target_rel_gap=tol)
+    # the oracle's full time budget (``oracle.BOUND_MAX_TIME``) unless the deadline passed
+    attach_limit_certificate(best, target_rel_gap=None if full else tol)
     if not best.limit_certified:
         _price_estimate(problem, best, effort=effort, random_state=12345)
     elif best_lb > best.lower_bound:
