@@ -3,21 +3,25 @@
 Starting from a solution (typically on a small grid), repeat until the relative limit gap is
 at most ``tol``, no progress is made, or the ``deadline`` passes:
 
-1. **certify** — :func:`~limitsolver.limitattach.attach_limit_certificate` gives the lower bound
-   on OPT (certified where the oracle is; see ``lower_bound_exact`` and
-   ``info["lower_bound_method"]``). Where it is only a sampled estimate, the estimate is
-   also computed with the sup found by :func:`~limitsolver.ascent.price` (a larger sup,
-   hence a lower, more honest estimate) and the lower of the two is kept;
-2. **price** — :func:`~limitsolver.ascent.price` on the residual, started from the atoms,
-   a quasi-random sample and data-defined directions: the directions with
-   ‖c(θ)‖ ≥ (1 − ``exchange_margin``) λ enter the atom set;
-3. **re-solve** the weights on the atom set (``inner_solve``, warm-started);
-4. **joint Newton** (:func:`~limitsolver.newton_nd.joint_newton_nd`) on the directions and
-   weights of the active atoms; atoms that meet are merged, vanishing ones dropped.
+1. **price** — :func:`~limitsolver.ascent.price` on the residual, started from the atoms
+   (and points next to some of them, :func:`price_plan`), a quasi-random sample and
+   data-defined directions, within a share of the time left; its sup gives the round's
+   estimated gap (the residual scaled by the sup value found);
+2. **certify** (see ``CERTIFY_FACTOR``: the first round, an estimate near ``tol``, or while
+   certificates took at most ``CERTIFY_SHARE`` of the time) —
+   :func:`~limitsolver.limitattach.attach_limit_certificate` gives the lower bound on OPT
+   (certified where the oracle is; see ``lower_bound_exact`` and
+   ``info["lower_bound_method"]``). Where it is only a sampled estimate, the pricing
+   estimate (a larger sup, hence a lower, more honest estimate) is kept when lower;
+3. **exchange** — the priced directions with ‖c(θ)‖ ≥ (1 − ``exchange_margin``) λ enter the
+   atom set, and the weights are re-solved on it (``inner_solve``, warm-started);
+4. **joint Newton** (:func:`~limitsolver.newton_nd.joint_newton_nd`, within
+   ``NEWTON_SHARE`` of the time left) on the directions and weights of the active atoms;
+   atoms that meet are merged, vanishing ones dropped.
 
-The best solution by objective is returned (never worse than the start). For a certified
-bound the best bound of all iterations is kept (each is valid); an estimate is recomputed at
-the returned solution.
+The best solution by objective is returned (never worse than the start), certified at the
+end. For a certified bound the best bound of all certified rounds and the final one is kept
+(each is valid); an estimate is recomputed at the returned solution.
 """
 from __future__ import annotations
 
