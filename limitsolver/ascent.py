@@ -29,6 +29,7 @@ The values returned are true ‖c(θ)‖ at the returned directions, so the best
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,23 @@ def split_starts(problem: LimitProblem, atoms: np.typing.ArrayLike, rng: np.rand
     return _project(np.vstack(out), problem.bias, problem.radius)
 
 
+def _top_right_vectors(M: np.ndarray) -> np.ndarray:
+    """The top right singular vector of each M_s (s, T, k): the top eigenvector of M_sᵀ M_s
+    (k × k) when T ≥ k, else Mᵀu/‖Mᵀu‖ for the top eigenvector u of M_s M_sᵀ (T × T, the
+    same nonzero spectrum; T = 1: the row itself). Cost O(s T k min(T, k) + s min(T, k)³)."""
+    T, k = M.shape[1], M.shape[2]
+    if T >= k:
+        return np.linalg.eigh(np.einsum("std,ste->sde", M, M))[1][:, :, -1]
+    if T == 1:
+        v = M[:, 0, :]
+    else:
+        u = np.linalg.eigh(np.einsum("std,sud->stu", M, M))[1][:, :, -1]
+        v = np.einsum("std,st->sd", M, u)
+    n = np.linalg.norm(v, axis=1, keepdims=True)
+    # M_s = 0 (no active sample): any unit vector is a top vector
+    return np.where(n > 0, v / np.maximum(n, 1e-300), np.eye(k)[0])
+
+
 def _targets(Xt, Z, theta, penalty, bias, radius):
     """The best direction of each start's cell map M_A (see the module docstring), signed
     to agree with the current direction; (s, d+1) on Θ."""
@@ -132,8 +150,7 @@ def _targets(Xt, Z, theta, penalty, bias, radius):
         M = M.copy()
         M[:, :, -1] *= radius                                   # coordinates (w, b/R)
     if penalty == "group":
-        _, U = np.linalg.eigh(np.einsum("std,ste->sde", M, M))
-        tgt = U[:, :, -1]
+        tgt = _top_right_vectors(M)
     else:
         rn = np.linalg.norm(M, axis=2)                          # (s, T)
         t = np.argmax(rn, axis=1)
@@ -159,8 +176,9 @@ def _gradient_step(Xt, Z, theta, val, step, penalty, bias, radius, dual):
     return _project(theta + step[:, None] * grad / gn, bias, radius)
 
 
-def _ascend(Xt, Z, theta, penalty, bias, radius, max_iter):
-    """The fixed-point iteration on patterns from every row of ``theta`` (monotone)."""
+def _ascend(Xt, Z, theta, penalty, bias, radius, max_iter, deadline=None):
+    """The fixed-point iteration on patterns from every row of ``theta`` (monotone); stops
+    after the iteration in which ``deadline`` (``time.monotonic()``) passes."""
     dual = get_penalty(penalty).dual_norms
     s = theta.shape[0]
     val = _values(Xt, Z, theta, dual)
@@ -207,6 +225,8 @@ def _ascend(Xt, Z, theta, penalty, bias, radius, max_iter):
         theta[idx[improved]] = best_t[improved]
         val[idx[improved]] = best_v[improved]
         alive[idx] = improved | (gstep[idx] > 1e-9)
+        if deadline is not None and time.monotonic() >= deadline:
+            break
     return theta, val, it
 
 
@@ -238,8 +258,7 @@ def _face_targets(Xt, Z, theta, penalty, bias, radius):
         Pi -= q[:, :, None] * q[:, None, :]
         MP = M @ Pi                                              # (s, T, dim)
         if penalty == "group":
-            _, U = np.linalg.eigh(np.einsum("std,ste->sde", MP, MP))
-            v = U[:, :, -1]
+            v = _top_right_vectors(MP)
         else:
             t = np.argmax(np.linalg.norm(MP, axis=2), axis=1)
             v = MP[np.arange(s), t]
@@ -284,7 +303,8 @@ def _distinct_top(cand, vals, k, atol):
 def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = None,
           n_samples: int = 2048, n_data: int = 512, n_starts: int = 32, top_k: int = 16,
           max_iter: int = 40, n_face: int | None = None, penalty: str | None = None,
-          random_state: Any = 0, atol: float = 1e-7) -> PriceResult:
+          random_state: Any = 0, atol: float = 1e-7,
+          deadline: float | None = None) -> PriceResult:
     """Directions with large ‖c(θ)‖ over all of Θ, by multi-start cell ascent.
 
     Parameters
@@ -309,6 +329,12 @@ def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = N
     n_face : int, optional
         The best ``n_face`` ascended points (default: all) are also moved to the best direction of the faces
         through their nearest hyperplanes (:func:`_face_targets`) and ascended again.
+    deadline : float, optional
+        ``time.monotonic()`` time by which to stop: the ascent from the starts gets 60 % of
+        the time left, the face polish and second ascent what remains (skipped when
+        nothing does); every stage ends after its iteration in which its time is up, so
+        the call overruns by at most one iteration. The result is as valid, only less
+        searched.
 
     Returns
     -------
@@ -356,12 +382,16 @@ def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = N
     if starts is not None and len(starts):
         S.append(_project(np.asarray(starts, dtype=float).reshape(-1, d + 1), bias, R))
     S = np.vstack(S)
-    theta, val, it = _ascend(Xt, Z, S.copy(), penalty, bias, R, int(max_iter))
+    first = None if deadline is None else \
+        time.monotonic() + 0.6 * max(deadline - time.monotonic(), 0.0)
+    theta, val, it = _ascend(Xt, Z, S.copy(), penalty, bias, R, int(max_iter), first)
     # the best ascended points: polished on the faces of the arrangement, then ascended again
     best = np.argsort(-val)[:max(int(n_face), 0)] if n_face is not None else np.arange(len(val))
+    if deadline is not None and time.monotonic() >= deadline:
+        best = best[:0]
     if best.size:
         th2, v2 = _face_polish(Xt, Z, theta[best].copy(), val[best].copy(), penalty, bias, R)
-        th2, v2, _ = _ascend(Xt, Z, th2, penalty, bias, R, int(max_iter) // 2)
+        th2, v2, _ = _ascend(Xt, Z, th2, penalty, bias, R, int(max_iter) // 2, deadline)
         theta, val = np.vstack([theta, th2]), np.concatenate([val, v2])
     cand = np.vstack([theta, pool[top]])
     vals = np.concatenate([val, pv[top]])

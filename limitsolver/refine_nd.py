@@ -3,21 +3,25 @@
 Starting from a solution (typically on a small grid), repeat until the relative limit gap is
 at most ``tol``, no progress is made, or the ``deadline`` passes:
 
-1. **certify** — :func:`~limitsolver.limitattach.attach_limit_certificate` gives the lower bound
-   on OPT (certified where the oracle is; see ``lower_bound_exact`` and
-   ``info["lower_bound_method"]``). Where it is only a sampled estimate, the estimate is
-   also computed with the sup found by :func:`~limitsolver.ascent.price` (a larger sup,
-   hence a lower, more honest estimate) and the lower of the two is kept;
-2. **price** — :func:`~limitsolver.ascent.price` on the residual, started from the atoms,
-   a quasi-random sample and data-defined directions: the directions with
-   ‖c(θ)‖ ≥ (1 − ``exchange_margin``) λ enter the atom set;
-3. **re-solve** the weights on the atom set (``inner_solve``, warm-started);
-4. **joint Newton** (:func:`~limitsolver.newton_nd.joint_newton_nd`) on the directions and
-   weights of the active atoms; atoms that meet are merged, vanishing ones dropped.
+1. **price** — :func:`~limitsolver.ascent.price` on the residual, started from the atoms
+   (and points next to some of them, :func:`price_plan`), a quasi-random sample and
+   data-defined directions, within a share of the time left; its sup gives the round's
+   estimated gap (the residual scaled by the sup value found);
+2. **certify** (see ``CERTIFY_FACTOR``: the first round, an estimate near ``tol``, or while
+   certificates took at most ``CERTIFY_SHARE`` of the time) —
+   :func:`~limitsolver.limitattach.attach_limit_certificate` gives the lower bound on OPT
+   (certified where the oracle is; see ``lower_bound_exact`` and
+   ``info["lower_bound_method"]``). Where it is only a sampled estimate, the pricing
+   estimate (a larger sup, hence a lower, more honest estimate) is kept when lower;
+3. **exchange** — the priced directions with ‖c(θ)‖ ≥ (1 − ``exchange_margin``) λ enter the
+   atom set, and the weights are re-solved on it (``inner_solve``, warm-started);
+4. **joint Newton** (:func:`~limitsolver.newton_nd.joint_newton_nd`, within
+   ``NEWTON_SHARE`` of the time left) on the directions and weights of the active atoms;
+   atoms that meet are merged, vanishing ones dropped.
 
-The best solution by objective is returned (never worse than the start). For a certified
-bound the best bound of all iterations is kept (each is valid); an estimate is recomputed at
-the returned solution.
+The best solution by objective is returned (never worse than the start), certified at the
+end. For a certified bound the best bound of all certified rounds and the final one is kept
+(each is valid); an estimate is recomputed at the returned solution.
 """
 from __future__ import annotations
 
@@ -56,6 +60,23 @@ def newton_work(problem: LimitProblem, k: int) -> float:
     :func:`~limitsolver.newton_nd.newton_model`)."""
     N = k * (problem.d + problem.T) + problem.F.shape[1] * problem.T
     return float(problem.n) * problem.T * float(N) ** 2
+
+
+#: Share of the time left before the deadline that one round's joint Newton step may
+#: take (it stops after the iteration in which that time is up; None: no share). In d = 10
+#: the exchange's new directions lower J more per second than further Newton iterations
+#: on the same atoms (load ≈ 15, one run each, 30–35 s from the 4096-grid start: digits
+#: 0.15080 against 0.15190 without the share, planted d = 10 5.37205 against 5.37226;
+#: diabetes 0.21006 with a share of 0.03 and 0.21005 with 0.01, against 0.21025).
+NEWTON_SHARE = 0.02
+
+
+def _newton_deadline(deadline):
+    """The deadline of one round's joint Newton step (``NEWTON_SHARE``)."""
+    if deadline is None or NEWTON_SHARE is None:
+        return deadline
+    now = time.monotonic()
+    return min(deadline, now + NEWTON_SHARE * (deadline - now))
 
 
 def newton_solution(problem: LimitProblem, sol: LimitSolution, *, max_iter: int = NEWTON_ITER,
@@ -102,32 +123,105 @@ def _correlations(problem, directions, Z):
     return get_penalty(problem.penalty).dual_norms(c)
 
 
-def _price_estimate(problem, sol, *, effort=1, random_state=0):
+#: Pricing effort per call: at most about this many ``n·(d+1+T)`` units of one sweep over
+#: the starts (one evaluation of ‖c‖ at every start costs n·(d+1+T) per start), which caps
+#: the atoms that get split starts (:func:`split_starts`, 6 per atom and unit of effort;
+#: a random subset of the atoms when there are more) ...
+PRICE_WORK = 2e7
+
+#: ... and at most this fraction of the time left before the deadline (but at least
+#: ``PRICE_MIN_TIME`` seconds): pricing then stops, so that several exchange rounds fit
+#: in any budget whatever n·T and the load.
+PRICE_SHARE = 0.03
+PRICE_MIN_TIME = 0.25
+
+
+def price_plan(problem: LimitProblem, k: int, effort: int = 1,
+               deadline: "float | None" = None) -> tuple:
+    """(number of atoms given split starts, pricing deadline) for ``k`` atoms: at most
+    ``PRICE_WORK / (n (d+1+T)) / (6·effort)`` atoms (at least 8), and the time
+    ``now + max(PRICE_MIN_TIME, PRICE_SHARE·(deadline − now))`` (None without a deadline)."""
+    unit = float(problem.n) * (problem.d + 1 + problem.T)
+    n_split = int(min(k, max(8, PRICE_WORK / unit / (6 * effort))))
+    if deadline is None:
+        return n_split, None
+    now = time.monotonic()
+    return n_split, now + max(PRICE_MIN_TIME, PRICE_SHARE * (deadline - now))
+
+
+def _price_estimate(problem, sol, *, effort=1, random_state=0, deadline=None):
     """Lower the sampled estimate of ``sol`` with the sup found by pricing; returns the
-    PriceResult on the residual (for the exchange step)."""
+    PriceResult on the residual (for the exchange step). Its effort follows
+    :func:`price_plan` (``deadline``: the refinement's)."""
     from .certificate import certify
     from .ascent import price
     results = {}
 
     from .grids import check_random_state
     from .ascent import split_starts
-    starts = np.vstack([sol.atom_directions,
-                        split_starts(problem, sol.atom_directions,
-                                     check_random_state(random_state), per=2 * effort)])
+    rng = check_random_state(random_state)
+    atoms = sol.atom_directions
+    n_split, price_deadline = price_plan(problem, atoms.shape[0], effort, deadline)
+    if n_split < atoms.shape[0]:
+        atoms = atoms[np.sort(rng.choice(atoms.shape[0], n_split, replace=False))]
+    starts = np.vstack([sol.atom_directions, split_starts(problem, atoms, rng, per=2 * effort)])
 
     def sup_norm(Zc):
         r = price(problem, Zc, starts=starts, n_samples=2048 * effort,
-                  n_data=512 * effort, n_starts=64 * effort, random_state=random_state)
+                  n_data=512 * effort, n_starts=64 * effort, n_face=128 * effort,
+                  random_state=random_state, deadline=price_deadline)
         results.setdefault("first", r)
         return max(r.value, sol.info.get("limit_sup", 0.0))
     Zr = _residual(problem, sol)
     cert = certify(problem, sol.atom_directions, sol.atom_weights, sol.free_coef, Z=[Zr],
                    sup_norm=sup_norm)
-    if not sol.limit_certified and cert.dual < sol.lower_bound:
+    _lower_to(sol, cert)
+    return results["first"], Zr, cert
+
+
+def _lower_to(sol, cert):
+    """An estimated (not certified) lower bound of ``sol`` lowered to ``cert.dual``."""
+    if sol.lower_bound is not None and not sol.limit_certified and \
+            cert.dual < sol.lower_bound:
         sol.lower_bound = float(cert.dual)
         sol.limit_gap = float(sol.objective - cert.dual)
         sol.info["limit_rel_gap"] = float(cert.rel_gap)
-    return results["first"], Zr
+
+
+#: A round certifies its point (the branch and bound of
+#: :func:`~limitsolver.limitattach.attach_limit_certificate`) when it is the first, when
+#: the pricing estimate of its relative limit gap is at most ``CERTIFY_FACTOR``·``tol``,
+#: or when the rounds' certificates so far took at most ``CERTIFY_SHARE`` of the
+#: refinement's time. A cost rule, not a claim: the estimate scales the residual by a sup
+#: value found, at most the certified upper end the certificate scales by, so where the
+#: estimate is far above ``tol`` the certificate is not expected to meet it; certifying
+#: every round costs about a quarter of a round in d = 10. The returned point is certified
+#: in any case (:func:`_finish`), and every certified round's bound is kept.
+CERTIFY_FACTOR = 10.0
+CERTIFY_SHARE = 0.1
+
+
+def _round_bound(problem, sol, tol, it, random_state, deadline, clock):
+    """Pricing, the estimate and (see ``CERTIFY_FACTOR``) the certificate of one round:
+    (PriceResult, residual, oracle SupResult or None, certified, relative limit gap).
+    ``clock`` = [refinement start, seconds spent certifying] (updated)."""
+    from .limitattach import attach_limit_certificate
+    pr, Zr, est = _price_estimate(problem, sol, random_state=random_state + it,
+                                  deadline=deadline)
+    t = time.monotonic()
+    if it > 0 and est.rel_gap > CERTIFY_FACTOR * tol and \
+            clock[1] > CERTIFY_SHARE * (t - clock[0]):
+        return pr, Zr, None, False, float(est.rel_gap)
+    sup = attach_limit_certificate(sol, target_rel_gap=tol)
+    clock[1] += time.monotonic() - t
+    _lower_to(sol, est)
+    certified, rel_it = limit_status(sol, tol)
+    if not certified and rel_it <= tol:
+        # an estimate that says "done" is checked with four times the pricing effort
+        pr, Zr, _ = _price_estimate(problem, sol, effort=4, random_state=random_state + it,
+                                    deadline=deadline)
+        certified, rel_it = limit_status(sol, tol)
+    return pr, Zr, sup, certified, rel_it
 
 
 def limit_status(sol: LimitSolution, tol: float) -> tuple:
@@ -167,7 +261,6 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         The best by objective, with ``lower_bound``, ``limit_gap``, ``lower_bound_exact``
         and ``info["refine"]`` (history), ``info["refine_converged"]``.
     """
-    from .limitattach import attach_limit_certificate
     from .moves import merge_directions
     t0 = time.monotonic()
     lam = problem.lam
@@ -180,14 +273,10 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     best_how = {}
     stalls = 0
     round_start = time.monotonic()
+    clock = [t0, 0.0]
     for it in range(max_iter):
-        sup = attach_limit_certificate(sol, target_rel_gap=tol)
-        pr, Zr = _price_estimate(problem, sol, random_state=random_state + it)
-        certified, rel_it = limit_status(sol, tol)
-        if not certified and rel_it <= tol:
-            # an estimate that says "done" is checked with four times the pricing effort
-            pr, Zr = _price_estimate(problem, sol, effort=4, random_state=random_state + it)
-            certified, rel_it = limit_status(sol, tol)
+        pr, Zr, sup, certified, rel_it = _round_bound(problem, sol, tol, it, random_state,
+                                                      deadline, clock)
         if certified and sol.lower_bound > best_lb:
             best_lb, best_exact = sol.lower_bound, bool(sol.lower_bound_exact)
             best_how = {k: sol.info[k] for k in _HOW if k in sol.info}
@@ -196,8 +285,11 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         rel = rel_it if not certified else (best.objective - best_lb) / max(
             abs(best.objective), 1e-300)
         history.append(dict(iteration=it, atoms=int(sol.atom_directions.shape[0]),
-                            objective=float(sol.objective), lower_bound=float(sol.lower_bound),
+                            objective=float(sol.objective),
+                            lower_bound=float(sol.objective * (1 - rel) if sup is None
+                                              else sol.lower_bound),
                             rel_limit_gap=float(rel), certified=bool(certified),
+                            bound="estimate" if sup is None else "certificate",
                             time=time.monotonic() - t0))
         if verbose:
             kind = "certified" if certified else "estimated"
@@ -213,15 +305,17 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
             break
         round_start = now
         # the oracle's directions too (its dual point may differ from the residual)
-        cand = np.vstack([pr.directions, sup.directions])
-        vals = np.concatenate([pr.values, _correlations(problem, sup.directions, Zr)])
+        sd = np.zeros((0, problem.dim)) if sup is None else sup.directions
+        cand = np.vstack([pr.directions, sd])
+        vals = np.concatenate([pr.values, _correlations(problem, sd, Zr)])
         order = np.argsort(-vals, kind="stable")
         new = cand[order][vals[order] >= (1 - exchange_margin) * lam][:max_new]
         D = merge_directions(problem, np.vstack([sol.atom_directions, new]))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
-            cand = newton_solution(problem, inner_solve(D, sol), deadline=deadline)
+            cand = newton_solution(problem, inner_solve(D, sol),
+                                   deadline=_newton_deadline(deadline))
         progress = cand.objective < best.objective - 1e-15 * abs(best.objective)
         stalls = 0 if progress else stalls + 1
         if stalls >= 2:
@@ -231,7 +325,7 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         best = start
     late = deadline is not None and time.monotonic() >= deadline
     return _finish(problem, best, best_lb, best_exact, best_how, history, converged, tol, t0,
-                   effort=1 if late else 4)
+                   effort=1 if late else 4, full=not late)
 
 
 #: The info keys that say how a lower bound was certified (kept with the bound).
@@ -239,12 +333,15 @@ _HOW = ("lower_bound_method", "sup_interval", "sup_rtol")
 
 
 def _finish(problem, best, best_lb, best_exact, best_how, history, converged, tol, t0,
-            effort=4):
-    """The returned solution's limit certificate: the best certified bound of all rounds, or
-    (estimate) the estimate recomputed at ``best`` with ``effort`` times the pricing effort
-    (4, or 1 once the deadline has passed)."""
+            effort=4, full=True):
+    """The returned solution's limit certificate: the best certified bound of all rounds
+    and of a final certificate at ``best`` (with the oracle's full time budget when
+    ``full``, else its short first pass), or (estimate) the estimate recomputed at
+    ``best`` with ``effort`` times the pricing effort (4, or 1 once the deadline has
+    passed)."""
     from .limitattach import attach_limit_certificate
-    attach_limit_certificate(best, target_rel_gap=tol)
+    # the oracle's full time budget (``oracle.BOUND_MAX_TIME``) unless the deadline passed
+    attach_limit_certificate(best, target_rel_gap=None if full else tol)
     if not best.limit_certified:
         _price_estimate(problem, best, effort=effort, random_state=12345)
     elif best_lb > best.lower_bound:
