@@ -18,6 +18,13 @@ Sharing: inside ``with shared_store(Xt, dirs):`` every :func:`get_store` call fo
 array objects (``Xt`` and ``dirs`` by identity) returns the one store, so the λ_max check,
 the solver's pricing passes and the final certificate of one solve build Φ once. Outside
 such a block each caller gets a private store. The store is released when the block ends.
+
+Memo: a store remembers its last :data:`MEMO` full passes (the candidate Z, its
+correlations when they are small, its dual norms). A pass asked again for a candidate equal
+to a remembered one in every entry returns the remembered numbers, which are the very
+float64 values a new pass would compute: the λ_max check is the solver's first pass (Z = Y
+at V = 0) and the API's final certificate re-uses the solver's last candidates
+(``SolverResult.Z``), so one solve prices the grid once per solver pass.
 """
 from __future__ import annotations
 
@@ -38,6 +45,21 @@ MAX_BUDGET = 4 * 2**30
 
 #: Fraction of the available memory a store may use by default.
 BUDGET_FRACTION = 0.25
+
+#: Bytes of one row block when a kept Φ is built (large enough that the BLAS call overhead
+#: and thread start-up stay small against the product).
+BUILD_BLOCK = 32 * 2**20
+
+#: Dual-norm passes remembered by a store: a call with a candidate Z equal (every entry)
+#: to a remembered one returns the remembered values, which are the same numbers.
+MEMO = 2
+
+#: Largest correlation matrix (bytes) a memo entry keeps; above it only the dual norms.
+MEMO_BYTES = 64 * 2**20
+
+#: Fraction of the grid above which a kept float64 Φ prices a subset of rows by the full
+#: product (then indexed) rather than by gathering those rows first.
+GATHER_FRACTION = 0.3
 
 
 def available_memory() -> int:
@@ -101,15 +123,24 @@ class FeatureStore:
         self._norms = None
         self.n_builds = 0
         self.last_repriced = 0
+        self._memo: list = []
+        #: calls of :meth:`dual_norms_and_sup` answered from the memo (same Z as before)
+        self.memo_hits = 0
 
     @property
     def Phi(self) -> np.ndarray | None:
         """The kept float64 Φ (n × M), built on first access; None when not kept."""
         if self.cached and self._Phi is None:
             # stored as Φᵀ (M × n, C order): the columns of a working set are then
-            # contiguous rows, and gathering them costs a copy, not a strided walk
-            PT = self.dirs @ self.Xt.T
-            np.maximum(PT, 0.0, out=PT)
+            # contiguous rows, and gathering them costs a copy, not a strided walk.
+            # built in row blocks into one array (no temporary of the full size)
+            PT = np.empty((self.M, self.n))
+            XT = np.ascontiguousarray(self.Xt.T)
+            bs = max(1, min(self.M, BUILD_BLOCK // max(1, 8 * self.n)))
+            for s in range(0, self.M, bs):
+                blk = PT[s:s + bs]
+                np.matmul(self.dirs[s:s + bs], XT, out=blk)
+                np.maximum(blk, 0.0, out=blk)
             self._Phi = PT
             self.n_builds += 1
         return None if self._Phi is None else self._Phi.T
@@ -150,6 +181,46 @@ class FeatureStore:
         re-priced, so the returned max equals the float64 max over all directions.
         """
         Z = np.asarray(Z, dtype=float)
+        entry = self._recall(Z)
+        if entry is not None and penalty.name in entry["sup"]:
+            self.memo_hits += 1
+            S, sup = entry["sup"][penalty.name]
+            return S.copy(), sup
+        if entry is not None and entry["corr"] is not None:
+            self.memo_hits += 1
+            S = penalty.dual_norms(entry["corr"])
+            sup = float(S.max()) if S.size else 0.0
+        else:
+            S, sup = self._dual_norms_and_sup(Z, penalty)
+            entry = self._recall(Z) or self._remember(Z, None)
+        entry["sup"][penalty.name] = (S.copy(), sup)
+        return S, sup
+
+    def recent_candidates(self) -> list[np.ndarray]:
+        """Copies of the candidates Z of the last (up to :data:`MEMO`) dual-norm passes,
+        newest first: a caller that certifies with one of them pays no further pass."""
+        return [entry["Z"].copy() for entry in self._memo]
+
+    def _recall(self, Z: np.ndarray) -> dict | None:
+        """The memo entry of a candidate equal to Z in every entry, or None."""
+        for entry in self._memo:
+            if entry["Z"].shape == Z.shape and np.array_equal(entry["Z"], Z):
+                return entry
+        return None
+
+    def _remember(self, Z: np.ndarray, corr: np.ndarray | None) -> dict:
+        """A new memo entry for Z (the correlations kept only below :data:`MEMO_BYTES`)."""
+        if corr is not None and corr.nbytes > MEMO_BYTES:
+            corr = None
+        entry = dict(Z=Z.copy(), corr=None if corr is None else corr.copy(), sup={})
+        self._memo = [entry] + self._memo[:MEMO - 1]
+        return entry
+
+    def _dual_norms_and_sup(self, Z: np.ndarray, penalty: Any) -> tuple[np.ndarray, float]:
+        """:meth:`dual_norms_and_sup` without the memo."""
+        if self.dtype is None and self._norms is None:   # the norms come with the pass
+            S = penalty.dual_norms(self.correlations_and_norms(Z)[0])
+            return S, (float(S.max()) if S.size else 0.0)
         if self.dtype != np.float32:
             S = penalty.dual_norms(self.correlations(Z))
             return S, (float(S.max()) if S.size else 0.0)
@@ -184,8 +255,20 @@ class FeatureStore:
         return features_rmatvec(self.Xt, D, Z, block_bytes=self.block_bytes)
 
     def correlations(self, Z: np.ndarray, idx: Any = None) -> np.ndarray:
-        """c = Φᵀ Z / n, shape (M or |idx|, T)."""
-        return self.products(Z, idx) / self.n
+        """c = Φᵀ Z / n, shape (M or |idx|, T) (all rows: remembered, see :data:`MEMO`)."""
+        if idx is not None:
+            return self.products(Z, idx) / self.n
+        Z = np.asarray(Z, dtype=float)
+        entry = self._recall(Z)
+        if entry is not None and entry["corr"] is not None:
+            self.memo_hits += 1
+            return entry["corr"].copy()
+        corr = self.products(Z) / self.n
+        if entry is None:
+            self._remember(Z, corr)
+        elif corr.nbytes <= MEMO_BYTES:
+            entry["corr"] = corr.copy()
+        return corr
 
     def norms(self) -> np.ndarray:
         """Column norms ‖Φ_j‖ (M,), computed once."""
@@ -201,7 +284,10 @@ class FeatureStore:
 
     def correlations_and_norms(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """c (M × T) and ‖Φ_j‖ (M,) in one pass over the features."""
-        if self.cached:
+        Z = np.asarray(Z, dtype=float)
+        entry = self._recall(Z)
+        if self.cached or (self._norms is not None and entry is not None
+                           and entry["corr"] is not None):
             return self.correlations(Z), self.norms()
         n, M = self.n, self.M
         budget = self.block_bytes or 64 * 2**20
@@ -214,7 +300,10 @@ class FeatureStore:
             norms[s:s + bs] = np.sqrt(np.einsum("ij,ij->j", P, P))
         self.n_builds += 1
         self._norms = norms
-        return out / n, norms
+        out /= n
+        if entry is None:
+            self._remember(Z, out)
+        return out, norms
 
     def columns(self, idx: Any) -> np.ndarray:
         """Φ[:, idx], shape (n, |idx|) (a copy)."""
