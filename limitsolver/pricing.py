@@ -4,12 +4,13 @@ Pricing a grid means computing the correlations c = Φᵀ Z / n (M × T) of all 
 directions. Rebuilding Φ = relu(X̃ Θᵀ) block by block costs several times the product
 itself, so a :class:`FeatureStore` keeps Φ (float64, n × M) whole when 8·n·M bytes fit
 its budget — by default :func:`default_budget`, a quarter of the memory the machine has
-available, at most :data:`MAX_BUDGET` — and otherwise falls back to the blocked product
+available, at most :data:`MAX_BUDGET` — and :data:`FLOAT64_LIMIT`, and otherwise falls
+back to float32 storage (below) or to the blocked product
 (:func:`limitsolver.features.features_rmatvec`, which rebuilds only the rows asked for).
 
 The values are the same float64 products either way, so every certificate computed from
-them is exactly as rigorous as before; only the cost changes. When float64 does not fit
-but float32 does (4·n·M bytes), Φ is kept in float32 for the dual norms of the pricing
+them is exactly as rigorous as before; only the cost changes. When float64 is not kept
+but float32 fits (4·n·M bytes), Φ is kept in float32 for the dual norms of the pricing
 passes (:meth:`FeatureStore.dual_norms_and_sup`), whose max — the number a certificate
 uses — is still the float64 one: every direction that the float32 rounding bound cannot
 place below the best float64 value is re-priced in float64 (derivation in that method).
@@ -38,13 +39,18 @@ import numpy as np
 from .features import features_rmatvec, relu_features
 
 __all__ = ["FeatureStore", "available_memory", "default_budget", "shared_store",
-           "get_store", "active_store", "MAX_BUDGET", "BUDGET_FRACTION"]
+           "get_store", "active_store", "MAX_BUDGET", "BUDGET_FRACTION", "FLOAT64_LIMIT"]
 
 #: Largest default budget of a feature store (bytes).
 MAX_BUDGET = 4 * 2**30
 
 #: Fraction of the available memory a store may use by default.
 BUDGET_FRACTION = 0.25
+
+#: Largest Φ (bytes, 8·n·M) a store keeps in float64 by default. Above it a pass is bound
+#: by the memory traffic of reading Φ, and float32 storage halves it (measured at n = 1000,
+#: d = 5, T = 10: M = 10⁵ 10.5 s against 14.9 s, M = 3·10⁵ 23 s against 37 s, loaded machine)
+FLOAT64_LIMIT = 256 * 2**20
 
 #: Bytes of one row block when a kept Φ is built (large enough that the BLAS call overhead
 #: and thread start-up stay small against the product).
@@ -90,8 +96,8 @@ class FeatureStore:
     ----------
     Xt : ndarray (n, d+1);  dirs : ndarray (M, d+1)
     budget : int or None
-        Bytes Φ may occupy (8·n·M in float64, else 4·n·M in float32);
-        None: :func:`default_budget`.
+        Bytes Φ may occupy (8·n·M in float64 up to :data:`FLOAT64_LIMIT`, else 4·n·M in
+        float32); None: :func:`default_budget`.
     block_bytes : int or None
         Block size of the blocked products when Φ is not kept.
 
@@ -111,8 +117,8 @@ class FeatureStore:
         self.block_bytes = block_bytes
         self.budget = default_budget() if budget is None else int(budget)
         if dtype is None:
-            dtype = (np.float64 if 8 * self.n * self.M <= self.budget else
-                     np.float32 if 4 * self.n * self.M <= self.budget else None)
+            dtype = (np.float64 if 8 * self.n * self.M <= min(self.budget, FLOAT64_LIMIT)
+                     else np.float32 if 4 * self.n * self.M <= self.budget else None)
         elif np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32, float64 or None, got {dtype!r}")
         #: storage of the kept Φ: float64 (exact products), float32 (pricing only) or None
