@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from .features import features_rmatvec, relu_features
+from .budget import blas_threads
+from .features import features_rmatvec
 
 __all__ = ["FeatureStore", "available_memory", "default_budget", "shared_store",
            "get_store", "active_store", "MAX_BUDGET", "BUDGET_FRACTION", "FLOAT64_LIMIT"]
@@ -141,12 +142,8 @@ class FeatureStore:
             # contiguous rows, and gathering them costs a copy, not a strided walk.
             # built in row blocks into one array (no temporary of the full size)
             PT = np.empty((self.M, self.n))
-            XT = np.ascontiguousarray(self.Xt.T)
-            bs = max(1, min(self.M, BUILD_BLOCK // max(1, 8 * self.n)))
-            for s in range(0, self.M, bs):
-                blk = PT[s:s + bs]
-                np.matmul(self.dirs[s:s + bs], XT, out=blk)
-                np.maximum(blk, 0.0, out=blk)
+            for _ in self._row_blocks(BUILD_BLOCK, out=PT):
+                pass
             self._Phi = PT
             self.n_builds += 1
         return None if self._Phi is None else self._Phi.T
@@ -154,14 +151,11 @@ class FeatureStore:
     def _phi32(self) -> np.ndarray:
         """The float32 Φ, built block by block with the float64 column norms."""
         if self._Phi32 is None:
-            n, M = self.n, self.M
-            P32 = np.empty((M, n), dtype=np.float32)         # Φᵀ, as for float64
-            norms = np.empty(M)
-            bs = max(1, min(M, (self.block_bytes or 64 * 2**20) // max(1, 8 * n)))
-            for s in range(0, M, bs):
-                P = relu_features(self.Xt, self.dirs[s:s + bs])
-                norms[s:s + bs] = np.sqrt(np.einsum("ij,ij->j", P, P))
-                P32[s:s + bs] = P.T
+            P32 = np.empty((self.M, self.n), dtype=np.float32)   # Φᵀ, as for float64
+            norms = np.empty(self.M)
+            for s, blk in self._row_blocks(self.block_bytes or BUILD_BLOCK):
+                norms[s:s + blk.shape[0]] = np.sqrt(np.einsum("ij,ij->i", blk, blk))
+                P32[s:s + blk.shape[0]] = blk
             self.n_builds += 1
             self._Phi32, self._norms = P32, norms
         return self._Phi32
@@ -296,14 +290,12 @@ class FeatureStore:
                            and entry["corr"] is not None):
             return self.correlations(Z), self.norms()
         n, M = self.n, self.M
-        budget = self.block_bytes or 64 * 2**20
-        bs = max(1, min(M, budget // max(1, 8 * n)))
         out = np.empty((M, Z.shape[1]))
         norms = np.empty(M)
-        for s in range(0, M, bs):
-            P = relu_features(self.Xt, self.dirs[s:s + bs])
-            out[s:s + bs] = P.T @ Z
-            norms[s:s + bs] = np.sqrt(np.einsum("ij,ij->j", P, P))
+        for s, blk in self._row_blocks(self.block_bytes or 64 * 2**20):
+            k = blk.shape[0]
+            out[s:s + k] = blk @ Z
+            norms[s:s + k] = np.sqrt(np.einsum("ij,ij->i", blk, blk))
         self.n_builds += 1
         self._norms = norms
         out /= n
@@ -316,7 +308,31 @@ class FeatureStore:
         if self.cached:
             self.Phi
             return self._Phi[idx].T
-        return relu_features(self.Xt, self.dirs[idx])
+        rows = self.dirs[idx]
+        with blas_threads(1):
+            out = rows @ self.Xt.T                 # Φᵀ rows, returned as Φ (Fortran order)
+        np.maximum(out, 0.0, out=out)
+        return out.T
+
+    def _row_blocks(self, block_bytes: int, out: np.ndarray | None = None) -> Iterator[
+            tuple[int, np.ndarray]]:
+        """(start, rows of Φᵀ) block by block: relu(Θ_b X̃ᵀ) for row blocks Θ_b of the
+        directions, each of about ``block_bytes`` bytes, written into ``out`` (M × n) when
+        given, else into one reused buffer (valid until the next block). One BLAS thread:
+        a product with an inner dimension of d+1 is bound by writing its output, and a
+        second thread contending for a shared core makes it about twice slower
+        (measured)."""
+        n, M = self.n, self.M
+        XT = np.ascontiguousarray(self.Xt.T)
+        bs = max(1, min(M, int(block_bytes) // max(1, 8 * n)))
+        buf = None if out is not None else np.empty((bs, n))
+        with blas_threads(1):
+            for s in range(0, M, bs):
+                k = min(bs, M - s)
+                blk = out[s:s + k] if out is not None else buf[:k]
+                np.matmul(self.dirs[s:s + k], XT, out=blk)
+                np.maximum(blk, 0.0, out=blk)
+                yield s, blk
 
 
 _ACTIVE: list[FeatureStore] = []
