@@ -141,7 +141,7 @@ def _row(ax, spec, nat, peers):
     for name, (t, gap, note) in peers.items():
         if t is None:
             lim = note.startswith("did not finish in ")
-            s += (f"  {name}: {note}" + (f" (>{float(note.split()[3]) / nat['time']:.0f}x)"
+            s += (f"  {name}: {note}" + (f" (>{float(note.split()[4]) / nat['time']:.0f}x)"
                                            if lim else ""))
         else:
             at = "" if gap <= 1e-8 else " (gap above 1e-8)"
