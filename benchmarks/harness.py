@@ -41,7 +41,11 @@ Every returned point is scored by :func:`score` (one routine for all solvers).
 
 Harness API (used by the bench scripts): ``make_problem(pid, frac, M=, seed=, loss=)``,
 ``run_native(problem, dirs, tol=, label=) -> Row``, ``run_peer(peer, pid, frac, timeout=,
-tol=, mem_gib=, M=, seed=, label=, loss=) -> Row``, ``score(problem, dirs, V, C)``,
+tol=, mem_gib=, M=, seed=, label=, loss=) -> Row``, and for any other problem family the
+same subprocess runner ``run_peer_spec(peer, problem_spec("module:function", *args,
+**kwargs), timeout=, tol=, mem_gib=, label=) -> Row`` (the function, importable in a fresh
+process, returns (problem, directions); ``benchmarks/bench_scaling.py`` uses it),
+``score(problem, dirs, V, C)``,
 ``pricing_pass_time(problem, dirs)``, ``native_peak_memory(pid, frac, tol=, M=)``,
 ``format_table(rows, native_time)``. A Row's ``extra`` holds per-solver details (native:
 passes, pass_time, restricted, screened; peers: build = feature-build seconds, included
