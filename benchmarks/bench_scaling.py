@@ -159,6 +159,10 @@ def main(argv=None):
     p.add_argument("--table", action="store_true", help="the issue's three table problems")
     p.add_argument("--peers", nargs="*", default=[], choices=["celer", "skglm", "sklearn"])
     p.add_argument("--peer-timeout", type=float, default=60.0)
+    p.add_argument("--peer-memory", type=float, default=4.0,
+                   help="address-space limit of a peer subprocess, GiB")
+    p.add_argument("--points", nargs="+", default=None, metavar="AX=VALUE",
+                   help="only these points of the axes, e.g. M=300000 n=50000")
     p.add_argument("--tol", type=float, default=1e-8)
     p.add_argument("--peer-tol", type=float, default=None,
                    help="tol passed to the peers (default tol/100: their stopping rules are "
@@ -171,10 +175,15 @@ def main(argv=None):
     print(f"tol {a.tol:g}; peers {', '.join(a.peers) or 'none'} (cap {a.peer_timeout:g} s, "
           f"their tol {ptol:g})")
     points = ([("tb", dict(BASE, **t)) for t in TABLE] if a.table else _points(a.axes))
+    if a.points:
+        keep = {tuple(q.split("=")) for q in a.points}
+        points = [(ax, spec) for ax, spec in points if (ax, f"{spec[ax]:g}") in keep
+                  or (ax, str(spec[ax])) in keep]
     print(HEADER)
     for ax, spec in points:
         nat = run_native(spec, a.tol, a.timeout)
-        peers = {name: run_peer(name, spec, ptol, a.peer_timeout) for name in a.peers}
+        peers = {name: run_peer(name, spec, ptol, a.peer_timeout, a.peer_memory)
+                 for name in a.peers}
         print(_row(ax, spec, nat, peers), flush=True)
     print(f"uptime: {os.popen('uptime').read().strip()}")
 
