@@ -69,7 +69,7 @@ def main(argv=None):
     a = _args(argv)
     if a.scaling is not None:     # time and memory against M, n, d, T: bench_scaling.py
         from benchmarks.bench_scaling import main as scaling
-        return scaling(["--peers", *[q for q in a.peers if q in ("skglm", "sklearn")],
+        return scaling(["--peers", *[q for q in a.peers if q in ("celer", "skglm", "sklearn")],
                         "--peer-timeout", str(a.timeout), "--tol", str(a.tol)])
     print(f"peers: {', '.join(a.peers) or 'none'}; timeout {a.timeout:g} s; tol {a.tol:g}; "
           f"loss {a.loss}")

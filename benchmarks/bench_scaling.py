@@ -3,8 +3,8 @@
 Usage (from the repository root)::
 
     python benchmarks/bench_scaling.py                       # all four axes, native only
-    python benchmarks/bench_scaling.py --axes T d --peers skglm sklearn --peer-timeout 60
-    python benchmarks/bench_scaling.py --table --peers skglm sklearn   # the issue's table
+    python benchmarks/bench_scaling.py --axes T d --peers celer skglm --peer-timeout 60
+    python benchmarks/bench_scaling.py --table --peers celer skglm sklearn   # the issue's table
     python benchmarks/bench_native.py --scaling              # the same as the first line
 
 Problems (squared loss, group penalty, bias regularized, no free part): inputs uniform in
@@ -19,10 +19,13 @@ Every point runs in a fresh process: ``limitsolver.api.solve_problem(..., solver
 is timed end to end (λ_max check, solver, final certificate), and the peak resident memory
 (ru_maxrss) of that process is reported beside the memory before the solve. ``pass`` is the
 time of one blocked pricing pass Φᵀ Y that rebuilds the features (what a solver without a
-feature store pays per pass); ``worth`` is the solve time in such passes. Peers (skglm and
-scikit-learn ``MultiTaskLasso``, alpha = λ, no intercept) run in their own process under a
-wall-clock cap and a 4 GiB address-space limit; their time includes building Φ; every
-solver is scored by ``limitsolver.certificate.certify`` on the full grid.
+feature store pays per pass); ``worth`` is the solve time in such passes. Peers (celer,
+skglm and scikit-learn ``MultiTaskLasso``, alpha = λ, no intercept) run through the
+harness's one subprocess runner (``benchmarks.harness.run_peer_spec``; celer in its own
+environment, ``python benchmarks/setup_celer.py``) under a wall-clock cap and a 4 GiB
+address-space limit; their time includes building Φ. Every solver, the native one
+included, is scored by the one gap routine ``benchmarks.harness.score`` on the full grid;
+a ratio is marked when the peer's certified gap is above 1e-8.
 """
 from __future__ import annotations
 
@@ -80,45 +83,15 @@ def _native_child(conn, spec, tol):
         warnings.simplefilter("ignore")
         sol = solve_problem(problem, dirs, solver="native", tol=tol)
     elapsed = time.perf_counter() - t0
+    peak = _rss()
     info = sol.info
-    conn.send(dict(time=elapsed, rel_gap=float(sol.certificate.rel_gap), status=sol.status,
+    from benchmarks.harness import score
+    gap, _ = score(problem, dirs, sol.grid_weights, sol.free_coef)   # as every peer
+    conn.send(dict(time=elapsed, rel_gap=float(gap), status=sol.status,
                    active=int(sol.atom_weights.shape[0]), pass_t=pass_t, base=base,
-                   peak=_rss(), passes=info.get("n_pricing_passes"),
+                   peak=peak, passes=info.get("n_pricing_passes"),
                    cached=info.get("phi_cached")))
     conn.close()
-
-
-def _peer_child(conn, peer, spec, tol, mem_bytes):
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
-        import warnings
-
-        from limitsolver.features import relu_features
-        problem, dirs = make(**spec)
-        if peer == "skglm":
-            from skglm import MultiTaskLasso
-            MultiTaskLasso(alpha=0.1, fit_intercept=False).fit(   # compile numba, not timed
-                np.asfortranarray(np.random.default_rng(0).standard_normal((10, 5))),
-                np.ones((10, 2)))
-            est = MultiTaskLasso(alpha=problem.lam, fit_intercept=False, tol=tol,
-                                 max_iter=1000, max_epochs=100_000)
-        else:
-            from sklearn.linear_model import MultiTaskLasso
-            est = MultiTaskLasso(alpha=problem.lam, fit_intercept=False, tol=tol,
-                                 max_iter=1_000_000)
-        conn.send(("ready", None))
-        t0 = time.perf_counter()
-        Phi = np.asfortranarray(relu_features(problem.Xt, dirs))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            est.fit(Phi, problem.Y)
-        conn.send(("ok", (time.perf_counter() - t0, est.coef_.T.copy())))
-    except MemoryError:
-        conn.send(("oom", None))
-    except Exception as exc:  # reported, not raised
-        conn.send(("error", f"{type(exc).__name__}: {exc}"[:100]))
-    finally:
-        conn.close()
 
 
 def run_native(spec, tol=1e-8, timeout=600.0):
@@ -136,33 +109,13 @@ def run_native(spec, tol=1e-8, timeout=600.0):
 
 
 def run_peer(peer, spec, tol=1e-8, timeout=60.0, mem_gib=4.0):
-    """(seconds or None, certified rel gap or None, note) of a peer in a fresh process."""
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_peer_child,
-                       args=(child, peer, spec, tol, int(mem_gib * 2**30)))
-    proc.start()
-    child.close()
-    msg = None
-    try:
-        if parent.poll(600.0):
-            msg = parent.recv()
-        if msg is not None and msg[0] == "ready":
-            msg = parent.recv() if parent.poll(timeout) else None
-    except EOFError:
-        msg = ("error", "crashed (memory limit?)")
-    if proc.is_alive():
-        proc.kill()
-    proc.join()
-    if msg is None:
-        return None, None, f"> {timeout:g} s"
-    if msg[0] != "ok":
-        return None, None, msg[0] if msg[1] is None else str(msg[1])
-    from limitsolver.certificate import certify
-    problem, dirs = make(**spec)
-    elapsed, V = msg[1]
-    cert = certify(problem, dirs, V, np.zeros((0, problem.T)))
-    return elapsed, float(cert.rel_gap), ""
+    """(seconds or None, certified rel gap or None, note) of a peer on one point, through
+    the harness's one subprocess runner (celer in its own environment), scored by
+    ``harness.score``."""
+    from benchmarks.harness import problem_spec, run_peer_spec
+    row = run_peer_spec(peer, problem_spec("benchmarks.bench_scaling:make", **spec),
+                        timeout=timeout, tol=tol, mem_gib=mem_gib)
+    return row.time, row.rel_gap, row.note
 
 
 def _points(axes):
@@ -187,11 +140,12 @@ def _row(ax, spec, nat, peers):
          f"{(nat['peak'] - nat['base']) / 2**20:8.0f} {nat['peak'] / 2**20:8.0f}")
     for name, (t, gap, note) in peers.items():
         if t is None:
-            lim = note.startswith("> ")
-            s += (f"  {name}: {note}" + (f" (>{float(note.split()[1]) / nat['time']:.0f}x)"
+            lim = note.startswith("did not finish in ")
+            s += (f"  {name}: {note}" + (f" (>{float(note.split()[4]) / nat['time']:.0f}x)"
                                            if lim else ""))
         else:
-            s += f"  {name}: {t:.1f} s gap {gap:.0e} ({t / nat['time']:.0f}x)"
+            at = "" if gap <= 1e-8 else " (gap above 1e-8)"
+            s += f"  {name}: {t:.1f} s gap {gap:.0e} ({t / nat['time']:.1f}x{at})"
     return s
 
 
@@ -203,18 +157,33 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--axes", nargs="+", default=list(AXES), choices=list(AXES))
     p.add_argument("--table", action="store_true", help="the issue's three table problems")
-    p.add_argument("--peers", nargs="*", default=[], choices=["skglm", "sklearn"])
+    p.add_argument("--peers", nargs="*", default=[], choices=["celer", "skglm", "sklearn"])
     p.add_argument("--peer-timeout", type=float, default=60.0)
+    p.add_argument("--peer-memory", type=float, default=4.0,
+                   help="address-space limit of a peer subprocess, GiB")
+    p.add_argument("--points", nargs="+", default=None, metavar="AX=VALUE",
+                   help="only these points of the axes, e.g. M=300000 n=50000")
     p.add_argument("--tol", type=float, default=1e-8)
+    p.add_argument("--peer-tol", type=float, default=None,
+                   help="tol passed to the peers (default tol/100: their stopping rules are "
+                        "relative to ||Y||^2/n or to a KKT violation, and at tol itself "
+                        "celer stops near a certified gap of 1e-7)")
     p.add_argument("--timeout", type=float, default=600.0, help="cap of a native point")
     a = p.parse_args(argv)
     print(f"uptime: {os.popen('uptime').read().strip()}")
-    print(f"tol {a.tol:g}; peers {', '.join(a.peers) or 'none'} (cap {a.peer_timeout:g} s)")
+    ptol = a.tol / 100 if a.peer_tol is None else a.peer_tol
+    print(f"tol {a.tol:g}; peers {', '.join(a.peers) or 'none'} (cap {a.peer_timeout:g} s, "
+          f"their tol {ptol:g})")
     points = ([("tb", dict(BASE, **t)) for t in TABLE] if a.table else _points(a.axes))
+    if a.points:
+        keep = {tuple(q.split("=")) for q in a.points}
+        points = [(ax, spec) for ax, spec in points if (ax, f"{spec[ax]:g}") in keep
+                  or (ax, str(spec[ax])) in keep]
     print(HEADER)
     for ax, spec in points:
         nat = run_native(spec, a.tol, a.timeout)
-        peers = {name: run_peer(name, spec, a.tol, a.peer_timeout) for name in a.peers}
+        peers = {name: run_peer(name, spec, ptol, a.peer_timeout, a.peer_memory)
+                 for name in a.peers}
         print(_row(ax, spec, nat, peers), flush=True)
     print(f"uptime: {os.popen('uptime').read().strip()}")
 

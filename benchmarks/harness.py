@@ -41,7 +41,11 @@ Every returned point is scored by :func:`score` (one routine for all solvers).
 
 Harness API (used by the bench scripts): ``make_problem(pid, frac, M=, seed=, loss=)``,
 ``run_native(problem, dirs, tol=, label=) -> Row``, ``run_peer(peer, pid, frac, timeout=,
-tol=, mem_gib=, M=, seed=, label=, loss=) -> Row``, ``score(problem, dirs, V, C)``,
+tol=, mem_gib=, M=, seed=, label=, loss=) -> Row``, and for any other problem family the
+same subprocess runner ``run_peer_spec(peer, problem_spec("module:function", *args,
+**kwargs), timeout=, tol=, mem_gib=, label=) -> Row`` (the function, importable in a fresh
+process, returns (problem, directions); ``benchmarks/bench_scaling.py`` uses it),
+``score(problem, dirs, V, C)``,
 ``pricing_pass_time(problem, dirs)``, ``native_peak_memory(pid, frac, tol=, M=)``,
 ``format_table(rows, native_time)``. A Row's ``extra`` holds per-solver details (native:
 passes, pass_time, restricted, screened; peers: build = feature-build seconds, included
@@ -69,7 +73,8 @@ from limitsolver.problem import LimitProblem
 
 from benchmarks.setup_celer import CELER_RUNNER, celer_python
 
-__all__ = ["REFERENCE", "PEERS", "make_problem", "run_native", "run_peer", "Row", "score",
+__all__ = ["REFERENCE", "PEERS", "make_problem", "run_native", "run_peer", "run_peer_spec",
+           "problem_spec", "build_problem", "run_celer_spec", "Row", "score",
            "pricing_pass_time", "native_peak_memory", "format_table", "celer_python"]
 
 #: problem id -> (d, n, T, M, grid kind)
@@ -246,7 +251,7 @@ def _peer_main(conn, peer, spec, tol, mem_bytes, threads):
         if threads:
             from threadpoolctl import threadpool_limits
             threadpool_limits(threads)
-        problem, dirs = make_problem(*spec["args"], **spec["kwargs"])
+        problem, dirs = build_problem(spec)
         _peer_prepare(peer)
         conn.send(("ready", None, None, None))   # the time limit starts now
         V, C, elapsed, extra = _peer_solve(peer, problem, dirs, tol)
@@ -265,20 +270,44 @@ def _peer_main(conn, peer, spec, tol, mem_bytes, threads):
         conn.close()
 
 
+def problem_spec(maker: str, *args, **kwargs) -> dict:
+    """A picklable recipe of a problem: ``maker`` ("module:function", importable in a fresh
+    process) called with ``args`` and ``kwargs`` returns (problem, directions)."""
+    return dict(maker=maker, args=tuple(args), kwargs=dict(kwargs))
+
+
+def build_problem(spec: dict):
+    """(problem, directions) of a :func:`problem_spec` recipe."""
+    import importlib
+    module, name = spec["maker"].split(":")
+    return getattr(importlib.import_module(module), name)(*spec["args"], **spec["kwargs"])
+
+
 def run_peer(peer, pid, frac, *, timeout=60.0, tol=1e-8, mem_gib=4.0, threads=None,
              M=None, seed=0, label="", loss="squared") -> Row:
-    """Run ``peer`` on reference problem ``pid`` in a fresh subprocess, scored by certify()."""
+    """Run ``peer`` on reference problem ``pid`` in a fresh subprocess, scored by score()."""
     if loss != "squared" and peer in ("sklearn", "skglm", "celer"):
         return Row(label, peer, None, None, None,
                    "not applicable (no multi-task group-lasso logistic estimator)")
+    spec = problem_spec("benchmarks.harness:make_problem", pid, frac, M=M, seed=seed,
+                        loss=loss)
+    return run_peer_spec(peer, spec, timeout=timeout, tol=tol, mem_gib=mem_gib,
+                         threads=threads, label=label)
+
+
+def run_peer_spec(peer, spec, *, timeout=60.0, tol=1e-8, mem_gib=4.0, threads=None,
+                  label="") -> Row:
+    """Run ``peer`` on the problem of ``spec`` (:func:`problem_spec`) in a fresh subprocess
+    (celer: in its environment, :func:`run_celer_spec`), scored by score(). The one
+    subprocess runner of every bench script: building the problem, imports and numba
+    compilation are not timed; the wall-clock limit ``timeout`` and the address-space
+    limit ``mem_gib`` apply to the solve (feature build included)."""
     if peer == "celer":
-        return run_celer(pid, frac, timeout=timeout, tol=tol, mem_gib=mem_gib, M=M,
-                         seed=seed, label=label)
+        return run_celer_spec(spec, timeout=timeout, tol=tol, mem_gib=mem_gib, label=label)
     if peer not in PEERS:
         raise ValueError(f"unknown peer {peer!r}; expected one of {PEERS}")
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    spec = dict(args=(pid, frac), kwargs=dict(M=M, seed=seed, loss=loss))
     proc = ctx.Process(target=_peer_main,
                        args=(child, peer, spec, tol, int(mem_gib * 2**30), threads))
     t0 = time.perf_counter()
@@ -311,7 +340,7 @@ def run_peer(peer, pid, frac, *, timeout=60.0, tol=1e-8, mem_gib=4.0, threads=No
     if kind == "error":
         return Row(label, peer, None, None, None, f"error: {V}")
     elapsed, extra = timing
-    problem, dirs = make_problem(pid, frac, M=M, seed=seed, loss=loss)
+    problem, dirs = build_problem(spec)
     gap, active = score(problem, dirs, V, C)
     return Row(label, peer, elapsed, gap, active, extra=extra)
 
@@ -326,7 +355,13 @@ def _limit_memory(mem_bytes):
 
 def run_celer(pid, frac, *, timeout=60.0, tol=1e-8, mem_gib=4.0, M=None, seed=0,
               label="") -> Row:
-    """celer's MultiTaskLasso on reference problem ``pid`` (squared loss) in its own
+    """celer's MultiTaskLasso on reference problem ``pid`` (:func:`run_celer_spec`)."""
+    spec = problem_spec("benchmarks.harness:make_problem", pid, frac, M=M, seed=seed)
+    return run_celer_spec(spec, timeout=timeout, tol=tol, mem_gib=mem_gib, label=label)
+
+
+def run_celer_spec(spec, *, timeout=60.0, tol=1e-8, mem_gib=4.0, label="") -> Row:
+    """celer's MultiTaskLasso on the problem of ``spec`` (squared loss) in its own
     environment, scored by score(). Time = feature build + fit, both measured inside the
     subprocess; ``overhead`` = the subprocess's wall time minus that (start, imports, files).
     celer's tol is relative to ‖Y‖²/n (its documentation), as scikit-learn's."""
@@ -334,7 +369,10 @@ def run_celer(pid, frac, *, timeout=60.0, tol=1e-8, mem_gib=4.0, M=None, seed=0,
     if exe is None:
         return Row(label, "celer", None, None, None,
                    "skipped: no celer environment (create it: python benchmarks/setup_celer.py)")
-    problem, dirs = make_problem(pid, frac, M=M, seed=seed)
+    problem, dirs = build_problem(spec)
+    if problem.loss != "squared":
+        return Row(label, "celer", None, None, None,
+                   "not applicable (no multi-task group-lasso logistic estimator)")
     with tempfile.TemporaryDirectory(prefix="limitsolver-celer-") as folder:
         np.save(os.path.join(folder, "Xt.npy"), problem.Xt)
         np.save(os.path.join(folder, "dirs.npy"), dirs)

@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from .budget import blas_threads
 from .features import features_matvec, features_rmatvec
 from .gapscale import ROUNDING, relative_gap
 from .losses import get_loss
@@ -199,8 +200,18 @@ def support_dual(problem: LimitProblem, directions: np.ndarray, V: np.ndarray,
         if B.shape[0] == 0:
             continue
         r = np.vstack([U[np.ix_(rows, tasks)], np.zeros((F.shape[1], tasks.size))])
-        Z[:, tasks] -= np.linalg.lstsq(B, B @ Z[:, tasks] - r, rcond=None)[0]
+        Z[:, tasks] -= _min_norm_lstsq(B, B @ Z[:, tasks] - r)
     return Z
+
+
+def _min_norm_lstsq(B: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The minimum-norm least-squares solution of B x = g (LAPACK gelsy: QR with column
+    pivoting, rank by rcond = machine epsilon), with one BLAS thread: on a shared 2-core
+    machine the threaded factorization of a 2044 × 1000 B took 10.5 s against 0.8 s
+    (measured; gelsd, the SVD route, 21 s threaded)."""
+    import scipy.linalg
+    with blas_threads(1):
+        return scipy.linalg.lstsq(B, g, lapack_driver="gelsy", check_finite=False)[0]
 
 
 def correlations(problem: LimitProblem, directions: np.ndarray, Z: np.ndarray) -> np.ndarray:

@@ -4,12 +4,13 @@ Pricing a grid means computing the correlations c = Φᵀ Z / n (M × T) of all 
 directions. Rebuilding Φ = relu(X̃ Θᵀ) block by block costs several times the product
 itself, so a :class:`FeatureStore` keeps Φ (float64, n × M) whole when 8·n·M bytes fit
 its budget — by default :func:`default_budget`, a quarter of the memory the machine has
-available, at most :data:`MAX_BUDGET` — and otherwise falls back to the blocked product
+available, at most :data:`MAX_BUDGET` — and :data:`FLOAT64_LIMIT`, and otherwise falls
+back to float32 storage (below) or to the blocked product
 (:func:`limitsolver.features.features_rmatvec`, which rebuilds only the rows asked for).
 
 The values are the same float64 products either way, so every certificate computed from
-them is exactly as rigorous as before; only the cost changes. When float64 does not fit
-but float32 does (4·n·M bytes), Φ is kept in float32 for the dual norms of the pricing
+them is exactly as rigorous as before; only the cost changes. When float64 is not kept
+but float32 fits (4·n·M bytes), Φ is kept in float32 for the dual norms of the pricing
 passes (:meth:`FeatureStore.dual_norms_and_sup`), whose max — the number a certificate
 uses — is still the float64 one: every direction that the float32 rounding bound cannot
 place below the best float64 value is re-priced in float64 (derivation in that method).
@@ -18,6 +19,13 @@ Sharing: inside ``with shared_store(Xt, dirs):`` every :func:`get_store` call fo
 array objects (``Xt`` and ``dirs`` by identity) returns the one store, so the λ_max check,
 the solver's pricing passes and the final certificate of one solve build Φ once. Outside
 such a block each caller gets a private store. The store is released when the block ends.
+
+Memo: a store remembers its last :data:`MEMO` full passes (the candidate Z, its
+correlations when they are small, its dual norms). A pass asked again for a candidate equal
+to a remembered one in every entry returns the remembered numbers, which are the very
+float64 values a new pass would compute: the λ_max check is the solver's first pass (Z = Y
+at V = 0) and the API's final certificate re-uses the solver's last candidates
+(``SolverResult.Z``), so one solve prices the grid once per solver pass.
 """
 from __future__ import annotations
 
@@ -28,16 +36,37 @@ from typing import Any
 
 import numpy as np
 
-from .features import features_rmatvec, relu_features
+from .budget import blas_threads
+from .features import features_rmatvec
 
 __all__ = ["FeatureStore", "available_memory", "default_budget", "shared_store",
-           "get_store", "active_store", "MAX_BUDGET", "BUDGET_FRACTION"]
+           "get_store", "active_store", "MAX_BUDGET", "BUDGET_FRACTION", "FLOAT64_LIMIT"]
 
 #: Largest default budget of a feature store (bytes).
 MAX_BUDGET = 4 * 2**30
 
 #: Fraction of the available memory a store may use by default.
 BUDGET_FRACTION = 0.25
+
+#: Largest Φ (bytes, 8·n·M) a store keeps in float64 by default. Above it a pass is bound
+#: by the memory traffic of reading Φ, and float32 storage halves it (measured at n = 1000,
+#: d = 5, T = 10: M = 10⁵ 10.5 s against 14.9 s, M = 3·10⁵ 23 s against 37 s, loaded machine)
+FLOAT64_LIMIT = 256 * 2**20
+
+#: Bytes of one row block when a kept Φ is built (large enough that the BLAS call overhead
+#: and thread start-up stay small against the product).
+BUILD_BLOCK = 32 * 2**20
+
+#: Dual-norm passes remembered by a store: a call with a candidate Z equal (every entry)
+#: to a remembered one returns the remembered values, which are the same numbers.
+MEMO = 2
+
+#: Largest correlation matrix (bytes) a memo entry keeps; above it only the dual norms.
+MEMO_BYTES = 64 * 2**20
+
+#: Fraction of the grid above which a kept float64 Φ prices a subset of rows by the full
+#: product (then indexed) rather than by gathering those rows first.
+GATHER_FRACTION = 0.3
 
 
 def available_memory() -> int:
@@ -68,8 +97,8 @@ class FeatureStore:
     ----------
     Xt : ndarray (n, d+1);  dirs : ndarray (M, d+1)
     budget : int or None
-        Bytes Φ may occupy (8·n·M in float64, else 4·n·M in float32);
-        None: :func:`default_budget`.
+        Bytes Φ may occupy (8·n·M in float64 up to :data:`FLOAT64_LIMIT`, else 4·n·M in
+        float32); None: :func:`default_budget`.
     block_bytes : int or None
         Block size of the blocked products when Φ is not kept.
 
@@ -89,8 +118,8 @@ class FeatureStore:
         self.block_bytes = block_bytes
         self.budget = default_budget() if budget is None else int(budget)
         if dtype is None:
-            dtype = (np.float64 if 8 * self.n * self.M <= self.budget else
-                     np.float32 if 4 * self.n * self.M <= self.budget else None)
+            dtype = (np.float64 if 8 * self.n * self.M <= min(self.budget, FLOAT64_LIMIT)
+                     else np.float32 if 4 * self.n * self.M <= self.budget else None)
         elif np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32, float64 or None, got {dtype!r}")
         #: storage of the kept Φ: float64 (exact products), float32 (pricing only) or None
@@ -101,15 +130,20 @@ class FeatureStore:
         self._norms = None
         self.n_builds = 0
         self.last_repriced = 0
+        self._memo: list = []
+        #: calls of :meth:`dual_norms_and_sup` answered from the memo (same Z as before)
+        self.memo_hits = 0
 
     @property
     def Phi(self) -> np.ndarray | None:
         """The kept float64 Φ (n × M), built on first access; None when not kept."""
         if self.cached and self._Phi is None:
             # stored as Φᵀ (M × n, C order): the columns of a working set are then
-            # contiguous rows, and gathering them costs a copy, not a strided walk
-            PT = self.dirs @ self.Xt.T
-            np.maximum(PT, 0.0, out=PT)
+            # contiguous rows, and gathering them costs a copy, not a strided walk.
+            # built in row blocks into one array (no temporary of the full size)
+            PT = np.empty((self.M, self.n))
+            for _ in self._row_blocks(BUILD_BLOCK, out=PT):
+                pass
             self._Phi = PT
             self.n_builds += 1
         return None if self._Phi is None else self._Phi.T
@@ -117,14 +151,11 @@ class FeatureStore:
     def _phi32(self) -> np.ndarray:
         """The float32 Φ, built block by block with the float64 column norms."""
         if self._Phi32 is None:
-            n, M = self.n, self.M
-            P32 = np.empty((M, n), dtype=np.float32)         # Φᵀ, as for float64
-            norms = np.empty(M)
-            bs = max(1, min(M, (self.block_bytes or 64 * 2**20) // max(1, 8 * n)))
-            for s in range(0, M, bs):
-                P = relu_features(self.Xt, self.dirs[s:s + bs])
-                norms[s:s + bs] = np.sqrt(np.einsum("ij,ij->j", P, P))
-                P32[s:s + bs] = P.T
+            P32 = np.empty((self.M, self.n), dtype=np.float32)   # Φᵀ, as for float64
+            norms = np.empty(self.M)
+            for s, blk in self._row_blocks(self.block_bytes or BUILD_BLOCK):
+                norms[s:s + blk.shape[0]] = np.sqrt(np.einsum("ij,ij->i", blk, blk))
+                P32[s:s + blk.shape[0]] = blk
             self.n_builds += 1
             self._Phi32, self._norms = P32, norms
         return self._Phi32
@@ -150,6 +181,46 @@ class FeatureStore:
         re-priced, so the returned max equals the float64 max over all directions.
         """
         Z = np.asarray(Z, dtype=float)
+        entry = self._recall(Z)
+        if entry is not None and penalty.name in entry["sup"]:
+            self.memo_hits += 1
+            S, sup = entry["sup"][penalty.name]
+            return S.copy(), sup
+        if entry is not None and entry["corr"] is not None:
+            self.memo_hits += 1
+            S = penalty.dual_norms(entry["corr"])
+            sup = float(S.max()) if S.size else 0.0
+        else:
+            S, sup = self._dual_norms_and_sup(Z, penalty)
+            entry = self._recall(Z) or self._remember(Z, None)
+        entry["sup"][penalty.name] = (S.copy(), sup)
+        return S, sup
+
+    def recent_candidates(self) -> list[np.ndarray]:
+        """Copies of the candidates Z of the last (up to :data:`MEMO`) dual-norm passes,
+        newest first: a caller that certifies with one of them pays no further pass."""
+        return [entry["Z"].copy() for entry in self._memo]
+
+    def _recall(self, Z: np.ndarray) -> dict | None:
+        """The memo entry of a candidate equal to Z in every entry, or None."""
+        for entry in self._memo:
+            if entry["Z"].shape == Z.shape and np.array_equal(entry["Z"], Z):
+                return entry
+        return None
+
+    def _remember(self, Z: np.ndarray, corr: np.ndarray | None) -> dict:
+        """A new memo entry for Z (the correlations kept only below :data:`MEMO_BYTES`)."""
+        if corr is not None and corr.nbytes > MEMO_BYTES:
+            corr = None
+        entry = dict(Z=Z.copy(), corr=None if corr is None else corr.copy(), sup={})
+        self._memo = [entry] + self._memo[:MEMO - 1]
+        return entry
+
+    def _dual_norms_and_sup(self, Z: np.ndarray, penalty: Any) -> tuple[np.ndarray, float]:
+        """:meth:`dual_norms_and_sup` without the memo."""
+        if self.dtype is None and self._norms is None:   # the norms come with the pass
+            S = penalty.dual_norms(self.correlations_and_norms(Z)[0])
+            return S, (float(S.max()) if S.size else 0.0)
         if self.dtype != np.float32:
             S = penalty.dual_norms(self.correlations(Z))
             return S, (float(S.max()) if S.size else 0.0)
@@ -184,8 +255,20 @@ class FeatureStore:
         return features_rmatvec(self.Xt, D, Z, block_bytes=self.block_bytes)
 
     def correlations(self, Z: np.ndarray, idx: Any = None) -> np.ndarray:
-        """c = Φᵀ Z / n, shape (M or |idx|, T)."""
-        return self.products(Z, idx) / self.n
+        """c = Φᵀ Z / n, shape (M or |idx|, T) (all rows: remembered, see :data:`MEMO`)."""
+        if idx is not None:
+            return self.products(Z, idx) / self.n
+        Z = np.asarray(Z, dtype=float)
+        entry = self._recall(Z)
+        if entry is not None and entry["corr"] is not None:
+            self.memo_hits += 1
+            return entry["corr"].copy()
+        corr = self.products(Z) / self.n
+        if entry is None:
+            self._remember(Z, corr)
+        elif corr.nbytes <= MEMO_BYTES:
+            entry["corr"] = corr.copy()
+        return corr
 
     def norms(self) -> np.ndarray:
         """Column norms ‖Φ_j‖ (M,), computed once."""
@@ -201,27 +284,55 @@ class FeatureStore:
 
     def correlations_and_norms(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """c (M × T) and ‖Φ_j‖ (M,) in one pass over the features."""
-        if self.cached:
+        Z = np.asarray(Z, dtype=float)
+        entry = self._recall(Z)
+        if self.cached or (self._norms is not None and entry is not None
+                           and entry["corr"] is not None):
             return self.correlations(Z), self.norms()
         n, M = self.n, self.M
-        budget = self.block_bytes or 64 * 2**20
-        bs = max(1, min(M, budget // max(1, 8 * n)))
         out = np.empty((M, Z.shape[1]))
         norms = np.empty(M)
-        for s in range(0, M, bs):
-            P = relu_features(self.Xt, self.dirs[s:s + bs])
-            out[s:s + bs] = P.T @ Z
-            norms[s:s + bs] = np.sqrt(np.einsum("ij,ij->j", P, P))
+        for s, blk in self._row_blocks(self.block_bytes or 64 * 2**20):
+            k = blk.shape[0]
+            out[s:s + k] = blk @ Z
+            norms[s:s + k] = np.sqrt(np.einsum("ij,ij->i", blk, blk))
         self.n_builds += 1
         self._norms = norms
-        return out / n, norms
+        out /= n
+        if entry is None:
+            self._remember(Z, out)
+        return out, norms
 
     def columns(self, idx: Any) -> np.ndarray:
         """Φ[:, idx], shape (n, |idx|) (a copy)."""
         if self.cached:
             self.Phi
             return self._Phi[idx].T
-        return relu_features(self.Xt, self.dirs[idx])
+        rows = self.dirs[idx]
+        with blas_threads(1):
+            out = rows @ self.Xt.T                 # Φᵀ rows, returned as Φ (Fortran order)
+        np.maximum(out, 0.0, out=out)
+        return out.T
+
+    def _row_blocks(self, block_bytes: int, out: np.ndarray | None = None) -> Iterator[
+            tuple[int, np.ndarray]]:
+        """(start, rows of Φᵀ) block by block: relu(Θ_b X̃ᵀ) for row blocks Θ_b of the
+        directions, each of about ``block_bytes`` bytes, written into ``out`` (M × n) when
+        given, else into one reused buffer (valid until the next block). One BLAS thread:
+        a product with an inner dimension of d+1 is bound by writing its output, and a
+        second thread contending for a shared core makes it about twice slower
+        (measured)."""
+        n, M = self.n, self.M
+        XT = np.ascontiguousarray(self.Xt.T)
+        bs = max(1, min(M, int(block_bytes) // max(1, 8 * n)))
+        buf = None if out is not None else np.empty((bs, n))
+        with blas_threads(1):
+            for s in range(0, M, bs):
+                k = min(bs, M - s)
+                blk = out[s:s + k] if out is not None else buf[:k]
+                np.matmul(self.dirs[s:s + k], XT, out=blk)
+                np.maximum(blk, 0.0, out=blk)
+                yield s, blk
 
 
 _ACTIVE: list[FeatureStore] = []

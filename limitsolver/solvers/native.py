@@ -157,7 +157,8 @@ def solve_native(problem: LimitProblem, directions: np.ndarray, *, tol: float = 
         gap is ≤ tol (else "inaccurate"), info with ``n_pricing_passes``, ``pricing_time``
         (total seconds), ``pricing_time_per_pass``, ``iterations`` (restricted-solver
         epochs), ``newton_steps``, ``restricted_solves``, ``working_set_size``,
-        ``rel_gap``, ``gap_history``, ``screened``, ``phi_cached``, ``phi_dtype``.
+        ``rel_gap``, ``gap_history``, ``screened``, ``phi_cached``, ``phi_dtype``; Z the
+        dual candidates of the last pricing passes (each one dual feasible after scaling).
     """
     opts = _check_options(options)
     if not supports(problem):
@@ -179,4 +180,9 @@ def solve_native(problem: LimitProblem, directions: np.ndarray, *, tol: float = 
                               dtype=opts["feature_dtype"])
     loop = WorkingSetLoop(problem, dirs, pricer, opts, tol=tol, deadline=deadline,
                           verbose=verbose)
-    return loop.run(warm_start)
+    res = loop.run(warm_start)
+    # the dual candidates of the last pricing passes (the last residual, the support
+    # correction when it was tried): a caller's certificate of them is read from the
+    # store's memo instead of another pass over the grid
+    res.Z = pricer.recent_candidates()
+    return res
