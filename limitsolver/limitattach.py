@@ -5,6 +5,7 @@ oracle's certified upper end of sup_θ ‖c(θ)‖) stored on the solution as ``
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from .limitcert import limit_certificate
 from .solution import LimitSolution
 from .suptools import SupResult
 
-__all__ = ["attach_limit_certificate", "BOUND_QUICK_TIME"]
+__all__ = ["attach_limit_certificate", "tighten_limit_certificate", "BOUND_QUICK_TIME"]
 
 #: First-pass budget of :func:`attach_limit_certificate` with a ``target_rel_gap``.
 BOUND_QUICK_TIME = 0.25
@@ -76,6 +77,49 @@ def attach_limit_certificate(solution: LimitSolution, *,
     _record_sup(solution, sup)
     solution.info["limit_rel_gap"] = float(cert.rel_gap)
     return sup
+
+
+#: The info keys that say how a lower bound was certified (kept with the bound).
+_HOW = ("lower_bound_method", "sup_interval", "sup_rtol", "limit_rel_gap")
+
+
+def _relative_gap(solution: LimitSolution) -> float:
+    from .certificate import ROUNDING, reference_value
+    floor = max(ROUNDING * reference_value(solution.problem), 1e-300)
+    return (solution.objective - solution.lower_bound) / max(abs(solution.objective), floor)
+
+
+def tighten_limit_certificate(solution: LimitSolution, tol: float,
+                              deadline: "float | None") -> LimitSolution:
+    """Spend the time left before ``deadline`` (a ``time.monotonic()`` time) on the limit
+    certificate when its certified relative gap misses ``tol`` while the estimate
+    (``info["estimated_limit_gap"]``) says ``tol`` is reached: the oracle's branch and bound
+    then runs with ``bound_rtol = tol / 2`` for 90 % of the time left. Of the two certified lower
+    bounds (each valid on OPT) the larger is kept. Returns ``solution`` (changed in place);
+    nothing is done without a deadline, without a certified bound, or when under
+    ``2 · oracle.BOUND_MAX_TIME`` seconds are left."""
+    from .oracle import BOUND_MAX_TIME
+    if deadline is None or solution.lower_bound is None or not solution.limit_certified:
+        return solution
+    left = deadline - time.monotonic()
+    est = solution.info.get("estimated_limit_gap")
+    if _relative_gap(solution) <= tol or left <= 2 * BOUND_MAX_TIME or est is None \
+            or est > tol * abs(solution.objective):
+        return solution
+    keep = (solution.lower_bound, solution.limit_gap, solution.lower_bound_exact,
+            {k: solution.info[k] for k in _HOW if k in solution.info})
+    # 10 % of what is left covers the last batch of boxes past the search's deadline
+    attach_limit_certificate(solution, bound_max_time=0.9 * left, bound_rtol=tol / 2)
+    if solution.lower_bound < keep[0]:
+        solution.lower_bound, solution.limit_gap, solution.lower_bound_exact = keep[:3]
+        solution.info.update(keep[3])
+    rel = _relative_gap(solution)
+    solution.info["limit_rel_gap"] = rel
+    solution.info["limit_gap_certified"] = True
+    solution.info["refine_converged"] = bool(solution.info.get("refine_converged")
+                                             or rel <= tol)
+    solution.info["certificate_tightened"] = True
+    return solution
 
 
 def _estimated_dual(problem, cert, sup):

@@ -261,6 +261,7 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         The best by objective, with ``lower_bound``, ``limit_gap``, ``lower_bound_exact``
         and ``info["refine"]`` (history), ``info["refine_converged"]``.
     """
+    from .limitattach import tighten_limit_certificate
     from .moves import merge_directions
     t0 = time.monotonic()
     lam = problem.lam
@@ -324,8 +325,9 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     if start.objective < best.objective:
         best = start
     late = deadline is not None and time.monotonic() >= deadline
-    return _finish(problem, best, best_lb, best_exact, best_how, history, converged, tol, t0,
+    best = _finish(problem, best, best_lb, best_exact, best_how, history, converged, tol, t0,
                    effort=1 if late else 4, full=not late)
+    return tighten_limit_certificate(best, tol, deadline)
 
 
 #: The info keys that say how a lower bound was certified (kept with the bound).
