@@ -97,12 +97,14 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control, sup=None):
             converged = True
             break
         s_ = sup.size
-        found = None
+        found, trials = None, {}
         for step in model.newton_steps(sup, P, VS, grad):
             sV, sC = step[:s_], step[s_:]
 
             def obj(Vn, t, sup=sup, sC=sC):
-                return model.objective(sup, Vn, C - t * sC)
+                Pt = model.predict(sup, Vn, C - t * sC)
+                trials[id(Vn)] = Pt          # the predictions of the point taken are kept
+                return model.value(Pt, Vn)
             found = crossing_path(VS, sV, obj, P0, rowwise=model.rowwise)
             if found is not None:
                 break
@@ -110,6 +112,7 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control, sup=None):
             converged = True
             break
         t, Vn, Pn = found
+        P = trials[id(Vn)]
         dec = P0 - Pn
         VS0 = VS
         VS, C, P0 = Vn, C - t * sC, Pn
@@ -123,7 +126,6 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control, sup=None):
         elif dec <= 0.0 and _tiny(t * step, VS0, C):
             converged = True
             break
-        P = model.predict(sup, VS, C)
     V[sup.S] = VS
     return V, C, converged
 
