@@ -29,6 +29,7 @@ from typing import Iterator
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg.lapack import dgesv
 
 from .structured import dense_group_hessian, group_hessian_scale, group_newton_solve
 
@@ -50,6 +51,21 @@ MAX_DENSE_SIZE = 4000
 
 #: Largest support (rows) of the structured group solve, O(s³ + s²T) per step.
 MAX_STRUCTURED_ROWS = 2000
+
+
+def _spd_solve(H: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+    """x with H x = rhs for a symmetric H (LU up to 150 unknowns, Cholesky above); None
+    when the factorization fails or x is not finite."""
+    try:
+        if H.shape[0] > 150:
+            x = cho_solve(cho_factor(H, check_finite=False), rhs, check_finite=False)
+        else:
+            _, _, x, info = dgesv(H, rhs)          # H symmetric: its C order is its transpose
+            if info != 0:
+                return None
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    return x if np.all(np.isfinite(x)) else None
 
 
 class Support:
@@ -222,27 +238,25 @@ class SupportModel:
         H = self.hessian(sup, P, VS)
         free = self.free_index(sup)
         rhs = grad.ravel() if free is None else grad.ravel()[free]
-        scale = float(np.mean(np.diag(H))) if H.size else 1.0
+        N, m = H.shape[0], s_ + self.F.shape[1]
+        if N == 0:                                   # nothing free: the zero step
+            yield np.zeros((m, T))
+            return
+        scale = float(np.trace(H)) / N
         scale = scale if scale > 0 else 1.0
         diag = np.diag(H).copy()
         for ridge in LEVENBERG:
-            Hr = H.copy() if ridge != LEVENBERG[-1] else H
-            Hr.flat[::H.shape[0] + 1] = diag + ridge * scale
-            try:
-                if Hr.shape[0] > 150:
-                    x = cho_solve(cho_factor(Hr, check_finite=False), rhs, check_finite=False)
-                else:
-                    x = np.linalg.solve(Hr, rhs)
-            except (np.linalg.LinAlgError, ValueError):
-                continue
-            if not np.all(np.isfinite(x)):
+            # the solves copy H, so the ridge is set on its diagonal in place
+            H.flat[::N + 1] = diag + ridge * scale
+            x = _spd_solve(H, rhs)
+            if x is None:
                 continue
             if free is None:
-                yield x.reshape(s_ + self.F.shape[1], T)
+                yield x.reshape(m, T)
             else:
-                step = np.zeros((s_ + self.F.shape[1]) * T)
+                step = np.zeros(m * T)
                 step[free] = x
-                yield step.reshape(s_ + self.F.shape[1], T)
+                yield step.reshape(m, T)
 
     # entering ----------------------------------------------------------------------
     def entering_step(self, V: np.ndarray, C: np.ndarray, tol_kkt: float,
