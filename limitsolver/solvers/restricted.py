@@ -184,6 +184,19 @@ class SupportModel:
 
     def hessian(self, sup: Support, P: np.ndarray, VS: np.ndarray) -> np.ndarray:
         """∇²_X J restricted to the free entries: (N, N), N = mask entries + p·T."""
+        if self.T == 1 and self.route != "coupled":
+            # one task (rowwise: every entry free): the m × m loss block plus the
+            # penalty's 1 × 1 blocks on the diagonal
+            if self.route == "gram":
+                H = sup.GSS.copy()
+            else:
+                h = self.loss.curvature(P, self.Y)[:, 0] / self.n
+                H = (sup.B.T * h) @ sup.B
+            s_ = sup.size
+            if s_:
+                ar = np.arange(s_)
+                H[ar, ar] += self.lam * self.penalty.hessian_blocks(VS)[:, 0, 0]
+            return H
         if self.route == "gram" and self.penalty.name == "group":
             # G_SS ⊗ I + blocks c_j (I − u_j u_jᵀ), formed directly (the common case)
             nrm = self.penalty.row_norms(VS)
