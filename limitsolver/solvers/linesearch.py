@@ -14,11 +14,12 @@ crossing times in (0, 1], the point at t_k is
 
     X_k = X − t_k s  with the units 1, …, k set to 0,
 
-and the path is walked while the objective keeps decreasing, J(X_k) ≤ J(X_{k−1}), ending
-with the full step t = 1 (every crossed unit at 0) when all crossings were taken. Each
+(K crossings). The path is sampled at k = 1, 2, 4, …, K and then at the full step t = 1
+with all K crossed units at 0, and walked while the objective keeps decreasing,
+J(X_k) ≤ J(X_k') for the previous sample k' (so at most log₂K + 2 evaluations). Each
 trial costs one objective evaluation, far less than a Newton step; the result is the last
 point of the chain, so it decreases J at least as much as the radial line search's first
-trial. When the first crossing point does not decrease J the radial line search's halving
+trial (the point X_1). When the first crossing point does not decrease J the radial line search's halving
 takes over. Every point returned satisfies J ≤ J(X) up to rounding (the acceptance test of
 the radial line search), so the method stays a descent method.
 """
