@@ -12,7 +12,9 @@ subprocess whose ``PYTHONPATH`` is one source tree: the tree before the redesign
 by default ``/work/wt/baseline`` or ``$LIMITSOLVER_OLD_TREE``) and this one. The two trees
 alternate within each repetition (old, new, old, new, ...) so that a change of the machine's
 load hits both alike; the best time of each is kept and the ratio new/old printed, with the
-certified relative gap each reached and ``uptime`` before and after. Problems the old tree
+certified relative gap each reached and ``uptime`` before and after. The CPU time of the
+solve (``time.process_time``, all threads) is printed too, with its own best-of ratio: on a
+loaded machine the wall time mostly measures waiting for a core, the CPU time much less. Problems the old tree
 cannot solve (the multinomial loss) run on the new tree only. The data are generated inside
 the worker from a seed, identically in both trees; the time is that of the solve alone (the
 grid, the data and λ_max are prepared before the clock starts).
@@ -86,11 +88,12 @@ with warnings.catch_warnings():
     pb = LimitProblem(X, Y, lam=1.0, loss=loss, penalty=penalty)
 dirs = pb.check_directions(sphere_grid(d + 1, M, kind="random", random_state=0))
 pb = pb.with_lam(frac * lam_max(pb, dirs))
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 res = solve_native(pb, dirs, tol=1e-8, **options)
-elapsed = time.perf_counter() - t0
+elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
 cert = certify(pb, dirs, res.V, res.C)
-print(json.dumps(dict(time=elapsed, rel_gap=cert.rel_gap, status=res.status,
+print(json.dumps(dict(time=elapsed, cpu=cpu, newton=res.info["newton_steps"],
+                      rel_gap=cert.rel_gap, status=res.status,
                       passes=res.info["n_pricing_passes"], objective=cert.primal,
                       screened=res.info.get("screened"), package=limitsolver.__file__)))
 """
@@ -119,18 +122,25 @@ def run_once(tree: str, spec, timeout: float) -> dict:
     return row
 
 
-def _best(runs):
+def _best(runs, key="time"):
     ok = [r for r in runs if "error" not in r]
-    return min(ok, key=lambda r: r["time"]) if ok else (runs[0] if runs else None)
+    return min(ok, key=lambda r: r[key]) if ok else (runs[0] if runs else None)
+
+
+def _ratio(old, new, key):
+    if not old or not new or "error" in old or "error" in new:
+        return None
+    return new[key] / old[key]
 
 
 def _fmt(r) -> str:
     if r is None:
-        return f"{'-':>35}"
+        return f"{'-':>52}"
     if "error" in r:
-        return f"{r['error'][:35]:>35}"
+        return f"{r['error'][:52]:>52}"
     scr = r.get("screened") or 0
-    return f"{r['time']:8.3f} s  gap {r['rel_gap']:8.1e} {r['passes']:3d}p {scr:6d}s"
+    return (f"{r['time']:7.3f} s {r['cpu']:6.3f} c  gap {r['rel_gap']:7.1e} {r['passes']:3d}p "
+            f"{r['newton']:5d}N {scr:5d}s")
 
 
 def uptime() -> str:
@@ -156,8 +166,8 @@ def main(argv=None) -> dict:
     print(f"old tree: {a.old}{'' if have_old else ' (missing: new tree only)'}")
     print(f"new tree: {a.new}")
     print(f"uptime before: {uptime()}")
-    print(f"{'problem':<11} {'old (best): time, gap, passes, screened':>35}  "
-          f"{'new (best)':>35}  new/old")
+    print(f"{'problem':<11} {'old (best): wall, cpu, gap, passes, Newton, screened':>52}  "
+          f"{'new (best)':>52}  new/old cpu")
     ratios = {}
     for name in names:
         spec = PROBLEMS[name]
@@ -168,11 +178,12 @@ def main(argv=None) -> dict:
                 old.append(run_once(a.old, spec, a.timeout))
             new.append(run_once(a.new, spec, a.timeout))
         bo, bn = _best(old), _best(new)
-        ratio = (bn["time"] / bo["time"] if bo and bn and "error" not in bo
-                 and "error" not in bn else None)
+        ratio = _ratio(bo, bn, "time")
+        rcpu = _ratio(_best(old, "cpu"), _best(new, "cpu"), "cpu")
         ratios[name] = ratio
         print(f"{name:<11} {_fmt(bo)}  {_fmt(bn)}  "
-              f"{'-' if ratio is None else f'{ratio:6.2f}'}", flush=True)
+              f"{'-' if ratio is None else f'{ratio:6.2f}'} "
+              f"{'-' if rcpu is None else f'{rcpu:4.2f}'}", flush=True)
     print(f"uptime after:  {uptime()}")
     return ratios
 

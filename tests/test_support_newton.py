@@ -87,26 +87,37 @@ def _model(loss, penalty, rng, T=3):
                         rowwise=penalty == "group"), V, C
 
 
-@pytest.mark.parametrize("loss", LOSSES)
+#: (loss, T, Gram form): every route of the Hessian, with one task and with several.
+HESSIAN_ROUTES = ([(loss, 3, False) for loss in LOSSES]
+                  + [("squared", 1, False), ("logistic", 1, False), ("squared", 1, True),
+                     ("squared", 3, True)])
+
+
+@pytest.mark.parametrize("loss, T, gram", HESSIAN_ROUTES)
 @pytest.mark.parametrize("penalty", ["group", "l1"])
-def test_gradient_and_hessian_against_finite_differences(loss, penalty, rng):
-    model, V, C = _model(loss, penalty, rng)
+def test_gradient_and_hessian_against_finite_differences(loss, T, gram, penalty, rng):
+    model, V, C = _model(loss, penalty, rng, T=T)
+    if gram:                       # no free columns: the caller eliminates them
+        model = SupportModel(model.A, np.zeros((model.n, 0)), model.Y, model.lam,
+                             model.loss, model.penalty, rowwise=model.rowwise,
+                             gram=model.A.T @ model.A / model.n)
+        C = np.zeros((0, T))
     sup = model.support(V)
-    s_ = sup.size
-    full = np.ones((s_ + 2, model.T), dtype=bool)
+    s_, p = sup.size, C.shape[0]
+    full = np.ones((s_ + p, model.T), dtype=bool)
     full[:s_] = sup.mask
     idx = np.flatnonzero(full.ravel())
 
     def J(x):
         X = np.vstack([V[sup.S], C]).ravel().copy()
         X[idx] = x
-        X = X.reshape(s_ + 2, model.T)
+        X = X.reshape(s_ + p, model.T)
         return model.objective(sup, X[:s_], X[s_:])
 
     def grad(x):
         X = np.vstack([V[sup.S], C]).ravel().copy()
         X[idx] = x
-        X = X.reshape(s_ + 2, model.T)
+        X = X.reshape(s_ + p, model.T)
         P = model.predict(sup, X[:s_], X[s_:])
         return model.gradient(sup, P, X[:s_]).ravel()[idx]
 

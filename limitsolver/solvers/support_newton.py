@@ -10,9 +10,9 @@ derivatives and its Newton systems) and serves three callers:
 (a) the restricted problem of the working-set loop (:func:`solve_restricted`): rows (l1:
     entries) off the support enter by a proximal step when their KKT condition
     ‖(Aᵀ∇L)_j‖_* ≤ λ is violated; on the support J is smooth and Levenberg-damped Newton
-    steps are taken, accepted only when J decreases, and cut where a unit (row, or entry
-    for l1) crosses zero — the unit then leaves the support (:mod:`.structured`'s
-    ``full_step_dropping`` and ``radial_line_search``);
+    steps are taken, accepted only when J decreases, and cut where units (rows, or entries
+    for l1) cross zero — they then leave the support, several in one step when J keeps
+    decreasing along the crossings (:func:`.linesearch.crossing_path`);
 (b) refinement's polish on a fixed support (``fixed_support=True``: nothing enters);
 (c) the free-part fit (k = 0: only C), stopped once the summed loss n·L is below
     ``loss_floor`` (a free part that separates the labels has no finite optimum).
@@ -47,8 +47,8 @@ from .. import penalties as _penalties
 from ..budget import expired
 from ..gapscale import relative_gap
 from .bcd import bcd_anderson, coordinate_sweep
+from .linesearch import crossing_path
 from .restricted import SupportModel
-from .structured import crossing_times, full_step_dropping, radial_line_search
 
 __all__ = ["solve_restricted", "restricted_gap", "LOSS_METHODS", "PENALTY_METHODS"]
 
@@ -97,25 +97,22 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control, sup=None):
             converged = True
             break
         s_ = sup.size
-        found = None
+        found, trials = None, {}
         for step in model.newton_steps(sup, P, VS, grad):
             sV, sC = step[:s_], step[s_:]
 
             def obj(Vn, t, sup=sup, sC=sC):
-                return model.objective(sup, Vn, C - t * sC)
-            tc = crossing_times(VS, sV, model.rowwise)
-            # several units leaving in one step pays off where a trial is cheap and
-            # supports are large (Gram form); elsewhere its failed trials cost more than
-            # they save (measured: logistic l1, 2.3 extra evaluations per step, 5 hits in 745)
-            found = ((model.route == "gram"
-                      and full_step_dropping(VS, sV, obj, P0, rowwise=model.rowwise, tc=tc))
-                     or radial_line_search(VS, sV, obj, P0, rowwise=model.rowwise, tc=tc))
+                Pt = model.predict(sup, Vn, C - t * sC)
+                trials[id(Vn)] = Pt          # the predictions of the point taken are kept
+                return model.value(Pt, Vn)
+            found = crossing_path(VS, sV, obj, P0, rowwise=model.rowwise)
             if found is not None:
                 break
         if found is None:            # no step decreases J: optimal to rounding
             converged = True
             break
         t, Vn, Pn = found
+        P = trials[id(Vn)]
         dec = P0 - Pn
         VS0 = VS
         VS, C, P0 = Vn, C - t * sC, Pn
@@ -129,7 +126,6 @@ def _newton_on_support(model: SupportModel, V, C, ctl: _Control, sup=None):
         elif dec <= 0.0 and _tiny(t * step, VS0, C):
             converged = True
             break
-        P = model.predict(sup, VS, C)
     V[sup.S] = VS
     return V, C, converged
 
