@@ -31,7 +31,11 @@ cell by cell:
   the max lies on a cell boundary: the curves b = −w·x_i (arcs, 2 × 2 eigenproblems in w),
   their crossings, and the edge b = R (a trigonometric polynomial of degree 2 in the angle
   of w, solved through the roots of a quartic); on b = −R, c = 0. Exact.
-- d ≥ 3 (and d = 2 beyond ``EXACT_MAX_N_2D`` inputs unless ``exact=True``): sampling plus
+- d = 3: the arcs of the arrangement (:mod:`limitsolver.faces3d`), both bias options; d = 4
+  with a regularized bias: every face around every vertex (:mod:`limitsolver.faces_star`).
+  Exact, up to ``faces3d.EXACT_MAX_N_3D`` / ``faces_star.EXACT_MAX_N_4D`` distinct inputs by
+  default.
+- otherwise (and d = 2 beyond ``EXACT_MAX_N_2D`` inputs unless ``exact=True``): sampling plus
   projected ascent from the best samples give a value (a point of Θ, so below the sup), and
   the branch and bound of :mod:`limitsolver.bound` proves an upper end: the result is the
   interval [``value``, ``upper``] (``exact=False``, ``method="bounded"``), and only ``upper``
@@ -64,7 +68,7 @@ __all__ = ["SupResult", "sup_correlation", "EXACT_DIMENSIONS", "EXACT_MAX_N_2D",
            "BOUND_RTOL", "BOUND_MAX_TIME"]
 
 #: Input dimensions d for which the oracle is exact.
-EXACT_DIMENSIONS = (1, 2, 3)
+EXACT_DIMENSIONS = (1, 2, 3, 4)
 
 #: For d = 2 the exact oracle costs O(n³ T) (about 0.1 s at n = 100, 1.5 s at n = 300);
 #: with ``exact=None`` it is used up to this many distinct inputs, and the sampled estimate
@@ -94,9 +98,12 @@ def sup_correlation(problem: LimitProblem, Z: np.ndarray, *, penalty: "str | Non
     penalty : {"group", "l1"}, optional
         Dual norm ‖·‖₂ (group) or ‖·‖_∞ (l1); defaults to the problem's.
     exact : bool, optional
-        Force (True) or skip (False) the exact method; True raises a ValueError for d ≥ 4.
-        By default exact for d = 1, for d = 2 up to ``EXACT_MAX_N_2D`` and for d = 3 up to
-        ``faces3d.EXACT_MAX_N_3D`` distinct inputs.
+        Force (True) or skip (False) the exact method; True raises a ValueError for d ≥ 5
+        and for d = 4 with a free bias. By default exact for d = 1, for d = 2 up to
+        ``EXACT_MAX_N_2D``, for d = 3 up to ``faces3d.EXACT_MAX_N_3D`` and for d = 4
+        (regularized bias) up to ``faces_star.EXACT_MAX_N_4D`` distinct inputs. At d = 4 the
+        exact search declines when the inputs do not span R⁵ or a line of the arrangement
+        holds more than ``faces_star.MAX_THROUGH`` of them; the sup is then bounded.
     top_k : int
         Number of distinct best directions returned in ``directions``.
     threshold : float, optional
@@ -136,15 +143,27 @@ def sup_correlation(problem: LimitProblem, Z: np.ndarray, *, penalty: "str | Non
     dual = dual_norm(penalty)
     Xt_full = problem.Xt
     X, Zu = unique_rows(problem.X, Z)
-    if exact and d not in EXACT_DIMENSIONS:
-        raise ValueError(f"sup_correlation: the exact oracle is for d = 1, 2, 3, got d = {d}")
+    if exact and (d not in EXACT_DIMENSIONS or (d == 4 and bias != "regularized")):
+        raise ValueError(f"sup_correlation: the exact oracle is for d = 1, 2, 3 and (with a "
+                         f"regularized bias) d = 4, got d = {d}, bias={bias!r}")
     from .faces3d import EXACT_MAX_N_3D, exact_sup_3d
+    from .faces_star import EXACT_MAX_N_4D, exact_sup_star
     if exact is None:
         exact = d == 1 or (d == 2 and X.shape[0] <= EXACT_MAX_N_2D) or \
-            (d == 3 and X.shape[0] <= EXACT_MAX_N_3D)
+            (d == 3 and X.shape[0] <= EXACT_MAX_N_3D) or \
+            (d == 4 and bias == "regularized" and X.shape[0] <= EXACT_MAX_N_4D)
+    star = None
+    if exact and d == 4:  # faces around every vertex of the arrangement in R⁵
+        star = exact_sup_star(np.column_stack([X, np.ones(X.shape[0])]), Zu, n,
+                              penalty=penalty, top_k=top_k)
+        exact = star is not None   # inputs not spanning R⁵ or too degenerate: bounded
     if not exact:
         return bounded_oracle(problem, X, Zu, Z, penalty, top_k, int(n_samples), int(n_starts),
                         check_random_state(random_state), bound_rtol, bound_max_time, seeds)
+    if star is not None:
+        return SupResult(value=star.value, direction=star.direction,
+                         directions=star.directions, values=star.values, exact=True,
+                         n_candidates=star.n_faces, n_evaluated=star.n_faces)
     if d == 3:  # face enumeration of the arrangement in R⁴ (limitsolver.faces3d)
         r = exact_sup_3d(np.column_stack([X, np.ones(X.shape[0])]), Zu, n, penalty=penalty,
                          bias=bias, radius=radius, top_k=top_k, threshold=threshold)
