@@ -108,26 +108,27 @@ def _solve_limited(Y, grid, solver):
 
 
 def refined_fits(Y, n_starts, m, log):
-    """Certified refined interpolants from ``n_starts`` rotated grids (failed starts are
-    retried with ECOS, then replaced by the next rotation)."""
+    """Certified refined interpolants from ``n_starts`` rotated grids. A failed start is
+    retried on a 5× finer grid of the same rotation, then with ECOS, then replaced by the
+    next rotation (some data sets stall from every coarse start: K = 1, seed 2)."""
     fits, rot = [], 0
     while len(fits) < n_starts and rot < 4 * n_starts:
         rot += 1
-        for solver in ("auto", "ecos"):
+        for solver, size in (("auto", m), ("auto", 5 * m), ("ecos", m)):
+            tag = f"rotation {rot}, {size} directions, solver {solver}"
             try:
-                s = _solve_limited(Y, rotated_grid(m, rot), solver)
+                s = _solve_limited(Y, rotated_grid(size, rot), solver)
             except ls.SolverFailed as exc:
-                log.append(f"rotation {rot}, solver {solver}: SolverFailed "
-                           f"({str(exc)[:60]}...)")
+                log.append(f"{tag}: SolverFailed ({str(exc)[:60]}...)")
                 continue
             except _OutOfTime:
-                log.append(f"rotation {rot}, solver {solver}: refinement still running after "
-                           f"{START_CPU_LIMIT:g} s of CPU; start abandoned")
+                log.append(f"{tag}: refinement still running after {START_CPU_LIMIT:g} s of "
+                           "CPU; start abandoned")
                 continue
             rel = s.limit_gap / abs(s.objective) if s.limit_gap is not None else np.inf
             if not s.lower_bound_exact or rel > MAX_LIMIT_GAP:
-                log.append(f"rotation {rot}, solver {solver}: refinement stopped at relative "
-                           f"limit gap {rel:.1e} (> {MAX_LIMIT_GAP:g}); start discarded")
+                log.append(f"{tag}: refinement stopped at relative limit gap {rel:.1e} "
+                           f"(> {MAX_LIMIT_GAP:g}); start discarded")
                 continue
             fits.append(s)
             break
@@ -282,7 +283,11 @@ def main(argv=None):
     for K in Ks:
         rows = []
         for seed in (seeds if K > 0 else seeds[:1]):   # K = 0: no random task
-            row, fits = run_case(bernoulli(K, seed), n_starts, m, log)
+            try:
+                row, fits = run_case(bernoulli(K, seed), n_starts, m, log)
+            except RuntimeError as exc:
+                log.append(f"K = {K}, seed {seed} left out: {exc}")
+                continue
             rows.append(row)
             example.setdefault(K, fits)
         res[K] = rows
