@@ -291,7 +291,8 @@ def main(argv=None):
             rows.append(row)
             example.setdefault(K, fits)
         res[K] = rows
-        print(_row(K, rows), flush=True)
+        print(_row(K, rows) + "   rates per seed: " +
+              " ".join(f"{r['rate']:.2f}" for r in rows), flush=True)
     ctrl, _ = run_case(np.repeat(Y0[:, None], n_copies + 1, axis=1), n_starts, m, log)
     print(_row(f"{n_copies} copies", [ctrl]) + "   <- control: copies of task 0")
     diag = None if args.quick else diagnostics(log)
@@ -318,6 +319,8 @@ def verdict(Ks, res, ctrl, n_copies):
           + ("with >= 4 diverse tasks the width shrinks like sqrt(eps), i.e. to 0 at the "
              "optimum (unique); with none, or with copies, it does not"
              if unique else "NOT shown: the range does not collapse with diverse tasks only"))
+    print("  seeds whose width collapses (rate > 0.4) per K: " + ", ".join(
+        f"K={K}: {sum(r['rate'] > 0.4 for r in res[K])}/{len(res[K])}" for K in Ks))
     K = Ks[-1]
     if K > 0:
         print(f"kernel approximation at K={K}: task 0 within "
