@@ -63,7 +63,8 @@ class PredictionRange:
     prediction : ndarray     the solution's own prediction (lower ≤ prediction ≤ upper).
     conic_lower, conic_upper : ndarray   the conic solver's optimal values (estimates).
     budget : float           B = J* + ε|J*|;  reference : float, J* (the solution's J on S).
-    eps : float;  n_support : int  (|S|);  n_failed : int (conic solves that failed: the
+    eps : float              relative slack (B − J*)/|J*| (also when ``slack`` was given).
+    n_support : int  (|S|);  n_failed : int (conic solves that failed: the
     solution's own value is kept for those ends).
     excess : float or None   B − the solution's certified lower bound on OPT: every
                              returned measure is within this of the infinite-width optimum.
@@ -121,6 +122,7 @@ def _solve(prob, solver):
 
 
 def prediction_range(solution: LimitSolution, X_eval: Any, *, eps: float = 1e-6,
+                     slack: float | None = None,
                      tasks: Sequence[int] = (0,), grid: np.ndarray | None = None,
                      n_directions: int | None = None, solver: str | None = None,
                      random_state: Any = 0) -> PredictionRange:
@@ -131,6 +133,11 @@ def prediction_range(solution: LimitSolution, X_eval: Any, *, eps: float = 1e-6,
     solution : LimitSolution   (``penalty`` "group" or "l1"; any loss but "multinomial").
     X_eval : array_like (m, d)   points at which to bound the prediction.
     eps : float ≥ 0            relative slack: B = J* + eps·|J*|, J* the solution's objective.
+    slack : float ≥ 0, optional
+        Absolute slack instead: B = J* + slack (``eps`` is then ignored and reported as
+        slack/|J*|). Use it to compare problems whose objectives differ in scale, e.g. the
+        same task 0 with K extra tasks: slack = ε·J₀ with J₀ task 0's cost alone keeps the
+        slack per task fixed while J* grows with K.
     tasks : sequence of int    tasks t whose range is computed (default task 0).
     grid : array_like (M, d+1), optional
         Directions added to the solution's atoms (normalized as the problem requires), e.g.
@@ -151,6 +158,8 @@ def prediction_range(solution: LimitSolution, X_eval: Any, *, eps: float = 1e-6,
                          f"logistic or interpolation loss, got {p.penalty!r}, {p.loss!r}")
     if not (np.isscalar(eps) and np.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    if slack is not None and not (np.isscalar(slack) and np.isfinite(slack) and slack >= 0):
+        raise ValueError(f"slack must be a finite number >= 0, got {slack!r}")
     Xe = np.asarray(X_eval, dtype=float)
     Xe = Xe[:, None] if Xe.ndim == 1 and p.d == 1 else Xe
     if Xe.ndim != 2 or Xe.shape[1] != p.d or Xe.shape[0] == 0 or not np.all(np.isfinite(Xe)):
@@ -160,7 +169,7 @@ def prediction_range(solution: LimitSolution, X_eval: Any, *, eps: float = 1e-6,
             tasks.max() >= p.T:
         raise ValueError(f"tasks must be task indices in [0, {p.T}), got {tasks!r}")
     S = _support(p, solution, grid, n_directions, random_state)
-    ctx = _Context(p, solution, S, Xe, eps)
+    ctx = _Context(p, solution, S, Xe, eps, slack)
     out, failed = ctx.run(tasks, solver)
     f_sol = ctx.f_sol
     lower = np.minimum(out["lower"], f_sol[:, tasks])
@@ -173,14 +182,14 @@ def prediction_range(solution: LimitSolution, X_eval: Any, *, eps: float = 1e-6,
     return PredictionRange(
         X_eval=Xe, tasks=tasks, lower=lower, upper=upper, prediction=f_sol[:, tasks],
         conic_lower=out["conic_lower"], conic_upper=out["conic_upper"], budget=ctx.budget,
-        reference=ctx.J_sol, eps=float(eps), n_support=len(S), n_failed=failed,
+        reference=ctx.J_sol, eps=ctx.eps, n_support=len(S), n_failed=failed,
         excess=None if lb is None else ctx.budget - lb, infeasibility=ctx.infeasibility)
 
 
 class _Context:
     """The conic programs of one solution and support set S (shared across points)."""
 
-    def __init__(self, p, solution, S, Xe, eps):
+    def __init__(self, p, solution, S, Xe, eps, slack=None):
         self.p, self.S = p, S
         M, T, q = S.shape[0], p.T, p.F.shape[1]
         self.M, self.T, self.q = M, T, q
@@ -189,7 +198,11 @@ class _Context:
                                 np.zeros((M - len(solution.atom_weights), T))])
         self.C_sol = solution.free_coef[:q] if q else np.zeros((0, T))
         self.J_sol, self.pred_sol = primal_value(p, S, self.V_sol, self.C_sol)
-        self.budget = self.J_sol + eps * abs(self.J_sol)
+        if slack is None:
+            self.budget, self.eps = self.J_sol + eps * abs(self.J_sol), float(eps)
+        else:
+            self.budget = self.J_sol + float(slack)
+            self.eps = float(slack) / max(abs(self.J_sol), 1e-300)
         ones = np.ones((len(Xe), 1))
         self.Fe = np.zeros((len(Xe), 0)) if q == 0 else (
             ones if p.free == "intercept" else np.hstack([ones, Xe]))
