@@ -1,4 +1,4 @@
-"""Exact sup of ‖c(θ)‖ over the sphere by the faces around every vertex (any d, small n).
+"""Exact sup of ‖c(θ)‖ over Θ by the faces around every vertex (any d, small n).
 
 For lifted inputs x̃_i ∈ R^D (D = d + 1, rows distinct, spanning R^D) and a dual candidate Z,
 c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i) and S = sup_{‖θ‖=1} ‖c(θ)‖ (group: ‖·‖₂ over tasks, l1:
@@ -23,6 +23,18 @@ v. Enumerating, at both ends ±v of every line cut out by D − 1 inputs, every 
 the inputs through it therefore meets every face; patterns that are not faces only add
 candidates. Each candidate is evaluated with the true relu, so the maximum found is a value
 of ‖c‖ on the sphere and, by the above, equals S (up to rounding).
+
+Free bias (Θ the cylinder {θ = (w, b): ‖w‖ = 1, |b| ≤ R}, R ≥ max_i ‖x_i‖). For fixed w,
+‖c(w, b)‖² is convex in b on a cell, so a maximizer lies where some θ·x̃_i = 0 (a face with a
+non-empty zero set S) or on b = ±R (b = −R: every input off, c = 0; b = R: every input on,
+c = A w + h, maximized over the unit sphere exactly — the maximum of a quadratic on a sphere:
+(AᵀA − μI) w = −Aᵀh with μ ≥ λ_max(AᵀA)). On a face with S ≠ ∅, b = −w·x_i (i ∈ S), so
+|b| ≤ ‖x_i‖ ≤ R holds on all of L_S and the cone over the face is polyhedral and pointed: the
+vertex argument above applies, with the constraint ‖w‖ = 1 in place of ‖θ‖ = 1. A local
+maximizer of ‖Gθ‖² / ‖w‖² on L_S is a top generalized eigenvector of (P Gᵀ G P, P E P + I − P)
+(E keeps the w-part; the pencil is definite because θ ∈ L_S with w = 0 has b = 0), and the
+minimal-face argument is as before (a 2-dimensional eigenspace gives a closed curve of constant
+value that changes sign on an input not in S). l1: ±N⁻¹ P g_t per task.
 
 Cost: C(m, D − 1) lines, 2 · 3^(D−1) patterns each (general position), deduplicated; one
 D × D symmetric eigenproblem (group) or T projections (l1) per distinct face, then one
@@ -167,9 +179,96 @@ def _candidates(Xt, Z, n, zer, act, penalty, block=50000):
     return np.vstack(cands) if cands else np.zeros((0, D))
 
 
+def _cylinder_candidates(Xt, Z, n, zer, act, penalty, block=50000):
+    """Free bias: on each face with a zero set, the top generalized eigenvector of
+    (P Gᵀ G P, P E P + I − P) (E keeps the w-part), scaled to ‖w‖ = 1 (module docstring);
+    l1: N⁻¹ P g_t per task."""
+    m, D = Xt.shape
+    T = Z.shape[1]
+    outer = (Z[:, :, None] * Xt[:, None, :]).reshape(m, T * D) / n
+    E = np.diag(np.r_[np.ones(D - 1), 0.0])
+    has = zer.any(axis=1)
+    zer, act = zer[has], act[has]
+    cands = []
+    for a in range(0, zer.shape[0], block):
+        P = _projections(Xt, zer[a:a + block])
+        N = P @ E @ P + np.eye(D)[None] - P
+        G = (act[a:a + block].astype(float) @ outer).reshape(-1, T, D)
+        GP = G @ P
+        if penalty == "group":
+            L = np.linalg.cholesky(N)
+            Li = np.linalg.inv(L)
+            M = Li @ np.swapaxes(GP, 1, 2) @ GP @ np.swapaxes(Li, 1, 2)
+            _, U = np.linalg.eigh(M)
+            u = (np.swapaxes(Li, 1, 2) @ U[:, :, -1:])[:, :, 0]
+        else:
+            u = np.linalg.solve(N, np.swapaxes(GP, 1, 2)).transpose(0, 2, 1)
+        # into L_S (a face with G P = 0 returns an arbitrary vector), then ‖w‖ = 1
+        u = (P[:, None] @ u[..., None])[..., 0].reshape(-1, D) if u.ndim == 3 else \
+            (P @ u[..., None])[..., 0]
+        w = np.linalg.norm(u[:, :-1], axis=1)
+        ok = w > 1e-12 * np.maximum(np.linalg.norm(u, axis=1), 1e-300)
+        u = u[ok] / w[ok, None]
+        cands += [u, -u]
+    return np.vstack(cands) if cands else np.zeros((0, D))
+
+
+def _sphere_max_affine(A: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Global maximizers (candidates) of ‖A w + h‖ over the unit sphere: (Q − μI) w = −q with
+    μ ≥ λ_max(Q), Q = AᵀA, q = Aᵀh (the maximum of a quadratic on a sphere), by bisection on
+    Σ_k q̃_k² / (μ − λ_k)² = 1; in the hard case (q̃ ⊥ the top eigenspace) μ = λ_max and both
+    completions. The top eigenvectors are added (extra candidates are only evaluated)."""
+    lam, U = np.linalg.eigh(A.T @ A)
+    qt = U.T @ (A.T @ h)
+    top = lam[-1]
+    out = [U[:, -1], -U[:, -1]]
+    gap = top - lam
+    far = gap > 1e-12 * max(abs(top), 1e-300)
+    hard = np.linalg.norm(qt[~far]) <= 1e-12 * max(np.linalg.norm(qt), 1e-300)
+    rest = np.sum((qt[far] / gap[far]) ** 2) if far.any() else 0.0
+    if hard and rest <= 1.0:
+        w = np.where(far, qt / np.where(far, gap, 1.0), 0.0)
+        tau = np.sqrt(max(1.0 - rest, 0.0))
+        out += [U @ (w + tau * np.eye(len(lam))[-1]), U @ (w - tau * np.eye(len(lam))[-1])]
+    else:
+        lo, hi = top, top + np.linalg.norm(qt) + 1e-300
+        for _ in range(200):
+            mu = 0.5 * (lo + hi)
+            if np.sum((qt / (mu - lam)) ** 2) > 1.0:
+                lo = mu
+            else:
+                hi = mu
+        w = U @ (qt / (hi - lam))
+        out.append(w / np.linalg.norm(w))
+    return np.array(out)
+
+
+def _in_cylinder(U: np.ndarray, radius: float) -> np.ndarray:
+    """Candidates as points of Θ: b clipped to [−R, R] (a rounding-level move)."""
+    U = U.copy()
+    U[:, -1] = np.clip(U[:, -1], -radius, radius)
+    return U
+
+
+def _top_face(Xt, Z, n, radius, penalty):
+    """Maximizers on b = R, where every input is active: c = A w + h."""
+    G = Z.T @ Xt / n                                                    # (T, D)
+    A, h = G[:, :-1], radius * G[:, -1]
+    if penalty == "group":
+        W = _sphere_max_affine(A, h)
+    else:
+        nz = np.linalg.norm(A, axis=1) > 0
+        W = A[nz] / np.linalg.norm(A[nz], axis=1, keepdims=True)
+        W = np.vstack([W, -W, np.eye(A.shape[1])])
+    return np.column_stack([W, np.full(W.shape[0], radius)])
+
+
 def exact_sup_star(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str = "group",
+                   bias: str = "regularized", radius: float = 0.0,
                    top_k: int = 16) -> "StarResult | None":
-    """sup over the unit sphere of R^D of ‖c(θ)‖, exactly (module docstring).
+    """sup over Θ of ‖c(θ)‖, exactly (module docstring): Θ the unit sphere of R^D
+    (``bias="regularized"``) or the cylinder {‖w‖ = 1, |b| ≤ radius} (``"free"``, radius ≥
+    max_i ‖x_i‖).
 
     Parameters
     ----------
@@ -180,6 +279,7 @@ def exact_sup_star(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str = "gro
     n : int
         The 1/n of the correlation.
     penalty : {"group", "l1"}
+    bias : {"regularized", "free"};  radius : float
     top_k : int
         Distinct best directions returned.
 
@@ -190,6 +290,8 @@ def exact_sup_star(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str = "gro
     """
     if penalty not in ("group", "l1"):
         raise ValueError(f"exact_sup_star: penalty must be 'group' or 'l1', got {penalty!r}")
+    if bias not in ("regularized", "free"):
+        raise ValueError(f"exact_sup_star: bias must be 'regularized' or 'free', got {bias!r}")
     Xt = np.asarray(Xt, dtype=float)
     Z = np.asarray(Z, dtype=float)
     Z = Z[:, None] if Z.ndim == 1 else Z
@@ -197,13 +299,20 @@ def exact_sup_star(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str = "gro
         raise ValueError(f"exact_sup_star: Xt (m, D) and Z (m, T) must have the same m, got "
                          f"{Xt.shape} and {Z.shape}")
     m, D = Xt.shape
+    if bias == "free" and not radius >= np.linalg.norm(Xt[:, :-1], axis=1).max() * (1 - 1e-12):
+        raise ValueError(f"exact_sup_star: radius must be >= max_i ||x_i|| for bias='free', "
+                         f"got {radius!r}")
     if m < D or np.linalg.matrix_rank(Xt) < D:
         return None
     faces = _faces(Xt, _lines(Xt))
     if faces is None:
         return None
     zer, act = faces
-    U = _candidates(Xt, Z, n, zer, act, penalty)
+    if bias == "regularized":
+        U = _candidates(Xt, Z, n, zer, act, penalty)
+    else:
+        U = _in_cylinder(np.vstack([_cylinder_candidates(Xt, Z, n, zer, act, penalty),
+                                    _top_face(Xt, Z, n, radius, penalty)]), radius)
     C = np.maximum(U @ Xt.T, 0.0) @ Z / n
     vals = np.linalg.norm(C, axis=1) if penalty == "group" else np.abs(C).max(axis=1)
     order = np.argsort(-vals, kind="stable")

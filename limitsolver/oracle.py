@@ -32,7 +32,7 @@ cell by cell:
   their crossings, and the edge b = R (a trigonometric polynomial of degree 2 in the angle
   of w, solved through the roots of a quartic); on b = −R, c = 0. Exact.
 - d = 3: the arcs of the arrangement (:mod:`limitsolver.faces3d`), both bias options; d = 4
-  with a regularized bias: every face around every vertex (:mod:`limitsolver.faces_star`).
+  (both bias options): every face around every vertex (:mod:`limitsolver.faces_star`).
   Exact, up to ``faces3d.EXACT_MAX_N_3D`` / ``faces_star.EXACT_MAX_N_4D`` distinct inputs by
   default.
 - otherwise (and d = 2 beyond ``EXACT_MAX_N_2D`` inputs unless ``exact=True``): sampling plus
@@ -98,12 +98,10 @@ def sup_correlation(problem: LimitProblem, Z: np.ndarray, *, penalty: "str | Non
     penalty : {"group", "l1"}, optional
         Dual norm ‖·‖₂ (group) or ‖·‖_∞ (l1); defaults to the problem's.
     exact : bool, optional
-        Force (True) or skip (False) the exact method; True raises a ValueError for d ≥ 5
-        and for d = 4 with a free bias. By default exact for d = 1, for d = 2 up to
-        ``EXACT_MAX_N_2D``, for d = 3 up to ``faces3d.EXACT_MAX_N_3D`` and for d = 4
-        (regularized bias) up to ``faces_star.EXACT_MAX_N_4D`` distinct inputs. At d = 4 the
-        exact search declines when the inputs do not span R⁵ or a line of the arrangement
-        holds more than ``faces_star.MAX_THROUGH`` of them; the sup is then bounded.
+        Force (True) or skip (False) the exact method; True raises a ValueError for d ≥ 5.
+        By default exact for d = 1, for d = 2 up to ``EXACT_MAX_N_2D``, for d = 3 up to
+        ``faces3d.EXACT_MAX_N_3D`` and for d = 4 up to ``faces_star.EXACT_MAX_N_4D``
+        distinct inputs (at d = 4 the sup is bounded instead when the exact search declines).
     top_k : int
         Number of distinct best directions returned in ``directions``.
     threshold : float, optional
@@ -123,7 +121,7 @@ def sup_correlation(problem: LimitProblem, Z: np.ndarray, *, penalty: "str | Non
     Returns
     -------
     SupResult
-        ``exact`` is True when the exact method ran (d ≤ 3; exact up to rounding). Either
+        ``exact`` is True when the exact method ran (d ≤ 4; exact up to rounding). Either
         way ``upper`` is a certified upper bound on the sup.
     """
     from .grids import check_random_state
@@ -143,19 +141,18 @@ def sup_correlation(problem: LimitProblem, Z: np.ndarray, *, penalty: "str | Non
     dual = dual_norm(penalty)
     Xt_full = problem.Xt
     X, Zu = unique_rows(problem.X, Z)
-    if exact and (d not in EXACT_DIMENSIONS or (d == 4 and bias != "regularized")):
-        raise ValueError(f"sup_correlation: the exact oracle is for d = 1, 2, 3 and (with a "
-                         f"regularized bias) d = 4, got d = {d}, bias={bias!r}")
+    if exact and d not in EXACT_DIMENSIONS:
+        raise ValueError(f"sup_correlation: the exact oracle is for d = 1, 2, 3, 4, got d = {d}")
     from .faces3d import EXACT_MAX_N_3D, exact_sup_3d
     from .faces_star import EXACT_MAX_N_4D, exact_sup_star
     if exact is None:
         exact = d == 1 or (d == 2 and X.shape[0] <= EXACT_MAX_N_2D) or \
             (d == 3 and X.shape[0] <= EXACT_MAX_N_3D) or \
-            (d == 4 and bias == "regularized" and X.shape[0] <= EXACT_MAX_N_4D)
+            (d == 4 and X.shape[0] <= EXACT_MAX_N_4D)
     star = None
     if exact and d == 4:  # faces around every vertex of the arrangement in R⁵
         star = exact_sup_star(np.column_stack([X, np.ones(X.shape[0])]), Zu, n,
-                              penalty=penalty, top_k=top_k)
+                              penalty=penalty, bias=bias, radius=radius, top_k=top_k)
         exact = star is not None   # inputs not spanning R⁵ or too degenerate: bounded
     if not exact:
         return bounded_oracle(problem, X, Zu, Z, penalty, top_k, int(n_samples), int(n_starts),
@@ -170,6 +167,11 @@ def sup_correlation(problem: LimitProblem, Z: np.ndarray, *, penalty: "str | Non
         return SupResult(value=r.value, direction=r.direction, directions=r.directions,
                          values=r.values, exact=True, n_candidates=r.n_candidates,
                          n_evaluated=r.n_evaluated)
+    return _exact_low_d(X, Zu, n, d, penalty, bias, radius, dual, threshold, top_k)
+
+
+def _exact_low_d(X, Zu, n, d, penalty, bias, radius, dual, threshold, top_k) -> SupResult:
+    """The exact d = 1, 2 oracle: candidates of :mod:`limitsolver.faces`, verified."""
     # l1: sup_θ max_t |c_t| = max_t sup_θ |c_t| — candidates of each column's problem
     columns = [Zu] if penalty == "group" else [Zu[:, [t]] for t in range(Zu.shape[1])]
     cands, claims = [], []

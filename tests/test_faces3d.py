@@ -271,7 +271,7 @@ def test_oracle_uses_the_exact_method_for_d3(monkeypatch):
     assert not sup_correlation(p, Y, bound_max_time=0.2).exact
     assert sup_correlation(p, Y, exact=True).value == r.value
     with pytest.raises(ValueError, match="d = 1, 2, 3"):
-        sup_correlation(LimitProblem(rng.uniform(-1, 1, (5, 4)), Y[:5], lam=0.1), Y[:5],
+        sup_correlation(LimitProblem(rng.uniform(-1, 1, (6, 5)), Y[:6], lam=0.1), Y[:6],
                         exact=True)
 
 

@@ -27,11 +27,14 @@ def _data(m, d, T, seed, grid=False):
 
 @pytest.mark.parametrize("penalty", ["group", "l1"])
 @pytest.mark.parametrize("T", [1, 3])
-def test_equals_the_arc_walk_at_d3(penalty, T):
+@pytest.mark.parametrize("bias", ["regularized", "free"])
+def test_equals_the_arc_walk_at_d3(penalty, T, bias):
     Xt, Z = _data(14, 3, T, seed=T)
-    star = exact_sup_star(Xt, Z, 14, penalty=penalty)
-    arcs = exact_sup_3d(Xt, Z, 14, penalty=penalty, workers=1)
+    R = float(np.linalg.norm(Xt[:, :-1], axis=1).max())
+    star = exact_sup_star(Xt, Z, 14, penalty=penalty, bias=bias, radius=R)
+    arcs = exact_sup_3d(Xt, Z, 14, penalty=penalty, bias=bias, radius=R, workers=1)
     assert star.value == pytest.approx(arcs.value, rel=1e-10)
+    assert np.all(np.abs(star.directions[:, -1]) <= max(R, 1.0) + 1e-12)
 
 
 @pytest.mark.parametrize("penalty", ["group", "l1"])
@@ -47,17 +50,22 @@ def test_equals_the_exact_circle_oracle_at_d2(penalty):
 
 @pytest.mark.parametrize("penalty", ["group", "l1"])
 @pytest.mark.parametrize("grid", [False, True])
-def test_inside_the_certified_interval_and_above_a_dense_search_at_d4(penalty, grid):
+@pytest.mark.parametrize("bias", ["regularized", "free"])
+def test_inside_the_certified_interval_and_above_a_dense_search_at_d4(penalty, grid, bias):
     Xt, Z = _data(14, 4, 2, seed=7, grid=grid)
     m = Xt.shape[0]
-    star = exact_sup_star(Xt, Z, m, penalty=penalty)
+    R = float(np.linalg.norm(Xt[:, :-1], axis=1).max())
+    star = exact_sup_star(Xt, Z, m, penalty=penalty, bias=bias, radius=R)
     assert star is not None
-    b = bounded_sup(Xt, Z, m, penalty=penalty, bias="regularized", radius=1.0, rtol=1e-8,
+    b = bounded_sup(Xt, Z, m, penalty=penalty, bias=bias, radius=R, rtol=1e-8,
                     max_time=60, workers=1)
     assert b.lower * (1 - 1e-10) <= star.value <= b.upper * (1 + 1e-10)
     rng = np.random.default_rng(0)
     U = rng.standard_normal((200_000, 5))
     U /= np.linalg.norm(U, axis=1, keepdims=True)
+    if bias == "free":      # points of the cylinder: ‖w‖ = 1, |b| ≤ R
+        U[:, :-1] /= np.linalg.norm(U[:, :-1], axis=1, keepdims=True)
+        U[:, -1] = rng.uniform(-R, R, U.shape[0])
     assert _values(Xt, Z, U, penalty).max() <= star.value * (1 + 1e-12)
     # the value is attained at the returned direction
     assert _values(Xt, Z, star.direction[None], penalty)[0] == pytest.approx(star.value,
@@ -87,5 +95,8 @@ def test_d4_lower_bound_is_exact_and_below_feasible_objectives():
     assert sol.info["lower_bound_method"] == "exact" and sol.lower_bound_exact
     assert sol.lower_bound <= sol.objective
     assert sol.lower_bound <= dense.objective * (1 + 1e-12)
-    with pytest.raises(ValueError, match="d = 4"):
-        sup_correlation(ls.LimitProblem(X, Y, lam=lam, bias="free"), Y, exact=True)
+    free = ls.LimitProblem(X, Y, lam=lam, bias="free")
+    assert sup_correlation(free, Y, exact=True).exact
+    with pytest.raises(ValueError, match="d = 1, 2, 3, 4"):
+        sup_correlation(ls.LimitProblem(np.ones((6, 5)) * np.arange(6)[:, None], Y[:6],
+                                        lam=lam), Y[:6], exact=True)

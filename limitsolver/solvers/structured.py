@@ -30,7 +30,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dpotri
 
 __all__ = ["group_hessian_scale", "group_newton_solve", "dense_group_hessian",
-           "crossing_times", "radial_line_search", "full_step_dropping"]
+           "crossing_times", "radial_line_search"]
 
 
 def group_hessian_scale(GSS: np.ndarray, c: np.ndarray, T: int) -> float:
@@ -129,24 +129,6 @@ def radial_line_search(VS: np.ndarray, step: np.ndarray,
         t *= 0.5
         cross = None
     return None
-
-
-def full_step_dropping(VS: np.ndarray, step: np.ndarray,
-                       objective: Callable[[np.ndarray, float], float], P0: float, *,
-                       rowwise: bool = True, tries: int = 4, tc: np.ndarray | None = None
-                       ) -> tuple[float, np.ndarray, float] | None:
-    """A projected backtracking along VS − t·step that lets several units leave at once.
-
-    For t = 1, 1/2, 1/4, … (``tries`` values) every unit (row or entry,
-    :func:`crossing_times`) that crosses zero before t is set to 0; the first t whose point
-    decreases ``objective(V_new, t)`` is taken. Returns (t, V_new, P_new), or None when at
-    most one unit crosses before t = 1 or no trial decreases (the radial line search then
-    cuts at the first crossing). Large supports shed many rows per step this way instead of
-    one per step. ``tc``: the crossing times, when the caller has them.
-    """
-    tc = crossing_times(VS, step, rowwise) if tc is None else tc
-    if not np.count_nonzero(tc <= 1.0) > 1:
-        return None
     t = 1.0
     for _ in range(tries):
         cross = tc <= t
