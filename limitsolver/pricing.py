@@ -73,10 +73,16 @@ def available_memory() -> int:
     """Bytes of memory available to new allocations: ``MemAvailable`` of /proc/meminfo,
     else free pages × page size (``os.sysconf``), else 1 GiB."""
     try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+        # a raw descriptor, not a file object: an interrupt (SIGINT) arriving while the file
+        # is open cannot leave an unclosed file object behind (a ResourceWarning later)
+        fd = os.open("/proc/meminfo", os.O_RDONLY)
+        try:
+            text = os.read(fd, 1 << 16).decode("ascii", "replace")
+        finally:
+            os.close(fd)
+        for line in text.splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     try:
