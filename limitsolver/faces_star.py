@@ -48,6 +48,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .features import features_rmatvec
+from .suptools import distinct_top, dual_norm
+
 __all__ = ["StarResult", "exact_sup_star", "EXACT_MAX_N_4D", "MAX_THROUGH"]
 
 #: The oracle's default limit on distinct inputs for the exact d = 4 search.
@@ -64,13 +67,14 @@ _ZERO = 1e-10
 class StarResult:
     """Result of :func:`exact_sup_star`: ``value`` = S (the true ‖c‖ at ``direction``);
     ``directions``/``values``: distinct best candidates, best first; ``n_faces``: distinct
-    (zero set, active set) pairs examined."""
+    (zero set, active set) pairs examined; ``n_candidates``: directions evaluated."""
 
     value: float
     direction: np.ndarray
     directions: np.ndarray = field(repr=False)
     values: np.ndarray = field(repr=False)
     n_faces: int = 0
+    n_candidates: int = 0
 
 
 def _lines(Xt: np.ndarray, block: int = 20000):
@@ -153,8 +157,9 @@ def _projections(Xt: np.ndarray, zer: np.ndarray) -> np.ndarray:
     D = Xt.shape[1]
     k = max(int(zer.sum(axis=1).max()), 1)
     A = np.zeros((F, k, D))
-    rows, cols = np.nonzero(zer)
-    slot = np.concatenate([np.arange(c) for c in zer.sum(axis=1)]) if rows.size else rows
+    rows, cols = np.nonzero(zer)                    # row-major: each face's zeros in order
+    counts = zer.sum(axis=1)
+    slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
     A[rows, slot] = Xt[cols]
     return np.eye(D)[None] - np.linalg.pinv(A) @ A
 
@@ -313,16 +318,7 @@ def exact_sup_star(Xt: np.ndarray, Z: np.ndarray, n: int, *, penalty: str = "gro
     else:
         U = _in_cylinder(np.vstack([_cylinder_candidates(Xt, Z, n, zer, act, penalty),
                                     _top_face(Xt, Z, n, radius, penalty)]), radius)
-    C = np.maximum(U @ Xt.T, 0.0) @ Z / n
-    vals = np.linalg.norm(C, axis=1) if penalty == "group" else np.abs(C).max(axis=1)
-    order = np.argsort(-vals, kind="stable")
-    keep, kept = [], []
-    for i in order:
-        if all(np.linalg.norm(U[i] - U[j]) > 1e-9 for j in kept):
-            kept.append(i)
-            keep.append(i)
-        if len(keep) == top_k:
-            break
-    keep = np.array(keep, dtype=np.intp)
-    return StarResult(value=float(vals[keep[0]]), direction=U[keep[0]], directions=U[keep],
-                      values=vals[keep], n_faces=int(zer.shape[0]))
+    vals = dual_norm(penalty)(features_rmatvec(Xt, U, Z) / n)      # true ‖c‖, blocked
+    dirs, dv = distinct_top(U, vals, top_k)
+    return StarResult(value=float(dv[0]), direction=dirs[0], directions=dirs, values=dv,
+                      n_faces=int(zer.shape[0]), n_candidates=int(U.shape[0]))

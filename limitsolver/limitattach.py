@@ -12,6 +12,7 @@ import numpy as np
 
 from .limitcert import limit_certificate
 from .solution import LimitSolution
+from .status import relative_limit_gap
 from .suptools import SupResult
 
 __all__ = ["attach_limit_certificate", "tighten_limit_certificate", "BOUND_QUICK_TIME"]
@@ -83,12 +84,6 @@ def attach_limit_certificate(solution: LimitSolution, *,
 _HOW = ("lower_bound_method", "sup_interval", "sup_rtol", "limit_rel_gap")
 
 
-def _relative_gap(solution: LimitSolution) -> float:
-    from .certificate import ROUNDING, reference_value
-    floor = max(ROUNDING * reference_value(solution.problem), 1e-300)
-    return (solution.objective - solution.lower_bound) / max(abs(solution.objective), floor)
-
-
 def tighten_limit_certificate(solution: LimitSolution, tol: float,
                               deadline: "float | None") -> LimitSolution:
     """Spend the time left before ``deadline`` (a ``time.monotonic()`` time) on the limit
@@ -103,7 +98,7 @@ def tighten_limit_certificate(solution: LimitSolution, tol: float,
         return solution
     left = deadline - time.monotonic()
     est = solution.info.get("estimated_limit_gap")
-    if _relative_gap(solution) <= tol or left <= 2 * BOUND_MAX_TIME or est is None \
+    if relative_limit_gap(solution) <= tol or left <= 2 * BOUND_MAX_TIME or est is None \
             or est > tol * abs(solution.objective):
         return solution
     keep = (solution.lower_bound, solution.limit_gap, solution.lower_bound_exact,
@@ -113,7 +108,7 @@ def tighten_limit_certificate(solution: LimitSolution, tol: float,
     if solution.lower_bound < keep[0]:
         solution.lower_bound, solution.limit_gap, solution.lower_bound_exact = keep[:3]
         solution.info.update(keep[3])
-    rel = _relative_gap(solution)
+    rel = relative_limit_gap(solution)
     solution.info["limit_rel_gap"] = rel
     solution.info["limit_gap_certified"] = True
     solution.info["refine_converged"] = bool(solution.info.get("refine_converged")

@@ -160,7 +160,7 @@ def sup_correlation(problem: LimitProblem, Z: np.ndarray, *, penalty: "str | Non
     if star is not None:
         return SupResult(value=star.value, direction=star.direction,
                          directions=star.directions, values=star.values, exact=True,
-                         n_candidates=star.n_faces, n_evaluated=star.n_faces)
+                         n_candidates=star.n_candidates, n_evaluated=star.n_candidates)
     if d == 3:  # face enumeration of the arrangement in R⁴ (limitsolver.faces3d)
         r = exact_sup_3d(np.column_stack([X, np.ones(X.shape[0])]), Zu, n, penalty=penalty,
                          bias=bias, radius=radius, top_k=top_k, threshold=threshold)

@@ -226,10 +226,8 @@ def _round_bound(problem, sol, tol, it, random_state, deadline, clock):
 
 def limit_status(sol: LimitSolution, tol: float) -> tuple:
     """(certified, relative limit gap) of a solution carrying a limit certificate."""
-    from .certificate import ROUNDING, reference_value
-    floor = max(ROUNDING * reference_value(sol.problem), 1e-300)
-    rel = (sol.objective - sol.lower_bound) / max(abs(sol.objective), floor)
-    return bool(sol.limit_certified), float(rel)
+    from .status import relative_limit_gap
+    return bool(sol.limit_certified), float(relative_limit_gap(sol))
 
 
 def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,

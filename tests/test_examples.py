@@ -2,30 +2,20 @@
 
 The scripts are loaded in-process (their ``main(argv)``), which avoids re-importing cvxpy
 and matplotlib five times."""
-import importlib.util
-import os
-import sys
-
 import matplotlib
 import numpy as np
 import pytest
 
 matplotlib.use("Agg")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .conftest import load_example  # noqa: E402
+
 EXAMPLES = ["multitask_benefit", "uniqueness_many_tasks", "feature_learning",
             "implicit_vs_explicit", "locality_globality"]
 
 
 def _load(name):
-    path = os.path.join(ROOT, "examples", f"{name}.py")
-    ex_dir = os.path.dirname(path)
-    if ex_dir not in sys.path:
-        sys.path.insert(0, ex_dir)
-    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example(name, "example")
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

@@ -1,25 +1,17 @@
 """The headlines of the feature-learning, locality and implicit-bias examples, in small form:
 each test fails if its effect disappears (the examples themselves run in test_examples)."""
-import importlib.util
-import os
-import sys
 
 import numpy as np
 import pytest
 
 from limitsolver.grids import sphere_grid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .conftest import load_example
+
 
 
 def _load(name):
-    path = os.path.join(ROOT, "examples", f"{name}.py")
-    if os.path.dirname(path) not in sys.path:
-        sys.path.insert(0, os.path.dirname(path))
-    spec = importlib.util.spec_from_file_location(f"paper_example_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example(name, "paper_example")
 
 
 def test_probe_on_multitask_features_beats_random_features_only_in_their_subspace():

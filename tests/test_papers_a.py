@@ -1,8 +1,5 @@
 """The headlines of the uniqueness and feature-learning examples in small form (each fails
 if its effect disappears), and the absolute slack of ``prediction_range``."""
-import importlib.util
-import os
-import sys
 import warnings
 
 import numpy as np
@@ -11,7 +8,7 @@ import pytest
 import limitsolver as ls
 from limitsolver.grids import sphere_grid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .conftest import load_example
 
 SQUARE = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], float)
 X_SQ = np.vstack([0.5 * SQUARE, SQUARE])
@@ -19,14 +16,9 @@ Y0 = np.r_[np.ones(4), np.zeros(4)]
 X_EVAL = np.array([[1.2, 0.0], [0.0, -1.2], [0.75, 0.0], [0.0, 0.0]])
 
 
+
 def _load(name):
-    path = os.path.join(ROOT, "examples", f"{name}.py")
-    if os.path.dirname(path) not in sys.path:
-        sys.path.insert(0, os.path.dirname(path))
-    spec = importlib.util.spec_from_file_location(f"papers_a_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example(name, "papers_a")
 
 
 def _certified_interpolant(Y):

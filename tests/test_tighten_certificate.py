@@ -8,14 +8,11 @@ import numpy as np
 import limitsolver as ls
 from limitsolver.limitattach import attach_limit_certificate, tighten_limit_certificate
 
+from .conftest import random_problem
 
-def _data(n=40, d=4, T=2, seed=3):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    W = rng.standard_normal((3, d + 1))
-    H = np.maximum(np.column_stack([X, np.ones(n)]) @ W.T, 0)
-    Y = H @ rng.standard_normal((3, T)) + 0.1 * rng.standard_normal((n, T))
-    return X, Y
+
+def _data(seed=3):
+    return random_problem(np.random.default_rng(seed), n=40, d=4, T=2)
 
 
 def _rel(sol):
