@@ -22,11 +22,12 @@ global optimum of J is made, and nothing here is a certificate.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
+
+from .budget import blas_threads
 
 __all__ = ["DeepReLUNetwork", "init_deep", "objective_and_gradient", "train_deep"]
 
@@ -130,17 +131,6 @@ def _check_training(depth: int, width: int, weight_decay: float, lr: float, step
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
 
 
-def _one_blas_thread() -> Any:
-    """One BLAS thread while training: the matrices are small (n × m, m × m) and with
-    several threads on a busy machine a step ran ~10× slower. Uses threadpoolctl when
-    installed (it comes with scikit-learn), else does nothing."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def train_deep(X: np.ndarray, y: np.ndarray, *, depth: int, width: int = 64,
                weight_decay: float = 0.0, lr: float = 1e-3, steps: int = 2000,
                batch_size: Optional[int] = None, optimizer: str = "adam", seed: int = 0,
@@ -155,7 +145,9 @@ def train_deep(X: np.ndarray, y: np.ndarray, *, depth: int, width: int = 64,
     X, y = _check_xy(X, y)
     _check_training(depth, width, weight_decay, lr, steps, batch_size, optimizer)
     net = init_deep(X.shape[1], width, depth, seed)
-    with _one_blas_thread():
+    # one BLAS thread: the matrices are small (n × m, m × m); with several threads on a
+    # busy machine a step ran ~10× slower
+    with blas_threads(1):
         _adam_loop(net, X, y, weight_decay, lr, steps, batch_size, optimizer,
                    np.random.default_rng([seed, 1]), record_every)
     return net

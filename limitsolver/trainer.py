@@ -11,12 +11,12 @@ through the network is :meth:`Network.objective_and_gradient`)::
 """
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .budget import blas_threads
 from .network import Network, training_loss
 from .problem import LimitProblem, check_option
 
@@ -73,18 +73,6 @@ def _weak_wolfe(fg, x, f, g, p, c1=1e-4, c2=0.9, max_iter=60):
             return xn, fn, gn, True
         t = 0.5 * (lo + hi) if np.isfinite(hi) else 2.0 * lo
     return xn, fn, gn, False
-
-
-def _single_threaded_blas():
-    """A context manager: one BLAS thread while BFGS runs (its O(p²) level-2 updates are
-    memory-bound; with several threads on a busy machine they ran 10× slower), restored on
-    exit, also when training raises. Uses threadpoolctl when installed (it comes with
-    scikit-learn), else does nothing."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _bfgs(fg, x, steps, report):
@@ -307,7 +295,9 @@ def train(X: ArrayLike, Y: ArrayLike, *, lam: float, width: int | None = None, l
         return stop[0]
 
     if method == "bfgs":
-        with _single_threaded_blas():
+        # one BLAS thread: BFGS's O(p²) level-2 updates are memory-bound; with several
+        # threads on a busy machine they ran 10× slower
+        with blas_threads(1):
             theta, it, msg = _bfgs(fg, theta, steps, report)
         info = dict(iterations=it, message=msg, success=True)
     elif method == "lbfgs":
