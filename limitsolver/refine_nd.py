@@ -42,15 +42,11 @@ __all__ = ["refine_any_d", "newton_solution", "limit_status"]
 #: Fraction of λ above which priced directions enter the atom set.
 EXCHANGE_MARGIN = 1e-2
 
-#: Distinct priced directions a round keeps (pricing's ``top_k``) and lets enter the atom
-#: set (``max_new=None``), at least ``EXCHANGE_SEPARATION`` apart (max-norm; a lower-valued
-#: maximum nearer than that to a kept one is dropped). In d = 10 ‖c‖ has hundreds of local
-#: maxima above λ per round (digits: 830–950 distinct ones), and adding 16 per round
-#: (ascent's old default) left the objective lowering for minutes; many near-duplicates
-#: next to one maximum make the restricted solve slower without adding a basin. Measured
-#: at load 4–5, digits from the 4096 grid in the 45 s default: 16 kept at 1e-7 apart:
-#: 3.2e-3–5.5e-3 above the best known objective; 64–256: 2e-4–3.6e-3; 128 at 1e-2
-#: apart: 1.2e-4–6e-4. The restricted solve drops the useless ones.
+#: Distinct priced directions a round keeps (pricing's ``top_k``) and lets enter
+#: (``max_new=None``), at least ``EXCHANGE_SEPARATION`` apart (max-norm). In d = 10 ‖c‖
+#: has hundreds of local maxima above λ per round (digits: 830–950); 16 a round (at 1e-7
+#: apart) left digits 3e-3–5e-3 above the best known objective after the 45 s default
+#: (load 4–5), 128 at 1e-2 apart 1e-4–6e-4. The restricted solve drops useless ones.
 EXCHANGE_TOP_K = 128
 EXCHANGE_SEPARATION = 1e-2
 
@@ -209,10 +205,9 @@ def _lower_to(sol, cert):
 #: value found, at most the certified upper end the certificate scales by, so where the
 #: estimate is far above ``tol`` the certificate is not expected to meet it; certifying
 #: every round costs about a quarter of a round in d = 10. The returned point is certified
-#: in any case (:func:`_finish`), and every certified round's bound is kept. In d = 10 the
-#: certified gap stays near 0.9 whatever the round (the branch and bound's upper end on
-#: the sup is loose there), so a share of 0.1 bought nothing but about 3 s of the 45 s
-#: default (digits: 4 certificates, 6 s); 0.02 leaves the first and the final one.
+#: in any case (:func:`_finish`), and every certified round's bound is kept. In d = 10
+#: the certified gap stays near 0.9 (a loose upper end on the sup): a share of 0.1 cost
+#: digits 6 s of the 45 s default; 0.02 leaves about the first and the final one.
 CERTIFY_FACTOR = 10.0
 CERTIFY_SHARE = 0.02
 
