@@ -274,6 +274,7 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     """
     from .limitattach import tighten_limit_certificate
     from .moves import merge_directions
+    from .suptools import distinct_top
     t0 = time.monotonic()
     lam = problem.lam
     max_new = EXCHANGE_TOP_K if max_new is None else int(max_new)
@@ -321,8 +322,8 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         sd = np.zeros((0, problem.dim)) if sup is None else sup.directions
         cand = np.vstack([pr.directions, sd])
         vals = np.concatenate([pr.values, _correlations(problem, sd, Zr)])
-        order = np.argsort(-vals, kind="stable")
-        new = cand[order][vals[order] >= (1 - exchange_margin) * lam][:max_new]
+        ok = vals >= (1 - exchange_margin) * lam
+        new = distinct_top(cand[ok], vals[ok], max_new, EXCHANGE_SEPARATION)[0]
         D = merge_directions(problem, np.vstack([sol.atom_directions, new]))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
