@@ -13,8 +13,8 @@ at most ``tol``, no progress is made, or the ``deadline`` passes:
    (certified where the oracle is; see ``lower_bound_exact`` and
    ``info["lower_bound_method"]``). Where it is only a sampled estimate, the pricing
    estimate (a larger sup, hence a lower, more honest estimate) is kept when lower;
-3. **exchange** — the priced directions with ‖c(θ)‖ ≥ (1 − ``exchange_margin``) λ enter the
-   atom set, and the weights are re-solved on it (``inner_solve``, warm-started);
+3. **exchange** — up to ``max_new`` priced directions with ‖c(θ)‖ ≥ (1 − ``exchange_margin``) λ,
+   ``EXCHANGE_SEPARATION`` apart, enter; the weights are re-solved (``inner_solve``, warm);
 4. **joint Newton** (:func:`~limitsolver.newton_nd.joint_newton_nd`, within
    ``NEWTON_SHARE`` of the time left) on the directions and weights of the active atoms;
    atoms that meet are merged, vanishing ones dropped.
@@ -205,9 +205,8 @@ def _lower_to(sol, cert):
 #: value found, at most the certified upper end the certificate scales by, so where the
 #: estimate is far above ``tol`` the certificate is not expected to meet it; certifying
 #: every round costs about a quarter of a round in d = 10. The returned point is certified
-#: in any case (:func:`_finish`), and every certified round's bound is kept. In d = 10
-#: the certified gap stays near 0.9 (a loose upper end on the sup): a share of 0.1 cost
-#: digits 6 s of the 45 s default; 0.02 leaves about the first and the final one.
+#: in any case (:func:`_finish`), and every certified round's bound is kept. In d = 10 the
+#: certified gap stays near 0.9 (a loose sup bound): a share of 0.1 cost digits 6 s of 45.
 CERTIFY_FACTOR = 10.0
 CERTIFY_SHARE = 0.02
 
