@@ -13,7 +13,7 @@ at most ``tol``, no progress is made, or the ``deadline`` passes:
    (certified where the oracle is; see ``lower_bound_exact`` and
    ``info["lower_bound_method"]``). Where it is only a sampled estimate, the pricing
    estimate (a larger sup, hence a lower, more honest estimate) is kept when lower;
-3. **exchange** — up to ``max_new`` priced directions with ‖c(θ)‖ ≥ (1 − ``exchange_margin``) λ,
+3. **exchange** — up to ``max_new`` priced directions with ‖c‖ ≥ (1 − ``exchange_margin``)λ,
    ``EXCHANGE_SEPARATION`` apart, enter; the weights are re-solved (``inner_solve``, warm);
 4. **joint Newton** (:func:`~limitsolver.newton_nd.joint_newton_nd`, within
    ``NEWTON_SHARE`` of the time left) on the directions and weights of the active atoms;
