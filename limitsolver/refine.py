@@ -61,7 +61,7 @@ def coarse_grid(problem: LimitProblem) -> np.ndarray:
 
 
 def refine(problem: LimitProblem, solution: LimitSolution | None = None, *, tol: float = 1e-9,
-           max_iter: int = 40, exchange_margin: float = 1e-2, max_new: int = 32,
+           max_iter: int = 40, exchange_margin: float = 1e-2, max_new: int | None = None,
            slide: bool = True, joint: bool = True, merge_tol: float = 1e-9,
            solver: str = "auto", inner_tol: float = 1e-11, time_limit: float | None = None,
            max_time: float | None = None, deadline: float | None = None,
@@ -84,8 +84,9 @@ def refine(problem: LimitProblem, solution: LimitSolution | None = None, *, tol:
         Exchange iterations (in all, restart included).
     exchange_margin : float
         Local maximizers with ‖c(θ)‖ ≥ (1 − margin) λ enter the working set.
-    max_new : int
-        At most this many oracle directions enter per iteration.
+    max_new : int or None
+        At most this many oracle directions enter per iteration (None: 32; for d ≥ 3
+        ``refine_nd.EXCHANGE_TOP_K``).
     slide : bool
         Also add each active neuron's direction moved uphill (see the module docstring);
         not done when the joint Newton step runs.
@@ -151,7 +152,8 @@ def refine(problem: LimitProblem, solution: LimitSolution | None = None, *, tol:
                                  exchange_margin=exchange_margin, max_new=max_new,
                                  solver=solver, inner_tol=inner_tol, deadline=deadline,
                                  verbose=verbose)
-    opts = dict(exchange_margin=exchange_margin, max_new=max_new, slide=slide, joint=joint,
+    opts = dict(exchange_margin=exchange_margin, max_new=32 if max_new is None else max_new,
+                slide=slide, joint=joint,
                 merge_tol=merge_tol, solver=solver, inner_tol=inner_tol)
     run.best_sol = solution
     # small dense products (oracle, Newton): on a busy machine several BLAS threads
