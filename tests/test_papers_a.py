@@ -60,6 +60,47 @@ def test_range_collapses_like_sqrt_eps_with_diverse_tasks_only():
     assert 0.4 < rate["bernoulli"] < 0.6, rate
 
 
+def _conic_width(fits, Y, x, slack):
+    """Task 0's range at x over measures on the atoms of every fit, written here in cvxpy
+    (independent of ``prediction_range``): J_S = min J on that support, then min and max of
+    f₀(x) with the interpolation constraints and J ≤ J_S + slack."""
+    import cvxpy as cp
+    S = np.vstack([s.atom_directions for s in fits])
+    Phi, p = ls.relu_features(ls.augment(X_SQ), S), ls.relu_features(ls.augment(x[None]), S)[0]
+    V = cp.Variable((len(S), Y.shape[1]))
+    pen, cons = cp.sum(cp.norm(V, 2, axis=1)), [Phi @ V == Y]
+    J_S = cp.Problem(cp.Minimize(pen), cons).solve(solver="CLARABEL")
+    lo, hi = (sg * cp.Problem(cp.Minimize(sg * (p @ V[:, 0])), cons + [pen <= J_S + slack])
+              .solve(solver="CLARABEL") for sg in (1.0, -1.0))
+    return hi - lo
+
+
+def test_a_flat_face_at_few_tasks_is_in_the_data_and_many_tasks_collapse():
+    """K = 4, seed 2 (two complementary extra tasks): the range of task 0 levels off as ε
+    shrinks (collapse rate < 0.1, width > 2 % of max|f₀|), the same range written directly in
+    cvxpy stays as wide at ε = 1e-8, and two certified refined starts differ there — a flat
+    face of optima, not a solver artefact. K = 4, seed 0 and K = 8, seed 1: the width shrinks
+    like √ε (rate ≈ ½) and the certified starts agree."""
+    u = _load("uniqueness_many_tasks")
+    J0 = u.task0_cost()
+    for K, seed, flat in ((4, 2, True), (4, 0, False), (8, 1, False)):
+        Y = u.bernoulli(K, seed)
+        fits = u.refined_fits(Y, 2, 200, [])
+        best = min(fits, key=lambda s: s.objective)
+        scale = np.abs(best.predict(u.X_TEST)[:, 0]).max()
+        w_hi, w_lo = (u.range_width(best, fits, e, 0, scale) for e in u.EPS)
+        rate = u.collapse_rate(w_hi, w_lo, *u.EPS)
+        x = np.array([1.2, 0.0])                 # the widest point of the flat seed
+        spread = np.abs(fits[0].predict(u.X_TEST)[:, 0] - fits[1].predict(u.X_TEST)[:, 0]).max()
+        own = _conic_width(fits, Y, x, 1e-8 * J0) / scale
+        if flat:
+            assert rate < 0.1 and w_lo > 0.02, (K, seed, rate, w_lo)
+            assert own > 0.02 and spread / scale > 0.005, (own, spread)
+        else:
+            assert 0.4 < rate < 0.6 and w_lo < 0.005, (K, seed, rate, w_lo)
+            assert own < 0.005 and spread / scale < 1e-3, (own, spread)
+
+
 def test_absolute_slack_is_the_relative_budget():
     """slack = ε·|J*| is the same budget as eps = ε (independent route: the two keywords),
     and bad slacks raise."""
