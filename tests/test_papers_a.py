@@ -76,7 +76,7 @@ def _conic_width(fits, Y, x, slack):
 
 
 def test_a_flat_face_at_few_tasks_is_in_the_data_and_many_tasks_collapse():
-    """K = 4, seed 2 (two complementary extra tasks): the range of task 0 levels off as ε
+    """K = 4, seed 2: the range of task 0 levels off as ε
     shrinks (collapse rate < 0.1, width > 2 % of max|f₀|), the same range written directly in
     cvxpy stays as wide at ε = 1e-8, and two certified refined starts differ there — a flat
     face of optima, not a solver artefact. K = 4, seed 0 and K = 8, seed 1: the width shrinks
