@@ -21,33 +21,39 @@ import numpy as np
 
 from ..budget import blas_threads, expired
 
-__all__ = ["coordinate_sweep", "bcd_anderson", "PATIENCE", "BLOCK"]
+__all__ = ["coordinate_sweep", "bcd_anderson", "PATIENCE", "BLOCK", "BLOCKED_ROWS"]
 
 #: Gap checks without 10 % progress after which coordinate descent stops.
 PATIENCE = 30
 
-#: Rows per block of a coordinate sweep (:func:`coordinate_sweep`).
+#: Rows per block of a coordinate sweep (:func:`coordinate_sweep`) ...
 BLOCK = 64
+#: ... on Gram matrices of at least this many rows (smaller ones are swept row by row,
+#: blocks of one: the order of the updates, and so the point reached, is the plain sweep's).
+BLOCKED_ROWS = 1000
 
 
 def coordinate_sweep(G: np.ndarray, Gr: np.ndarray, V: np.ndarray, lam: float, penalty: type,
                      rows: Iterable[int], block: int | None = None) -> None:
     """One cyclic sweep over ``rows``, in place on V (k × T) and Gr = G V − B (k × T).
 
-    The rows are taken in blocks of ``block`` (default :data:`BLOCK`). At the start of a
+    The rows are taken in blocks of ``block`` (default :data:`BLOCK` from
+    :data:`BLOCKED_ROWS` rows of G on, 1 below). At the start of a
     block, a row with V_j = 0 and ‖Gr_j‖_* ≤ λ is skipped: its exact block minimizer is
     V_j = 0 (the prox of −Gr_j/G_jj with step λ/G_jj vanishes exactly then, for the group
     and the l1 penalty), one vectorized test for the whole block. The other rows are
     updated in turn with the block's own G_bb and Gr_b, and Gr is brought up to date
     once per block, Gr += G_{:,b} ΔV_b (one matrix product; G symmetric, so the rows
-    G_{b,:} are read). A row skipped at the start of its block whose Gr_j the earlier rows
-    of the block push above λ waits for the next sweep; every other row gets exactly the
-    update of the row-by-row sweep.
+    G_{b,:} are read). A skipped row whose Gr_j the block's updates push above λ is
+    updated after the others of its block (then the test is repeated); when no such row
+    occurs, every row gets exactly the update of the row-by-row sweep.
     """
     rows = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=int)
     if rows.size == 0:
         return
-    block = BLOCK if block is None else max(int(block), 1)
+    if block is None:
+        block = BLOCK if G.shape[0] >= BLOCKED_ROWS else 1
+    block = max(int(block), 1)
     with blas_threads(1):              # small products: threads only add overhead
         _sweep_blocks(G, Gr, V, lam, penalty, rows, block)
 
@@ -68,16 +74,21 @@ def _sweep_blocks(G, Gr, V, lam, penalty, rows, block) -> None:
         Gbb = G[np.ix_(blk, blk)]
         Db = np.zeros_like(Vb)
         changed = False
-        for i in pos:
-            gjj = Gbb[i, i]
-            vj = Vb[i]
-            new = prox(vj - Grb[i] / gjj, lam / gjj)
-            delta = new - vj
-            if delta.any():
-                Vb[i] = new
-                Db[i] += delta
-                Grb += Gbb[:, i:i + 1] * delta
-                changed = True
+        while pos.size:
+            for i in pos:
+                gjj = Gbb[i, i]
+                vj = Vb[i]
+                new = prox(vj - Grb[i] / gjj, lam / gjj)
+                delta = new - vj
+                if delta.any():
+                    Vb[i] = new
+                    Db[i] += delta
+                    Grb += Gbb[:, i:i + 1] * delta
+                    changed = True
+            # skipped rows that the block's updates pushed above λ get their turn now
+            late = ~move & (diag[blk] > 1e-300) & (penalty.dual_norms(Grb) > lam)
+            pos = np.flatnonzero(late)
+            move |= late
         if changed:
             V[blk] = Vb
             contiguous = blk[-1] - blk[0] == blk.size - 1
