@@ -51,8 +51,12 @@ DENSE_NEWTON_SIZE = 100
 #: Largest dense Newton system (unknowns); larger supports are left to the caller.
 MAX_DENSE_SIZE = 4000
 
-#: Largest support (rows) of the structured group solve, O(s³ + s²T) per step.
-MAX_STRUCTURED_ROWS = 2000
+#: Largest support (rows) of the structured group solve, O(s³ + s²T) per step. Supports
+#: beyond n rows (near interpolation) stay in reach: G_SS is singular there but the system
+#: is not (the penalty's curvature), and Newton converges where coordinate descent stalls
+#: (measured at 2 480 rows, n = 1000, T = 10: 38 steps to gap 2e-14 against a gap of 0.1
+#: after 600 sweeps).
+MAX_STRUCTURED_ROWS = 4000
 
 
 def _spd_solve(H: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:

@@ -19,8 +19,9 @@ One pass of the method:
    the full grid (:func:`limitsolver.certificate.certify`, retried with the
    support-corrected dual, :func:`support_dual_retry`). Stop when the certified relative
    gap is ≤ ``tol``.
-2. **Pool**: the ``pool`` best-scoring directions and the support; their columns are kept
-   until the next pass.
+2. **Pool**: the best-scoring directions (``pool`` of them, or 4 per violator, at most
+   10 per support row; doubled whenever the last pool left violators outside) and the
+   support; their columns are kept until the next pass.
 3. **Working set on the pool**, repeated until no pool direction violates: keep the
    directions with nonzero weight, add the most violating pool directions (S_j > λ,
    largest first, at most one per activation pattern, at least ``ws_min`` and as many as
@@ -62,11 +63,15 @@ from .base import SolverResult
 from .support_newton import solve_restricted
 from .selection import PatternCache, pick_violators, warm_rows
 
-__all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK"]
+__all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK", "POOL_VIOLATORS"]
 
 #: The support-corrected dual candidate is tried once the grid's max correlation is within
 #: this factor of λ (the support is then final up to rounding) and the plain gap is > tol.
 SUPPORT_DUAL_SLACK = 1e-4
+
+#: The pool takes this many best-scoring directions per violator of the last pricing
+#: (:meth:`WorkingSetLoop.pool_size`).
+POOL_VIOLATORS = 4
 
 
 def support_dual_retry(problem: LimitProblem, dirs: np.ndarray, W: np.ndarray, VW: np.ndarray,
@@ -128,6 +133,8 @@ class WorkingSetLoop:
         self.history = []
         self.stuck = False
         self.stalled = 0                           # passes without a violator
+        self.last_pool = None                      # the pool of the previous pass
+        self.pool_growth = 0                       # doublings of the pool (pool_size)
 
     # the current point ----------------------------------------------------------------
     def start(self, warm_start: Any) -> None:
@@ -224,9 +231,25 @@ class WorkingSetLoop:
             self.inner_tol = max(self.inner_tol / 100.0, 1e-15)
             self.stalled += 1
             return support, Vsupp, support
-        k_pool = min(idx.size, max(self.opts["pool"], 10 * support.size))
+        k_pool = self.pool_size(support.size, int(np.count_nonzero(S > self.lam)), idx, S)
         top = idx[np.argpartition(-S, k_pool - 1)[:k_pool]]
-        return support, Vsupp, np.union1d(support, top)
+        self.last_pool = np.union1d(support, top)
+        return support, Vsupp, self.last_pool
+
+    def pool_size(self, n_supp: int, n_viol: int, idx: np.ndarray, S: np.ndarray) -> int:
+        """How many best-scoring directions the pool takes (besides the support).
+
+        max(``pool``, POOL_VIOLATORS · violators) times 2^g, at most 10 |S| and the grid:
+        the pool no longer swallows the grid once |S| is large, and it grows (g + 1)
+        only when the previous pool round ended with violators outside the pool.
+        """
+        if self.last_pool is not None and n_viol:
+            outside = np.ones(self.M, dtype=bool)
+            outside[self.last_pool] = False
+            if np.any(outside[idx[S > self.lam]]):
+                self.pool_growth += 1
+        base = max(self.opts["pool"], POOL_VIOLATORS * n_viol) * 2 ** self.pool_growth
+        return int(min(idx.size, max(self.opts["pool"], min(base, 10 * n_supp))))
 
     def inner(self, support: np.ndarray, Vsupp: np.ndarray, pool: np.ndarray) -> None:
         """Restricted solves on the pool until no pool direction violates."""
