@@ -71,6 +71,8 @@ WARMUP_SWEEPS = 5
 #: d = 5, T = 10, M = 10⁴ and 10³: 0.10 s without sweeps, 0.15 s with them).
 WARMUP_ROWS = 200
 
+#: Smallest λ / max_j ‖B_j‖_* (about λ/λ_max on the columns) solved in Gram form.
+GRAM_MIN_LAM = 1e-6
 #: Newton rounds (active set to KKT, then the gap test) before giving up.
 MAX_ROUNDS = 10
 
@@ -376,9 +378,11 @@ def _solve_quadratic(A, Y, F, Q, h, lam, loss, penalty, V, offset, ctl, *, tol, 
             Gr = G @ V - B
             for _ in range(WARMUP_SWEEPS):
                 coordinate_sweep(G, Gr, V, lam, penalty, range(k))
+        # Gram form away from interpolation only (R = G V − B has errors ~ε‖G‖‖V‖ ≫ tiny λ)
+        gram = lam >= GRAM_MIN_LAM * float(np.max(penalty.dual_norms(B), initial=0.0))
         V, _, rel, ok = _rounds(model, V, C0, ctl, tol=tol, entering=not fixed, Q=None,
                                 active=gram_round(G, B, lam, penalty, ctl, rowwise, q0,
-                                                  entering=not fixed))
+                                                  entering=not fixed) if gram else None)
         epochs = 0
         if not ok and not fixed and not expired(ctl.deadline):
             V, epochs, rel = bcd_anderson(
