@@ -18,11 +18,12 @@ T = 10, M = 10⁴, frac = 0.02; each axis varies one of them:
 Every point runs in a fresh process: ``limitsolver.api.solve_problem(..., solver="native")``
 is timed end to end (λ_max check, solver, final certificate), and the peak resident memory
 (ru_maxrss) of that process is reported beside the memory before the solve. ``pass`` is the
-time of one blocked pricing pass Φᵀ Y that rebuilds the features (what a solver without a
-feature store pays per pass); ``worth`` is the solve time in such passes. Peers (celer,
-skglm and scikit-learn ``MultiTaskLasso``, alpha = λ, no intercept) run through the
-harness's one subprocess runner (``benchmarks.harness.run_peer_spec``; celer in its own
-environment, ``python benchmarks/setup_celer.py``) under a wall-clock cap and a 4 GiB
+time of one blocked pricing pass Φᵀ Y that rebuilds the features in the store's blocks
+(``pricing.PASS_BLOCK``: what the solver pays per pass while it keeps no Φ); ``worth`` is
+the solve time in such passes. Peers (celer, skglm and scikit-learn ``MultiTaskLasso``,
+alpha = λ, no intercept) run through the harness's one subprocess runner
+(``benchmarks.harness.run_peer_spec``; celer in its own environment,
+``python benchmarks/setup_celer.py``) under a wall-clock cap and a 4 GiB
 address-space limit; their time includes building Φ. Every solver, the native one
 included, is scored by the one gap routine ``benchmarks.harness.score`` on the full grid;
 a ratio is marked when the peer's certified gap is above 1e-8.
@@ -73,9 +74,10 @@ def _native_child(conn, spec, tol):
 
     from limitsolver.api import solve_problem
     from limitsolver.features import features_rmatvec
+    from limitsolver.pricing import PASS_BLOCK
     problem, dirs = make(**spec)
     t0 = time.perf_counter()
-    features_rmatvec(problem.Xt, dirs, problem.Y)
+    features_rmatvec(problem.Xt, dirs, problem.Y, block_bytes=PASS_BLOCK)   # as the store
     pass_t = time.perf_counter() - t0
     base = _rss()
     t0 = time.perf_counter()

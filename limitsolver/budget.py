@@ -1,20 +1,25 @@
-"""Budgets of time and threads.
+"""Budgets of time, threads and memory.
 
 Time: ``max_time`` seconds become one absolute deadline (a ``time.monotonic()`` value) that
 is passed down to every backend, which checks it between its iterations.
 
 Threads: :func:`blas_threads` limits the BLAS libraries to a number of threads inside a
 ``with`` block and restores the previous limits when the block ends, also on an exception.
+
+Memory: :func:`available_memory` and the default feature-store budget
+:func:`default_budget` (used by :mod:`limitsolver.pricing`).
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["DEFAULT_MAX_TIME", "make_deadline", "expired", "remaining", "blas_threads"]
+__all__ = ["DEFAULT_MAX_TIME", "make_deadline", "expired", "remaining", "blas_threads",
+           "available_memory", "default_budget", "MAX_BUDGET", "BUDGET_FRACTION"]
 
 #: ``max_time=None`` means this many seconds (generous: small problems take well under
 #: a minute; the limit is there so that no call runs unbounded).
@@ -89,3 +94,39 @@ def blas_threads(n: int | None) -> Iterator[None]:
         return
     with ctl.limit(limits=int(n), user_api="blas"):
         yield
+
+
+# memory -----------------------------------------------------------------------------------
+
+#: Largest default budget of a feature store (bytes).
+MAX_BUDGET = 4 * 2**30
+
+#: Fraction of the available memory a store may use by default.
+BUDGET_FRACTION = 0.25
+
+
+def available_memory() -> int:
+    """Bytes of memory available to new allocations: ``MemAvailable`` of /proc/meminfo,
+    else free pages × page size (``os.sysconf``), else 1 GiB."""
+    try:
+        # a raw descriptor, not a file object: an interrupt (SIGINT) arriving while the file
+        # is open cannot leave an unclosed file object behind (a ResourceWarning later)
+        fd = os.open("/proc/meminfo", os.O_RDONLY)
+        try:
+            text = os.read(fd, 1 << 16).decode("ascii", "replace")
+        finally:
+            os.close(fd)
+        for line in text.splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 2**30
+
+
+def default_budget() -> int:
+    """min(:data:`BUDGET_FRACTION` × available memory, :data:`MAX_BUDGET`) bytes."""
+    return int(min(BUDGET_FRACTION * available_memory(), MAX_BUDGET))

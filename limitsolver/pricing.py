@@ -1,12 +1,20 @@
 """One store of the ReLU features Φ of a grid, shared by every pass that prices the grid.
 
 Pricing a grid means computing the correlations c = Φᵀ Z / n (M × T) of all its
-directions. Rebuilding Φ = relu(X̃ Θᵀ) block by block costs several times the product
-itself, so a :class:`FeatureStore` keeps Φ (float64, n × M) whole when 8·n·M bytes fit
-its budget — by default :func:`default_budget`, a quarter of the memory the machine has
-available, at most :data:`MAX_BUDGET` — and :data:`FLOAT64_LIMIT`, and otherwise falls
-back to float32 storage (below) or to the blocked product
-(:func:`limitsolver.features.features_rmatvec`, which rebuilds only the rows asked for).
+directions, by one of two routes: the blocked product
+(:func:`limitsolver.features.features_rmatvec`: Φ = relu(X̃ Θᵀ) rebuilt in small row
+blocks of :data:`PASS_BLOCK` bytes that stay in cache, only the rows asked for) or a kept
+Φ (float64, n × M, read from memory). A kept Φ costs its build and its memory — writing
+8·n·M fresh bytes costs more than several blocked passes (measured: n = 1000, M = 10⁴,
+the 80 MB build 0.1–0.6 s against 0.02–0.05 s per blocked pass; M = 10⁵, a float32 build
+2.1–2.7 s against 0.4–0.5 s per blocked pass), and pays only over many passes. So a
+:class:`FeatureStore` keeps Φ from the start only when it is small
+(8·n·M ≤ :data:`KEEP_AT_ONCE`); otherwise it prices by blocks and keeps Φ once the rows it
+rebuilt reach :data:`PROMOTE_AFTER` passes' worth (ski rental: never more than about
+twice the cheaper of the two routes), in float64 when 8·n·M fits :data:`FLOAT64_LIMIT`
+and the budget — by default :func:`default_budget`, a quarter of the memory the machine
+has available, at most :data:`MAX_BUDGET` —, else in float32 storage (below) when 4·n·M
+fits the budget.
 
 The values are the same float64 products either way, so every certificate computed from
 them is exactly as rigorous as before; only the cost changes. When float64 is not kept
@@ -29,29 +37,37 @@ at V = 0) and the API's final certificate re-uses the solver's last candidates
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from .budget import blas_threads
+from .budget import (BUDGET_FRACTION, MAX_BUDGET, available_memory, blas_threads,
+                     default_budget)
 from .features import features_rmatvec
 
 __all__ = ["FeatureStore", "available_memory", "default_budget", "shared_store",
            "get_store", "active_store", "MAX_BUDGET", "BUDGET_FRACTION", "FLOAT64_LIMIT"]
 
-#: Largest default budget of a feature store (bytes).
-MAX_BUDGET = 4 * 2**30
-
-#: Fraction of the available memory a store may use by default.
-BUDGET_FRACTION = 0.25
-
 #: Largest Φ (bytes, 8·n·M) a store keeps in float64 by default. Above it a pass is bound
 #: by the memory traffic of reading Φ, and float32 storage halves it (measured at n = 1000,
 #: d = 5, T = 10: M = 10⁵ 10.5 s against 14.9 s, M = 3·10⁵ 23 s against 37 s, loaded machine)
 FLOAT64_LIMIT = 256 * 2**20
+
+#: Largest Φ (bytes, 8·n·M) kept from the first pass (its build costs about one pass).
+KEEP_AT_ONCE = 16 * 2**20
+
+#: Rows rebuilt by blocked passes, in multiples of M, after which a store that may keep
+#: Φ (budget, :data:`FLOAT64_LIMIT`) keeps it for the passes that follow.
+PROMOTE_AFTER = 8
+
+#: Bytes of one row block of a blocked pass (at least :data:`PASS_ROWS` rows): small
+#: enough that the block stays in cache between its build and its product.
+PASS_BLOCK = 2**20
+
+#: Fewest rows of one block of a blocked pass.
+PASS_ROWS = 16
 
 #: Bytes of one row block when a kept Φ is built (large enough that the BLAS call overhead
 #: and thread start-up stay small against the product).
@@ -69,33 +85,6 @@ MEMO_BYTES = 64 * 2**20
 GATHER_FRACTION = 0.3
 
 
-def available_memory() -> int:
-    """Bytes of memory available to new allocations: ``MemAvailable`` of /proc/meminfo,
-    else free pages × page size (``os.sysconf``), else 1 GiB."""
-    try:
-        # a raw descriptor, not a file object: an interrupt (SIGINT) arriving while the file
-        # is open cannot leave an unclosed file object behind (a ResourceWarning later)
-        fd = os.open("/proc/meminfo", os.O_RDONLY)
-        try:
-            text = os.read(fd, 1 << 16).decode("ascii", "replace")
-        finally:
-            os.close(fd)
-        for line in text.splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 2**30
-
-
-def default_budget() -> int:
-    """min(:data:`BUDGET_FRACTION` × available memory, :data:`MAX_BUDGET`) bytes."""
-    return int(min(BUDGET_FRACTION * available_memory(), MAX_BUDGET))
-
-
 class FeatureStore:
     """Φ = relu(X̃ Θᵀ) of ``dirs`` (M × (d+1)) on ``Xt`` (n × (d+1)), kept or rebuilt.
 
@@ -104,28 +93,35 @@ class FeatureStore:
     Xt : ndarray (n, d+1);  dirs : ndarray (M, d+1)
     budget : int or None
         Bytes Φ may occupy (8·n·M in float64 up to :data:`FLOAT64_LIMIT`, else 4·n·M in
-        float32); None: :func:`default_budget`.
+        float32); None: :func:`default_budget`. Within it Φ is kept at once when
+        8·n·M ≤ :data:`KEEP_AT_ONCE`, else after :data:`PROMOTE_AFTER` passes' worth of
+        blocked rows (module docstring).
     block_bytes : int or None
-        Block size of the blocked products when Φ is not kept.
+        Block size of the blocked products when Φ is not kept (None: :data:`PASS_BLOCK`).
+    dtype : None, "float32" or "float64"
+        Keep Φ in this storage from the start (None: decided as above).
 
     Attributes
     ----------
     cached : bool       Φ is kept whole in float64 (built on first use).
     dtype : numpy dtype or None
         float64, float32 (kept for :meth:`dual_norms_and_sup` only; other products are
-        float64 and rebuild the features) or None (nothing kept).
+        float64 and rebuild the features) or None (nothing kept yet).
     n_builds : int      blocked feature passes run so far (a kept Φ counts one).
+    rows_rebuilt : int  feature rows rebuilt by blocked products so far.
     """
 
     def __init__(self, Xt: np.ndarray, dirs: np.ndarray, budget: int | None = None,
                  block_bytes: int | None = None, dtype: Any = None) -> None:
         self.Xt, self.dirs = Xt, dirs
         self.n, self.M = Xt.shape[0], dirs.shape[0]
-        self.block_bytes = block_bytes
+        self.block_bytes = PASS_BLOCK if block_bytes is None else block_bytes
         self.budget = default_budget() if budget is None else int(budget)
+        #: whether the store decides by itself when to keep Φ (no dtype was asked for)
+        self.adaptive = dtype is None
         if dtype is None:
-            dtype = (np.float64 if 8 * self.n * self.M <= min(self.budget, FLOAT64_LIMIT)
-                     else np.float32 if 4 * self.n * self.M <= self.budget else None)
+            dtype = np.float64 if 8 * self.n * self.M <= min(self.budget, KEEP_AT_ONCE) \
+                else None
         elif np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32, float64 or None, got {dtype!r}")
         #: storage of the kept Φ: float64 (exact products), float32 (pricing only) or None
@@ -135,10 +131,29 @@ class FeatureStore:
         self._Phi32 = None
         self._norms = None
         self.n_builds = 0
+        self.rows_rebuilt = 0
         self.last_repriced = 0
         self._memo: list = []
         #: calls of :meth:`dual_norms_and_sup` answered from the memo (same Z as before)
         self.memo_hits = 0
+
+    def _promote(self) -> None:
+        """Keep Φ from now on once the blocked rows reach :data:`PROMOTE_AFTER` passes'
+        worth (float64 within :data:`FLOAT64_LIMIT` and the budget, else float32 within the
+        budget); the values a pass returns stay the same numbers (module docstring)."""
+        if not self.adaptive or self.dtype is not None \
+                or self.rows_rebuilt < PROMOTE_AFTER * self.M:
+            return
+        if 8 * self.n * self.M <= min(self.budget, FLOAT64_LIMIT):
+            self.dtype, self.cached = np.dtype(np.float64), True
+        elif 4 * self.n * self.M <= self.budget:
+            self.dtype = np.dtype(np.float32)
+
+    def _blocked(self, D: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """Φ_Dᵀ Z by the blocked product (not / n), counted in :attr:`rows_rebuilt`."""
+        self.n_builds += 1
+        self.rows_rebuilt += D.shape[0]
+        return features_rmatvec(self.Xt, D, Z, block_bytes=self.block_bytes)
 
     @property
     def Phi(self) -> np.ndarray | None:
@@ -159,7 +174,7 @@ class FeatureStore:
         if self._Phi32 is None:
             P32 = np.empty((self.M, self.n), dtype=np.float32)   # Φᵀ, as for float64
             norms = np.empty(self.M)
-            for s, blk in self._row_blocks(self.block_bytes or BUILD_BLOCK):
+            for s, blk in self._row_blocks(max(self.block_bytes, BUILD_BLOCK)):
                 norms[s:s + blk.shape[0]] = np.sqrt(np.einsum("ij,ij->i", blk, blk))
                 P32[s:s + blk.shape[0]] = blk
             self.n_builds += 1
@@ -224,6 +239,7 @@ class FeatureStore:
 
     def _dual_norms_and_sup(self, Z: np.ndarray, penalty: Any) -> tuple[np.ndarray, float]:
         """:meth:`dual_norms_and_sup` without the memo."""
+        self._promote()
         if self.dtype is None and self._norms is None:   # the norms come with the pass
             S = penalty.dual_norms(self.correlations_and_norms(Z)[0])
             return S, (float(S.max()) if S.size else 0.0)
@@ -244,21 +260,19 @@ class FeatureStore:
         err = gamma * self._norms * ztot / n + zeta * 2.0 ** -140
         err *= 1.0 + 1e-6                                  # float64 rounding of e itself
         cand = np.flatnonzero(S + err >= float(np.max(S - err)))
-        S[cand] = penalty.dual_norms(
-            features_rmatvec(self.Xt, self.dirs[cand], Z, block_bytes=self.block_bytes) / n)
+        S[cand] = penalty.dual_norms(self._blocked(self.dirs[cand], Z) / n)
         self.last_repriced = int(cand.size)
         return S, float(S[cand].max())
 
     def products(self, Z: np.ndarray, idx: Any = None) -> np.ndarray:
         """Φᵀ Z for all directions (or the rows ``idx``), shape (M or |idx|, T); not / n."""
         Z = np.asarray(Z, dtype=float)
+        self._promote()
         if self.cached:
             self.Phi
             PT = self._Phi if idx is None else self._Phi[idx]
             return PT @ Z
-        D = self.dirs if idx is None else self.dirs[idx]
-        self.n_builds += 1
-        return features_rmatvec(self.Xt, D, Z, block_bytes=self.block_bytes)
+        return self._blocked(self.dirs if idx is None else self.dirs[idx], Z)
 
     def correlations(self, Z: np.ndarray, idx: Any = None) -> np.ndarray:
         """c = Φᵀ Z / n, shape (M or |idx|, T) (all rows: remembered, see :data:`MEMO`)."""
@@ -298,11 +312,12 @@ class FeatureStore:
         n, M = self.n, self.M
         out = np.empty((M, Z.shape[1]))
         norms = np.empty(M)
-        for s, blk in self._row_blocks(self.block_bytes or 64 * 2**20):
+        for s, blk in self._row_blocks(self.block_bytes):
             k = blk.shape[0]
             out[s:s + k] = blk @ Z
             norms[s:s + k] = np.sqrt(np.einsum("ij,ij->i", blk, blk))
         self.n_builds += 1
+        self.rows_rebuilt += M
         self._norms = norms
         out /= n
         if entry is None:
@@ -330,7 +345,7 @@ class FeatureStore:
         (measured)."""
         n, M = self.n, self.M
         XT = np.ascontiguousarray(self.Xt.T)
-        bs = max(1, min(M, int(block_bytes) // max(1, 8 * n)))
+        bs = max(1, min(M, max(PASS_ROWS, int(block_bytes) // max(1, 8 * n))))
         buf = None if out is not None else np.empty((bs, n))
         with blas_threads(1):
             for s in range(0, M, bs):

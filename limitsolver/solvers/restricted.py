@@ -33,7 +33,7 @@ from scipy.linalg.lapack import dgesv
 
 from .structured import dense_group_hessian, group_hessian_scale, group_newton_solve
 
-__all__ = ["SupportModel", "Support", "LEVENBERG", "DENSE_NEWTON_SIZE", "MAX_DENSE_SIZE",
+__all__ = ["SupportModel", "Support", "spd_solve", "LEVENBERG", "DENSE_NEWTON_SIZE", "MAX_DENSE_SIZE",
            "MAX_STRUCTURED_ROWS"]
 
 #: The Levenberg ladder: ridges (relative to the mean diagonal of the Hessian) tried in
@@ -59,7 +59,7 @@ MAX_DENSE_SIZE = 4000
 MAX_STRUCTURED_ROWS = 4000
 
 
-def _spd_solve(H: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+def spd_solve(H: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
     """x with H x = rhs for a symmetric H (LU up to 150 unknowns, Cholesky above); None
     when the factorization fails or x is not finite."""
     try:
@@ -267,7 +267,7 @@ class SupportModel:
         for ridge in LEVENBERG:
             # the solves copy H, so the ridge is set on its diagonal in place
             H.flat[::N + 1] = diag + ridge * scale
-            x = _spd_solve(H, rhs)
+            x = spd_solve(H, rhs)
             if x is None:
                 continue
             if free is None:

@@ -26,8 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
-from scipy.linalg.lapack import dpotri
+from scipy.linalg.lapack import dpotrf, dpotri, dpotrs
 
 __all__ = ["group_hessian_scale", "group_newton_solve", "dense_group_hessian",
            "crossing_times", "radial_line_search"]
@@ -35,7 +34,7 @@ __all__ = ["group_hessian_scale", "group_newton_solve", "dense_group_hessian",
 
 def group_hessian_scale(GSS: np.ndarray, c: np.ndarray, T: int) -> float:
     """mean(diag(H)) = mean_j (G_jj + c_j (T − 1)/T): the scale the ridge is relative to."""
-    return float(np.mean(np.diag(GSS) + c * (T - 1) / T)) if c.size else 1.0
+    return float(np.mean(GSS.diagonal() + c * (T - 1) / T)) if c.size else 1.0
 
 
 def dense_group_hessian(GSS: np.ndarray, U: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -65,20 +64,24 @@ def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.n
     """
     s_ = GSS.shape[0]
     B = GSS + np.diag(c + ridge)
-    fb = cho_factor(B, check_finite=False)
-    Binv, info = dpotri(fb[0], lower=fb[1])                        # B⁻¹ from the factor
+    # LAPACK directly (the scipy.linalg wrappers' checks cost more than these small
+    # factorizations): B = L Lᵀ, B⁻¹ from the factor (lower triangle, mirrored)
+    LB, info = dpotrf(B, lower=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
+    Binv, info = dpotri(LB, lower=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"dpotri failed ({info})")
-    Binv = np.triu(Binv) if not fb[1] else np.tril(Binv)
-    Binv = Binv + Binv.T - np.diag(np.diag(Binv))
-    X0 = cho_solve(fb, grad, check_finite=False)                   # K⁻¹ g
-    w = np.einsum("ij,ij->i", U, X0)                              # Wᵀ K⁻¹ g
+    Binv = Binv + Binv.T
+    Binv.flat[::s_ + 1] *= 0.5
+    X0 = dpotrs(LB, grad, lower=1)[0]                              # K⁻¹ g
+    w = np.add.reduce(U * X0, axis=1)                             # Wᵀ K⁻¹ g
     cap = -Binv * (U @ U.T)
-    cap[np.diag_indices(s_)] += 1.0 / c
-    try:
-        z = cho_solve(cho_factor(cap, check_finite=False), w, check_finite=False)
-    except ValueError as exc:                                      # non-finite entries
-        raise np.linalg.LinAlgError(str(exc)) from None
+    cap.flat[::s_ + 1] += 1.0 / c
+    Lc, info = dpotrf(cap, lower=1, clean=1)
+    if info != 0 or not np.all(np.isfinite(Lc)):
+        raise np.linalg.LinAlgError(f"the capacitance factorization failed ({info})")
+    z = dpotrs(Lc, w[:, None], lower=1)[0][:, 0]
     X = X0 + Binv @ (z[:, None] * U)                               # + K⁻¹ W z
     if not np.all(np.isfinite(X)):
         raise np.linalg.LinAlgError("non-finite Newton step")

@@ -47,6 +47,7 @@ from .. import penalties as _penalties
 from ..budget import expired
 from ..gapscale import relative_gap
 from .bcd import bcd_anderson, coordinate_sweep
+from .gram_newton import gram_round
 from .linesearch import crossing_path
 from .restricted import SupportModel
 
@@ -60,10 +61,18 @@ LOSS_METHODS = ("value", "gradient", "residual", "dual_value", "dual_feasible", 
 PENALTY_METHODS = ("value", "row_norms", "dual_norms", "prox", "prox_row", "support",
                    "gradient", "hessian_blocks")
 
-#: Coordinate sweeps before the first Newton round (quadratic losses): they settle which
-#: rows enter and leave, so that Newton starts near its final support.
+#: Coordinate sweeps before the first Newton round (quadratic losses) on more than
+#: :data:`WARMUP_ROWS` columns: they settle which rows enter and leave, so that Newton
+#: starts near its final support instead of on every violator at once.
 WARMUP_SWEEPS = 5
 
+#: Columns above which the warm-up sweeps run; below, Newton's crossing path settles the
+#: support for less than the sweeps cost (measured on the restricted solves of n = 1000,
+#: d = 5, T = 10, M = 10⁴ and 10³: 0.10 s without sweeps, 0.15 s with them).
+WARMUP_ROWS = 200
+
+#: Smallest λ / max_j ‖B_j‖_* (about λ/λ_max on the columns) solved in Gram form.
+GRAM_MIN_LAM = 1e-6
 #: Newton rounds (active set to KKT, then the gap test) before giving up.
 MAX_ROUNDS = 10
 
@@ -225,14 +234,19 @@ def restricted_gap(model: SupportModel, V: np.ndarray, C: np.ndarray,
     return relative_gap(primal, dual, loss.reference_value(Y))
 
 
-def _rounds(model, V, C, ctl, *, tol, entering, Q):
-    """Newton rounds until the restricted gap is ≤ tol (or no progress); (V, C, rel, ok)."""
+def _rounds(model, V, C, ctl, *, tol, entering, Q, active=None):
+    """Newton rounds until the restricted gap is ≤ tol (or no progress); (V, C, rel, ok).
+
+    ``active(V, C) -> (V, C, converged)`` is one round (default :func:`_newton_all`)."""
+    if active is None:
+        def active(V, C):
+            return _newton_all(model, V, C, ctl, entering)
     rel = np.inf
     for _ in range(MAX_ROUNDS):
         if expired(ctl.deadline):
             break
         before = ctl.steps
-        V, C, kkt = _newton_all(model, V, C, ctl, entering)
+        V, C, kkt = active(V, C)
         rel_new = restricted_gap(model, V, C, Q)
         if not entering:
             return V, C, rel_new, kkt
@@ -359,11 +373,16 @@ def _solve_quadratic(A, Y, F, Q, h, lam, loss, penalty, V, offset, ctl, *, tol, 
     info = dict(epochs=0, newton=0, rel_gap=0.0, converged=True, too_large=False)
     if k:
         B = -(A.T @ loss.gradient(np.zeros_like(Yt), Yt))          # ∇Q(V) = G V − B
-        if not fixed:
+        q0 = np.array([loss.value(np.zeros((n, 1)), Yt[:, t:t + 1]) for t in range(T)])
+        if not fixed and k > WARMUP_ROWS:
             Gr = G @ V - B
             for _ in range(WARMUP_SWEEPS):
                 coordinate_sweep(G, Gr, V, lam, penalty, range(k))
-        V, _, rel, ok = _rounds(model, V, C0, ctl, tol=tol, entering=not fixed, Q=None)
+        # Gram form away from interpolation only (R = G V − B has errors ~ε‖G‖‖V‖ ≫ tiny λ)
+        gram = lam >= GRAM_MIN_LAM * float(np.max(penalty.dual_norms(B), initial=0.0))
+        V, _, rel, ok = _rounds(model, V, C0, ctl, tol=tol, entering=not fixed, Q=None,
+                                active=gram_round(G, B, lam, penalty, ctl, rowwise, q0,
+                                                  entering=not fixed) if gram else None)
         epochs = 0
         if not ok and not fixed and not expired(ctl.deadline):
             V, epochs, rel = bcd_anderson(
