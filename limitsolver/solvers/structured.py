@@ -63,7 +63,8 @@ def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.n
     Raises numpy.linalg.LinAlgError when a factorization fails (numerically singular).
     """
     s_ = GSS.shape[0]
-    B = GSS + np.diag(c + ridge)
+    B = GSS.copy()                      # one s × s copy; no dense diagonal matrix
+    B.flat[::s_ + 1] += c + ridge
     # LAPACK directly (the scipy.linalg wrappers' checks cost more than these small
     # factorizations): B = L Lᵀ, B⁻¹ from the factor (lower triangle, mirrored)
     LB, info = dpotrf(B, lower=1, clean=1)
