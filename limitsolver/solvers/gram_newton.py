@@ -35,9 +35,8 @@ import numpy as np
 
 from ..budget import expired
 from .linesearch import crossing_path
-from .restricted import (DENSE_NEWTON_SIZE, LEVENBERG, MAX_DENSE_SIZE, MAX_STRUCTURED_ROWS,
-                         spd_solve)
-from .structured import dense_group_hessian, group_hessian_scale, group_newton_solve
+from .restricted import DENSE_NEWTON_SIZE, ridge_ladder, system_too_large, woodbury_ladder
+from .structured import dense_group_hessian
 
 __all__ = ["gram_active_set", "gram_round", "gram_newton_steps", "gram_too_large"]
 
@@ -47,11 +46,9 @@ def _row_norms(V: np.ndarray) -> np.ndarray:
 
 
 def gram_too_large(s: int, T: int) -> bool:
-    """Whether a support of s rows is too large for Newton systems (as
-    :meth:`.restricted.SupportModel.too_large` in Gram form)."""
-    if T > 1 and s * T > DENSE_NEWTON_SIZE:
-        return s > MAX_STRUCTURED_ROWS
-    return s * T > MAX_DENSE_SIZE
+    """Whether a support of s rows is too large for Newton systems (the rule of
+    :meth:`.restricted.SupportModel.too_large`, no free part)."""
+    return system_too_large(s, s * T, T > 1 and s * T > DENSE_NEWTON_SIZE)
 
 
 def gram_newton_steps(GSS: np.ndarray, VS: np.ndarray, lam: float,
@@ -65,27 +62,16 @@ def gram_newton_steps(GSS: np.ndarray, VS: np.ndarray, lam: float,
     with one factorization of G_SS + diag(c) + ρI for all T columns.
     """
     s_, T = VS.shape
-    nrm = _row_norms(VS)
-    U, c = VS / nrm[:, None], lam / nrm
     if T > 1 and s_ * T > DENSE_NEWTON_SIZE:
-        scale = group_hessian_scale(GSS, c, T) or 1.0
-        for ridge in LEVENBERG:
-            try:
-                yield group_newton_solve(GSS, U, c, grad, ridge * scale)
-            except np.linalg.LinAlgError:
-                continue
+        yield from woodbury_ladder(GSS, VS, lam, grad)
         return
-    H = GSS.copy() if T == 1 else dense_group_hessian(GSS, U, c)
-    N = H.shape[0]
-    rhs = grad.ravel()
-    diag = np.diag(H).copy()
-    scale = float(np.mean(diag)) if N else 1.0
-    scale = scale if scale > 0 else 1.0
-    for ridge in LEVENBERG:
-        H.flat[::N + 1] = diag + ridge * scale
-        x = spd_solve(H, rhs)
-        if x is not None:
-            yield x.reshape(s_, T)
+    if T == 1:
+        H = GSS.copy()
+    else:
+        nrm = _row_norms(VS)
+        H = dense_group_hessian(GSS, VS / nrm[:, None], lam / nrm)
+    for x in ridge_ladder(H, grad.ravel()):
+        yield x.reshape(s_, T)
 
 
 def _tiny(step: np.ndarray, VS: np.ndarray) -> bool:

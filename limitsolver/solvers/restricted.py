@@ -33,7 +33,7 @@ from scipy.linalg.lapack import dgesv
 
 from .structured import dense_group_hessian, group_hessian_scale, group_newton_solve
 
-__all__ = ["SupportModel", "Support", "spd_solve", "LEVENBERG", "DENSE_NEWTON_SIZE", "MAX_DENSE_SIZE",
+__all__ = ["SupportModel", "Support", "spd_solve", "ridge_ladder", "woodbury_ladder", "system_too_large", "LEVENBERG", "DENSE_NEWTON_SIZE", "MAX_DENSE_SIZE",
            "MAX_STRUCTURED_ROWS"]
 
 #: The Levenberg ladder: ridges (relative to the mean diagonal of the Hessian) tried in
@@ -72,6 +72,42 @@ def spd_solve(H: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
     except (np.linalg.LinAlgError, ValueError):
         return None
     return x if np.all(np.isfinite(x)) else None
+
+def system_too_large(rows: int, unknowns: int, structured: bool) -> bool:
+    """Whether a support's Newton systems are too large to form: more than
+    :data:`MAX_STRUCTURED_ROWS` rows on the Woodbury route (``structured``), else more than
+    :data:`MAX_DENSE_SIZE` unknowns."""
+    return rows > MAX_STRUCTURED_ROWS if structured else unknowns > MAX_DENSE_SIZE
+
+
+def ridge_ladder(H: np.ndarray, rhs: np.ndarray) -> Iterator[np.ndarray]:
+    """Solutions x of (H + ρ·mean(diag H)·I) x = rhs for the ridges ρ of :data:`LEVENBERG`
+    in turn (singular factorizations skipped). H (N × N, symmetric) is modified: the ridge
+    is set on its diagonal in place (the solves copy H)."""
+    N = H.shape[0]
+    diag = np.diag(H).copy()
+    scale = float(np.sum(diag)) / N if N else 1.0
+    scale = scale if scale > 0 else 1.0
+    for ridge in LEVENBERG:
+        H.flat[::N + 1] = diag + ridge * scale
+        x = spd_solve(H, rhs)
+        if x is not None:
+            yield x
+
+
+def woodbury_ladder(GSS: np.ndarray, VS: np.ndarray, lam: float,
+                    grad: np.ndarray) -> Iterator[np.ndarray]:
+    """Group-penalty Newton steps (H + ρ I)⁻¹ grad (s × T) by the Woodbury route of
+    :mod:`.structured`, H = G_SS ⊗ I_T + ⊕_j c_j (I_T − u_j u_jᵀ) with c_j = λ/‖V_j‖,
+    u_j = V_j/‖V_j‖, for the ridges ρ of :data:`LEVENBERG` relative to H's scale."""
+    nrm = np.sqrt(np.add.reduce(VS * VS, axis=1))
+    U, c = VS / nrm[:, None], lam / nrm
+    scale = group_hessian_scale(GSS, c, VS.shape[1]) or 1.0
+    for ridge in LEVENBERG:
+        try:
+            yield group_newton_solve(GSS, U, c, grad, ridge * scale)
+        except np.linalg.LinAlgError:
+            continue
 
 
 class Support:
@@ -235,9 +271,7 @@ class SupportModel:
                 and sup.size * self.T > DENSE_NEWTON_SIZE)
 
     def too_large(self, sup: Support) -> bool:
-        if self.structured(sup):
-            return sup.size > MAX_STRUCTURED_ROWS
-        return self.unknowns(sup) > MAX_DENSE_SIZE
+        return system_too_large(sup.size, self.unknowns(sup), self.structured(sup))
 
     def newton_steps(self, sup: Support, P: np.ndarray, VS: np.ndarray,
                      grad: np.ndarray) -> Iterator[np.ndarray]:
@@ -245,14 +279,7 @@ class SupportModel:
         ridges ρ of :data:`LEVENBERG` in turn (singular factorizations are skipped)."""
         s_, T = sup.size, self.T
         if self.structured(sup):
-            nrm = self.penalty.row_norms(VS)
-            U, c = VS / nrm[:, None], self.lam / nrm
-            scale = group_hessian_scale(sup.GSS, c, T) or 1.0
-            for ridge in LEVENBERG:
-                try:
-                    yield group_newton_solve(sup.GSS, U, c, grad, ridge * scale)
-                except np.linalg.LinAlgError:
-                    continue
+            yield from woodbury_ladder(sup.GSS, VS, self.lam, grad)
             return
         H = self.hessian(sup, P, VS)
         free = self.free_index(sup)
@@ -261,15 +288,7 @@ class SupportModel:
         if N == 0:                                   # nothing free: the zero step
             yield np.zeros((m, T))
             return
-        scale = float(np.trace(H)) / N
-        scale = scale if scale > 0 else 1.0
-        diag = np.diag(H).copy()
-        for ridge in LEVENBERG:
-            # the solves copy H, so the ridge is set on its diagonal in place
-            H.flat[::N + 1] = diag + ridge * scale
-            x = spd_solve(H, rhs)
-            if x is None:
-                continue
+        for x in ridge_ladder(H, rhs):
             if free is None:
                 yield x.reshape(m, T)
             else:
