@@ -124,7 +124,7 @@ def solve(X: Any, Y: Any, *, lam: float | None = None, loss: str = "squared",
         (``info["status_basis"] = "limit"``), else the grid gap (``"grid"``).
     """
     t_start = time.monotonic()
-    deadline = make_deadline(max_time)
+    deadline = make_deadline(max_time, now=t_start)
     problem = LimitProblem(X, Y, lam=lam, loss=loss, penalty=penalty, bias=bias, free=free)
     check_random_state(random_state)
     if problem.penalty == "kernel":

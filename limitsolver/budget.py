@@ -26,9 +26,12 @@ __all__ = ["DEFAULT_MAX_TIME", "make_deadline", "expired", "remaining", "blas_th
 DEFAULT_MAX_TIME = 600.0
 
 
-def make_deadline(max_time: float | None = None, deadline: float | None = None) -> float:
+def make_deadline(max_time: float | None = None, deadline: float | None = None, *,
+                  now: float | None = None) -> float:
     """The earlier of ``deadline`` and now + ``max_time`` (``DEFAULT_MAX_TIME`` when both
-    are None); ValueError for a ``max_time`` that is not a positive number."""
+    are None); ValueError for a ``max_time`` that is not a positive number. ``now`` is the
+    caller's own reading of ``time.monotonic()`` (None: read it here), so that a caller that
+    measures several budgets from one start reads the clock once."""
     if max_time is None:
         if deadline is not None:
             return float(deadline)
@@ -42,7 +45,7 @@ def make_deadline(max_time: float | None = None, deadline: float | None = None) 
             from None
     if not (max_time > 0 and not np.isnan(max_time)):
         raise ValueError(f"max_time must be a positive number of seconds, got {max_time!r}")
-    mine = time.monotonic() + max_time
+    mine = (time.monotonic() if now is None else float(now)) + max_time
     return mine if deadline is None else min(mine, float(deadline))
 
 
