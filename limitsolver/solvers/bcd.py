@@ -21,10 +21,15 @@ import numpy as np
 
 from ..budget import blas_threads, expired
 
-__all__ = ["coordinate_sweep", "bcd_anderson", "PATIENCE", "BLOCK", "BLOCKED_ROWS"]
+__all__ = ["coordinate_sweep", "bcd_anderson", "PATIENCE", "STALL_CHECKS", "BLOCK",
+           "BLOCKED_ROWS"]
 
-#: Gap checks without 10 % progress after which coordinate descent stops.
+#: Gap checks without 10 % progress after which coordinate descent stops ...
 PATIENCE = 30
+#: ... and, before the gap has once fallen 10 % below the start's, this many: a start that
+#: the sweeps cannot improve on (Newton's point near interpolation, where the gap sits at its
+#: rounding floor) is returned after a few checks instead of after ``PATIENCE``.
+STALL_CHECKS = 3
 
 #: Rows per block of a coordinate sweep (:func:`coordinate_sweep`) ...
 BLOCK = 64
@@ -124,20 +129,24 @@ def bcd_anderson(G: np.ndarray, B: np.ndarray, lam: float, penalty: type, V: np.
     gap (computed by the caller from the explicit residual) is checked after each block of
     ``check_every`` epochs; stops at ``max_epochs``, at the ``deadline``, or when the gap
     has not improved by 10 % over :data:`PATIENCE` checks (ill-conditioned Gram matrices
-    near interpolation; the caller's full-grid certificate decides). The Anderson candidate
-    is accepted by the Gram-form objective ½⟨V, GV⟩ − ⟨B, V⟩ + λΩ(V).
+    near interpolation; the caller's full-grid certificate decides), or over
+    :data:`STALL_CHECKS` checks while it has never been 10 % below the start's gap. The
+    Anderson candidate is accepted by the Gram-form objective ½⟨V, GV⟩ − ⟨B, V⟩ + λΩ(V).
+    The start is returned unchanged when its gap is smaller than that of the last iterate.
 
     Returns (V, epochs, relative gap).
     """
     k, T = V.shape
     V = np.array(V, dtype=float)
+    V0 = V.copy()
+    rel0 = rel_gap(V0) if np.any(V0) else np.inf
     Gr = G @ V - B
 
     def gram_objective(V, Gr):
         return 0.5 * float(np.sum(V * Gr)) - 0.5 * float(np.sum(B * V)) + lam * penalty.value(V)
 
-    hist, epochs, rel = [], 0, np.inf
-    best, since = np.inf, 0
+    hist, epochs, rel = [], 0, rel0
+    best, since, moved = rel0, 0, not np.isfinite(rel0)
     while epochs < max_epochs and not expired(deadline):
         for e in range(check_every):
             rows = range(k) if e == 0 else np.flatnonzero(np.any(V != 0, axis=1))
@@ -157,9 +166,11 @@ def bcd_anderson(G: np.ndarray, B: np.ndarray, lam: float, penalty: type, V: np.
         if rel <= tol:
             break
         if rel < 0.9 * best:
-            best, since = rel, 0
+            best, since, moved = rel, 0, True
         else:
             since += 1
-            if since >= PATIENCE:
+            if since >= (PATIENCE if moved else STALL_CHECKS):
                 break
+    if rel0 < rel:
+        return V0, epochs, rel0
     return V, epochs, rel
