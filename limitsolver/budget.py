@@ -12,6 +12,7 @@ Memory: :func:`available_memory` and the default feature-store budget
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,6 +63,8 @@ def remaining(deadline: float | None) -> float:
 
 
 _CONTROLLER: list = []
+#: The limits of the enclosing ``blas_threads`` blocks of each thread, innermost last.
+_LIMITS = threading.local()
 
 
 def _controller():
@@ -83,7 +86,9 @@ def blas_threads(n: int | None) -> Iterator[None]:
 
     Small dense systems (restricted Newton steps) run many times slower with threaded BLAS
     on a loaded machine. The previous limits are restored when the block exits, normally
-    or by an exception.
+    or by an exception. A block nested directly in one with the same limit changes nothing
+    and costs nothing (setting a limit through threadpoolctl costs ~0.1 ms, which inner
+    loops such as coordinate sweeps would otherwise pay per call).
     """
     if n is None:
         yield
@@ -91,12 +96,22 @@ def blas_threads(n: int | None) -> Iterator[None]:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"the number of BLAS threads must be a positive integer or None, "
                          f"got {n!r}")
+    stack = getattr(_LIMITS, "stack", None)
+    if stack is None:
+        stack = _LIMITS.stack = []
+    if stack and stack[-1] == int(n):
+        yield
+        return
     ctl = _controller()
     if ctl is None:  # pragma: no cover
         yield
         return
     with ctl.limit(limits=int(n), user_api="blas"):
-        yield
+        stack.append(int(n))
+        try:
+            yield
+        finally:
+            stack.pop()
 
 
 # memory -----------------------------------------------------------------------------------
