@@ -46,6 +46,7 @@ import numpy as np
 from .budget import (BUDGET_FRACTION, MAX_BUDGET, available_memory, blas_threads,
                      default_budget)
 from .features import features_rmatvec
+from .pricing32 import BoundedPasses, usable
 
 __all__ = ["FeatureStore", "available_memory", "default_budget", "shared_store",
            "get_store", "active_store", "MAX_BUDGET", "BUDGET_FRACTION", "FLOAT64_LIMIT"]
@@ -85,7 +86,7 @@ MEMO_BYTES = 64 * 2**20
 GATHER_FRACTION = 0.3
 
 
-class FeatureStore:
+class FeatureStore(BoundedPasses):
     """Φ = relu(X̃ Θᵀ) of ``dirs`` (M × (d+1)) on ``Xt`` (n × (d+1)), kept or rebuilt.
 
     Parameters
@@ -133,6 +134,9 @@ class FeatureStore:
         self.n_builds = 0
         self.rows_rebuilt = 0
         self.last_repriced = 0
+        #: blocked passes in float32 with a rounding bound (:mod:`limitsolver.pricing32`)
+        self.float32_passes = usable(Xt, dirs)
+        self._norm_bounds = None
         self._memo: list = []
         #: calls of :meth:`dual_norms_and_sup` answered from the memo (same Z as before)
         self.memo_hits = 0
@@ -240,6 +244,8 @@ class FeatureStore:
     def _dual_norms_and_sup(self, Z: np.ndarray, penalty: Any) -> tuple[np.ndarray, float]:
         """:meth:`dual_norms_and_sup` without the memo."""
         self._promote()
+        if self.dtype is None and self.float32_passes:
+            return self.bounded_dual_norms(Z, penalty)
         if self.dtype is None and self._norms is None:   # the norms come with the pass
             S = penalty.dual_norms(self.correlations_and_norms(Z)[0])
             return S, (float(S.max()) if S.size else 0.0)

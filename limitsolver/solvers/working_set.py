@@ -163,31 +163,50 @@ class WorkingSetLoop:
         """
         t0 = time.perf_counter()
         pricer, pen, M = self.pricer, self.pen, self.M
-        if self.norms is None and self.use_screening:
-            corr, self.norms = pricer.correlations_and_norms(Z)
-            idx, S = np.arange(M), pen.dual_norms(corr)
-        elif self.alive.all():        # the max of S is the float64 one (FeatureStore)
-            idx, S = np.arange(M), pricer.dual_norms_and_sup(Z, pen)[0]
+        if self.alive.all():          # S_j ≥ the dual norm, S.max() the float64 max
+            idx, (S, sup) = np.arange(M), pricer.dual_norms_and_sup(Z, pen)
         else:
             idx = np.flatnonzero(self.alive)
-            S = pen.dual_norms(pricer.correlations(Z, idx))
+            S, sup = pricer.bounded_dual_norms(Z, pen, idx)
+        if self.norms is None and self.use_screening:
+            self.norms = pricer.norm_bounds()             # N_j ≥ ‖Φ_j‖
         self.refs.append(Z)
         self.S_last[idx] = S
         self.ref_id[idx] = len(self.refs) - 1
-        sup = float(S.max()) if S.size else 0.0
         dead = np.flatnonzero(~self.alive)
         if dead.size:
             dist = np.array([np.linalg.norm(Z - ref) for ref in self.refs])
             bound = self.S_last[dead] + self.norms[dead] * dist[self.ref_id[dead]] / self.n
             hot = dead[bound > max(sup, self.lam)]
             if hot.size:
-                self.S_last[hot] = pen.dual_norms(pricer.correlations(Z, hot))
+                self.S_last[hot], hot_sup = pricer.bounded_dual_norms(Z, pen, hot)
                 self.ref_id[hot] = len(self.refs) - 1
+                sup = max(sup, hot_sup)
                 bound = self.S_last[dead] + self.norms[dead] * dist[self.ref_id[dead]] / self.n
+        self.last_pass = (Z, idx, S, sup, dead, bound if dead.size else None)
+        if dead.size:
             sup = max(sup, float(bound.max()))
         self.pricing_time += time.perf_counter() - t0
         self.counts["passes"] += 1
         return idx, S, sup
+
+    def share_last_pass(self) -> None:
+        """Record the last pass in the store's memo (:meth:`FeatureStore.remember_sup`)
+        when it priced only the unscreened directions, so that the caller's certificate
+        of the same Z costs no further pass. The screened directions enter by their
+        bounds; those whose bound exceeds the priced max are re-priced first, so the
+        recorded sup is the float64 max over the grid and every recorded S_j bounds the
+        dual norm of direction j."""
+        Z, idx, S, sup, dead, bound = self.last_pass
+        if bound is None:
+            return                            # a full pass: the store remembers it
+        S_full = np.empty(self.M)
+        S_full[idx], S_full[dead] = S, bound
+        hot = dead[bound > sup]
+        if hot.size:
+            S_full[hot], hot_sup = self.pricer.bounded_dual_norms(Z, self.pen, hot)
+            sup = max(sup, hot_sup)
+        self.pricer.remember_sup(Z, self.pen, S_full, sup)
 
     def certificate(self, Z: np.ndarray, pred: np.ndarray, sup: float) -> Certificate:
         """Certificate of the current point on the full grid, with the support retry."""
@@ -308,6 +327,7 @@ class WorkingSetLoop:
                       f"sup {sup / self.lam:.6f} lam")
             if cert.rel_gap <= self.tol:
                 status = "optimal"
+                self.share_last_pass()
                 break
             if self.counts["passes"] >= self.opts["max_passes"]:
                 break
