@@ -123,3 +123,27 @@ def test_screened_solve_certificate_is_the_dense_one(rng, monkeypatch):
     assert sol.certificate.dual == pytest.approx(dense.dual, rel=1e-12)
     # the caller's certificate priced nothing beyond the solver's passes
     assert st.rows_rebuilt == after_solver[0]
+
+
+def test_skipped_and_screened_rows_are_bounded_by_dense_values(rng, monkeypatch):
+    from limitsolver.gridsolve import solve_problem
+    from limitsolver.solvers.working_set import WorkingSetLoop
+    monkeypatch.setattr(pricing, "KEEP_AT_ONCE", 0)
+    pb, dirs = _problem(rng, M=5000, frac=0.03)
+    seen = []
+    price = WorkingSetLoop.price
+
+    def spy(self, Z):
+        idx, S, sup = price(self, Z)
+        dense = np.linalg.norm(_dense(pb.Xt, dirs, Z), axis=1) / pb.n
+        rest = np.setdiff1d(np.arange(self.M), idx)
+        assert np.all(self.upper >= dense * (1 - 1e-13))          # bounds of every row
+        assert np.all(dense[rest[self.alive[rest]]] < self.lam)   # skipped: no violator
+        assert sup >= dense.max() * (1 - 1e-14)
+        if dense.max() >= self.lam:
+            assert sup == pytest.approx(dense.max(), rel=1e-13)
+        seen.append(rest.size)
+        return idx, S, sup
+    monkeypatch.setattr(WorkingSetLoop, "price", spy)
+    sol = solve_problem(pb, dirs, solver="native", tol=1e-10)
+    assert sol.status == "optimal" and max(seen) > 0           # some pass priced a part

@@ -155,36 +155,50 @@ class WorkingSetLoop:
 
     # pricing and certificate ------------------------------------------------------------
     def price(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """Dual norms of the unscreened directions and a sup over the whole grid.
+        """Dual norms of the directions that may violate and a sup over the whole grid.
 
-        Returns (rows priced, their dual norms, sup) where the sup takes the screened
-        directions by their bound (module docstring), re-pricing those whose bound
-        exceeds both λ and the priced max.
+        Every direction j keeps an upper bound S_j(Z_ref) at the residual Z_ref it was last
+        priced at, so S_j(Z) ≤ S_j(Z_ref) + N_j ‖Z − Z_ref‖_F / n (N_j ≥ ‖Φ_j‖). An
+        unscreened direction is priced only when that bound reaches λ (the others cannot
+        violate); a screened one only when it exceeds both λ and the priced max. The sup
+        is the max of the priced values and of every other bound, so it bounds the grid
+        max, and equals it whenever the priced max is at least λ.
+
+        Returns (rows priced, their dual norms (upper bounds, exact at the max), sup).
         """
         t0 = time.perf_counter()
-        pricer, pen, M = self.pricer, self.pen, self.M
-        if self.alive.all():          # S_j ≥ the dual norm, S.max() the float64 max
+        pricer, pen, M, lam = self.pricer, self.pen, self.M, self.lam
+        fresh = not self.refs or self.norms is None
+        if not fresh:
+            dist = np.array([np.linalg.norm(Z - ref) for ref in self.refs])
+            bound = self.S_last + self.norms * dist[self.ref_id] / self.n
+            need = self.alive & (bound >= lam)
+        if fresh or need.all():       # S_j ≥ the dual norm, S.max() the float64 max
             idx, (S, sup) = np.arange(M), pricer.dual_norms_and_sup(Z, pen)
         else:
-            idx = np.flatnonzero(self.alive)
+            idx = np.flatnonzero(need)
             S, sup = pricer.bounded_dual_norms(Z, pen, idx)
         if self.norms is None and self.use_screening:
             self.norms = pricer.norm_bounds()             # N_j ≥ ‖Φ_j‖
         self.refs.append(Z)
         self.S_last[idx] = S
         self.ref_id[idx] = len(self.refs) - 1
-        dead = np.flatnonzero(~self.alive)
-        if dead.size:
-            dist = np.array([np.linalg.norm(Z - ref) for ref in self.refs])
-            bound = self.S_last[dead] + self.norms[dead] * dist[self.ref_id[dead]] / self.n
-            hot = dead[bound > max(sup, self.lam)]
+        rest = None
+        if idx.size < M:
+            rest = np.flatnonzero(~need)
+            dist = np.append(dist, 0.0)
+            bound = self.S_last[rest] + self.norms[rest] * dist[self.ref_id[rest]] / self.n
+            hot = rest[bound > max(sup, lam)]
             if hot.size:
                 self.S_last[hot], hot_sup = pricer.bounded_dual_norms(Z, pen, hot)
                 self.ref_id[hot] = len(self.refs) - 1
                 sup = max(sup, hot_sup)
-                bound = self.S_last[dead] + self.norms[dead] * dist[self.ref_id[dead]] / self.n
-        self.last_pass = (Z, idx, S, sup, dead, bound if dead.size else None)
-        if dead.size:
+                bound = self.S_last[rest] + self.norms[rest] * dist[self.ref_id[rest]] / self.n
+        self.last_pass = (Z, idx, S, sup, rest, bound if rest is not None else None)
+        self.upper = np.empty(M)                  # upper bounds at Z of every direction
+        self.upper[idx] = S
+        if rest is not None:
+            self.upper[rest] = bound
             sup = max(sup, float(bound.max()))
         self.pricing_time += time.perf_counter() - t0
         self.counts["passes"] += 1
@@ -197,12 +211,12 @@ class WorkingSetLoop:
         bounds; those whose bound exceeds the priced max are re-priced first, so the
         recorded sup is the float64 max over the grid and every recorded S_j bounds the
         dual norm of direction j."""
-        Z, idx, S, sup, dead, bound = self.last_pass
+        Z, idx, S, sup, rest, bound = self.last_pass
         if bound is None:
             return                            # a full pass: the store remembers it
         S_full = np.empty(self.M)
-        S_full[idx], S_full[dead] = S, bound
-        hot = dead[bound > sup]
+        S_full[idx], S_full[rest] = S, bound
+        hot = rest[bound > sup]
         if hot.size:
             S_full[hot], hot_sup = self.pricer.bounded_dual_norms(Z, self.pen, hot)
             sup = max(sup, hot_sup)
@@ -223,7 +237,8 @@ class WorkingSetLoop:
 
     def screen(self, cert: Certificate, Z: np.ndarray, idx: np.ndarray,
                S: np.ndarray) -> None:
-        """Gap-safe screening of the priced directions (module docstring)."""
+        """Gap-safe screening of the rows ``idx`` from upper bounds S of their dual norms
+        at Z (module docstring)."""
         if not self.use_screening or not cert.gap > 0:
             return
         r = np.sqrt(2.0 * self.n * cert.gap / self.mu)
@@ -323,7 +338,7 @@ class WorkingSetLoop:
             self.history.append(cert.rel_gap)
             if self.verbose:
                 print(f"[native] pass {self.counts['passes']:3d}  ws {self.W.size:5d}  "
-                      f"alive {int(self.alive.sum()):7d}  rel gap {cert.rel_gap:.3e}  "
+                      f"alive {int(self.alive.sum()):7d}  priced {idx.size:7d}  rel gap {cert.rel_gap:.3e}  "
                       f"sup {sup / self.lam:.6f} lam")
             if cert.rel_gap <= self.tol:
                 status = "optimal"
@@ -334,7 +349,7 @@ class WorkingSetLoop:
             if expired(self.deadline):
                 timed_out = True
                 break
-            self.screen(cert, Z, idx, S)
+            self.screen(cert, Z, np.arange(self.M), self.upper)
             chosen = self.choose_pool(idx, S)
             if chosen is None:
                 break
