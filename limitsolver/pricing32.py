@@ -49,7 +49,7 @@ import numpy as np
 from .budget import blas_threads
 from .features import features_rmatvec
 
-__all__ = ["usable", "rmatvec32", "Bound32", "bounded_dual_norms", "BoundedPasses", "U32",
+__all__ = ["usable", "rmatvec32", "Bound32", "bounded_dual_norms", "BoundedPasses", "Pool32", "U32",
            "SLACK"]
 
 #: Unit roundoff of float32 and the smallest positive subnormal.
@@ -134,7 +134,8 @@ class Bound32:
     G = |X̃|ᵀ W (m × T), α = ζ κ, β_j = ζ τ (2 (A 1)_j + 5 m n + n) (module docstring),
     all inflated by 1 + :data:`SLACK`."""
 
-    def __init__(self, alpha: float, G: np.ndarray, Dabs: np.ndarray, beta: np.ndarray):
+    def __init__(self, alpha: float, G: np.ndarray, Dabs: np.ndarray,
+                 beta: np.ndarray) -> None:
         self.alpha, self.G, self.Dabs, self.beta = alpha, G, Dabs, beta
 
     def entries(self) -> np.ndarray:
@@ -229,3 +230,49 @@ class _MaxAbs:
     @staticmethod
     def dual_norms(C: np.ndarray) -> np.ndarray:
         return np.max(np.abs(C), axis=1) if C.shape[1] else np.zeros(C.shape[0])
+
+
+class Pool32:
+    """Float32 features of a few directions (a working-set pool), kept between re-pricings.
+
+    Φ̂ᵀ (k × n) is built once as in :func:`rmatvec32` (same float32 inputs and dot
+    products, so the same bound applies to every product with it); :meth:`dual_norms`
+    returns dual norms whose comparison with a threshold is exact: the directions whose
+    float32 value lies within its bound of the threshold are re-priced in float64.
+    """
+
+    def __init__(self, Xt: np.ndarray, D: np.ndarray) -> None:
+        self.Xt, self.D = Xt, D
+        self.n, self.m = Xt.shape
+        with blas_threads(1):
+            P = np.ascontiguousarray(D, dtype=np.float32) @ np.ascontiguousarray(
+                Xt.T, dtype=np.float32)
+        np.maximum(P, 0.0, out=P)
+        self.P = P
+        self.Dabs, self.Xabs = np.abs(D), np.abs(Xt)
+        self.Xsum = self.Xabs.sum(axis=0)
+
+    def dual_norms(self, Z: np.ndarray, penalty: Any, threshold: float,
+                   exact_columns: Any) -> np.ndarray:
+        """‖Φ_jᵀZ/n‖_* (k,): float32 values, except that every j whose value is within
+        its rounding bound of ``threshold`` gets the float64 value, computed from
+        ``exact_columns(rows)`` (float64 Φ[:, rows], n × |rows|); so S_j > threshold
+        holds exactly as in float64."""
+        n, m = self.n, self.m
+        zmax = float(np.max(np.abs(Z))) if Z.size else 0.0
+        if zmax == 0.0 or self.P.shape[0] == 0:
+            return np.zeros(self.P.shape[0])
+        zeta = 2.0 ** int(np.ceil(np.log2(zmax)))
+        C = (self.P @ (Z / zeta).astype(np.float32)).astype(np.float64)
+        C *= zeta
+        gm = _gamma(m + 2)
+        kappa = (1.0 + U32) * (_gamma(n) * (1.0 + gm) + gm) + U32
+        bound = Bound32(zeta * kappa * (1.0 + SLACK), self.Xabs.T @ (np.abs(Z) / zeta),
+                        self.Dabs, zeta * TAU * (2.0 * (self.Dabs @ self.Xsum) + 5 * m * n + n)
+                        * (1.0 + SLACK))
+        S = penalty.dual_norms(C) / n
+        err = bound.dual(penalty) / n * (1.0 + SLACK) + (Z.shape[1] + 4) * 2.0 ** -53 * S
+        amb = np.flatnonzero(np.abs(S - threshold) <= err)
+        if amb.size:
+            S[amb] = penalty.dual_norms(exact_columns(amb).T @ Z) / n
+        return S

@@ -147,3 +147,23 @@ def test_skipped_and_screened_rows_are_bounded_by_dense_values(rng, monkeypatch)
     monkeypatch.setattr(WorkingSetLoop, "price", spy)
     sol = solve_problem(pb, dirs, solver="native", tol=1e-10)
     assert sol.status == "optimal" and max(seen) > 0           # some pass priced a part
+
+
+@pytest.mark.parametrize("name", ["group", "l1"])
+def test_pool_threshold_tests_are_the_float64_ones(rng, name):
+    from limitsolver.pricing32 import Pool32
+    Xt, dirs, Z = _data(rng, M=1500)
+    pen = get_penalty(name)
+    n = Xt.shape[0]
+    exact = pen.dual_norms(_dense(Xt, dirs, Z)) / n
+    pool = Pool32(Xt, dirs)
+    asked = []
+
+    def cols(rows):
+        asked.append(len(rows))
+        return np.maximum(Xt @ dirs[rows].T, 0.0)
+    for t in (float(np.median(exact)), float(np.sort(exact)[-3]), float(exact.max()) * 2):
+        S = pool.dual_norms(Z, pen, t, cols)
+        assert np.array_equal(S > t, exact > t)
+        assert np.allclose(S, exact, rtol=1e-3)
+    assert 0 < max(asked) < dirs.shape[0] // 5                 # few re-priced in float64

@@ -54,48 +54,22 @@ from typing import Any
 import numpy as np
 
 from ..budget import blas_threads, expired
-from ..certificate import Certificate, certify, fit_free_part, project_free, support_dual
+from ..certificate import Certificate, certify, fit_free_part, project_free
 from ..losses import get_loss
 from ..penalties import get_penalty
 from ..pricing import FeatureStore
+from ..pricing32 import Pool32
 from ..problem import LimitProblem
 from .base import SolverResult
 from .support_newton import solve_restricted
-from .selection import PatternCache, pick_violators, warm_rows
+from .support_retry import SUPPORT_DUAL_SLACK, support_dual_retry
+from .selection import PatternCache, pick_violators, pool_floor, warm_rows
 
 __all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK", "POOL_VIOLATORS"]
-
-#: The support-corrected dual candidate is tried once the grid's max correlation is within
-#: this factor of λ (the support is then final up to rounding) and the plain gap is > tol.
-SUPPORT_DUAL_SLACK = 1e-4
 
 #: The pool takes this many best-scoring directions per violator of the last pricing
 #: (:meth:`WorkingSetLoop.pool_size`).
 POOL_VIOLATORS = 4
-
-
-def support_dual_retry(problem: LimitProblem, dirs: np.ndarray, W: np.ndarray, VW: np.ndarray,
-                       C: np.ndarray, Z: np.ndarray, pred: np.ndarray, cert: Certificate,
-                       sup: float, pricer: FeatureStore) -> Certificate:
-    """The better of ``cert`` and the certificate of the support-corrected dual candidate.
-
-    Near interpolation (λ ≪ λ_max) the restricted problem is flat along the null space of
-    the support's Gram matrix: the primal value is optimal to ~1e-12 while the residual's
-    correlations still miss λ by ~1e-8, and the scaled residual cannot certify below that.
-    The candidate corrected to meet the support conditions exactly
-    (:func:`~limitsolver.certificate.support_dual`), priced over every direction (so the
-    bound stays rigorous, screened directions included), can. Tried only once the grid sup
-    is within :data:`SUPPORT_DUAL_SLACK` of λ.
-
-    W, VW : working-set rows and their weights;  C : free part;  Z : the (projected)
-    residual candidate;  pred : predictions Φ V + F C;  sup : the residual's max dual norm.
-    """
-    if not W.size or sup > problem.lam * (1.0 + SUPPORT_DUAL_SLACK):
-        return cert
-    Zs = project_free(problem, support_dual(problem, dirs[W], VW, Z))
-    S_s = pricer.dual_norms_and_sup(Zs, get_penalty(problem.penalty))[1]
-    cert_s = certify(problem, dirs[W], VW, C, Z=Zs, pred=pred, sup_norm=lambda _, s=S_s: s)
-    return cert_s if cert_s.dual > cert.dual else cert
 
 
 class WorkingSetLoop:
@@ -273,7 +247,8 @@ class WorkingSetLoop:
     def pool_size(self, n_supp: int, n_viol: int, idx: np.ndarray, S: np.ndarray) -> int:
         """How many best-scoring directions the pool takes (besides the support).
 
-        max(``pool``, POOL_VIOLATORS · violators) times 2^g, at most 10 |S| and the grid:
+        max(P, POOL_VIOLATORS · violators) times 2^g, at most 10 |S| and the grid, and at
+        least P = :func:`pool_floor` (the ``pool`` option):
         the pool no longer swallows the grid once |S| is large, and it grows (g + 1)
         only when the previous pool round ended with violators outside the pool.
         """
@@ -282,13 +257,27 @@ class WorkingSetLoop:
             outside[self.last_pool] = False
             if np.any(outside[idx[S > self.lam]]):
                 self.pool_growth += 1
-        base = max(self.opts["pool"], POOL_VIOLATORS * n_viol) * 2 ** self.pool_growth
-        return int(min(idx.size, max(self.opts["pool"], min(base, 10 * n_supp))))
+        floor = pool_floor(self.M, self.opts["pool"])
+        base = max(floor, POOL_VIOLATORS * n_viol) * 2 ** self.pool_growth
+        return int(min(idx.size, max(floor, min(base, 10 * n_supp))))
 
     def inner(self, support: np.ndarray, Vsupp: np.ndarray, pool: np.ndarray) -> None:
-        """Restricted solves on the pool until no pool direction violates."""
-        problem, opts, lam = self.problem, self.opts, self.lam
-        Phi_pool = self.pricer.columns(pool)
+        """Restricted solves on the pool until no pool direction violates.
+
+        Without a kept Φ the pool is re-priced from its float32 features
+        (:class:`~limitsolver.pricing32.Pool32`: the test S_j > λ is exact) and only the
+        working set's columns are built in float64."""
+        problem, opts, lam, pricer = self.problem, self.opts, self.lam, self.pricer
+        if pricer.dtype is None and pricer.float32_passes:
+            P32 = Pool32(problem.Xt, self.dirs[pool])
+
+            def cols(rows):
+                return pricer.columns(pool[rows])
+        else:
+            P32, Phi_pool = None, pricer.columns(pool)
+
+            def cols(rows):
+                return Phi_pool[:, rows]
         keys = PatternCache(problem.Xt, self.dirs[pool])
         S_pool = self.S_last[pool]
         sup_pos = np.searchsorted(pool, support)
@@ -301,7 +290,7 @@ class WorkingSetLoop:
             ws = np.concatenate([sup_pos, picked]).astype(int)
             V0 = np.vstack([Vsupp, np.zeros((picked.size, self.T))])
             Vws, self.C, inf = solve_restricted(
-                Phi_pool[:, ws], problem.Y, lam, self.loss, self.pen, F=problem.F, V0=V0,
+                cols(ws), problem.Y, lam, self.loss, self.pen, F=problem.F, V0=V0,
                 C0=self.C, tol=self.inner_tol, max_epochs=opts["max_epochs"],
                 deadline=self.deadline)
             self.counts["epochs"] += inf["epochs"]
@@ -320,8 +309,9 @@ class WorkingSetLoop:
             if not changed or expired(self.deadline):
                 break
             n_add = max(opts["ws_min"], sup_pos.size)
-            Zp = self.residual(Phi_pool[:, sup_pos] @ Vsupp)[1]
-            S_pool = self.pen.dual_norms(Phi_pool.T @ Zp / self.n)
+            Zp = self.residual(cols(sup_pos) @ Vsupp)[1]
+            S_pool = (self.pen.dual_norms(Phi_pool.T @ Zp / self.n) if P32 is None
+                      else P32.dual_norms(Zp, self.pen, lam, cols))
         order = np.argsort(pool[sup_pos])
         self.W, self.VW = pool[sup_pos][order], Vsupp[order]
 
