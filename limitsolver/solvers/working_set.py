@@ -328,8 +328,8 @@ class WorkingSetLoop:
             self.history.append(cert.rel_gap)
             if self.verbose:
                 print(f"[native] pass {self.counts['passes']:3d}  ws {self.W.size:5d}  "
-                      f"alive {int(self.alive.sum()):7d}  priced {idx.size:7d}  rel gap {cert.rel_gap:.3e}  "
-                      f"sup {sup / self.lam:.6f} lam")
+                      f"alive {int(self.alive.sum()):7d}  priced {idx.size:7d}  "
+                      f"rel gap {cert.rel_gap:.3e}  sup {sup / self.lam:.6f} lam")
             if cert.rel_gap <= self.tol:
                 status = "optimal"
                 self.share_last_pass()
