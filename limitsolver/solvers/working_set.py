@@ -44,7 +44,9 @@ residual Z and s = ⟨Z_d, Z⟩/‖Z‖², ‖Φ_jᵀZ*/n‖_* ≤ s S_j + ‖Φ
 optimum (the support conditions ask c_j(Z*) = λ u_j there). Screened directions are not
 priced again; their dual norm at a later residual Z' is bounded by
 S_j(Z_ref) + ‖Φ_j‖ ‖Z' − Z_ref‖_F / n, and that bound enters the sup of the certificate,
-so the certified gap stays a true bound on the full grid.
+so the certified gap stays a true bound on the full grid. The same bound lets a pass skip
+the unscreened directions whose bound is below λ (they cannot violate), and the pool is
+re-priced from float32 features (:class:`~limitsolver.pricing32.Pool32`).
 """
 from __future__ import annotations
 
