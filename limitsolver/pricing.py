@@ -5,9 +5,8 @@ directions, by one of two routes: the blocked product
 (:func:`limitsolver.features.features_rmatvec`: Φ = relu(X̃ Θᵀ) rebuilt in small row
 blocks of :data:`PASS_BLOCK` bytes that stay in cache, only the rows asked for) or a kept
 Φ (float64, n × M, read from memory). A kept Φ costs its build and its memory — writing
-8·n·M fresh bytes costs more than several blocked passes (measured: n = 1000, M = 10⁴,
-the 80 MB build 0.1–0.6 s against 0.02–0.05 s per blocked pass; M = 10⁵, a float32 build
-2.1–2.7 s against 0.4–0.5 s per blocked pass), and pays only over many passes. So a
+8·n·M fresh bytes costs several blocked passes (n = 1000, M = 10⁴: the 80 MB build
+0.1–0.6 s against 0.02–0.05 s per pass), and pays only over many passes. So a
 :class:`FeatureStore` keeps Φ from the start only when it is small
 (8·n·M ≤ :data:`KEEP_AT_ONCE`); otherwise it prices by blocks and keeps Φ once the rows it
 rebuilt reach :data:`PROMOTE_AFTER` passes' worth (ski rental: never more than about
@@ -16,12 +15,12 @@ and the budget — by default :func:`default_budget`, a quarter of the memory th
 has available, at most :data:`MAX_BUDGET` —, else in float32 storage (below) when 4·n·M
 fits the budget.
 
-The values are the same float64 products either way, so every certificate computed from
-them is exactly as rigorous as before; only the cost changes. When float64 is not kept
-but float32 fits (4·n·M bytes), Φ is kept in float32 for the dual norms of the pricing
-passes (:meth:`FeatureStore.dual_norms_and_sup`), whose max — the number a certificate
-uses — is still the float64 one: every direction that the float32 rounding bound cannot
-place below the best float64 value is re-priced in float64 (derivation in that method).
+Blocked passes of :meth:`FeatureStore.dual_norms_and_sup` (and ``bounded_dual_norms``)
+run in float32 with an a-priori rounding bound (:mod:`limitsolver.pricing32`, about twice
+faster): S_j ≥ ‖Φ_jᵀZ/n‖_* for every direction and the float64 max, the number a
+certificate uses (every direction the bound cannot place below the best lower bound is
+re-priced in float64). A kept float32 Φ gives float32 values and the same float64 max
+(derivation in that method). Every other product is float64.
 
 Sharing: inside ``with shared_store(Xt, dirs):`` every :func:`get_store` call for the same
 array objects (``Xt`` and ``dirs`` by identity) returns the one store, so the λ_max check,
@@ -30,8 +29,8 @@ such a block each caller gets a private store. The store is released when the bl
 
 Memo: a store remembers its last :data:`MEMO` full passes (the candidate Z, its
 correlations when they are small, its dual norms). A pass asked again for a candidate equal
-to a remembered one in every entry returns the remembered numbers, which are the very
-float64 values a new pass would compute: the λ_max check is the solver's first pass (Z = Y
+to a remembered one in every entry returns the remembered numbers (the float64 max and
+bounds S_j of every direction): the λ_max check is the solver's first pass (Z = Y
 at V = 0) and the API's final certificate re-uses the solver's last candidates
 (``SolverResult.Z``), so one solve prices the grid once per solver pass.
 """
@@ -46,6 +45,7 @@ import numpy as np
 from .budget import (BUDGET_FRACTION, MAX_BUDGET, available_memory, blas_threads,
                      default_budget)
 from .features import features_rmatvec
+from .pricing32 import BoundedPasses, usable
 
 __all__ = ["FeatureStore", "available_memory", "default_budget", "shared_store",
            "get_store", "active_store", "MAX_BUDGET", "BUDGET_FRACTION", "FLOAT64_LIMIT"]
@@ -85,7 +85,7 @@ MEMO_BYTES = 64 * 2**20
 GATHER_FRACTION = 0.3
 
 
-class FeatureStore:
+class FeatureStore(BoundedPasses):
     """Φ = relu(X̃ Θᵀ) of ``dirs`` (M × (d+1)) on ``Xt`` (n × (d+1)), kept or rebuilt.
 
     Parameters
@@ -133,6 +133,9 @@ class FeatureStore:
         self.n_builds = 0
         self.rows_rebuilt = 0
         self.last_repriced = 0
+        #: blocked passes in float32 with a rounding bound (:mod:`limitsolver.pricing32`)
+        self.float32_passes = usable(Xt, dirs)
+        self._norm_bounds = None
         self._memo: list = []
         #: calls of :meth:`dual_norms_and_sup` answered from the memo (same Z as before)
         self.memo_hits = 0
@@ -185,8 +188,9 @@ class FeatureStore:
         """Dual norms S_j = ‖Φ_jᵀZ/n‖_* of every direction and their float64 max.
 
         ``penalty`` is a penalty object (``dual_norms``; ``name`` "group" or "l1"). With a
-        float64 or no kept Φ, S is the float64 value and the max is S.max(). With a float32
-        Φ, S_j is the float32 value except on the candidates below, where it is float64.
+        float64 Φ, S is the float64 value; else S_j ≥ the dual norm (float32 values plus
+        their bound, :mod:`limitsolver.pricing32` without a kept Φ) and float64 on the
+        candidates. In each case the returned max is the float64 one (kept float32 Φ:)
 
         Rounding bound: with u = 2⁻²⁴, Φ̂ = fl32(Φ), Ẑ = fl32(Z/ζ) (ζ = max|Z|) and any
         summation order of the float32 product (BLAS), Higham's dot-product bound and
@@ -240,6 +244,8 @@ class FeatureStore:
     def _dual_norms_and_sup(self, Z: np.ndarray, penalty: Any) -> tuple[np.ndarray, float]:
         """:meth:`dual_norms_and_sup` without the memo."""
         self._promote()
+        if self.dtype is None and self.float32_passes:
+            return self.bounded_dual_norms(Z, penalty)
         if self.dtype is None and self._norms is None:   # the norms come with the pass
             S = penalty.dual_norms(self.correlations_and_norms(Z)[0])
             return S, (float(S.max()) if S.size else 0.0)
@@ -260,6 +266,7 @@ class FeatureStore:
         err = gamma * self._norms * ztot / n + zeta * 2.0 ** -140
         err *= 1.0 + 1e-6                                  # float64 rounding of e itself
         cand = np.flatnonzero(S + err >= float(np.max(S - err)))
+        S += err                                           # upper bounds off the candidates
         S[cand] = penalty.dual_norms(self._blocked(self.dirs[cand], Z) / n)
         self.last_repriced = int(cand.size)
         return S, float(S[cand].max())

@@ -1,5 +1,6 @@
 """A feature store that starts with blocked passes keeps Φ once they add up, and its numbers
-stay the dense products written out here."""
+stay the dense products written out here (blocked float32 passes: upper bounds within their
+rounding bound, the max exact)."""
 import numpy as np
 
 import limitsolver.pricing as pricing
@@ -27,7 +28,11 @@ def test_blocked_store_keeps_phi_after_enough_passes(rng, monkeypatch):
         Zp = Z + p
         S, sup = st.dual_norms_and_sup(Zp, pen)
         dense = np.linalg.norm(_dense(Xt, dirs, Zp), axis=1)
-        assert np.allclose(S, dense, rtol=1e-12) and abs(sup - dense.max()) <= 1e-12 * sup
+        if st.cached:
+            assert np.allclose(S, dense, rtol=1e-12)
+        else:                                                  # float32 upper bounds
+            assert np.all(S >= dense * (1 - 1e-12)) and np.allclose(S, dense, rtol=0, atol=1e-3 * sup)
+        assert abs(sup - dense.max()) <= 1e-12 * sup
         # blocked until PROMOTE_AFTER passes' worth of rows were rebuilt, kept afterwards
         assert st.cached == (p >= pricing.PROMOTE_AFTER)
     builds = st.n_builds
@@ -41,8 +46,10 @@ def test_store_without_budget_never_keeps_phi(rng):
     st = pricing.FeatureStore(Xt, dirs, budget=0)
     pen = get_penalty("l1")
     for p in range(pricing.PROMOTE_AFTER + 2):
-        S, _ = st.dual_norms_and_sup(Z + p, pen)
-        assert np.allclose(S, np.max(np.abs(_dense(Xt, dirs, Z + p)), axis=1), rtol=1e-12)
+        S, sup = st.dual_norms_and_sup(Z + p, pen)
+        dense = np.max(np.abs(_dense(Xt, dirs, Z + p)), axis=1)
+        assert np.all(S >= dense * (1 - 1e-12)) and np.allclose(S, dense, rtol=0, atol=1e-3 * sup)
+        assert abs(sup - dense.max()) <= 1e-12 * sup
     assert st.dtype is None and not st.cached and st.rows_rebuilt >= 10 * dirs.shape[0]
 
 

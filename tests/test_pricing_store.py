@@ -89,8 +89,9 @@ def test_float32_store_sup_equals_float64_max(rng):
             S, sup = st.dual_norms_and_sup(Z, pen)
             assert sup == pytest.approx(float(exact.max()), rel=1e-13, abs=0.0)
             # float32 values are close, and no direction is above the returned max
-            assert np.allclose(S, exact, rtol=1e-4, atol=1e-6 * float(exact.max()))
+            assert np.allclose(S, exact, rtol=1e-3, atol=1e-5 * float(exact.max()))
             assert float(np.max(S)) == sup
+            assert np.all(S >= exact * (1 - 1e-13))            # upper bounds
     # an exact tie broken only in float64: the second copy of a direction, slightly better
     G2 = np.vstack([G, G[:1]])
     st2 = pricing.FeatureStore(pb.Xt, G2, dtype="float32")

@@ -42,7 +42,8 @@ DEFAULT_OPTIONS = dict(
     feature_dtype=None,        # storage of a kept Φ: "float64", "float32" (pricing only;
                                # certificates stay float64) or None (by the budget)
     ws_min=16,                 # fewest directions added per pass
-    pool=1000,                 # best-scoring directions kept between two full passes
+    pool=None,                 # best-scoring directions kept between two full passes
+                               # (None: max(1000, M / 20), working_set.pool_floor)
     max_inner=100,             # restricted solves on the pool between two full passes
     screening=True,            # gap-safe screening (blocked pricing only)
     inner_tol=None,            # restricted-problem relative gap (default tol / 20)
@@ -92,8 +93,10 @@ def _check_options(options: dict) -> dict:
             raise ValueError(f"native solver option {name} must be a positive integer, got {v!r}")
         opts[name] = int(v)
 
-    for name in ("max_passes", "ws_min", "max_epochs", "pool", "max_inner"):
+    for name in ("max_passes", "ws_min", "max_epochs", "max_inner"):
         positive_int(name)
+    if opts["pool"] is not None:
+        positive_int("pool")
     for name in ("memory_budget", "block_bytes"):
         v = opts[name]
         if v is None:

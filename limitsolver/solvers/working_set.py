@@ -44,7 +44,9 @@ residual Z and s = ⟨Z_d, Z⟩/‖Z‖², ‖Φ_jᵀZ*/n‖_* ≤ s S_j + ‖Φ
 optimum (the support conditions ask c_j(Z*) = λ u_j there). Screened directions are not
 priced again; their dual norm at a later residual Z' is bounded by
 S_j(Z_ref) + ‖Φ_j‖ ‖Z' − Z_ref‖_F / n, and that bound enters the sup of the certificate,
-so the certified gap stays a true bound on the full grid.
+so the certified gap stays a true bound on the full grid. The same bound lets a pass skip
+the unscreened directions whose bound is below λ (they cannot violate), and the pool is
+re-priced from float32 features (:class:`~limitsolver.pricing32.Pool32`).
 """
 from __future__ import annotations
 
@@ -54,48 +56,22 @@ from typing import Any
 import numpy as np
 
 from ..budget import blas_threads, expired
-from ..certificate import Certificate, certify, fit_free_part, project_free, support_dual
+from ..certificate import Certificate, certify, fit_free_part, project_free
 from ..losses import get_loss
 from ..penalties import get_penalty
 from ..pricing import FeatureStore
+from ..pricing32 import Pool32
 from ..problem import LimitProblem
 from .base import SolverResult
 from .support_newton import solve_restricted
-from .selection import PatternCache, pick_violators, warm_rows
+from .support_retry import SUPPORT_DUAL_SLACK, support_dual_retry
+from .selection import PatternCache, pick_violators, pool_floor, warm_rows
 
 __all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK", "POOL_VIOLATORS"]
-
-#: The support-corrected dual candidate is tried once the grid's max correlation is within
-#: this factor of λ (the support is then final up to rounding) and the plain gap is > tol.
-SUPPORT_DUAL_SLACK = 1e-4
 
 #: The pool takes this many best-scoring directions per violator of the last pricing
 #: (:meth:`WorkingSetLoop.pool_size`).
 POOL_VIOLATORS = 4
-
-
-def support_dual_retry(problem: LimitProblem, dirs: np.ndarray, W: np.ndarray, VW: np.ndarray,
-                       C: np.ndarray, Z: np.ndarray, pred: np.ndarray, cert: Certificate,
-                       sup: float, pricer: FeatureStore) -> Certificate:
-    """The better of ``cert`` and the certificate of the support-corrected dual candidate.
-
-    Near interpolation (λ ≪ λ_max) the restricted problem is flat along the null space of
-    the support's Gram matrix: the primal value is optimal to ~1e-12 while the residual's
-    correlations still miss λ by ~1e-8, and the scaled residual cannot certify below that.
-    The candidate corrected to meet the support conditions exactly
-    (:func:`~limitsolver.certificate.support_dual`), priced over every direction (so the
-    bound stays rigorous, screened directions included), can. Tried only once the grid sup
-    is within :data:`SUPPORT_DUAL_SLACK` of λ.
-
-    W, VW : working-set rows and their weights;  C : free part;  Z : the (projected)
-    residual candidate;  pred : predictions Φ V + F C;  sup : the residual's max dual norm.
-    """
-    if not W.size or sup > problem.lam * (1.0 + SUPPORT_DUAL_SLACK):
-        return cert
-    Zs = project_free(problem, support_dual(problem, dirs[W], VW, Z))
-    S_s = pricer.dual_norms_and_sup(Zs, get_penalty(problem.penalty))[1]
-    cert_s = certify(problem, dirs[W], VW, C, Z=Zs, pred=pred, sup_norm=lambda _, s=S_s: s)
-    return cert_s if cert_s.dual > cert.dual else cert
 
 
 class WorkingSetLoop:
@@ -155,39 +131,72 @@ class WorkingSetLoop:
 
     # pricing and certificate ------------------------------------------------------------
     def price(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """Dual norms of the unscreened directions and a sup over the whole grid.
+        """Dual norms of the directions that may violate and a sup over the whole grid.
 
-        Returns (rows priced, their dual norms, sup) where the sup takes the screened
-        directions by their bound (module docstring), re-pricing those whose bound
-        exceeds both λ and the priced max.
+        Every direction j keeps an upper bound S_j(Z_ref) at the residual Z_ref it was last
+        priced at, so S_j(Z) ≤ S_j(Z_ref) + N_j ‖Z − Z_ref‖_F / n (N_j ≥ ‖Φ_j‖). An
+        unscreened direction is priced only when that bound reaches λ (the others cannot
+        violate); a screened one only when it exceeds both λ and the priced max. The sup
+        is the max of the priced values and of every other bound, so it bounds the grid
+        max, and equals it whenever the priced max is at least λ.
+
+        Returns (rows priced, their dual norms (upper bounds, exact at the max), sup).
         """
         t0 = time.perf_counter()
-        pricer, pen, M = self.pricer, self.pen, self.M
-        if self.norms is None and self.use_screening:
-            corr, self.norms = pricer.correlations_and_norms(Z)
-            idx, S = np.arange(M), pen.dual_norms(corr)
-        elif self.alive.all():        # the max of S is the float64 one (FeatureStore)
-            idx, S = np.arange(M), pricer.dual_norms_and_sup(Z, pen)[0]
+        pricer, pen, M, lam = self.pricer, self.pen, self.M, self.lam
+        fresh = not self.refs or self.norms is None
+        if not fresh:
+            dist = np.array([np.linalg.norm(Z - ref) for ref in self.refs])
+            bound = self.S_last + self.norms * dist[self.ref_id] / self.n
+            need = self.alive & (bound >= lam)
+        if fresh or need.all():       # S_j ≥ the dual norm, S.max() the float64 max
+            idx, (S, sup) = np.arange(M), pricer.dual_norms_and_sup(Z, pen)
         else:
-            idx = np.flatnonzero(self.alive)
-            S = pen.dual_norms(pricer.correlations(Z, idx))
+            idx = np.flatnonzero(need)
+            S, sup = pricer.bounded_dual_norms(Z, pen, idx)
+        if self.norms is None and self.use_screening:
+            self.norms = pricer.norm_bounds()             # N_j ≥ ‖Φ_j‖
         self.refs.append(Z)
         self.S_last[idx] = S
         self.ref_id[idx] = len(self.refs) - 1
-        sup = float(S.max()) if S.size else 0.0
-        dead = np.flatnonzero(~self.alive)
-        if dead.size:
-            dist = np.array([np.linalg.norm(Z - ref) for ref in self.refs])
-            bound = self.S_last[dead] + self.norms[dead] * dist[self.ref_id[dead]] / self.n
-            hot = dead[bound > max(sup, self.lam)]
+        rest = None
+        if idx.size < M:
+            rest = np.flatnonzero(~need)
+            dist = np.append(dist, 0.0)
+            bound = self.S_last[rest] + self.norms[rest] * dist[self.ref_id[rest]] / self.n
+            hot = rest[bound > max(sup, lam)]
             if hot.size:
-                self.S_last[hot] = pen.dual_norms(pricer.correlations(Z, hot))
+                self.S_last[hot], hot_sup = pricer.bounded_dual_norms(Z, pen, hot)
                 self.ref_id[hot] = len(self.refs) - 1
-                bound = self.S_last[dead] + self.norms[dead] * dist[self.ref_id[dead]] / self.n
+                sup = max(sup, hot_sup)
+                bound = self.S_last[rest] + self.norms[rest] * dist[self.ref_id[rest]] / self.n
+        self.last_pass = (Z, idx, S, sup, rest, bound if rest is not None else None)
+        self.upper = np.empty(M)                  # upper bounds at Z of every direction
+        self.upper[idx] = S
+        if rest is not None:
+            self.upper[rest] = bound
             sup = max(sup, float(bound.max()))
         self.pricing_time += time.perf_counter() - t0
         self.counts["passes"] += 1
         return idx, S, sup
+
+    def share_last_pass(self) -> None:
+        """Record the last pass in the store's memo (:meth:`FeatureStore.remember_sup`)
+        when it priced only the unscreened directions, so that the caller's certificate
+        of the same Z costs no further pass. The screened directions enter by their
+        bounds; those whose bound exceeds the priced max are re-priced first, so the
+        recorded sup is the float64 max over the grid and every recorded S_j bounds the
+        dual norm of direction j."""
+        Z, idx, S, sup, rest, bound = self.last_pass
+        if bound is None:
+            return                            # a full pass: the store remembers it
+        S_full = np.empty(self.M)
+        S_full[idx], S_full[rest] = S, bound
+        hot = rest[bound > sup]
+        if hot.size:
+            S_full[hot], hot_sup = self.pricer.bounded_dual_norms(Z, self.pen, hot)
+            sup = max(sup, hot_sup)
+        self.pricer.remember_sup(Z, self.pen, S_full, sup)
 
     def certificate(self, Z: np.ndarray, pred: np.ndarray, sup: float) -> Certificate:
         """Certificate of the current point on the full grid, with the support retry."""
@@ -204,7 +213,8 @@ class WorkingSetLoop:
 
     def screen(self, cert: Certificate, Z: np.ndarray, idx: np.ndarray,
                S: np.ndarray) -> None:
-        """Gap-safe screening of the priced directions (module docstring)."""
+        """Gap-safe screening of the rows ``idx`` from upper bounds S of their dual norms
+        at Z (module docstring)."""
         if not self.use_screening or not cert.gap > 0:
             return
         r = np.sqrt(2.0 * self.n * cert.gap / self.mu)
@@ -239,7 +249,8 @@ class WorkingSetLoop:
     def pool_size(self, n_supp: int, n_viol: int, idx: np.ndarray, S: np.ndarray) -> int:
         """How many best-scoring directions the pool takes (besides the support).
 
-        max(``pool``, POOL_VIOLATORS · violators) times 2^g, at most 10 |S| and the grid:
+        max(P, POOL_VIOLATORS · violators) times 2^g, at most 10 |S| and the grid, and at
+        least P = :func:`pool_floor` (the ``pool`` option):
         the pool no longer swallows the grid once |S| is large, and it grows (g + 1)
         only when the previous pool round ended with violators outside the pool.
         """
@@ -248,13 +259,27 @@ class WorkingSetLoop:
             outside[self.last_pool] = False
             if np.any(outside[idx[S > self.lam]]):
                 self.pool_growth += 1
-        base = max(self.opts["pool"], POOL_VIOLATORS * n_viol) * 2 ** self.pool_growth
-        return int(min(idx.size, max(self.opts["pool"], min(base, 10 * n_supp))))
+        floor = pool_floor(self.M, self.opts["pool"])
+        base = max(floor, POOL_VIOLATORS * n_viol) * 2 ** self.pool_growth
+        return int(min(idx.size, max(floor, min(base, 10 * n_supp))))
 
     def inner(self, support: np.ndarray, Vsupp: np.ndarray, pool: np.ndarray) -> None:
-        """Restricted solves on the pool until no pool direction violates."""
-        problem, opts, lam = self.problem, self.opts, self.lam
-        Phi_pool = self.pricer.columns(pool)
+        """Restricted solves on the pool until no pool direction violates.
+
+        Without a kept Φ the pool is re-priced from its float32 features
+        (:class:`~limitsolver.pricing32.Pool32`: the test S_j > λ is exact) and only the
+        working set's columns are built in float64."""
+        problem, opts, lam, pricer = self.problem, self.opts, self.lam, self.pricer
+        if pricer.dtype is None and pricer.float32_passes:
+            P32 = Pool32(problem.Xt, self.dirs[pool])
+
+            def cols(rows):
+                return pricer.columns(pool[rows])
+        else:
+            P32, Phi_pool = None, pricer.columns(pool)
+
+            def cols(rows):
+                return Phi_pool[:, rows]
         keys = PatternCache(problem.Xt, self.dirs[pool])
         S_pool = self.S_last[pool]
         sup_pos = np.searchsorted(pool, support)
@@ -267,7 +292,7 @@ class WorkingSetLoop:
             ws = np.concatenate([sup_pos, picked]).astype(int)
             V0 = np.vstack([Vsupp, np.zeros((picked.size, self.T))])
             Vws, self.C, inf = solve_restricted(
-                Phi_pool[:, ws], problem.Y, lam, self.loss, self.pen, F=problem.F, V0=V0,
+                cols(ws), problem.Y, lam, self.loss, self.pen, F=problem.F, V0=V0,
                 C0=self.C, tol=self.inner_tol, max_epochs=opts["max_epochs"],
                 deadline=self.deadline)
             self.counts["epochs"] += inf["epochs"]
@@ -286,8 +311,9 @@ class WorkingSetLoop:
             if not changed or expired(self.deadline):
                 break
             n_add = max(opts["ws_min"], sup_pos.size)
-            Zp = self.residual(Phi_pool[:, sup_pos] @ Vsupp)[1]
-            S_pool = self.pen.dual_norms(Phi_pool.T @ Zp / self.n)
+            Zp = self.residual(cols(sup_pos) @ Vsupp)[1]
+            S_pool = (self.pen.dual_norms(Phi_pool.T @ Zp / self.n) if P32 is None
+                      else P32.dual_norms(Zp, self.pen, lam, cols))
         order = np.argsort(pool[sup_pos])
         self.W, self.VW = pool[sup_pos][order], Vsupp[order]
 
@@ -304,17 +330,18 @@ class WorkingSetLoop:
             self.history.append(cert.rel_gap)
             if self.verbose:
                 print(f"[native] pass {self.counts['passes']:3d}  ws {self.W.size:5d}  "
-                      f"alive {int(self.alive.sum()):7d}  rel gap {cert.rel_gap:.3e}  "
-                      f"sup {sup / self.lam:.6f} lam")
+                      f"alive {int(self.alive.sum()):7d}  priced {idx.size:7d}  "
+                      f"rel gap {cert.rel_gap:.3e}  sup {sup / self.lam:.6f} lam")
             if cert.rel_gap <= self.tol:
                 status = "optimal"
+                self.share_last_pass()
                 break
             if self.counts["passes"] >= self.opts["max_passes"]:
                 break
             if expired(self.deadline):
                 timed_out = True
                 break
-            self.screen(cert, Z, idx, S)
+            self.screen(cert, Z, np.arange(self.M), self.upper)
             chosen = self.choose_pool(idx, S)
             if chosen is None:
                 break
