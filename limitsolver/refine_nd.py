@@ -148,6 +148,10 @@ PRICE_MIN_TIME = 0.25
 #: unit of pricing effort (:func:`~limitsolver.ascent.price`).
 PRICE_SAMPLES, PRICE_DATA, PRICE_STARTS = 2048, 512, 64
 
+#: ... ascended points polished on the faces of the arrangement, and split starts per atom
+#: and radius (:func:`~limitsolver.ascent.split_starts`), per unit of effort.
+PRICE_FACE, PRICE_SPLIT = 128, 2
+
 
 def price_plan(problem: LimitProblem, k: int, effort: int = 1,
                deadline: "float | None" = None) -> tuple:
@@ -177,12 +181,13 @@ def _price_estimate(problem, sol, *, effort=1, random_state=0, deadline=None):
     n_split, price_deadline = price_plan(problem, atoms.shape[0], effort, deadline)
     if n_split < atoms.shape[0]:
         atoms = atoms[np.sort(rng.choice(atoms.shape[0], n_split, replace=False))]
-    starts = np.vstack([sol.atom_directions, split_starts(problem, atoms, rng, per=2 * effort)])
+    starts = np.vstack([sol.atom_directions, split_starts(problem, atoms, rng,
+                                                        per=PRICE_SPLIT * effort)])
 
     def sup_norm(Zc):
         r = price(problem, Zc, starts=starts, n_samples=PRICE_SAMPLES * effort,
                   n_data=PRICE_DATA * effort, n_starts=PRICE_STARTS * effort,
-                  n_face=128 * effort,
+                  n_face=PRICE_FACE * effort,
                   top_k=EXCHANGE_TOP_K, atol=EXCHANGE_SEPARATION,
                   random_state=random_state, deadline=price_deadline)
         results.setdefault("first", r)
