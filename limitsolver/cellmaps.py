@@ -14,10 +14,11 @@ Pricing is a search heuristic: the ascent's path may be decided on float32 produ
 every value that leaves it — the values of the returned directions, which decide what
 enters the atom set and give the pricing estimate of the gap — is recomputed in float64 by
 :meth:`CellData.exact` (and the returned directions are first ascended a few iterations on
-float64 products, so they are float64-accurate local maxima). A float32 value of ‖c‖ has a
-relative error of about (d+1+T)·n·2⁻²⁴ in the worst case and ~1e-6 in practice, so an
-ascent step is accepted in float32 only when it increases the value by more than
-``FLOAT32_RTOL`` (relative), not by rounding.
+float64 products, so they are float64-accurate local maxima). A float32 sum over n samples is
+off by up to about n·2⁻²⁴ times the sum of the magnitudes of its terms (more than that
+relative to ‖c‖ where terms cancel), ~1e-7–1e-6 relative in practice, so an ascent step is
+accepted in float32 only when it increases the value by more than ``FLOAT32_RTOL``
+(relative), not by rounding.
 """
 from __future__ import annotations
 
