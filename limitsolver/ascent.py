@@ -24,8 +24,10 @@ does not increase it, shorter steps along the great circle towards the target ar
 improves. A start that ends strictly inside a cell with its target equal to itself is a local
 maximum of ‖c‖ on Θ.
 
-The values returned are true ‖c(θ)‖ at the returned directions, so the best of them is a
-*lower* value on sup_θ ‖c(θ)‖: an estimate, never a bound.
+The search's products may be float32 (``precision``, :mod:`limitsolver.cellmaps`); the
+values returned are true (float64) ‖c(θ)‖ at the returned directions, so the best of them
+is a *lower* value on sup_θ ‖c(θ)‖: an estimate, never a bound. Starts:
+:mod:`limitsolver.starts`.
 """
 from __future__ import annotations
 
@@ -35,7 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from .features import correlation_norm_gradient, features_rmatvec
+from .cellmaps import CellData, top_right_vectors as _top_right_vectors
+from .starts import data_directions, project as _project, split_starts
+from .features import correlation_norm_gradient
 from .penalties import get_penalty
 from .problem import LimitProblem
 
@@ -58,6 +62,9 @@ class PriceResult:
         Number of ascent starts.
     iterations : int
         Fixed-point iterations run (the largest over the starts).
+    origins : ndarray (k,) of int
+        Where the ascent to each direction started: j ≥ 0 the row j of ``starts``,
+        ``FROM_SAMPLE`` (−1) a quasi-random sample, ``FROM_DATA`` (−2) a data direction.
     """
 
     value: float
@@ -65,87 +72,21 @@ class PriceResult:
     values: np.ndarray = field(repr=False)
     n_starts: int = 0
     iterations: int = 0
+    origins: np.ndarray = field(default=None, repr=False)
 
 
-def _project(theta, bias, radius):
-    """Rows of ``theta`` mapped onto Θ (sphere: normalized; cylinder: ‖w‖ = 1, |b| ≤ R)."""
-    if bias == "regularized":
-        return theta / np.maximum(np.linalg.norm(theta, axis=-1, keepdims=True), 1e-300)
-    w = theta[..., :-1]
-    w = w / np.maximum(np.linalg.norm(w, axis=-1, keepdims=True), 1e-300)
-    return np.concatenate([w, np.clip(theta[..., -1:], -radius, radius)], axis=-1)
+#: ``PriceResult.origins`` of directions ascended from a Sobol sample / a data direction.
+FROM_SAMPLE, FROM_DATA = -1, -2
+
+#: float64 iterations of the ascent from the best float32 results (``precision="float32"``).
+EXACT_ITER = 2
 
 
-def _values(Xt, Z, thetas, dual):
-    if thetas.shape[0] == 0:
-        return np.zeros(0)
-    return dual(features_rmatvec(Xt, thetas, Z) / Xt.shape[0])
-
-
-def data_directions(problem: LimitProblem, n_dirs: int, rng: np.random.Generator) -> np.ndarray:
-    """Directions defined by the data: hyperplanes {θ·x̃ = 0} through d data points
-    (random d-tuples), with the normal's sign chosen at random; (n_dirs, d+1), on Θ.
-
-    A maximizer of ‖c‖ often sits on such a face of the arrangement (a vertex, for d-tuples);
-    d-tuples in general position give the vertices of the arrangement."""
-    n, d = problem.n, problem.d
-    Xt = problem.Xt
-    if n_dirs <= 0 or n < d:
-        return np.zeros((0, d + 1))
-    idx = np.argsort(rng.random((n_dirs, n)), axis=1)[:, :d]
-    rows = Xt[idx]                                              # (m, d, d+1)
-    # the normal to the span of d points of R^{d+1}: last right singular vector
-    _, _, Vt = np.linalg.svd(rows, full_matrices=True)
-    theta = Vt[:, -1, :] * rng.choice([-1.0, 1.0], size=(n_dirs, 1))
-    if problem.bias == "free":
-        ok = np.linalg.norm(theta[:, :-1], axis=1) > 1e-9
-        theta = theta[ok]
-        theta = theta / np.linalg.norm(theta[:, :-1], axis=1, keepdims=True)
-        theta = theta[np.abs(theta[:, -1]) <= problem.radius]
-    return _project(theta, problem.bias, problem.radius)
-
-
-def split_starts(problem: LimitProblem, atoms: np.typing.ArrayLike, rng: np.random.Generator,
-                 radii: tuple[float, ...] = (3e-3, 1e-2, 3e-2), per: int = 4) -> np.ndarray:
-    """Directions at angles ``radii`` around each atom (``per`` random ones per radius), on
-    Θ: where an atom should split in two, the new maximum of ‖c‖ sits next to it, in a
-    basin that a sample over all of Θ rarely hits. (k·len(radii)·per, d+1)."""
-    atoms = np.asarray(atoms, dtype=float).reshape(-1, problem.dim)
-    if atoms.shape[0] == 0:
-        return atoms
-    out = []
-    for r in radii:
-        E = rng.standard_normal((per,) + atoms.shape)
-        E -= np.sum(E * atoms, axis=-1, keepdims=True) * atoms       # tangent
-        E /= np.maximum(np.linalg.norm(E, axis=-1, keepdims=True), 1e-300)
-        out.append((atoms[None] + r * E).reshape(-1, problem.dim))
-    return _project(np.vstack(out), problem.bias, problem.radius)
-
-
-def _top_right_vectors(M: np.ndarray) -> np.ndarray:
-    """The top right singular vector of each M_s (s, T, k): the top eigenvector of M_sᵀ M_s
-    (k × k) when T ≥ k, else Mᵀu/‖Mᵀu‖ for the top eigenvector u of M_s M_sᵀ (T × T, the
-    same nonzero spectrum; T = 1: the row itself). Cost O(s T k min(T, k) + s min(T, k)³)."""
-    T, k = M.shape[1], M.shape[2]
-    if T >= k:
-        return np.linalg.eigh(np.einsum("std,ste->sde", M, M))[1][:, :, -1]
-    if T == 1:
-        v = M[:, 0, :]
-    else:
-        u = np.linalg.eigh(np.einsum("std,sud->stu", M, M))[1][:, :, -1]
-        v = np.einsum("std,st->sd", M, u)
-    n = np.linalg.norm(v, axis=1, keepdims=True)
-    # M_s = 0 (no active sample): any unit vector is a top vector
-    return np.where(n > 0, v / np.maximum(n, 1e-300), np.eye(k)[0])
-
-
-def _targets(Xt, Z, theta, penalty, bias, radius):
-    """The best direction of each start's cell map M_A (see the module docstring), signed
-    to agree with the current direction; (s, d+1) on Θ."""
-    n = Xt.shape[0]
-    act = (theta @ Xt.T) > 0                                     # (s, n)
+def _targets(ev, theta, penalty, bias, radius):
+    """The best direction of each start's cell map M_A (see the module docstring), both
+    signs; (s, 2, d+1) on Θ. ``ev``: :class:`~limitsolver.cellmaps.CellData`."""
     # M_A for every start: (s, T, d+1) — cost O(s n T (d+1))
-    M = np.einsum("sn,nt,nd->std", act.astype(float), Z, Xt, optimize=True) / n
+    M = ev.cell_maps(theta)
     if bias == "free":
         M = M.copy()
         M[:, :, -1] *= radius                                   # coordinates (w, b/R)
@@ -169,19 +110,20 @@ def _geodesic(theta, target, s, bias, radius):
     return _project((1.0 - s)[:, None] * theta + s[:, None] * target, bias, radius)
 
 
-def _gradient_step(Xt, Z, theta, val, step, penalty, bias, radius, dual):
-    """One projected gradient step of ‖c‖ of length ``step`` from each row."""
-    grad = correlation_norm_gradient(Xt, theta, Z, penalty)
+def _gradient_step(ev, theta, step, penalty, bias, radius):
+    """One projected gradient step of ‖c‖ of length ``step`` from each row (float64)."""
+    grad = correlation_norm_gradient(ev.Xt, theta, ev.Z, penalty)
     gn = np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-300)
     return _project(theta + step[:, None] * grad / gn, bias, radius)
 
 
-def _ascend(Xt, Z, theta, penalty, bias, radius, max_iter, deadline=None):
-    """The fixed-point iteration on patterns from every row of ``theta`` (monotone); stops
-    after the iteration in which ``deadline`` (``time.monotonic()``) passes."""
-    dual = get_penalty(penalty).dual_norms
+def _ascend(ev, theta, penalty, bias, radius, max_iter, deadline=None):
+    """The fixed-point iteration on patterns from every row of ``theta`` (monotone in the
+    values of ``ev``'s precision: a step must gain ``ev.rtol``); stops after the iteration
+    in which ``deadline`` (``time.monotonic()``) passes."""
     s = theta.shape[0]
-    val = _values(Xt, Z, theta, dual)
+    val = ev.values(theta)
+    up = 1.0 + ev.rtol
     alive = np.ones(s, dtype=bool)
     gstep = np.full(s, 0.1)
     it = 0
@@ -190,13 +132,13 @@ def _ascend(Xt, Z, theta, penalty, bias, radius, max_iter, deadline=None):
         if idx.size == 0:
             break
         th, v = theta[idx], val[idx]
-        cand = _targets(Xt, Z, th, penalty, bias, radius)        # (m, 2, d+1)
+        cand = _targets(ev, th, penalty, bias, radius)           # (m, 2, d+1)
         m = len(idx)
-        cv = _values(Xt, Z, cand.reshape(2 * m, -1), dual).reshape(m, 2)
+        cv = ev.values(cand.reshape(2 * m, -1)).reshape(m, 2)
         pick = np.argmax(cv, axis=1)
         tgt = cand[np.arange(m), pick]
         best_v, best_t = cv[np.arange(m), pick], tgt
-        improved = best_v > v * (1 + 1e-15)
+        improved = best_v > v * up
         # backtracking towards the target where the full step does not improve
         frac = np.full(m, 0.5)
         for _ in range(6):
@@ -204,8 +146,8 @@ def _ascend(Xt, Z, theta, penalty, bias, radius, max_iter, deadline=None):
             if not todo.any():
                 break
             trial = _geodesic(th[todo], tgt[todo], frac[todo], bias, radius)
-            tv = _values(Xt, Z, trial, dual)
-            ok = tv > v[todo] * (1 + 1e-15)
+            tv = ev.values(trial)
+            ok = tv > v[todo] * up
             sel = np.flatnonzero(todo)[ok]
             best_v[sel], best_t[sel] = tv[ok], trial[ok]
             improved[sel] = True
@@ -214,10 +156,9 @@ def _ascend(Xt, Z, theta, penalty, bias, radius, max_iter, deadline=None):
         todo = ~improved
         if todo.any():
             sub = np.flatnonzero(todo)
-            trial = _gradient_step(Xt, Z, th[sub], v[sub], gstep[idx[sub]], penalty, bias,
-                                   radius, dual)
-            tv = _values(Xt, Z, trial, dual)
-            ok = tv > v[sub] * (1 + 1e-15)
+            trial = _gradient_step(ev, th[sub], gstep[idx[sub]], penalty, bias, radius)
+            tv = ev.values(trial)
+            ok = tv > v[sub] * up
             best_v[sub[ok]], best_t[sub[ok]] = tv[ok], trial[ok]
             improved[sub[ok]] = True
             gstep[idx[sub[ok]]] *= 1.5
@@ -230,7 +171,7 @@ def _ascend(Xt, Z, theta, penalty, bias, radius, max_iter, deadline=None):
     return theta, val, it
 
 
-def _face_targets(Xt, Z, theta, penalty, bias, radius):
+def _face_targets(ev, theta, penalty, bias, radius):
     """For each row θ, the best directions of its cell's map restricted to the faces through
     θ's m nearest hyperplanes (m = 1..d): on the face {θ·x̃_i = 0, i ∈ K} the samples of K
     contribute nothing, so c = M_A Π θ with Π the orthogonal projector onto the face's span
@@ -238,16 +179,16 @@ def _face_targets(Xt, Z, theta, penalty, bias, radius):
     eigenvector of Π M_Aᵀ M_A Π (group) or Π m_t for the row of largest ‖Π m_t‖ (l1). A
     maximizer of ‖c‖ on a face of the arrangement (common at an optimum) is such a target.
     Vectorized over rows; returns (s, d, 2, d+1) candidates on Θ (both signs)."""
+    Xt = ev.Xt
     n, dim = Xt.shape
     s = theta.shape[0]
     scale = np.ones(dim)
     if bias == "free":
         scale[-1] = radius                                       # coordinates (w, b/R)
     xn = np.linalg.norm(Xt, axis=1)
-    S = theta @ Xt.T                                             # (s, n)
+    S = ev.products(theta)                                       # (s, n)
     near = np.argsort(np.abs(S) / xn[None, :], axis=1)[:, :dim - 1]
-    M = np.einsum("sn,nt,nd->std", (S > 0).astype(float), Z, Xt, optimize=True) / n
-    M = M * scale                                                # (s, T, dim), scaled
+    M = ev.cell_maps(theta, S) * scale                                                # (s, T, dim), scaled
     Xs = Xt / scale                                              # constraints, scaled
     Pi = np.broadcast_to(np.eye(dim), (s, dim, dim)).copy()
     out = np.zeros((s, dim - 1, 2, dim))
@@ -267,17 +208,16 @@ def _face_targets(Xt, Z, theta, penalty, bias, radius):
     return _project(out, bias, radius)
 
 
-def _face_polish(Xt, Z, theta, val, penalty, bias, radius, rounds=3):
+def _face_polish(ev, theta, val, penalty, bias, radius, rounds=3):
     """Replace each row by its best face target (:func:`_face_targets`) while that
-    increases ‖c‖ (monotone)."""
-    dual = get_penalty(penalty).dual_norms
+    increases ‖c‖ (monotone, by ``ev.rtol`` at least)."""
     for _ in range(rounds):
-        cand = _face_targets(Xt, Z, theta, penalty, bias, radius)
+        cand = _face_targets(ev, theta, penalty, bias, radius)
         s, m = cand.shape[:2]
-        cv = _values(Xt, Z, cand.reshape(-1, cand.shape[-1]), dual).reshape(s, m * 2)
+        cv = ev.values(cand.reshape(-1, cand.shape[-1])).reshape(s, m * 2)
         k = np.argmax(cv, axis=1)
         best = cv[np.arange(s), k]
-        better = best > val * (1 + 1e-15)
+        better = best > val * (1 + ev.rtol)
         if not better.any():
             break
         theta[better] = cand.reshape(s, m * 2, -1)[np.flatnonzero(better), k[better]]
@@ -286,6 +226,8 @@ def _face_polish(Xt, Z, theta, val, penalty, bias, radius, rounds=3):
 
 
 def _distinct_top(cand, vals, k, atol):
+    """Indices of the ``k`` best finite values, skipping any within ``atol`` (max-norm) of
+    a better one kept."""
     order = np.argsort(-vals, kind="stable")
     kept = []
     for i in order:
@@ -296,15 +238,14 @@ def _distinct_top(cand, vals, k, atol):
         kept.append(i)
         if len(kept) >= k:
             break
-    kept = np.array(kept, dtype=int)
-    return cand[kept], vals[kept]
+    return np.array(kept, dtype=int)
 
 
 def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = None,
           n_samples: int = 2048, n_data: int = 512, n_starts: int = 32, top_k: int = 16,
           max_iter: int = 40, n_face: int | None = None, penalty: str | None = None,
           random_state: Any = 0, atol: float = 1e-7,
-          deadline: float | None = None) -> PriceResult:
+          deadline: float | None = None, precision: str = "float32") -> PriceResult:
     """Directions with large ‖c(θ)‖ over all of Θ, by multi-start cell ascent.
 
     Parameters
@@ -335,6 +276,10 @@ def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = N
         nothing does); every stage ends after its iteration in which its time is up, so
         the call overruns by at most one iteration. The result is as valid, only less
         searched.
+    precision : {"float32", "float64"}
+        Of the search's products (:class:`~limitsolver.cellmaps.CellData`). With float32 the
+        best 2·``top_k`` distinct points are then ascended ``EXACT_ITER`` more iterations on
+        float64 products; the returned values are float64 in either case.
 
     Returns
     -------
@@ -358,7 +303,10 @@ def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = N
         raise ValueError(f"price: Z must be a finite (n, T) = ({problem.n}, T) array, "
                          f"got shape {Z.shape}")
     d, bias, R, Xt = problem.d, problem.bias, problem.radius, problem.Xt
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"price: precision must be 'float32' or 'float64', got {precision!r}")
     dual = get_penalty(penalty).dual_norms
+    ev = CellData(Xt, Z, dual, np.float32 if precision == "float32" else np.float64)
     pool = []
     if n_samples > 0:
         if bias == "regularized":
@@ -368,9 +316,10 @@ def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = N
             pool.append(np.column_stack([W, rng.uniform(-R, R, W.shape[0])]))
         else:
             pool.append(cylinder_grid(1, 2, max(int(n_samples) // 2, 1), R))
+    n_sample = sum(len(q) for q in pool)
     pool.append(data_directions(problem, int(n_data), rng))
     pool = np.vstack(pool)
-    pv = _values(Xt, Z, pool, dual)
+    pv = ev.values(pool)
     # half the starts are the best-scored candidates, half drawn at random from the rest
     # (the basins of the largest maxima are small; a good score says little about them)
     order = np.argsort(-pv)
@@ -379,22 +328,33 @@ def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = N
     extra = rng.choice(rest, size=min(int(n_starts) - n_top, rest.size), replace=False)
     top = np.concatenate([order[:n_top], extra]).astype(int)
     S = [pool[top]]
+    origin = [np.where(top < n_sample, FROM_SAMPLE, FROM_DATA)]
     if starts is not None and len(starts):
         S.append(_project(np.asarray(starts, dtype=float).reshape(-1, d + 1), bias, R))
-    S = np.vstack(S)
+        origin.append(np.arange(S[-1].shape[0]))
+    S, origin = np.vstack(S), np.concatenate(origin)
     first = None if deadline is None else \
         time.monotonic() + 0.6 * max(deadline - time.monotonic(), 0.0)
-    theta, val, it = _ascend(Xt, Z, S.copy(), penalty, bias, R, int(max_iter), first)
+    theta, val, it = _ascend(ev, S.copy(), penalty, bias, R, int(max_iter), first)
     # the best ascended points: polished on the faces of the arrangement, then ascended again
     best = np.argsort(-val)[:max(int(n_face), 0)] if n_face is not None else np.arange(len(val))
     if deadline is not None and time.monotonic() >= deadline:
         best = best[:0]
     if best.size:
-        th2, v2 = _face_polish(Xt, Z, theta[best].copy(), val[best].copy(), penalty, bias, R)
-        th2, v2, _ = _ascend(Xt, Z, th2, penalty, bias, R, int(max_iter) // 2, deadline)
+        th2, v2 = _face_polish(ev, theta[best].copy(), val[best].copy(), penalty, bias, R)
+        th2, v2, _ = _ascend(ev, th2, penalty, bias, R, int(max_iter) // 2, deadline)
         theta, val = np.vstack([theta, th2]), np.concatenate([val, v2])
+        origin = np.concatenate([origin, origin[best]])
     cand = np.vstack([theta, pool[top]])
     vals = np.concatenate([val, pv[top]])
-    dirs, dv = _distinct_top(cand, vals, int(top_k), atol)
+    origin = np.concatenate([origin, origin[:top.size]])
+    if ev.low:
+        # the best of the float32 search: ascended on float64 products, float64 values
+        keep = _distinct_top(cand, vals, 2 * int(top_k), atol)
+        ev64 = CellData(Xt, Z, dual)
+        cand, vals, _ = _ascend(ev64, cand[keep].copy(), penalty, bias, R, EXACT_ITER)
+        origin = origin[keep]
+    keep = _distinct_top(cand, vals, int(top_k), atol)
+    dirs, dv = cand[keep], vals[keep]
     return PriceResult(value=float(dv[0]) if dv.size else 0.0, directions=dirs, values=dv,
-                       n_starts=int(S.shape[0]), iterations=int(it))
+                       n_starts=int(S.shape[0]), iterations=int(it), origins=origin[keep])

@@ -1,11 +1,14 @@
 """The limit lower bound of a :class:`~limitsolver.solution.LimitSolution`: the certificate
 on all of Θ (:func:`limitsolver.limitcert.limit_certificate`, the dual candidate scaled by the
 oracle's certified upper end of sup_θ ‖c(θ)‖) stored on the solution as ``lower_bound``,
-``limit_gap`` and ``lower_bound_exact``, with how it was certified in ``info``.
+``limit_gap`` and ``lower_bound_exact``, with how it was certified in ``info``; and the one
+warning (:func:`warn_limit_gap`) a solution whose limit gap is above ``tol`` or only
+estimated issues.
 """
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,7 +18,8 @@ from .solution import LimitSolution
 from .status import relative_limit_gap
 from .suptools import SupResult
 
-__all__ = ["attach_limit_certificate", "tighten_limit_certificate", "BOUND_QUICK_TIME"]
+__all__ = ["attach_limit_certificate", "tighten_limit_certificate", "warn_limit_gap",
+           "BOUND_QUICK_TIME"]
 
 #: First-pass budget of :func:`attach_limit_certificate` with a ``target_rel_gap``.
 BOUND_QUICK_TIME = 0.25
@@ -137,3 +141,31 @@ def _record_sup(solution, sup):
     solution.info["lower_bound_method"] = sup.method
     solution.info["sup_interval"] = (float(sup.value), float(sup.upper))
     solution.info["sup_rtol"] = float(sup.rtol)
+
+
+def warn_limit_gap(sol: LimitSolution, tol: float, *, stacklevel: int = 3) -> bool:
+    """Issue one :class:`~limitsolver.exceptions.LimitGapWarning` when the solution's
+    relative limit gap exceeds ``tol`` or is only an estimate; returns whether it warned."""
+    from .exceptions import LimitGapWarning
+    if sol.lower_bound is None or getattr(sol, "limit_certified", None) is None:
+        return False
+    rel = sol.info.get("limit_rel_gap")
+    if rel is None:
+        rel = sol.limit_gap / max(abs(sol.objective), 1e-300)
+    certified = sol.limit_certified
+    if certified and rel <= tol:
+        return False
+    what = (f"certified relative limit gap {rel:.2e} exceeds tol={tol:g}" if certified else
+            f"the distance to the infinite-width optimum is only estimated ({rel:.2e} "
+            f"relative; no certified lower bound on OPT)" + (
+                f", above tol={tol:g}" if rel > tol else ""))
+    if "refine" not in sol.info:
+        hint = "to tighten: refine=True (moves neurons off the grid) or a larger tol"
+    elif rel > tol:
+        hint = "to tighten: a larger time budget (max_time) or a larger tol"
+    else:
+        hint = ("the estimate comes from sampled directions: a certified gap needs an exact "
+                "or rigorously bounded sup over all directions")
+    warnings.warn(f"{what} (objective {sol.objective:.8g}, limit gap {sol.limit_gap:.2e}); "
+                  f"{hint}", LimitGapWarning, stacklevel=stacklevel)
+    return True

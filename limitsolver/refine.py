@@ -108,7 +108,9 @@ def refine(problem: LimitProblem, solution: LimitSolution | None = None, *, tol:
         exchange + joint Newton method of :mod:`limitsolver.refine_nd`, squared and logistic
         losses) no new round or Newton iteration starts after it, and one
         :class:`~limitsolver.exceptions.LimitGapWarning` is issued when the limit gap is
-        above ``tol`` or not certified.
+        above ``tol`` or not certified. ``max_time=np.inf`` sets no time budget: for d ≥ 3
+        a run of ``max_iter`` rounds is then reproducible (the same objective every time;
+        see :func:`~limitsolver.refine_nd.refine_any_d`).
     restart : bool
         d = 1: when the refinement stalls (the relative limit gap not halved over
         ``exchange.STALL_WINDOW`` iterations) from a start whose grid lacks the data breakpoints,
@@ -185,6 +187,9 @@ def _refine_any_d(problem, solution, *, tol, max_iter, exchange_margin, max_new,
     from .exchange import solve_working_set
     from .refine_nd import refine_any_d, warn_limit_gap
     from .status import set_status
+
+    if deadline is not None and not np.isfinite(deadline):
+        deadline = None                 # max_time=np.inf: no time budget (reproducible)
 
     def inner_solve(D, warm):
         sol = solve_working_set(problem, D, solver, inner_tol, warm, deadline)

@@ -32,12 +32,13 @@ from typing import Callable
 import numpy as np
 
 from .exceptions import ConvergenceWarning
+from .limitattach import warn_limit_gap  # noqa: F401  (re-exported)
 from .penalties import get_penalty
 from .status import regrade
 from .problem import LimitProblem
 from .solution import LimitSolution
 
-__all__ = ["refine_any_d", "newton_solution", "limit_status"]
+__all__ = ["refine_any_d", "newton_solution", "limit_status", "warn_limit_gap"]
 
 #: Fraction of λ above which priced directions enter the atom set.
 EXCHANGE_MARGIN = 1e-2
@@ -143,6 +144,14 @@ PRICE_WORK = 2e7
 PRICE_SHARE = 0.03
 PRICE_MIN_TIME = 0.25
 
+#: Quasi-random and data-defined candidate starts scored, and pool starts ascended, per
+#: unit of pricing effort (:func:`~limitsolver.ascent.price`).
+PRICE_SAMPLES, PRICE_DATA, PRICE_STARTS = 2048, 512, 64
+
+#: ... ascended points polished on the faces of the arrangement, and split starts per atom
+#: and radius (:func:`~limitsolver.ascent.split_starts`), per unit of effort.
+PRICE_FACE, PRICE_SPLIT = 128, 2
+
 
 def price_plan(problem: LimitProblem, k: int, effort: int = 1,
                deadline: "float | None" = None) -> tuple:
@@ -172,11 +181,13 @@ def _price_estimate(problem, sol, *, effort=1, random_state=0, deadline=None):
     n_split, price_deadline = price_plan(problem, atoms.shape[0], effort, deadline)
     if n_split < atoms.shape[0]:
         atoms = atoms[np.sort(rng.choice(atoms.shape[0], n_split, replace=False))]
-    starts = np.vstack([sol.atom_directions, split_starts(problem, atoms, rng, per=2 * effort)])
+    starts = np.vstack([sol.atom_directions, split_starts(problem, atoms, rng,
+                                                        per=PRICE_SPLIT * effort)])
 
     def sup_norm(Zc):
-        r = price(problem, Zc, starts=starts, n_samples=2048 * effort,
-                  n_data=512 * effort, n_starts=64 * effort, n_face=128 * effort,
+        r = price(problem, Zc, starts=starts, n_samples=PRICE_SAMPLES * effort,
+                  n_data=PRICE_DATA * effort, n_starts=PRICE_STARTS * effort,
+                  n_face=PRICE_FACE * effort,
                   top_k=EXCHANGE_TOP_K, atol=EXCHANGE_SEPARATION,
                   random_state=random_state, deadline=price_deadline)
         results.setdefault("first", r)
@@ -257,11 +268,16 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     tol : float
         Target relative limit gap.
     deadline : float or None
-        Absolute ``time.monotonic()`` time after which no new round starts.
+        Absolute ``time.monotonic()`` time after which no new round starts. None: no time
+        budget, and a run is reproducible — ``max_iter`` rounds (or fewer: ``tol`` met, two
+        stalled rounds), each pricing to its full effort, and only pricing's directions
+        enter (the oracle's time-limited branch and bound changes bounds, not the path).
     inner_solve : callable (directions, warm_start) -> LimitSolution
         The restricted solve on an atom set.
     verbose : bool
         One line per round (objective, relative limit gap, atoms, time).
+    max_iter : int
+        Rounds at most.
     max_new : int or None
         At most this many priced directions enter per round (None: ``EXCHANGE_TOP_K``).
 
@@ -317,8 +333,10 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         if deadline is not None and now + (now - round_start) >= deadline:
             break
         round_start = now
-        # the oracle's directions too (its dual point may differ from the residual)
-        sd = np.zeros((0, problem.dim)) if sup is None else sup.directions
+        # the oracle's directions too (its dual point may differ from the residual); not
+        # without a deadline: its branch and bound is time-limited (reproducible runs)
+        sd = np.zeros((0, problem.dim)) if sup is None or deadline is None else \
+            sup.directions
         cand = np.vstack([pr.directions, sd])
         vals = np.concatenate([pr.values, _correlations(problem, sd, Zr)])
         ok = vals >= (1 - exchange_margin) * lam
@@ -370,31 +388,3 @@ def _finish(problem, best, best_lb, best_exact, best_how, history, converged, to
     best.info["refine_converged"] = bool(converged and rel <= tol)
     best.info["time_refine"] = time.monotonic() - t0
     return best
-
-
-def warn_limit_gap(sol: LimitSolution, tol: float, *, stacklevel: int = 3) -> bool:
-    """Issue one :class:`~limitsolver.exceptions.LimitGapWarning` when the solution's
-    relative limit gap exceeds ``tol`` or is only an estimate; returns whether it warned."""
-    from .exceptions import LimitGapWarning
-    if sol.lower_bound is None or getattr(sol, "limit_certified", None) is None:
-        return False
-    rel = sol.info.get("limit_rel_gap")
-    if rel is None:
-        rel = sol.limit_gap / max(abs(sol.objective), 1e-300)
-    certified = sol.limit_certified
-    if certified and rel <= tol:
-        return False
-    what = (f"certified relative limit gap {rel:.2e} exceeds tol={tol:g}" if certified else
-            f"the distance to the infinite-width optimum is only estimated ({rel:.2e} "
-            f"relative; no certified lower bound on OPT)" + (
-                f", above tol={tol:g}" if rel > tol else ""))
-    if "refine" not in sol.info:
-        hint = "to tighten: refine=True (moves neurons off the grid) or a larger tol"
-    elif rel > tol:
-        hint = "to tighten: a larger time budget (max_time) or a larger tol"
-    else:
-        hint = ("the estimate comes from sampled directions: a certified gap needs an exact "
-                "or rigorously bounded sup over all directions")
-    warnings.warn(f"{what} (objective {sol.objective:.8g}, limit gap {sol.limit_gap:.2e}); "
-                  f"{hint}", LimitGapWarning, stacklevel=stacklevel)
-    return True
