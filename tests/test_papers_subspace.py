@@ -60,3 +60,12 @@ def test_bad_reference_subspace_raises():
         sa.principal_angles(theta, np.ones((3, 1)), np.eye(4)[:, :2])
     with pytest.raises(ValueError, match="orthonormal"):
         sa.principal_angles(theta, np.ones((3, 1)), 2 * np.eye(3)[:, :2])
+
+
+def test_subspace_recovery_quick_prints_its_row(capsys):
+    mod = load_example("subspace_recovery", "paper_subspace")
+    assert mod.main(["--quick"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[-1].split()[:3] == ["5", "40", "16"]
+    energy = float(rows[-1].split()[7])
+    assert 0.0 <= energy <= 1.0
