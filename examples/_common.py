@@ -8,8 +8,11 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
-def parse(doc, argv):
+def parse(doc, argv, extra=None):
+    """The examples' common options; ``extra``: {flag: help} of further on/off flags."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for flag, text in (extra or {}).items():
+        ap.add_argument(flag, action="store_true", help=text)
     ap.add_argument("--quick", action="store_true", help="small run (for the tests)")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)),
                     help="folder for the PNG (default: next to this script)")

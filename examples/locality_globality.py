@@ -12,10 +12,14 @@ Targets (Boolean inputs ξ ∈ {−1, +1}^d, d odd, indices mod d)::
     k-global:  y = sgn( Σ_{i=1..d} ξ_i ξ_{i+1} ⋯ ξ_{i+k−1} )   (the k-local feature summed
                                                                 over all d translations)
 
-These are our statement of the paper's definitions: the stored copies of the paper that
-the search tool returns (arXiv / ar5iv abstract pages of 2201.12082 and 2005.12488, the
-ICLR 2021 submission text) stop before its Section 2, so the formulas above are written
-from memory of the paper, not checked against its text (README, "Depth and locality").
+These are our statement of the paper's definitions, NOT checked against its text: every
+stored copy of the paper the search tool returns stops before its Section 2 — the arXiv,
+ar5iv, deepai and aggregator pages of 2201.12082, the ICLR 2021 submission text of
+2005.12488 ("Is deeper better? It depends on locality of relevant features", OpenReview
+ysti0DEWTSo; also the withdrawn ICLR 2022 version rwR3N1ApI3V) give the abstract and
+introduction only ("we introduce local and global labels"), and no repository of its code
+was found (code / issues / docs corpora, exact-string search for "k-global", repository
+names containing "locality"). The formulas are written from memory of the paper.
 With d odd the sum is odd, so sgn never sees 0. Fully connected networks and the kernels
 here are equivariant under permutations of the coordinates, so which k spins the local
 target uses does not matter.
@@ -190,6 +194,8 @@ def verdict(tab):
               f"k-global {dg:+.3f}")
     print(f"  shallow limit: k-local {tab['local']['limit'][0]:.3f}, "
           f"k-global {tab['global']['limit'][0]:.3f}")
+    print("  (targets: our statement of Mori & Ueda's k-local / k-global definitions, not "
+          "checked against the paper's text, which could not be retrieved)")
 
 
 def main(argv=None):

@@ -127,8 +127,8 @@ def test_exchange_rounds_align_the_features_and_the_probe_profits():
     d = 12
     grid = sphere_grid(d + 1, 1000, kind="sobol", random_state=0)
     lam = np.sqrt(fl.T) * 0.005
-    before, _, U, _ = fl.upstream(d, 0, lam, "group", grid, rounds=0)
-    after, _, U2, ratio = fl.upstream(d, 0, lam, "group", grid, rounds=6)
+    before, _, U, _ = fl.upstream(d, 0, lam, "group", grid, rounds=0, n=80)
+    after, _, U2, ratio = fl.upstream(d, 0, lam, "group", grid, rounds=6, n=80)
     np.testing.assert_array_equal(U, U2)
     assert after.objective < 0.9 * before.objective
     a0, a1 = fl.alignment(before, U)[1], fl.alignment(after, U)[1]
@@ -152,8 +152,8 @@ def test_upstream_refinement_is_never_worse_and_its_ratio_is_a_sup_estimate():
     rng = np.random.default_rng(0)
     U = np.linalg.qr(rng.standard_normal((d, fl.R)))[0]
     f = fl.task_family(U, fl.T, rng)
-    X = rng.standard_normal((fl.N, d))
-    Y = f(X) + fl.NOISE * rng.standard_normal((fl.N, fl.T))
+    X = rng.standard_normal((80, d))
+    Y = f(X) + fl.NOISE * rng.standard_normal((80, fl.T))
     grid = sphere_grid(d + 1, 500, kind="sobol", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
