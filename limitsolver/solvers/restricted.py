@@ -31,6 +31,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dgesv
 
+from .mixed import MIXED_MIN_ROWS, refined_step
 from .structured import dense_group_hessian, group_hessian_scale, group_newton_solve
 
 __all__ = ["SupportModel", "Support", "spd_solve", "ridge_ladder", "woodbury_ladder", "system_too_large", "LEVENBERG", "DENSE_NEWTON_SIZE", "MAX_DENSE_SIZE",
@@ -99,11 +100,20 @@ def woodbury_ladder(GSS: np.ndarray, VS: np.ndarray, lam: float,
                     grad: np.ndarray) -> Iterator[np.ndarray]:
     """Group-penalty Newton steps (H + ρ I)⁻¹ grad (s × T) by the Woodbury route of
     :mod:`.structured`, H = G_SS ⊗ I_T + ⊕_j c_j (I_T − u_j u_jᵀ) with c_j = λ/‖V_j‖,
-    u_j = V_j/‖V_j‖, for the ridges ρ of :data:`LEVENBERG` relative to H's scale."""
+    u_j = V_j/‖V_j‖, for the ridges ρ of :data:`LEVENBERG` relative to H's scale. From
+    :data:`.mixed.MIXED_MIN_ROWS` rows the first ridge's step is tried by the float32
+    factorization refined in float64 (:func:`.mixed.refined_step`) and, when it is
+    found, not factored again in float64."""
     nrm = np.sqrt(np.add.reduce(VS * VS, axis=1))
     U, c = VS / nrm[:, None], lam / nrm
     scale = group_hessian_scale(GSS, c, VS.shape[1]) or 1.0
-    for ridge in LEVENBERG:
+    ladder = LEVENBERG
+    if GSS.shape[0] >= MIXED_MIN_ROWS:
+        X = refined_step(GSS, U, c, LEVENBERG[0] * scale, grad)
+        if X is not None:
+            yield X
+            ladder = LEVENBERG[1:]
+    for ridge in ladder:
         try:
             yield group_newton_solve(GSS, U, c, grad, ridge * scale)
         except np.linalg.LinAlgError:
