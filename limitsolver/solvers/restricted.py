@@ -122,13 +122,20 @@ def woodbury_ladder(GSS: np.ndarray, VS: np.ndarray, lam: float,
 
 class Support:
     """Rows S (s,) of V that are on the support, the mask (s, T) of their free entries,
-    and the columns B = [A_S, F] (n × (s + p)) and, in Gram form, G_SS."""
+    and the columns B = [A_S, F] (n × (s + p)) and, in Gram form, G_SS (gathered on
+    first use: the restricted gap needs only A_S)."""
 
     def __init__(self, model: "SupportModel", S: np.ndarray, mask: np.ndarray) -> None:
         self.S, self.mask = S, mask
         self.AS = model.A[:, S]
         self.B = np.hstack([self.AS, model.F]) if model.F.shape[1] else self.AS
-        self.GSS = None if model.gram is None else model.gram[np.ix_(S, S)]
+        self._gram, self._GSS = model.gram, None
+
+    @property
+    def GSS(self) -> np.ndarray | None:
+        if self._GSS is None and self._gram is not None:
+            self._GSS = self._gram[np.ix_(self.S, self.S)]
+        return self._GSS
 
     @property
     def size(self) -> int:
