@@ -35,7 +35,9 @@ __all__ = ["hessian_apply", "refined_step", "MIXED_RTOL", "MIXED_MIN_ROWS", "MIX
 MIXED_RTOL = 1e-12
 
 #: Supports from this many rows try the float32 route first (below, a factorization is
-#: cheap and the extra products do not pay).
+#: cheap and the extra products do not pay). Measured on a d = 50 support, T = 10, one
+#: BLAS thread, CPU time of one step (float64 / mixed): 1.5 / 1.7 ms at s = 200,
+#: 10.4 / 8.2 at 300, 22.6 / 14.3 at 500, 66 / 46 at 1000, 565 / 375 at 2000.
 MIXED_MIN_ROWS = 500
 
 #: Conjugate-gradient iterations before the float64 fallback.
