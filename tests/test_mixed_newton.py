@@ -88,11 +88,16 @@ def test_trial_values_equal_the_objective_from_the_samples(rng):
     J0 = q0 + 0.5 * float(np.sum(VS * (RS - B))) + lam * float(np.sum(nrm))
     assert np.isclose(J0, J(VS), rtol=1e-13)
     step = rng.standard_normal((s, T))
-    value = gram_newton._trial_values(G, VS, RS, nrm, lam, J0, step)
-    for t, zero in [(0.3, []), (0.7, [2]), (1.0, [0, 5, 7]), (0.01, list(range(s)))]:
-        Vn = VS - t * step
-        Vn[zero] = 0.0
-        assert np.isclose(value(Vn, t), J(Vn), rtol=1e-12, atol=1e-14)
+    for reuse in (0, 10**6):                       # the reused product, the direct one
+        gram_newton.REUSE_ROWS = reuse
+        try:
+            value = gram_newton._trial_values(G, VS, RS, nrm, lam, J0, step)
+            for t, zero in [(0.3, []), (0.7, [2]), (1.0, [0, 5, 7]), (0.01, list(range(s)))]:
+                Vn = VS - t * step
+                Vn[zero] = 0.0
+                assert np.isclose(value(Vn, t), J(Vn), rtol=1e-12, atol=1e-14)
+        finally:
+            gram_newton.REUSE_ROWS = 256
 
 
 def test_warm_restricted_solve_skips_sweeps_and_matches_cold_and_clarabel(rng, monkeypatch):
