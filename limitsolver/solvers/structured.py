@@ -79,7 +79,7 @@ class WoodburyFactor:
         U = U.astype(dt, copy=False)
         # LAPACK directly (the scipy.linalg wrappers' checks cost more than these small
         # factorizations): B = L Lᵀ, B⁻¹ from the factor (lower triangle, mirrored)
-        LB, info = potrf(B, lower=1, clean=1, overwrite_a=1)
+        LB, info = potrf(B, lower=1, clean=1)
         if info != 0:
             raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
         Binv, info = potri(LB, lower=1)
@@ -90,7 +90,7 @@ class WoodburyFactor:
         cap = Binv * (U @ U.T)
         np.negative(cap, out=cap)
         cap.flat[::s_ + 1] += (1.0 / c).astype(dt)
-        Lc, info = potrf(cap, lower=1, clean=1, overwrite_a=1)
+        Lc, info = potrf(cap, lower=1, clean=1)
         if info != 0 or not np.all(np.isfinite(Lc)):
             # (float32 overflows or a capacitance that is not positive definite in its
             # precision are failures too)
