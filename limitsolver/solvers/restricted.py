@@ -31,6 +31,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dgesv
 
+from .mixed import MIXED_MIN_ROWS, refined_step
 from .structured import dense_group_hessian, group_hessian_scale, group_newton_solve
 
 __all__ = ["SupportModel", "Support", "spd_solve", "ridge_ladder", "woodbury_ladder", "system_too_large", "LEVENBERG", "DENSE_NEWTON_SIZE", "MAX_DENSE_SIZE",
@@ -99,11 +100,20 @@ def woodbury_ladder(GSS: np.ndarray, VS: np.ndarray, lam: float,
                     grad: np.ndarray) -> Iterator[np.ndarray]:
     """Group-penalty Newton steps (H + ρ I)⁻¹ grad (s × T) by the Woodbury route of
     :mod:`.structured`, H = G_SS ⊗ I_T + ⊕_j c_j (I_T − u_j u_jᵀ) with c_j = λ/‖V_j‖,
-    u_j = V_j/‖V_j‖, for the ridges ρ of :data:`LEVENBERG` relative to H's scale."""
+    u_j = V_j/‖V_j‖, for the ridges ρ of :data:`LEVENBERG` relative to H's scale. From
+    :data:`.mixed.MIXED_MIN_ROWS` rows the first ridge's step is tried by the float32
+    factorization refined in float64 (:func:`.mixed.refined_step`) and, when it is
+    found, not factored again in float64."""
     nrm = np.sqrt(np.add.reduce(VS * VS, axis=1))
     U, c = VS / nrm[:, None], lam / nrm
     scale = group_hessian_scale(GSS, c, VS.shape[1]) or 1.0
-    for ridge in LEVENBERG:
+    ladder = LEVENBERG
+    if GSS.shape[0] >= MIXED_MIN_ROWS:
+        X = refined_step(GSS, U, c, LEVENBERG[0] * scale, grad)
+        if X is not None:
+            yield X
+            ladder = LEVENBERG[1:]
+    for ridge in ladder:
         try:
             yield group_newton_solve(GSS, U, c, grad, ridge * scale)
         except np.linalg.LinAlgError:
@@ -112,13 +122,20 @@ def woodbury_ladder(GSS: np.ndarray, VS: np.ndarray, lam: float,
 
 class Support:
     """Rows S (s,) of V that are on the support, the mask (s, T) of their free entries,
-    and the columns B = [A_S, F] (n × (s + p)) and, in Gram form, G_SS."""
+    and the columns B = [A_S, F] (n × (s + p)) and, in Gram form, G_SS (gathered on
+    first use: the restricted gap needs only A_S)."""
 
     def __init__(self, model: "SupportModel", S: np.ndarray, mask: np.ndarray) -> None:
         self.S, self.mask = S, mask
         self.AS = model.A[:, S]
         self.B = np.hstack([self.AS, model.F]) if model.F.shape[1] else self.AS
-        self.GSS = None if model.gram is None else model.gram[np.ix_(S, S)]
+        self._gram, self._GSS = model.gram, None
+
+    @property
+    def GSS(self) -> np.ndarray | None:
+        if self._GSS is None and self._gram is not None:
+            self._GSS = self._gram[np.ix_(self.S, self.S)]
+        return self._GSS
 
     @property
     def size(self) -> int:

@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf, dpotri, dpotrs
+from scipy.linalg.lapack import dpotrf, dpotri, dpotrs, spotrf, spotri, spotrs
 
-__all__ = ["group_hessian_scale", "group_newton_solve", "dense_group_hessian",
+__all__ = ["group_hessian_scale", "group_newton_solve", "WoodburyFactor", "dense_group_hessian",
            "crossing_times", "radial_line_search"]
 
 
@@ -48,45 +48,79 @@ def dense_group_hessian(GSS: np.ndarray, U: np.ndarray, c: np.ndarray) -> np.nda
     return H4.reshape(s_ * T, s_ * T)
 
 
-def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.ndarray,
-                       ridge: float) -> np.ndarray:
-    """Solve (H + ridge·I) X = grad for X (s × T) by the Woodbury route (module docstring).
+class WoodburyFactor:
+    """The factorizations of the Woodbury solve of H + ρI at one point (module docstring).
+
+    Built once from (G_SS, U, c, ρ): the Cholesky factor of B = G_SS + diag(c) + ρI, B⁻¹
+    and the Cholesky factor of the capacitance diag(1/c) − B⁻¹ ∘ (U Uᵀ), O(s³) in all;
+    :meth:`solve` then costs O(s² T) per right-hand side. Built in float32 it is a
+    preconditioner of the float64 system (:mod:`.mixed`).
 
     Parameters
     ----------
     GSS : ndarray (s, s)   Gram matrix of the support (positive semidefinite).
     U : ndarray (s, T)     unit rows u_j = V_j/‖V_j‖.
     c : ndarray (s,)       curvatures λ/‖V_j‖ > 0.
-    grad : ndarray (s, T)  right-hand side.
     ridge : float          ρ > 0 (absolute).
+    single : bool          factor and solve in float32 (half the time of float64; a
+        preconditioner for :func:`.mixed.refined_step`, not an exact solve).
 
     Raises numpy.linalg.LinAlgError when a factorization fails (numerically singular).
     """
-    s_ = GSS.shape[0]
-    B = GSS.copy()                      # one s × s copy; no dense diagonal matrix
-    B.flat[::s_ + 1] += c + ridge
-    # LAPACK directly (the scipy.linalg wrappers' checks cost more than these small
-    # factorizations): B = L Lᵀ, B⁻¹ from the factor (lower triangle, mirrored)
-    LB, info = dpotrf(B, lower=1, clean=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
-    Binv, info = dpotri(LB, lower=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"dpotri failed ({info})")
-    Binv = Binv + Binv.T
-    Binv.flat[::s_ + 1] *= 0.5
-    X0 = dpotrs(LB, grad, lower=1)[0]                              # K⁻¹ g
-    w = np.add.reduce(U * X0, axis=1)                             # Wᵀ K⁻¹ g
-    cap = -Binv * (U @ U.T)
-    cap.flat[::s_ + 1] += 1.0 / c
-    Lc, info = dpotrf(cap, lower=1, clean=1)
-    if info != 0 or not np.all(np.isfinite(Lc)):
-        raise np.linalg.LinAlgError(f"the capacitance factorization failed ({info})")
-    z = dpotrs(Lc, w[:, None], lower=1)[0][:, 0]
-    X = X0 + Binv @ (z[:, None] * U)                               # + K⁻¹ W z
-    if not np.all(np.isfinite(X)):
-        raise np.linalg.LinAlgError("non-finite Newton step")
-    return X
+
+    def __init__(self, GSS: np.ndarray, U: np.ndarray, c: np.ndarray, ridge: float,
+                 single: bool = False) -> None:
+        s_ = GSS.shape[0]
+        potrf, potri, self._potrs = (spotrf, spotri, spotrs) if single else \
+            (dpotrf, dpotri, dpotrs)
+        dt = np.float32 if single else np.float64
+        B = GSS.astype(dt)                  # one s × s copy; no dense diagonal matrix
+        B.flat[::s_ + 1] += (c + ridge).astype(dt)
+        U = U.astype(dt, copy=False)
+        # LAPACK directly (the scipy.linalg wrappers' checks cost more than these small
+        # factorizations): B = L Lᵀ, B⁻¹ from the factor (lower triangle, mirrored)
+        LB, info = potrf(B, lower=1, clean=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
+        Binv, info = potri(LB, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"dpotri failed ({info})")
+        Binv = Binv + Binv.T
+        Binv.flat[::s_ + 1] *= 0.5
+        cap = Binv * (U @ U.T)
+        np.negative(cap, out=cap)
+        cap.flat[::s_ + 1] += (1.0 / c).astype(dt)
+        Lc, info = potrf(cap, lower=1, clean=1)
+        if info != 0 or not np.all(np.isfinite(Lc)):
+            # (float32 overflows or a capacitance that is not positive definite in its
+            # precision are failures too)
+            raise np.linalg.LinAlgError(f"the capacitance factorization failed ({info})")
+        self.U, self.c, self.ridge = U, c, float(ridge)
+        self.LB, self.Binv, self.Lc = LB, Binv, Lc
+
+    @property
+    def size(self) -> int:
+        return int(self.c.size)
+
+    def solve(self, grad: np.ndarray) -> np.ndarray:
+        """X (s × T) with (H + ρI) X = grad, H at the factor's point (float64; computed
+        in the factor's precision)."""
+        g = grad.astype(self.LB.dtype, copy=False)
+        X0 = self._potrs(self.LB, g, lower=1)[0]                       # K⁻¹ g
+        w = np.add.reduce(self.U * X0, axis=1)                        # Wᵀ K⁻¹ g
+        z = self._potrs(self.Lc, w[:, None], lower=1)[0][:, 0]
+        X = (X0 + self.Binv @ (z[:, None] * self.U)).astype(np.float64, copy=False)
+        if not np.all(np.isfinite(X)):
+            raise np.linalg.LinAlgError("non-finite Newton step")
+        return X
+
+
+def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.ndarray,
+                       ridge: float) -> np.ndarray:
+    """Solve (H + ridge·I) X = grad for X (s × T) by the Woodbury route (module docstring);
+    arguments as :class:`WoodburyFactor`, grad (s, T). Raises numpy.linalg.LinAlgError when
+    a factorization fails (numerically singular)."""
+    return WoodburyFactor(GSS, U, c, ridge).solve(grad)
 
 
 def crossing_times(VS: np.ndarray, step: np.ndarray, rowwise: bool) -> np.ndarray:

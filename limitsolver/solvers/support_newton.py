@@ -62,8 +62,9 @@ PENALTY_METHODS = ("value", "row_norms", "dual_norms", "prox", "prox_row", "supp
                    "gradient", "hessian_blocks")
 
 #: Coordinate sweeps before the first Newton round (quadratic losses) on more than
-#: :data:`WARMUP_ROWS` columns: they settle which rows enter and leave, so that Newton
-#: starts near its final support instead of on every violator at once.
+#: :data:`WARMUP_ROWS` columns from a cold start (V0 = 0), to settle which rows enter and
+#: leave; a warm start's support is already near the final one (warm d ≥ 3 refinement
+#: solves, digits, ~280 columns: 0.22 s per solve without them, 0.41 s with them).
 WARMUP_SWEEPS = 5
 
 #: Columns above which the warm-up sweeps run; below, Newton's crossing path settles the
@@ -287,12 +288,11 @@ def _check(loss, penalty) -> None:
 
 
 def solve_restricted(A: np.ndarray, Y: np.ndarray, lam: float, loss: str | type,
-                     penalty: str | type, *,
-                     F: np.ndarray | None = None, V0: np.ndarray | None = None,
-                     C0: np.ndarray | None = None, tol: float = 1e-10,
-                     max_epochs: int = 50000, deadline: float | None = None,
-                     fixed_support: bool = False, offset: np.ndarray | None = None,
-                     max_newton: int = 500,
+                     penalty: str | type, *, F: np.ndarray | None = None,
+                     V0: np.ndarray | None = None, C0: np.ndarray | None = None,
+                     tol: float = 1e-10, max_epochs: int = 50000,
+                     deadline: float | None = None, fixed_support: bool = False,
+                     offset: np.ndarray | None = None, max_newton: int = 500,
                      loss_floor: float | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Minimize J(V, C) = L(A V + F C + offset) + λ Ω(V) (module docstring).
 
@@ -374,7 +374,7 @@ def _solve_quadratic(A, Y, F, Q, h, lam, loss, penalty, V, offset, ctl, *, tol, 
     if k:
         B = -(A.T @ loss.gradient(np.zeros_like(Yt), Yt))          # ∇Q(V) = G V − B
         q0 = np.array([loss.value(np.zeros((n, 1)), Yt[:, t:t + 1]) for t in range(T)])
-        if not fixed and k > WARMUP_ROWS:
+        if not fixed and k > WARMUP_ROWS and not V.any():
             Gr = G @ V - B
             for _ in range(WARMUP_SWEEPS):
                 coordinate_sweep(G, Gr, V, lam, penalty, range(k))
