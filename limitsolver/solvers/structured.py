@@ -167,15 +167,3 @@ def radial_line_search(VS: np.ndarray, step: np.ndarray,
         t *= 0.5
         cross = None
     return None
-    t = 1.0
-    for _ in range(tries):
-        cross = tc <= t
-        if np.count_nonzero(cross) <= 1:
-            return None
-        Vn = VS - t * step
-        Vn[cross] = 0.0
-        Pn = objective(Vn, t)
-        if Pn <= P0 + 1e-15 * abs(P0):
-            return t, Vn, Pn
-        t *= 0.5
-    return None
