@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .features import features_rmatvec
+from .pricing32 import relu_products32
 
 __all__ = ["CellData", "FLOAT32_RTOL", "top_right_vectors"]
 
@@ -81,12 +82,7 @@ class CellData:
         float64 (with float32 products: a search value, not for decisions)."""
         if not self.low or thetas.shape[0] == 0:
             return self.exact(thetas)
-        m = thetas.shape[0]
-        C = np.empty((m, self._Z.shape[1]), dtype=np.float32)
-        for s in range(0, m, _BLOCK):
-            B = np.asarray(thetas[s:s + _BLOCK], dtype=np.float32) @ self._XT
-            np.maximum(B, 0.0, out=B)
-            np.matmul(B, self._Z, out=C[s:s + _BLOCK])
+        C = relu_products32(self._XT, thetas, self._Z, _BLOCK)
         return self.dual(C.astype(np.float64) / self.n)
 
     def products(self, thetas: np.ndarray) -> np.ndarray:

@@ -189,8 +189,8 @@ class FeatureStore(BoundedPasses):
 
         ``penalty`` is a penalty object (``dual_norms``; ``name`` "group" or "l1"). With a
         float64 Φ, S is the float64 value; else S_j ≥ the dual norm (float32 values plus
-        their bound, :mod:`limitsolver.pricing32` without a kept Φ) and float64 on the
-        candidates. In each case the returned max is the float64 one (kept float32 Φ:)
+        their bound, :mod:`limitsolver.pricing32` without a kept Φ), float64 on the
+        candidates, and the max is the float64 max (kept float32 Φ: by the bound below).
 
         Rounding bound: with u = 2⁻²⁴, Φ̂ = fl32(Φ), Ẑ = fl32(Z/ζ) (ζ = max|Z|) and any
         summation order of the float32 product (BLAS), Higham's dot-product bound and

@@ -49,7 +49,7 @@ import numpy as np
 from .budget import blas_threads
 from .features import features_rmatvec
 
-__all__ = ["usable", "rmatvec32", "Bound32", "bounded_dual_norms", "BoundedPasses", "Pool32", "U32",
+__all__ = ["usable", "rmatvec32", "relu_products32", "Bound32", "bounded_dual_norms", "BoundedPasses", "Pool32", "U32",
            "SLACK"]
 
 #: Unit roundoff of float32 and the smallest positive subnormal.
@@ -97,36 +97,60 @@ def rmatvec32(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, block_bytes: int,
     C = np.zeros((k, T))
     N32 = np.zeros(k, dtype=np.float32) if norms else None
     if k and (zmax > 0.0 or norms):
-        Z32 = (Z / zeta).astype(np.float32)
         XT32 = np.ascontiguousarray(Xt.T, dtype=np.float32)
-        D32 = np.ascontiguousarray(D, dtype=np.float32)
-        out = np.empty((k, T), dtype=np.float32)
         bs = max(16, min(k, int(block_bytes) // (4 * n)))
-        buf = np.empty((bs, n), dtype=np.float32)
-        with blas_threads(1):
-            for s in range(0, k, bs):
-                r = min(bs, k - s)
-                b = buf[:r]
-                np.matmul(D32[s:s + r], XT32, out=b)
-                np.maximum(b, 0.0, out=b)
-                np.matmul(b, Z32, out=out[s:s + r])
-                if norms:
-                    N32[s:s + r] = np.einsum("ij,ij->i", b, b)
-        C = out.astype(np.float64)
+        C = relu_products32(XT32, D, (Z / zeta).astype(np.float32), bs, N32).astype(np.float64)
         C *= zeta
     Dabs, Xabs = np.abs(D), np.abs(Xt)
-    gm = _gamma(m + 2)
-    kappa = (1.0 + U32) * (_gamma(n) * (1.0 + gm) + gm) + U32
-    bound = Bound32(zeta * kappa * (1.0 + SLACK), Xabs.T @ (np.abs(Z) / zeta), Dabs,
-                    zeta * TAU * (2.0 * (Dabs @ Xabs.sum(axis=0)) + 5 * m * n + n)
-                    * (1.0 + SLACK))
+    bound = _bound(Dabs, Xabs, Xabs.sum(axis=0), Z, zeta)
     N = None
     if norms:
         s = N32.astype(np.float64)
         N = (np.sqrt((s + n * TAU) / (1.0 - _gamma(n)))
-             + gm * (Dabs @ np.sqrt(np.sum(Xt * Xt, axis=0))) + m * TAU * np.sqrt(n))
+             + _gamma(m + 2) * (Dabs @ np.sqrt(np.sum(Xt * Xt, axis=0))) + m * TAU * np.sqrt(n))
         N *= 1.0 + SLACK
     return C, bound, N
+
+
+def relu_products32(XT32: np.ndarray, D: np.ndarray, Z32: np.ndarray, block_rows: int,
+                    sq_norms: np.ndarray | None = None) -> np.ndarray:
+    """relu(D X̃ᵀ) Z in float32, built in blocks of ``block_rows`` rows of D that stay in
+    cache between their build and their product; (k, T) float32.
+
+    XT32 (m, n) and Z32 (n, T) float32; D (k, m) (cast to float32). ``sq_norms`` (k,)
+    float32, when given, receives Σ_i relu(θ_j·x̃_i)² of each row."""
+    k, n = D.shape[0], XT32.shape[1]
+    D32 = np.ascontiguousarray(D, dtype=np.float32)
+    out = np.empty((k, Z32.shape[1]), dtype=np.float32)
+    bs = max(1, min(k, int(block_rows)))
+    buf = np.empty((bs, n), dtype=np.float32)
+    with blas_threads(1):
+        for s in range(0, k, bs):
+            r = min(bs, k - s)
+            b = buf[:r]
+            np.matmul(D32[s:s + r], XT32, out=b)
+            np.maximum(b, 0.0, out=b)
+            np.matmul(b, Z32, out=out[s:s + r])
+            if sq_norms is not None:
+                sq_norms[s:s + r] = np.einsum("ij,ij->i", b, b)
+    return out
+
+
+def _bound(Dabs: np.ndarray, Xabs: np.ndarray, Xsum: np.ndarray, Z: np.ndarray,
+           zeta: float) -> "Bound32":
+    """The rounding bound of the float32 products relu(D X̃ᵀ)(Z/ζ) (module docstring):
+    κ, G = |X̃|ᵀ|Z|/ζ and β_j = ζ τ (2 (A 1)_j + 5 m n + n), inflated by 1 + SLACK."""
+    n, m = Xabs.shape
+    gm = _gamma(m + 2)
+    kappa = (1.0 + U32) * (_gamma(n) * (1.0 + gm) + gm) + U32
+    return Bound32(zeta * kappa * (1.0 + SLACK), Xabs.T @ (np.abs(Z) / zeta), Dabs,
+                   zeta * TAU * (2.0 * (Dabs @ Xsum) + 5 * m * n + n) * (1.0 + SLACK))
+
+
+def _dual_errors(bound: "Bound32", penalty: Any, S: np.ndarray, n: int, T: int) -> np.ndarray:
+    """e_j ≥ |Ŝ_j − ‖Φ_jᵀZ/n‖_*| for the float32 dual norms Ŝ (/n): the bound's dual norm
+    plus the float64 rounding of Ŝ itself ((T + 4) 2⁻⁵³ Ŝ_j)."""
+    return bound.dual(penalty) / n * (1.0 + SLACK) + (T + 4) * 2.0 ** -53 * S
 
 
 class Bound32:
@@ -171,7 +195,7 @@ def bounded_dual_norms(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, penalty: An
         return np.zeros(0), 0.0, 0, (np.zeros(0) if norms else None)
     C, bound, N = rmatvec32(Xt, D, Z, block_bytes, norms=norms)
     S = penalty.dual_norms(C) / n
-    err = bound.dual(penalty) / n * (1.0 + SLACK) + (Z.shape[1] + 4) * 2.0 ** -53 * S
+    err = _dual_errors(bound, penalty, S, n, Z.shape[1])
     cand = np.flatnonzero(S + err >= float(np.max(S - err)))
     S += err
     S[cand] = penalty.dual_norms(features_rmatvec(Xt, D[cand], Z,
@@ -258,20 +282,16 @@ class Pool32:
         its rounding bound of ``threshold`` gets the float64 value, computed from
         ``exact_columns(rows)`` (float64 Φ[:, rows], n × |rows|); so S_j > threshold
         holds exactly as in float64."""
-        n, m = self.n, self.m
+        n = self.n
         zmax = float(np.max(np.abs(Z))) if Z.size else 0.0
         if zmax == 0.0 or self.P.shape[0] == 0:
             return np.zeros(self.P.shape[0])
         zeta = 2.0 ** int(np.ceil(np.log2(zmax)))
         C = (self.P @ (Z / zeta).astype(np.float32)).astype(np.float64)
         C *= zeta
-        gm = _gamma(m + 2)
-        kappa = (1.0 + U32) * (_gamma(n) * (1.0 + gm) + gm) + U32
-        bound = Bound32(zeta * kappa * (1.0 + SLACK), self.Xabs.T @ (np.abs(Z) / zeta),
-                        self.Dabs, zeta * TAU * (2.0 * (self.Dabs @ self.Xsum) + 5 * m * n + n)
-                        * (1.0 + SLACK))
+        bound = _bound(self.Dabs, self.Xabs, self.Xsum, Z, zeta)
         S = penalty.dual_norms(C) / n
-        err = bound.dual(penalty) / n * (1.0 + SLACK) + (Z.shape[1] + 4) * 2.0 ** -53 * S
+        err = _dual_errors(bound, penalty, S, n, Z.shape[1])
         amb = np.flatnonzero(np.abs(S - threshold) <= err)
         if amb.size:
             S[amb] = penalty.dual_norms(exact_columns(amb).T @ Z) / n
