@@ -48,6 +48,7 @@ import numpy as np
 
 from .budget import blas_threads
 from .features import features_rmatvec
+from .pricing_split import run_blocks
 
 __all__ = ["usable", "rmatvec32", "relu_products32", "Bound32", "bounded_dual_norms", "BoundedPasses", "Pool32", "U32",
            "SLACK"]
@@ -115,7 +116,9 @@ def rmatvec32(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, block_bytes: int,
 def relu_products32(XT32: np.ndarray, D: np.ndarray, Z32: np.ndarray, block_rows: int,
                     sq_norms: np.ndarray | None = None) -> np.ndarray:
     """relu(D X̃ᵀ) Z in float32, built in blocks of ``block_rows`` rows of D that stay in
-    cache between their build and their product; (k, T) float32.
+    cache between their build and their product; (k, T) float32. A long product runs its
+    blocks on the machine's cores (:func:`limitsolver.pricing_split.run_blocks`: the same
+    blocks, so the same numbers).
 
     XT32 (m, n) and Z32 (n, T) float32; D (k, m) (cast to float32). ``sq_norms`` (k,)
     float32, when given, receives Σ_i relu(θ_j·x̃_i)² of each row."""
@@ -123,16 +126,38 @@ def relu_products32(XT32: np.ndarray, D: np.ndarray, Z32: np.ndarray, block_rows
     D32 = np.ascontiguousarray(D, dtype=np.float32)
     out = np.empty((k, Z32.shape[1]), dtype=np.float32)
     bs = max(1, min(k, int(block_rows)))
-    buf = np.empty((bs, n), dtype=np.float32)
-    with blas_threads(1):
-        for s in range(0, k, bs):
-            r = min(bs, k - s)
+
+    def work(start: int, stop: int) -> None:
+        buf = np.empty((bs, n), dtype=np.float32)
+        for s in range(start, stop, bs):
+            r = min(bs, stop - s)
             b = buf[:r]
             np.matmul(D32[s:s + r], XT32, out=b)
             np.maximum(b, 0.0, out=b)
             np.matmul(b, Z32, out=out[s:s + r])
             if sq_norms is not None:
                 sq_norms[s:s + r] = np.einsum("ij,ij->i", b, b)
+
+    with blas_threads(1):
+        run_blocks(work, k, bs, k * n)
+    return out
+
+
+#: Rows of one block of a product with kept float32 features (:func:`kept_products32`).
+KEPT_ROWS = 256
+
+
+def kept_products32(P: np.ndarray, Z32: np.ndarray) -> np.ndarray:
+    """P Z32 in float32 for kept features P (k × n) and Z32 (n × T), its row blocks on the
+    machine's cores (:func:`limitsolver.pricing_split.run_blocks`); each row is one float32
+    dot product per task, so the bound of :func:`rmatvec32` applies to it."""
+    out = np.empty((P.shape[0], Z32.shape[1]), dtype=np.float32)
+
+    def work(start: int, stop: int) -> None:
+        np.matmul(P[start:stop], Z32, out=out[start:stop])
+
+    with blas_threads(1):
+        run_blocks(work, P.shape[0], KEPT_ROWS, P.size)
     return out
 
 
@@ -193,13 +218,17 @@ def bounded_dual_norms(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, penalty: An
     n, k = Xt.shape[0], D.shape[0]
     if k == 0:
         return np.zeros(0), 0.0, 0, (np.zeros(0) if norms else None)
-    C, bound, N = rmatvec32(Xt, D, Z, block_bytes, norms=norms)
-    S = penalty.dual_norms(C) / n
-    err = _dual_errors(bound, penalty, S, n, Z.shape[1])
-    cand = np.flatnonzero(S + err >= float(np.max(S - err)))
-    S += err
-    S[cand] = penalty.dual_norms(features_rmatvec(Xt, D[cand], Z,
-                                                         block_bytes=2 * block_bytes)) / n
+    # one BLAS thread throughout: the bound's products are thin (k × (d+1)), and a
+    # threaded BLAS on them waits for a second core (measured at load 2.5: 24 ms against
+    # 3 ms per pass at M = 10⁵); the pass itself runs on the cores by its own split
+    with blas_threads(1):
+        C, bound, N = rmatvec32(Xt, D, Z, block_bytes, norms=norms)
+        S = penalty.dual_norms(C) / n
+        err = _dual_errors(bound, penalty, S, n, Z.shape[1])
+        cand = np.flatnonzero(S + err >= float(np.max(S - err)))
+        S += err
+        S[cand] = penalty.dual_norms(features_rmatvec(Xt, D[cand], Z,
+                                                      block_bytes=2 * block_bytes)) / n
     return S, float(S[cand].max()), int(cand.size), N
 
 
@@ -268,10 +297,16 @@ class Pool32:
     def __init__(self, Xt: np.ndarray, D: np.ndarray) -> None:
         self.Xt, self.D = Xt, D
         self.n, self.m = Xt.shape
+        D32 = np.ascontiguousarray(D, dtype=np.float32)
+        XT32 = np.ascontiguousarray(Xt.T, dtype=np.float32)
+        P = np.empty((D.shape[0], self.n), dtype=np.float32)
+
+        def build(start: int, stop: int) -> None:
+            np.matmul(D32[start:stop], XT32, out=P[start:stop])
+            np.maximum(P[start:stop], 0.0, out=P[start:stop])
+
         with blas_threads(1):
-            P = np.ascontiguousarray(D, dtype=np.float32) @ np.ascontiguousarray(
-                Xt.T, dtype=np.float32)
-        np.maximum(P, 0.0, out=P)
+            run_blocks(build, D.shape[0], KEPT_ROWS, P.size)
         self.P = P
         self.Dabs, self.Xabs = np.abs(D), np.abs(Xt)
         self.Xsum = self.Xabs.sum(axis=0)
@@ -287,7 +322,7 @@ class Pool32:
         if zmax == 0.0 or self.P.shape[0] == 0:
             return np.zeros(self.P.shape[0])
         zeta = 2.0 ** int(np.ceil(np.log2(zmax)))
-        C = (self.P @ (Z / zeta).astype(np.float32)).astype(np.float64)
+        C = kept_products32(self.P, (Z / zeta).astype(np.float32)).astype(np.float64)
         C *= zeta
         bound = _bound(self.Dabs, self.Xabs, self.Xsum, Z, zeta)
         S = penalty.dual_norms(C) / n
