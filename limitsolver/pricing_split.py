@@ -27,7 +27,7 @@ SPLIT_ABOVE = 2**21
 #: Most threads one product is split over.
 MAX_SPLIT = 4
 
-_POOL: list[ThreadPoolExecutor] = []
+_POOL: list[tuple[int, ThreadPoolExecutor]] = []
 _LOCK = threading.Lock()
 
 
@@ -41,12 +41,13 @@ def cores() -> int:
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
-    """The module's worker threads (created once, daemon threads of the executor)."""
+    """The module's worker threads, created once per process: a child made by ``fork``
+    inherits the executor but not its threads, so it makes its own."""
     with _LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(max_workers=workers,
-                                            thread_name_prefix="limitsolver-pricing"))
-        return _POOL[0]
+        if not _POOL or _POOL[0][0] != os.getpid():
+            _POOL[:] = [(os.getpid(), ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="limitsolver-pricing"))]
+        return _POOL[0][1]
 
 
 def run_blocks(work: Callable[[int, int], None], rows: int, block_rows: int,

@@ -81,3 +81,19 @@ def test_split_bounded_pass_and_pool_match_float64(rng, always_split, name):
     thr = float(0.5 * (srt[1500] + srt[1501]))                # between two values
     Sp = pool.dual_norms(Z, pen, thr, lambda rows: P[rows].T)
     assert np.array_equal(Sp > thr, exact > thr)
+
+
+def test_forked_child_gets_its_own_workers(rng, always_split):
+    """A child made by fork after the workers exist still completes a split product."""
+    import multiprocessing as mp
+    Xt, dirs, Z = _data(rng, M=400)
+    XT32 = np.ascontiguousarray(Xt.T, dtype=np.float32)
+    Z32 = Z.astype(np.float32)
+    ref = relu_products32(XT32, dirs, Z32, 16)            # workers started in this process
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=lambda: q.put(relu_products32(XT32, dirs, Z32, 16)))
+    p.start()
+    out = q.get(timeout=60)
+    p.join(timeout=60)
+    assert np.array_equal(out, ref)
