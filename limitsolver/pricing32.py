@@ -136,7 +136,7 @@ def relu_products32(XT32: np.ndarray, D: np.ndarray, Z32: np.ndarray, block_rows
             np.maximum(b, 0.0, out=b)
             np.matmul(b, Z32, out=out[s:s + r])
             if sq_norms is not None:
-                sq_norms[s:s + r] = np.einsum("ij,ij->i", b, b)
+                sq_norms[s:s + r] = np.vecdot(b, b)
 
     with blas_threads(1):
         run_blocks(work, k, bs, k * n)

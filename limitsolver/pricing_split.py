@@ -1,9 +1,9 @@
 """Row blocks of one pricing product shared between the cores of the machine.
 
 A blocked pricing pass (:func:`limitsolver.pricing32.relu_products32`) computes its rows
-block by block, each block independent of the others. :func:`run_blocks` hands contiguous
-runs of whole blocks to worker threads (numpy's BLAS calls and ufuncs release the GIL) and
-runs the first run itself. The cuts fall on block boundaries, so every block is the same
+block by block, each block independent of the others. :func:`run_blocks` cuts the rows
+into runs of whole blocks that this thread and worker threads take in turn (numpy's BLAS
+calls and ufuncs release the GIL). The cuts fall on block boundaries, so every block is the same
 product on the same rows as in a serial pass: the result is the same numbers, whatever the
 number of threads. The caller sets the BLAS thread limit (one thread per worker) around
 the call; the workers do not change it (the limit is process-wide).
@@ -19,13 +19,16 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["run_blocks", "cores", "SPLIT_ABOVE", "MAX_SPLIT"]
+__all__ = ["run_blocks", "cores", "SPLIT_ABOVE", "MAX_SPLIT", "RUNS_PER_CORE"]
 
 #: Elements of Φ (rows · n) of one product above which its blocks are split over threads.
 SPLIT_ABOVE = 2**21
 
 #: Most threads one product is split over.
 MAX_SPLIT = 4
+
+#: Runs of blocks per core of a split product (:func:`run_blocks`).
+RUNS_PER_CORE = 4
 
 _POOL: list[tuple[int, ThreadPoolExecutor]] = []
 _LOCK = threading.Lock()
@@ -56,22 +59,44 @@ def run_blocks(work: Callable[[int, int], None], rows: int, block_rows: int,
 
     ``block_rows`` is the block size of ``work`` (cuts are multiples of it); ``elements``
     the size of the product (rows · n): at most :data:`SPLIT_ABOVE` runs serially, else
-    the runs go to :func:`cores` threads (this one included). ``work`` must write disjoint
-    outputs for disjoint row ranges. Exceptions of any run are raised here, after every
-    run has ended.
+    :data:`RUNS_PER_CORE` runs per core are taken in turn by this thread and the workers.
+    This thread takes runs until none is left and then waits only for the runs already
+    taken, so a worker that a loaded machine starts late costs at most one run. ``work``
+    must write disjoint outputs for disjoint row ranges. An exception of any run is raised
+    here, after every run taken has ended.
     """
     n_blocks = -(-rows // max(1, block_rows))
     parts = min(cores(), n_blocks) if elements > SPLIT_ABOVE else 1
     if parts <= 1:
         work(0, rows)
         return
-    cuts = [min(rows, block_rows * ((i * n_blocks) // parts)) for i in range(parts + 1)]
+    n_runs = min(n_blocks, parts * RUNS_PER_CORE)
+    cuts = [min(rows, block_rows * ((i * n_blocks) // n_runs)) for i in range(n_runs + 1)]
+    state = dict(next=0, done=0, error=None)
+    cond = threading.Condition()
+
+    def take() -> None:
+        while True:
+            with cond:
+                i = state["next"]
+                if i >= n_runs or state["error"] is not None:
+                    return
+                state["next"] = i + 1
+            try:
+                work(cuts[i], cuts[i + 1])
+            except BaseException as exc:          # noqa: BLE001 - raised by the caller
+                with cond:
+                    state["error"] = state["error"] or exc
+            finally:
+                with cond:
+                    state["done"] += 1
+                    cond.notify_all()
+
     pool = _executor(cores() - 1)
-    futures = [pool.submit(work, a, b) for a, b in zip(cuts[1:-1], cuts[2:])]
-    try:
-        work(cuts[0], cuts[1])
-    finally:
-        errors = [f.exception() for f in futures]
-    for exc in errors:
-        if exc is not None:
-            raise exc
+    for _ in range(parts - 1):
+        pool.submit(take)
+    take()
+    with cond:
+        cond.wait_for(lambda: state["done"] == state["next"])
+    if state["error"] is not None:
+        raise state["error"]

@@ -43,6 +43,27 @@ def test_run_blocks_raises_a_worker_error(always_split):
         split.run_blocks(work, 100, 10, 10**9)
 
 
+def test_run_blocks_does_not_wait_for_a_busy_worker(always_split):
+    """Workers that cannot start (all busy) leave every run to the calling thread."""
+    import threading
+    release = threading.Event()
+    pool = split._executor(split.cores() - 1)
+    busy = [pool.submit(release.wait, 30) for _ in range(8)]
+    try:
+        seen = np.zeros(500, dtype=int)
+        callers = set()
+
+        def work(a, b):
+            callers.add(threading.get_ident())
+            seen[a:b] += 1
+        split.run_blocks(work, 500, 10, 10**9)
+        assert np.all(seen == 1) and callers == {threading.get_ident()}
+    finally:
+        release.set()
+        for f in busy:
+            f.result(timeout=30)
+
+
 def test_split_pass_same_numbers_as_serial(rng, monkeypatch):
     Xt, dirs, Z = _data(rng)
     XT32 = np.ascontiguousarray(Xt.T, dtype=np.float32)
