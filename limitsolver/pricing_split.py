@@ -8,9 +8,11 @@ product on the same rows as in a serial pass: the result is the same numbers, wh
 number of threads. The caller sets the BLAS thread limit (one thread per worker) around
 the call; the workers do not change it (the limit is process-wide).
 
-A split pays only when a pass is long against the start of a thread (tens of µs):
-:data:`SPLIT_ABOVE` elements of Φ (n = 1000, M = 10⁵ float32 pass, 2 cores: 0.07 s serial
-against 0.04–0.05 s split, idle machine).
+A split pays only when a pass is long against the time a loaded machine may keep a worker
+waiting (a scheduler slice, milliseconds): above :data:`SPLIT_ABOVE` elements of Φ
+(n = 1000, M = 10⁵ float32 pass, 2 cores: 0.07 s serial against 0.04–0.05 s split on an
+idle machine; the native solve 0.98 s against 0.87 s at load 4.5). A product of a few
+milliseconds split on a loaded machine was slower than serial (2.7 against 7 ms).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 __all__ = ["run_blocks", "cores", "SPLIT_ABOVE", "MAX_SPLIT", "RUNS_PER_CORE"]
 
 #: Elements of Φ (rows · n) of one product above which its blocks are split over threads.
-SPLIT_ABOVE = 2**21
+SPLIT_ABOVE = 2**24
 
 #: Most threads one product is split over.
 MAX_SPLIT = 4
