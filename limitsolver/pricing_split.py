@@ -3,10 +3,10 @@
 A blocked pricing pass (:func:`limitsolver.pricing32.relu_products32`) computes its rows
 block by block, each block independent of the others. :func:`run_blocks` cuts the rows
 into runs of whole blocks that this thread and worker threads take in turn (numpy's BLAS
-calls and ufuncs release the GIL). The cuts fall on block boundaries, so every block is the same
-product on the same rows as in a serial pass: the result is the same numbers, whatever the
-number of threads. The caller sets the BLAS thread limit (one thread per worker) around
-the call; the workers do not change it (the limit is process-wide).
+calls and ufuncs release the GIL). The cuts fall on block boundaries, so every block is
+the same product on the same rows as in a serial pass: the result is the same numbers,
+whatever the number of threads. The caller sets the BLAS thread limit (one thread per
+worker) around the call; the workers do not change it (the limit is process-wide).
 
 A split pays only when a pass is long against the time a loaded machine may keep a worker
 waiting (a scheduler slice, milliseconds): above :data:`SPLIT_ABOVE` elements of Φ
