@@ -64,6 +64,15 @@ SLACK = 1e-9
 RANGE = 60
 
 
+def _einsum_row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", a, b)
+
+
+#: Σ_i a_ji b_ji of each row (numpy ≥ 2 vecdot, a third faster than einsum; any summation
+#: order suits the bound of the norms).
+_row_dots = getattr(np, "vecdot", None) or _einsum_row_dots
+
+
 def _gamma(k: int) -> float:
     return k * U32 / (1.0 - k * U32)
 
@@ -136,7 +145,7 @@ def relu_products32(XT32: np.ndarray, D: np.ndarray, Z32: np.ndarray, block_rows
             np.maximum(b, 0.0, out=b)
             np.matmul(b, Z32, out=out[s:s + r])
             if sq_norms is not None:
-                sq_norms[s:s + r] = np.vecdot(b, b)
+                sq_norms[s:s + r] = _row_dots(b, b)
 
     with blas_threads(1):
         run_blocks(work, k, bs, k * n)
