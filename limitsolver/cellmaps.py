@@ -70,6 +70,8 @@ class CellData:
         self._Z = np.ascontiguousarray(Z, dtype=dtype)
         # Z_i x̃_iᵀ flattened (n, T(d+1)): M_A of every row is one product act @ ZX
         self._ZX = (self._Z[:, :, None] * X[:, None, :]).reshape(self.n, -1)
+        # relu(a) − relu(−a) = a: c(θ) − c(−θ) = G θ with G = (1/n) Zᵀ X̃ (float64)
+        self._G = Z.T @ Xt / self.n
 
     def exact(self, thetas: np.ndarray) -> np.ndarray:
         """‖c(θ)‖ for the rows of ``thetas`` (m × (d+1)) from float64 products; (m,)."""
@@ -84,6 +86,18 @@ class CellData:
             return self.exact(thetas)
         C = relu_products32(self._XT, thetas, self._Z, _BLOCK)
         return self.dual(C.astype(np.float64) / self.n)
+
+    def values_pm(self, thetas: np.ndarray) -> "tuple[np.ndarray, np.ndarray]":
+        """(‖c(θ)‖, ‖c(−θ)‖) for the rows of ``thetas``, as :meth:`values`. With float32
+        products one product serves both signs: c(−θ) = c(θ) − G θ, G = (1/n) Zᵀ X̃ (a
+        float32 search value like c(θ) itself; its rounding is that of c(θ)); with float64
+        both are computed directly (:meth:`exact`)."""
+        m = thetas.shape[0]
+        if not self.low or m == 0:
+            v = self.exact(np.concatenate([thetas, -thetas]))
+            return v[:m], v[m:]
+        C = relu_products32(self._XT, thetas, self._Z, _BLOCK).astype(np.float64) / self.n
+        return self.dual(C), self.dual(C - thetas @ self._G.T)
 
     def products(self, thetas: np.ndarray) -> np.ndarray:
         """θ·x̃_i for every row and sample (m × n), in the working precision."""
