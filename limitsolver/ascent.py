@@ -92,7 +92,8 @@ def _targets(ev, theta, penalty, bias, radius):
         M = M0.copy()
         M[:, :, -1] *= radius                                   # coordinates (w, b/R)
     if penalty == "group":
-        tgt = _top_right_vectors(M)
+        # float32 search: top vectors by repeated squaring (a search direction)
+        tgt = _top_right_vectors(M, exact=not ev.low)
     else:
         rn = np.linalg.norm(M, axis=2)                          # (s, T)
         t = np.argmax(rn, axis=1)
@@ -209,7 +210,7 @@ def _face_targets(ev, theta, penalty, bias, radius):
         Pi -= q[:, :, None] * q[:, None, :]
         MP = M @ Pi                                              # (s, T, dim)
         if penalty == "group":
-            v = _top_right_vectors(MP)
+            v = _top_right_vectors(MP, exact=not ev.low)
         else:
             t = np.argmax(np.linalg.norm(MP, axis=2), axis=1)
             v = MP[np.arange(s), t]
@@ -237,20 +238,36 @@ def _face_polish(ev, theta, val, penalty, bias, radius, rounds=3):
     return theta, val
 
 
-def _distinct_top(cand, vals, k, atol):
+def _distinct_top(cand, vals, k, atol, block=64):
     """Indices of the ``k`` best finite values, skipping any within ``atol`` (max-norm) of
-    a better one kept."""
+    a better one kept. Greedy in the order of the values, ``block`` candidates at a time:
+    those near one kept from an earlier block are dropped at once, the rest are decided in
+    order from their pairwise distances."""
     order = np.argsort(-vals, kind="stable")
-    kept = []
-    for i in order:
-        if not np.isfinite(vals[i]):
-            continue
-        if kept and np.max(np.abs(cand[kept] - cand[i]), axis=1).min() <= atol:
-            continue
-        kept.append(i)
-        if len(kept) >= k:
+    order = order[np.isfinite(vals[order])]
+    kept = np.zeros(0, dtype=int)
+    for pos in range(0, order.size, block):
+        if kept.size >= k:
             break
-    return np.array(kept, dtype=int)
+        blk = order[pos:pos + block]
+        if kept.size:
+            dist = np.abs(cand[blk][:, None, :] - cand[kept][None, :, :]).max(axis=2)
+            blk = blk[dist.min(axis=1) > atol]
+        if blk.size == 0:
+            continue
+        P = cand[blk]
+        near = np.abs(P[:, None, :] - P[None, :, :]).max(axis=2) <= atol
+        blocked = np.zeros(blk.size, dtype=bool)
+        take = []
+        for j in range(blk.size):
+            if blocked[j]:
+                continue
+            take.append(j)
+            if kept.size + len(take) >= k:
+                break
+            blocked |= near[j]
+        kept = np.concatenate([kept, blk[take]])
+    return kept
 
 
 def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = None,
