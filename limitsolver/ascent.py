@@ -80,6 +80,14 @@ FROM_SAMPLE, FROM_DATA = -1, -2
 #: float64 iterations of the ascent from the best float32 results (``precision="float32"``).
 EXACT_ITER = 2
 
+#: Shorter steps towards the target (fractions 1/2, 1/8, 1/32, ...) tried where the full
+#: step does not increase ‖c‖, before the gradient step. Each costs an evaluation of the
+#: starts that failed; in a time-limited pricing fewer leave more iterations (digits,
+#: default solve with 1/2.5 and 1/3.5 of a core: above the best objective 2.4e-4–3.7e-4
+#: and 7.4e-4–7.6e-4 with 1 step, 3.8e-4–5.1e-4 and 6.9e-4–9.0e-4 with 3, 5.7e-4–8.5e-4
+#: and 8.8e-4–1.4e-3 with 6).
+BACKTRACK_STEPS = 1
+
 
 def _targets(ev, theta, penalty, bias, radius):
     """The best direction of each start's cell map M_A (see the module docstring), its
@@ -152,7 +160,7 @@ def _ascend(ev, theta, penalty, bias, radius, max_iter, deadline=None):
         improved = best_v > v * up
         # backtracking towards the target where the full step does not improve
         frac = np.full(idx.size, 0.5)
-        for _ in range(6):
+        for _ in range(BACKTRACK_STEPS):
             todo = ~improved
             if not todo.any():
                 break
