@@ -20,9 +20,9 @@ in the coordinates (w, b/R), in which |b| ≤ R is the cone |b/R| ≤ ‖w‖, t
 target of the current cell, re-evaluate the pattern there (the target may lie in another cell:
 the iteration then crosses into it), and accept only increases of ‖c‖ — when the full step
 does not increase it, shorter steps along the great circle towards the target are tried
-(backtracking), then a projected gradient step. The iteration stops for a start when no trial
-improves. A start that ends strictly inside a cell with its target equal to itself is a local
-maximum of ‖c‖ on Θ.
+(``BACKTRACK_STEPS``), then a projected gradient step. The iteration stops for a start when
+no trial improves. A start that ends strictly inside a cell with its target equal to itself
+is a local maximum of ‖c‖ on Θ.
 
 The search's products may be float32 (``precision``, :mod:`limitsolver.cellmaps`); the
 values returned are true (float64) ‖c(θ)‖ at the returned directions, so the best of them
