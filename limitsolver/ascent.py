@@ -20,9 +20,9 @@ in the coordinates (w, b/R), in which |b| ≤ R is the cone |b/R| ≤ ‖w‖, t
 target of the current cell, re-evaluate the pattern there (the target may lie in another cell:
 the iteration then crosses into it), and accept only increases of ‖c‖ — when the full step
 does not increase it, shorter steps along the great circle towards the target are tried
-(backtracking), then a projected gradient step. The iteration stops for a start when no trial
-improves. A start that ends strictly inside a cell with its target equal to itself is a local
-maximum of ‖c‖ on Θ.
+(``BACKTRACK_STEPS``), then a projected gradient step. The iteration stops for a start when
+no trial improves. A start that ends strictly inside a cell with its target equal to itself
+is a local maximum of ‖c‖ on Θ.
 
 The search's products may be float32 (``precision``, :mod:`limitsolver.cellmaps`); the
 values returned are true (float64) ‖c(θ)‖ at the returned directions, so the best of them
@@ -39,7 +39,6 @@ import numpy as np
 
 from .cellmaps import CellData, top_right_vectors as _top_right_vectors
 from .starts import data_directions, project as _project, split_starts
-from .features import correlation_norm_gradient
 from .penalties import get_penalty
 from .problem import LimitProblem
 
@@ -81,17 +80,28 @@ FROM_SAMPLE, FROM_DATA = -1, -2
 #: float64 iterations of the ascent from the best float32 results (``precision="float32"``).
 EXACT_ITER = 2
 
+#: Shorter steps towards the target (fractions 1/2, 1/8, 1/32, ...) tried where the full
+#: step does not increase ‖c‖, before the gradient step. Each costs an evaluation of the
+#: starts that failed; in a time-limited pricing fewer leave more iterations (digits,
+#: default solve with 1/2.5 and 1/3.5 of a core: above the best objective 2.4e-4–3.7e-4
+#: and 7.4e-4–7.6e-4 with 1 step, 3.8e-4–5.1e-4 and 6.9e-4–9.0e-4 with 3, 5.7e-4–8.5e-4
+#: and 8.8e-4–1.4e-3 with 6).
+BACKTRACK_STEPS = 1
+
 
 def _targets(ev, theta, penalty, bias, radius):
-    """The best direction of each start's cell map M_A (see the module docstring), both
-    signs; (s, 2, d+1) on Θ. ``ev``: :class:`~limitsolver.cellmaps.CellData`."""
+    """The best direction of each start's cell map M_A (see the module docstring), its
+    sign not yet chosen, on Θ (s, d+1); and the cell maps M_A (s, T, d+1).
+    ``ev``: :class:`~limitsolver.cellmaps.CellData`."""
     # M_A for every start: (s, T, d+1) — cost O(s n T (d+1))
-    M = ev.cell_maps(theta)
+    M0 = ev.cell_maps(theta)
+    M = M0
     if bias == "free":
-        M = M.copy()
+        M = M0.copy()
         M[:, :, -1] *= radius                                   # coordinates (w, b/R)
     if penalty == "group":
-        tgt = _top_right_vectors(M)
+        # float32 search: top vectors by repeated squaring (a search direction)
+        tgt = _top_right_vectors(M, exact=not ev.low)
     else:
         rn = np.linalg.norm(M, axis=2)                          # (s, T)
         t = np.argmax(rn, axis=1)
@@ -99,10 +109,8 @@ def _targets(ev, theta, penalty, bias, radius):
     if bias == "free":
         tgt = tgt.copy()
         tgt[:, -1] *= radius
-    # the sign that gives the larger ‖c‖ (its sign flips the direction, not only c)
-    cand = np.stack([tgt, -tgt], axis=1)                         # (s, 2, d+1)
-    cand = _project(cand, bias, radius)
-    return cand
+    # Θ is symmetric (the projection commutes with θ ↦ −θ): −target is the other sign's
+    return _project(tgt, bias, radius), M0
 
 
 def _geodesic(theta, target, s, bias, radius):
@@ -110,9 +118,20 @@ def _geodesic(theta, target, s, bias, radius):
     return _project((1.0 - s)[:, None] * theta + s[:, None] * target, bias, radius)
 
 
-def _gradient_step(ev, theta, step, penalty, bias, radius):
-    """One projected gradient step of ‖c‖ of length ``step`` from each row (float64)."""
-    grad = correlation_norm_gradient(ev.Xt, theta, ev.Z, penalty)
+def _gradient_step(M, theta, step, penalty, bias, radius):
+    """One projected gradient step of ‖c‖ of length ``step`` from each row, its gradient
+    from the cell maps ``M`` of the rows (s, T, d+1): c = M_A θ inside the cell, and with
+    u the unit (sub)gradient of the norm at c (c/‖c‖, or sign(c_t) e_t at the largest
+    |c_t|) the gradient is M_Aᵀ u (relu's derivative taken as 0 at 0, as in
+    :func:`~limitsolver.features.correlation_norm_gradient`)."""
+    C = np.einsum("std,sd->st", M, theta)
+    if penalty == "group":
+        U = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-300)
+    else:
+        U = np.zeros_like(C)
+        t = np.argmax(np.abs(C), axis=1)
+        U[np.arange(len(t)), t] = np.sign(C[np.arange(len(t)), t])
+    grad = np.einsum("std,st->sd", M, U)
     gn = np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-300)
     return _project(theta + step[:, None] * grad / gn, bias, radius)
 
@@ -132,16 +151,16 @@ def _ascend(ev, theta, penalty, bias, radius, max_iter, deadline=None):
         if idx.size == 0:
             break
         th, v = theta[idx], val[idx]
-        cand = _targets(ev, th, penalty, bias, radius)           # (m, 2, d+1)
-        m = len(idx)
-        cv = ev.values(cand.reshape(2 * m, -1)).reshape(m, 2)
-        pick = np.argmax(cv, axis=1)
-        tgt = cand[np.arange(m), pick]
-        best_v, best_t = cv[np.arange(m), pick], tgt
+        tgt, M = _targets(ev, th, penalty, bias, radius)        # (m, d+1), (m, T, d+1)
+        vp, vm = ev.values_pm(tgt)
+        # the sign that gives the larger ‖c‖ (its sign flips the direction, not only c)
+        neg = vm > vp
+        tgt[neg] *= -1.0
+        best_v, best_t = np.where(neg, vm, vp), tgt
         improved = best_v > v * up
         # backtracking towards the target where the full step does not improve
-        frac = np.full(m, 0.5)
-        for _ in range(6):
+        frac = np.full(idx.size, 0.5)
+        for _ in range(BACKTRACK_STEPS):
             todo = ~improved
             if not todo.any():
                 break
@@ -156,7 +175,7 @@ def _ascend(ev, theta, penalty, bias, radius, max_iter, deadline=None):
         todo = ~improved
         if todo.any():
             sub = np.flatnonzero(todo)
-            trial = _gradient_step(ev, th[sub], gstep[idx[sub]], penalty, bias, radius)
+            trial = _gradient_step(M[sub], th[sub], gstep[idx[sub]], penalty, bias, radius)
             tv = ev.values(trial)
             ok = tv > v[sub] * up
             best_v[sub[ok]], best_t[sub[ok]] = tv[ok], trial[ok]
@@ -188,7 +207,7 @@ def _face_targets(ev, theta, penalty, bias, radius):
     xn = np.linalg.norm(Xt, axis=1)
     S = ev.products(theta)                                       # (s, n)
     near = np.argsort(np.abs(S) / xn[None, :], axis=1)[:, :dim - 1]
-    M = ev.cell_maps(theta, S) * scale                                                # (s, T, dim), scaled
+    M = ev.cell_maps(theta, S) * scale                          # (s, T, dim), scaled
     Xs = Xt / scale                                              # constraints, scaled
     Pi = np.broadcast_to(np.eye(dim), (s, dim, dim)).copy()
     out = np.zeros((s, dim - 1, 2, dim))
@@ -199,7 +218,7 @@ def _face_targets(ev, theta, penalty, bias, radius):
         Pi -= q[:, :, None] * q[:, None, :]
         MP = M @ Pi                                              # (s, T, dim)
         if penalty == "group":
-            v = _top_right_vectors(MP)
+            v = _top_right_vectors(MP, exact=not ev.low)
         else:
             t = np.argmax(np.linalg.norm(MP, axis=2), axis=1)
             v = MP[np.arange(s), t]
@@ -214,7 +233,9 @@ def _face_polish(ev, theta, val, penalty, bias, radius, rounds=3):
     for _ in range(rounds):
         cand = _face_targets(ev, theta, penalty, bias, radius)
         s, m = cand.shape[:2]
-        cv = ev.values(cand.reshape(-1, cand.shape[-1])).reshape(s, m * 2)
+        # the two signs of a target from one product (CellData.values_pm)
+        vp, vm = ev.values_pm(cand[:, :, 0].reshape(-1, cand.shape[-1]))
+        cv = np.stack([vp, vm], axis=1).reshape(s, m * 2)
         k = np.argmax(cv, axis=1)
         best = cv[np.arange(s), k]
         better = best > val * (1 + ev.rtol)
@@ -225,20 +246,36 @@ def _face_polish(ev, theta, val, penalty, bias, radius, rounds=3):
     return theta, val
 
 
-def _distinct_top(cand, vals, k, atol):
+def _distinct_top(cand, vals, k, atol, block=64):
     """Indices of the ``k`` best finite values, skipping any within ``atol`` (max-norm) of
-    a better one kept."""
+    a better one kept. Greedy in the order of the values, ``block`` candidates at a time:
+    those near one kept from an earlier block are dropped at once, the rest are decided in
+    order from their pairwise distances."""
     order = np.argsort(-vals, kind="stable")
-    kept = []
-    for i in order:
-        if not np.isfinite(vals[i]):
-            continue
-        if kept and np.max(np.abs(cand[kept] - cand[i]), axis=1).min() <= atol:
-            continue
-        kept.append(i)
-        if len(kept) >= k:
+    order = order[np.isfinite(vals[order])]
+    kept = np.zeros(0, dtype=int)
+    for pos in range(0, order.size, block):
+        if kept.size >= k:
             break
-    return np.array(kept, dtype=int)
+        blk = order[pos:pos + block]
+        if kept.size:
+            dist = np.abs(cand[blk][:, None, :] - cand[kept][None, :, :]).max(axis=2)
+            blk = blk[dist.min(axis=1) > atol]
+        if blk.size == 0:
+            continue
+        P = cand[blk]
+        near = np.abs(P[:, None, :] - P[None, :, :]).max(axis=2) <= atol
+        blocked = np.zeros(blk.size, dtype=bool)
+        take = []
+        for j in range(blk.size):
+            if blocked[j]:
+                continue
+            take.append(j)
+            if kept.size + len(take) >= k:
+                break
+            blocked |= near[j]
+        kept = np.concatenate([kept, blk[take]])
+    return kept
 
 
 def price(problem: LimitProblem, Z: np.ndarray, *, starts: np.ndarray | None = None,

@@ -6,6 +6,9 @@ is passed down to every backend, which checks it between its iterations.
 Threads: :func:`blas_threads` limits the BLAS libraries to a number of threads inside a
 ``with`` block and restores the previous limits when the block ends, also on an exception.
 
+Load: :func:`cpu_share`, the share of a core the process got since a given moment (CPU
+time per wall second).
+
 Memory: :func:`available_memory` and the default feature-store budget
 :func:`default_budget` (used by :mod:`limitsolver.pricing`).
 """
@@ -20,6 +23,7 @@ from contextlib import contextmanager
 import numpy as np
 
 __all__ = ["DEFAULT_MAX_TIME", "make_deadline", "expired", "remaining", "blas_threads",
+           "cpu_share", "MIN_CPU_SHARE",
            "available_memory", "default_budget", "MAX_BUDGET", "BUDGET_FRACTION"]
 
 #: ``max_time=None`` means this many seconds (generous: small problems take well under
@@ -60,6 +64,20 @@ def remaining(deadline: float | None) -> float:
     if deadline is None:
         return np.inf
     return max(0.0, deadline - time.monotonic())
+
+
+#: The least share of a core :func:`cpu_share` reports.
+MIN_CPU_SHARE = 0.25
+
+
+def cpu_share(wall0: float, cpu0: float) -> float:
+    """The process's CPU seconds per wall second since (``time.monotonic()``,
+    ``time.process_time()``) = (``wall0``, ``cpu0``), clipped to [``MIN_CPU_SHARE``, 1]
+    (1 before 0.05 s have passed): about 1 on an idle core, less on a loaded machine."""
+    wall = time.monotonic() - wall0
+    if not wall > 0.05:
+        return 1.0
+    return float(min(1.0, max(MIN_CPU_SHARE, (time.process_time() - cpu0) / wall)))
 
 
 _CONTROLLER: list = []

@@ -31,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 
+from .budget import MIN_CPU_SHARE, cpu_share
 from .exceptions import ConvergenceWarning
 from .limitattach import warn_limit_gap  # noqa: F401  (re-exported)
 from .penalties import get_penalty
@@ -139,8 +140,8 @@ def _correlations(problem, directions, Z):
 PRICE_WORK = 2e7
 
 #: ... and at most this fraction of the time left before the deadline (but at least
-#: ``PRICE_MIN_TIME`` seconds): pricing then stops, so that several exchange rounds fit
-#: in any budget whatever n·T and the load.
+#: ``PRICE_MIN_TIME`` seconds of CPU time, see :func:`price_plan`): pricing then stops, so
+#: that several exchange rounds fit in any budget whatever n·T and the load.
 PRICE_SHARE = 0.03
 PRICE_MIN_TIME = 0.25
 
@@ -154,22 +155,26 @@ PRICE_FACE, PRICE_SPLIT = 128, 2
 
 
 def price_plan(problem: LimitProblem, k: int, effort: int = 1,
-               deadline: "float | None" = None) -> tuple:
+               deadline: "float | None" = None, cpu: float = 1.0) -> tuple:
     """(number of atoms given split starts, pricing deadline) for ``k`` atoms: at most
     ``PRICE_WORK / (n (d+1+T)) / (6·effort)`` atoms (at least 8), and the time
-    ``now + max(PRICE_MIN_TIME, PRICE_SHARE·(deadline − now))`` (None without a deadline)."""
+    ``now + max(PRICE_MIN_TIME / cpu, PRICE_SHARE·(deadline − now))`` (None without a
+    deadline), ``cpu`` the share of a core the process gets
+    (:func:`~limitsolver.budget.cpu_share`): the floor is ``PRICE_MIN_TIME`` seconds of
+    CPU time, whatever the load."""
     unit = float(problem.n) * (problem.d + 1 + problem.T)
     n_split = int(min(k, max(8, PRICE_WORK / unit / (6 * effort))))
     if deadline is None:
         return n_split, None
     now = time.monotonic()
-    return n_split, now + max(PRICE_MIN_TIME, PRICE_SHARE * (deadline - now))
+    cpu = min(1.0, max(MIN_CPU_SHARE, float(cpu)))
+    return n_split, now + max(PRICE_MIN_TIME / cpu, PRICE_SHARE * (deadline - now))
 
 
-def _price_estimate(problem, sol, *, effort=1, random_state=0, deadline=None):
+def _price_estimate(problem, sol, *, effort=1, random_state=0, deadline=None, cpu=1.0):
     """Lower the sampled estimate of ``sol`` with the sup found by pricing; returns the
     PriceResult on the residual (for the exchange step). Its effort follows
-    :func:`price_plan` (``deadline``: the refinement's)."""
+    :func:`price_plan` (``deadline``: the refinement's; ``cpu``: the share of a core)."""
     from .certificate import certify
     from .ascent import price
     results = {}
@@ -178,7 +183,7 @@ def _price_estimate(problem, sol, *, effort=1, random_state=0, deadline=None):
     from .ascent import split_starts
     rng = check_random_state(random_state)
     atoms = sol.atom_directions
-    n_split, price_deadline = price_plan(problem, atoms.shape[0], effort, deadline)
+    n_split, price_deadline = price_plan(problem, atoms.shape[0], effort, deadline, cpu)
     if n_split < atoms.shape[0]:
         atoms = atoms[np.sort(rng.choice(atoms.shape[0], n_split, replace=False))]
     starts = np.vstack([sol.atom_directions, split_starts(problem, atoms, rng,
@@ -225,10 +230,12 @@ CERTIFY_SHARE = 0.02
 def _round_bound(problem, sol, tol, it, random_state, deadline, clock):
     """Pricing, the estimate and (see ``CERTIFY_FACTOR``) the certificate of one round:
     (PriceResult, residual, oracle SupResult or None, certified, relative limit gap).
-    ``clock`` = [refinement start, seconds spent certifying] (updated)."""
+    ``clock`` = [refinement start, seconds spent certifying, process time at the start]
+    (the second updated)."""
     from .limitattach import attach_limit_certificate
+    cpu = cpu_share(clock[0], clock[2])
     pr, Zr, est = _price_estimate(problem, sol, random_state=random_state + it,
-                                  deadline=deadline)
+                                  deadline=deadline, cpu=cpu)
     t = time.monotonic()
     if it > 0 and est.rel_gap > CERTIFY_FACTOR * tol and \
             clock[1] > CERTIFY_SHARE * (t - clock[0]):
@@ -240,7 +247,7 @@ def _round_bound(problem, sol, tol, it, random_state, deadline, clock):
     if not certified and rel_it <= tol:
         # an estimate that says "done" is checked with four times the pricing effort
         pr, Zr, _ = _price_estimate(problem, sol, effort=4, random_state=random_state + it,
-                                    deadline=deadline)
+                                    deadline=deadline, cpu=cpu)
         certified, rel_it = limit_status(sol, tol)
     return pr, Zr, sup, certified, rel_it
 
@@ -290,7 +297,7 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     from .limitattach import tighten_limit_certificate
     from .moves import merge_directions
     from .suptools import distinct_top
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
     lam = problem.lam
     max_new = EXCHANGE_TOP_K if max_new is None else int(max_new)
     start = sol
@@ -302,7 +309,7 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     best_how = {}
     stalls = 0
     round_start = time.monotonic()
-    clock = [t0, 0.0]
+    clock = [t0, 0.0, cpu0]
     for it in range(max_iter):
         pr, Zr, sup, certified, rel_it = _round_bound(problem, sol, tol, it, random_state,
                                                       deadline, clock)
