@@ -52,11 +52,9 @@ EXCHANGE_MARGIN = 1e-2
 EXCHANGE_TOP_K = 128
 EXCHANGE_SEPARATION = 1e-2
 
-
 #: Joint Newton iterations per refinement round (a round's exchange step then adds what
 #: Newton cannot: new directions).
 NEWTON_ITER = 12
-
 
 #: Largest n·T·N² (N = k(d + T) + pT chart variables for k atoms and p free columns:
 #: the cost of one Newton iteration's Gauss–Newton Hessian) for which the joint Newton
@@ -75,9 +73,8 @@ def newton_work(problem: LimitProblem, k: int) -> float:
 #: Share of the time left before the deadline that one round's joint Newton step may
 #: take (it stops after the iteration in which that time is up; None: no share). In d = 10
 #: the exchange's new directions lower J more per second than further Newton iterations
-#: on the same atoms (load ≈ 15, one run each, 30–35 s from the 4096-grid start: digits
-#: 0.15080 against 0.15190 without the share, planted d = 10 5.37205 against 5.37226;
-#: diabetes 0.21006 with a share of 0.03 and 0.21005 with 0.01, against 0.21025).
+#: on the same atoms (load ≈ 15, 30–35 s from the 4096-grid start, without the share →
+#: with it: digits 0.15190 → 0.15080, d = 10 5.37226 → 5.37205, diabetes 0.21025 → 0.21006).
 NEWTON_SHARE = 0.02
 
 
@@ -292,7 +289,8 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     -------
     LimitSolution
         The best by objective, with ``lower_bound``, ``limit_gap``, ``lower_bound_exact``
-        and ``info["refine"]`` (history), ``info["refine_converged"]``.
+        and ``info["refine"]`` (history), ``info["refine_converged"]``, and ``info["timed_out"]
+        = True`` when the deadline ended the rounds (passed, or the next round did not fit).
     """
     from .limitattach import tighten_limit_certificate
     from .moves import merge_directions
@@ -307,7 +305,7 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         sol = newton_solution(problem, sol, deadline=deadline)
     best, best_lb, best_exact, history, converged = sol, -np.inf, False, [], False
     best_how = {}
-    stalls = 0
+    stalls, out_of_time = 0, False
     round_start = time.monotonic()
     clock = [t0, 0.0, cpu0]
     for it in range(max_iter):
@@ -338,6 +336,7 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
         # a round is not interrupted: none starts unless the last one's length still fits
         now = time.monotonic()
         if deadline is not None and now + (now - round_start) >= deadline:
+            out_of_time = True
             break
         round_start = now
         # the oracle's directions too (its dual point may differ from the residual); not
@@ -362,9 +361,13 @@ def refine_any_d(problem: LimitProblem, sol: LimitSolution, *, tol: float,
     if start.objective < best.objective:
         best = start
     late = deadline is not None and time.monotonic() >= deadline
+    out_of_time = (out_of_time or late) and not converged
     best = _finish(problem, best, best_lb, best_exact, best_how, history, converged, tol, t0,
                    effort=1 if late else 4, full=not late)
-    return tighten_limit_certificate(best, tol, deadline)
+    best = tighten_limit_certificate(best, tol, deadline)
+    if out_of_time:
+        best.info["timed_out"] = True
+    return best
 
 
 #: The info keys that say how a lower bound was certified (kept with the bound).

@@ -100,3 +100,31 @@ def test_newton_step_is_skipped_when_one_iteration_costs_too_much(monkeypatch):
         monkeypatch.setattr(rnd, "NEWTON_MAX_WORK", rnd.newton_work(p, k) - 1)
         kept = rnd.newton_solution(p, sol)
     assert kept is sol and kept.info["newton_skipped"] == 1
+
+
+def test_rounds_ended_because_the_next_one_does_not_fit_count_as_timed_out(monkeypatch):
+    """The rounds stop before the deadline when the last round's length would not fit
+    again; that is the time budget ending them, so ``info["timed_out"]`` must say so. A
+    clock of refine_nd's own that moves only inside the restricted solve (0.6 s each)
+    against a deadline 1 s ahead: round 2 starts at 0.6 and would end at 1.2."""
+    import limitsolver.refine_nd as rnd
+    from limitsolver.exchange import solve_working_set
+    X, Y = _planted(60, 3, 2, seed=2)
+    p = ls.LimitProblem(X, Y, lam=0.05)
+    start = solve_problem(p, default_grid(X, p.bias, 48, random_state=0))
+    clock = [time.monotonic()]
+    monkeypatch.setattr(rnd, "time", types.SimpleNamespace(
+        monotonic=lambda: clock[0], process_time=time.process_time))
+
+    def inner(D, warm):
+        clock[0] += 0.6
+        sol = solve_working_set(p, D, "auto", 1e-10, warm, None)
+        return warm if sol is None else sol
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        deadline = clock[0] + 1.0
+        out = rnd.refine_any_d(p, start, tol=1e-14, deadline=deadline,
+                               inner_solve=inner, max_iter=50)
+    assert len(out.info["refine"]) == 2            # priced rounds: the start and one more
+    assert clock[0] < deadline and out.info["timed_out"] is True
+    assert out.objective <= start.objective * (1 + 1e-12)
