@@ -1,0 +1,60 @@
+"""Violator selection of the working set: spacing and patterns against a brute-force pick."""
+import numpy as np
+import pytest
+
+from limitsolver.solvers.selection import MIN_SPACING_COS, PatternCache, patterns, pick_violators
+
+
+def _brute(cand, scores, Xt, D, n_add, min_cos):
+    """The greedy pick by definition: best first, skip a seen pattern or a direction with
+    cosine above min_cos to one already taken."""
+    keys = patterns(Xt, D)
+    out, seen = [], set()
+    for j in cand[np.argsort(-scores, kind="stable")]:
+        if keys[j] in seen:
+            continue
+        if out and min_cos < 1.0 and np.max(D[out] @ D[j]) > min_cos:
+            continue
+        seen.add(keys[j])
+        out.append(int(j))
+        if len(out) == n_add:
+            break
+    return out
+
+
+def _dirs(rng, m, dim):
+    D = rng.standard_normal((m, dim))
+    return D / np.linalg.norm(D, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("dim, min_cos, n_add", [(2, 0.9, 5), (3, 0.9, 16), (6, 0.9, 16),
+                                                 (6, 0.5, 40), (3, 1.0, 16), (6, 0.99, 7)])
+def test_pick_matches_brute_force(dim, min_cos, n_add):
+    rng = np.random.default_rng(dim + n_add)
+    D = _dirs(rng, 400, dim)
+    Xt = np.hstack([rng.uniform(-1, 1, (30, dim - 1)), np.ones((30, 1))])
+    cand = np.sort(rng.choice(400, 250, replace=False))
+    scores = rng.random(250)
+    got = pick_violators(cand, scores, PatternCache(Xt, D), n_add, min_cos=min_cos)
+    want = _brute(cand, scores, Xt, D, n_add, min_cos)
+    assert list(got) == want
+    assert got[0] == cand[np.argmax(scores)]               # the best is always taken
+    if min_cos < 1.0 and got.size > 1:
+        C = D[got] @ D[got].T
+        assert np.max(C[~np.eye(got.size, dtype=bool)]) <= min_cos
+
+
+def test_pick_spacing_default_and_clusters():
+    """A cluster of near-copies gives one pick per cluster with the default spacing."""
+    rng = np.random.default_rng(0)
+    centers = np.eye(6)[:3]                                  # three orthogonal centers
+    D = np.vstack([c + 0.01 * rng.standard_normal((20, 6)) for c in centers])
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    Xt = np.hstack([rng.uniform(-1, 1, (200, 5)), np.ones((200, 1))])
+    cand = np.arange(60)
+    scores = rng.random(60)
+    got = pick_violators(cand, scores, PatternCache(Xt, D), 10)
+    assert MIN_SPACING_COS < 1.0
+    assert sorted(got // 20) == [0, 1, 2]
+    none = pick_violators(cand, scores, PatternCache(Xt, D), 10, min_cos=1.0)
+    assert none.size == 10
