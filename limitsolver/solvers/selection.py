@@ -110,24 +110,25 @@ def pick_violators(cand: np.ndarray, scores: np.ndarray, keys: "PatternCache",
     picked = []
     order = cand[np.argsort(-scores, kind="stable")]
     D = keys.D
+    spaced = min_cos < 1.0
     chunk = 2 * n_add
     for s in range(0, order.size, chunk):
         block = order[s:s + chunk]
-        if min_cos < 1.0:
+        if spaced:
             # the block's cosines to the directions picked so far and among themselves
-            far = ~np.any(D[picked] @ D[block].T > min_cos, axis=0) if picked else \
-                np.ones(block.size, dtype=bool)
-            block = block[far]
+            if picked:
+                block = block[~np.any(D[picked] @ D[block].T > min_cos, axis=0)]
             close = D[block] @ D[block].T > min_cos
-        taken = []
+            blocked = np.zeros(block.size, dtype=bool)
         for a, (j, key) in enumerate(zip(block, keys.get(block))):
-            if key in seen or (min_cos < 1.0 and taken and np.any(close[a, taken])):
+            if key in seen or (spaced and blocked[a]):
                 continue
             seen.add(key)
-            taken.append(a)
             picked.append(j)
             if len(picked) == n_add:
                 return np.asarray(picked, dtype=int)
+            if spaced:
+                blocked |= close[a]
         chunk *= 2
     return np.asarray(picked, dtype=int)
 
