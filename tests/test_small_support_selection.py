@@ -58,3 +58,34 @@ def test_pick_spacing_default_and_clusters():
     assert sorted(got // 20) == [0, 1, 2]
     none = pick_violators(cand, scores, PatternCache(Xt, D), 10, min_cos=1.0)
     assert none.size == 10
+
+
+@pytest.mark.parametrize("min_cos", [MIN_SPACING_COS, 1.0])
+def test_native_on_a_fine_grid_agrees_with_clarabel(monkeypatch, min_cos):
+    """A fine grid (many near-copies among the top violators, where the spacing acts):
+    the native optimum with and without the spacing matches an interior-point solve."""
+    import warnings
+
+    from limitsolver.certificate import certify, lam_max
+    from limitsolver.grids import sphere_grid
+    from limitsolver.problem import LimitProblem
+    from limitsolver.solvers import selection
+    from limitsolver.solvers.conic import solve_conic
+    from limitsolver.solvers.native import solve_native
+
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-1, 1, (40, 2))
+    H = np.maximum(np.hstack([X, np.ones((40, 1))]) @ rng.standard_normal((3, 3)), 0.0)
+    Y = H @ rng.standard_normal((3, 3)) + 0.05 * rng.standard_normal((40, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pb = LimitProblem(X, Y, lam=1.0)
+    G = pb.check_directions(sphere_grid(3, 1500, kind="random", random_state=1))
+    pb = pb.with_lam(0.01 * lam_max(pb, G))
+    monkeypatch.setattr("limitsolver.solvers.working_set.pick_violators",
+                        lambda *a: selection.pick_violators(*a, min_cos=min_cos))
+    nat = solve_native(pb, G, tol=1e-10, ws_min=4)
+    ref = solve_conic(pb, G, solver="CLARABEL", tol=1e-10)
+    cn, cr = certify(pb, G, nat.V, nat.C), certify(pb, G, ref.V, ref.C)
+    assert nat.status == "optimal" and cn.rel_gap <= 1e-10
+    assert abs(cn.primal - cr.primal) <= 1e-7 * abs(cr.primal)
