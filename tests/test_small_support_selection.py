@@ -83,7 +83,8 @@ def test_native_on_a_fine_grid_agrees_with_clarabel(monkeypatch, min_cos):
     G = pb.check_directions(sphere_grid(3, 1500, kind="random", random_state=1))
     pb = pb.with_lam(0.01 * lam_max(pb, G))
     monkeypatch.setattr("limitsolver.solvers.working_set.pick_violators",
-                        lambda *a: selection.pick_violators(*a, min_cos=min_cos))
+                        lambda cand, scores, keys, n_add, *_: selection.pick_violators(
+                            cand, scores, keys, n_add, min_cos=min_cos))
     nat = solve_native(pb, G, tol=1e-10, ws_min=4)
     ref = solve_conic(pb, G, solver="CLARABEL", tol=1e-10)
     cn, cr = certify(pb, G, nat.V, nat.C), certify(pb, G, ref.V, ref.C)
