@@ -52,24 +52,26 @@ def gram_too_large(s: int, T: int) -> bool:
 
 
 def gram_newton_steps(GSS: np.ndarray, VS: np.ndarray, lam: float,
-                      grad: np.ndarray) -> Iterator[np.ndarray]:
+                      grad: np.ndarray, nrm: np.ndarray | None = None,
+                      U: np.ndarray | None = None) -> Iterator[np.ndarray]:
     """Levenberg-damped Newton steps (H + ρ I)⁻¹ ∇J (s × T) on a support, for the ridges
     ρ of :data:`.restricted.LEVENBERG` relative to mean(diag H), in turn.
 
     H = G_SS ⊗ I_T + ⊕_j c_j (I_T − u_j u_jᵀ), c_j = λ/‖V_j‖, u_j = V_j/‖V_j‖: formed
     densely up to :data:`.restricted.DENSE_NEWTON_SIZE` unknowns (and for T = 1, where the
     blocks vanish and H = G_SS), else solved by the Woodbury route of :mod:`.structured`
-    with one factorization of G_SS + diag(c) + ρI for all T columns.
+    with one factorization of G_SS + diag(c) + ρI for all T columns. ``nrm`` (the row
+    norms ‖V_j‖) and ``U`` (the unit rows u_j), when the caller has them.
     """
     s_, T = VS.shape
     if T > 1 and s_ * T > DENSE_NEWTON_SIZE:
-        yield from woodbury_ladder(GSS, VS, lam, grad)
+        yield from woodbury_ladder(GSS, VS, lam, grad, nrm, U)
         return
     if T == 1:
         H = GSS.copy()
     else:
-        nrm = _row_norms(VS)
-        H = dense_group_hessian(GSS, VS / nrm[:, None], lam / nrm)
+        nrm = _row_norms(VS) if nrm is None else nrm
+        H = dense_group_hessian(GSS, VS / nrm[:, None] if U is None else U, lam / nrm)
     for x in ridge_ladder(H, grad.ravel()):
         yield x.reshape(s_, T)
 
@@ -123,20 +125,21 @@ def _newton(G: np.ndarray, B: np.ndarray, lam: float, V: np.ndarray, ctl: Any,
     """Damped Newton on the support of V (in place); True when the KKT test (or no step
     decreasing J) ends it, False at the step limit or the deadline. ``q0``: J(0)."""
     S = np.flatnonzero(np.any(V != 0, axis=1))
-    GSS, VS = G[np.ix_(S, S)], V[S]
-    RS = GSS @ VS - B[S]
+    GSS, VS, BS = G[np.ix_(S, S)], V[S], B[S]
+    RS = GSS @ VS - BS
     while S.size and ctl.steps < ctl.max_newton and not expired(ctl.deadline):
         ctl.steps += 1
         nrm = _row_norms(VS)
-        grad = RS + lam * (VS / nrm[:, None])
-        if float(np.max(np.abs(grad))) <= ctl.tol_kkt * ctl.kkt_scale:
+        U = VS / nrm[:, None]
+        grad = RS + lam * U
+        if float(np.abs(grad).max()) <= ctl.tol_kkt * ctl.kkt_scale:
             V[S] = VS
             return True
         # J at V (the acceptance test's scale, as the generic method's value of J); the
         # trial values are J0 + (J(V + D) − J(V)), the difference evaluated exactly
-        J0 = q0 + 0.5 * float(np.sum(VS * (RS - B[S]))) + lam * float(np.sum(nrm))
+        J0 = q0 + 0.5 * float(np.vdot(VS, RS - BS)) + lam * float(nrm.sum())
         found, step = None, None
-        for step in gram_newton_steps(GSS, VS, lam, grad):
+        for step in gram_newton_steps(GSS, VS, lam, grad, nrm, U):
             value = _trial_values(GSS, VS, RS, nrm, lam, J0, step)
             found = crossing_path(VS, step, value, J0, rowwise=True)
             if found is not None:
@@ -148,13 +151,13 @@ def _newton(G: np.ndarray, B: np.ndarray, lam: float, V: np.ndarray, ctl: Any,
         keep = np.any(Vn != 0, axis=1)
         if not keep.all():                     # rows left the support
             V[S] = Vn
-            S, Vn = S[keep], Vn[keep]
+            S, Vn, BS = S[keep], Vn[keep], BS[keep]
             GSS = GSS[np.ix_(keep, keep)]
         elif J0 - Jn <= 0.0 and _tiny(t * step, VS):
             V[S] = Vn
             return True
         VS = Vn
-        RS = GSS @ VS - B[S]
+        RS = GSS @ VS - BS
     V[S] = VS
     return not S.size
 

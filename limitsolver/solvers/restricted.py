@@ -97,15 +97,19 @@ def ridge_ladder(H: np.ndarray, rhs: np.ndarray) -> Iterator[np.ndarray]:
 
 
 def woodbury_ladder(GSS: np.ndarray, VS: np.ndarray, lam: float,
-                    grad: np.ndarray) -> Iterator[np.ndarray]:
+                    grad: np.ndarray, nrm: np.ndarray | None = None,
+                    U: np.ndarray | None = None) -> Iterator[np.ndarray]:
     """Group-penalty Newton steps (H + ρ I)⁻¹ grad (s × T) by the Woodbury route of
     :mod:`.structured`, H = G_SS ⊗ I_T + ⊕_j c_j (I_T − u_j u_jᵀ) with c_j = λ/‖V_j‖,
     u_j = V_j/‖V_j‖, for the ridges ρ of :data:`LEVENBERG` relative to H's scale. From
     :data:`.mixed.MIXED_MIN_ROWS` rows the first ridge's step is tried by the float32
     factorization refined in float64 (:func:`.mixed.refined_step`) and, when it is
-    found, not factored again in float64."""
-    nrm = np.sqrt(np.add.reduce(VS * VS, axis=1))
-    U, c = VS / nrm[:, None], lam / nrm
+    found, not factored again in float64. ``nrm`` (the row norms ‖V_j‖) and ``U`` (the
+    unit rows), when the caller has them."""
+    if nrm is None:
+        nrm = np.sqrt(np.add.reduce(VS * VS, axis=1))
+    U = VS / nrm[:, None] if U is None else U
+    c = lam / nrm
     scale = group_hessian_scale(GSS, c, VS.shape[1]) or 1.0
     ladder = LEVENBERG
     if GSS.shape[0] >= MIXED_MIN_ROWS:

@@ -34,7 +34,7 @@ __all__ = ["group_hessian_scale", "group_newton_solve", "WoodburyFactor", "dense
 
 def group_hessian_scale(GSS: np.ndarray, c: np.ndarray, T: int) -> float:
     """mean(diag(H)) = mean_j (G_jj + c_j (T − 1)/T): the scale the ridge is relative to."""
-    return float(np.mean(GSS.diagonal() + c * (T - 1) / T)) if c.size else 1.0
+    return (float(GSS.trace()) + float(c.sum()) * (T - 1) / T) / c.size if c.size else 1.0
 
 
 def dense_group_hessian(GSS: np.ndarray, U: np.ndarray, c: np.ndarray) -> np.ndarray:

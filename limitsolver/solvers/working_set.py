@@ -65,7 +65,8 @@ from ..problem import LimitProblem
 from .base import SolverResult
 from .support_newton import solve_restricted
 from .support_retry import SUPPORT_DUAL_SLACK, support_dual_retry
-from .selection import PatternCache, pick_violators, pool_floor, warm_rows
+from .selection import (MIN_SPACING_COS, SPACING_MIN_POOL, PatternCache, pick_violators,
+                        pool_floor, warm_rows)
 
 __all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK", "POOL_VIOLATORS"]
 
@@ -284,11 +285,12 @@ class WorkingSetLoop:
         S_pool = self.S_last[pool]
         sup_pos = np.searchsorted(pool, support)
         n_add = max(opts["ws_min"], support.size)
+        min_cos = MIN_SPACING_COS if pool.size >= SPACING_MIN_POOL else 1.0
         for it in range(opts["max_inner"]):
             cand = np.setdiff1d(np.flatnonzero(S_pool > lam), sup_pos)
             if cand.size == 0 and it > 0:
                 break
-            picked = pick_violators(cand, S_pool[cand], keys, n_add)
+            picked = pick_violators(cand, S_pool[cand], keys, n_add, min_cos)
             ws = np.concatenate([sup_pos, picked]).astype(int)
             V0 = np.vstack([Vsupp, np.zeros((picked.size, self.T))])
             Vws, self.C, inf = solve_restricted(
