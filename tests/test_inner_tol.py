@@ -8,16 +8,19 @@ import pytest
 
 from limitsolver.certificate import certify, lam_max
 from limitsolver.exceptions import ConvergenceWarning
+from limitsolver.features import relu_features
 from limitsolver.grids import sphere_grid
+from limitsolver.penalties import get_penalty
 from limitsolver.problem import LimitProblem
 from limitsolver.solvers import working_set
 from limitsolver.solvers.conic import solve_conic
 from limitsolver.solvers.native import solve_native
 
 
-def _problem(n, d, T, M, frac, loss="squared", seed=0):
+def _problem(n, d, T, M, frac, loss="squared", penalty="group", seed=0):
     """Inputs uniform in [-1, 1]^d, targets of a random 8-neuron ReLU teacher plus noise
-    (signs for the logistic loss), a random grid of M directions, λ = frac · λ_max."""
+    (signs for the logistic loss, random classes for the multinomial one), a random grid
+    of M directions, λ = frac · λ_max."""
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1.0, 1.0, (n, d))
     W = rng.standard_normal((8, d + 1))
@@ -25,7 +28,9 @@ def _problem(n, d, T, M, frac, loss="squared", seed=0):
     Y = H @ rng.standard_normal((8, T)) + 0.1 * rng.standard_normal((n, T))
     if loss == "logistic":
         Y = np.where(Y - np.median(Y, axis=0) >= 0, 1.0, -1.0)
-    pb = LimitProblem(X, Y, lam=1.0, loss=loss)
+    elif loss == "multinomial":
+        Y = rng.integers(0, T, size=n)
+    pb = LimitProblem(X, Y, lam=1.0, loss=loss, penalty=penalty)
     dirs = pb.check_directions(sphere_grid(d + 1, M, kind="random", random_state=seed))
     return pb.with_lam(frac * lam_max(pb, dirs)), dirs
 
@@ -55,8 +60,11 @@ def test_loose_inner_tol_reaches_tol_and_matches_clarabel(inner_tol):
     assert cert.primal <= cr.primal + 1e-9 * abs(cr.primal)
 
 
-def test_loose_inner_tol_logistic():
-    pb, G = _problem(n=150, d=3, T=2, M=600, frac=0.02, loss="logistic")
+@pytest.mark.parametrize("loss,penalty", [("squared", "l1"), ("logistic", "group"),
+                                          ("logistic", "l1"), ("multinomial", "group"),
+                                          ("multinomial", "l1")])
+def test_loose_inner_tol_every_loss_and_penalty(loss, penalty):
+    pb, G = _problem(n=100, d=3, T=3, M=400, frac=0.02, loss=loss, penalty=penalty)
     res = solve_native(pb, G, tol=TOL, inner_tol=1e-2)
     cert = certify(pb, G, res.V, res.C, Z=list(res.Z))
     assert res.status == "optimal" and cert.rel_gap <= TOL
@@ -64,6 +72,7 @@ def test_loose_inner_tol_logistic():
     ref = solve_conic(pb, G, solver="CLARABEL", tol=1e-10)
     cr = certify(pb, G, ref.V, ref.C)
     assert abs(cert.primal - cr.primal) <= 1e-6 * abs(cr.primal)
+    assert cert.dual <= cr.primal + 1e-9 * abs(cr.primal)
 
 
 def test_restricted_solves_without_progress_stop_early_with_a_reason(monkeypatch):
@@ -104,3 +113,29 @@ def test_default_inner_tol_is_untouched_when_the_gap_is_large(monkeypatch):
     res = solve_native(pb, G, tol=TOL)
     assert res.status == "optimal"
     assert seen and set(seen) == {TOL / 20.0}
+
+
+@pytest.mark.parametrize("loss,penalty", [("multinomial", "l1"), ("multinomial", "group"),
+                                          ("squared", "group")])
+def test_every_pass_certificate_has_a_feasible_dual_point(monkeypatch, loss, penalty):
+    """The dual point of each pass's certificate (the support-corrected candidate
+    included, which a loose inner_tol makes the better one) is feasible on the grid: its
+    dual norms, recomputed from dense features, stay at most λ."""
+    pb, G = _problem(n=100, d=3, T=3, M=400, frac=0.02, loss=loss, penalty=penalty)
+    certs = []
+    real = working_set.WorkingSetLoop.certificate
+
+    def spy(self, *a):
+        cert = real(self, *a)
+        certs.append(cert)
+        return cert
+
+    monkeypatch.setattr(working_set.WorkingSetLoop, "certificate", spy)
+    res = solve_native(pb, G, tol=TOL, inner_tol=1e-2)
+    assert res.status == "optimal" and len(certs) >= 2
+    Phi = relu_features(pb.Xt, G)
+    pen = get_penalty(pb.penalty)
+    for cert in certs:
+        Zd = cert.dual_point
+        assert np.abs(Zd.sum(axis=1)).max() <= 1e-12 or loss != "multinomial"
+        assert pen.dual_norms(Phi.T @ Zd / pb.n).max() <= pb.lam * (1 + 1e-12)
