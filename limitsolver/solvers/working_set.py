@@ -78,6 +78,7 @@ __all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK", "POOL_V
 #: (:meth:`WorkingSetLoop.pool_size`).
 POOL_VIOLATORS = 4
 
+
 class WorkingSetLoop:
     """State and steps of one native solve (module docstring).
 
