@@ -160,7 +160,8 @@ def solve_native(problem: LimitProblem, directions: np.ndarray, *, tol: float = 
         gap is ≤ tol (else "inaccurate"), info with ``n_pricing_passes``, ``pricing_time``
         (total seconds), ``pricing_time_per_pass``, ``iterations`` (restricted-solver
         epochs), ``newton_steps``, ``restricted_solves``, ``working_set_size``,
-        ``rel_gap``, ``gap_history``, ``screened``, ``phi_cached``, ``phi_dtype``; Z the
+        ``rel_gap``, ``gap_history``, ``screened``, ``phi_cached``, ``phi_dtype``,
+        ``stopped`` (why the loop ended: "tol", "max_passes", "deadline" or a sentence); Z the
         dual candidates of the last pricing passes (each one dual feasible after scaling).
     """
     opts = _check_options(options)

@@ -4,7 +4,9 @@
 - :class:`PatternCache` and :func:`patterns` compute activation patterns 1[x̃_i·θ > 0];
 - :func:`pick_violators` takes the best violators, at most one per activation pattern and
   none too close to another;
-- :func:`pool_floor` is the fewest directions of a working-set pool.
+- :func:`pool_floor` is the fewest directions of a working-set pool;
+- :class:`InnerTolerance` is the restricted solves' tolerance, following the outer gap,
+  and the test for passes without progress.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["warm_rows", "patterns", "PatternCache", "pick_violators", "pool_floor",
-           "MIN_SPACING_COS", "SPACING_MIN_POOL"]
+           "MIN_SPACING_COS", "SPACING_MIN_POOL", "InnerTolerance"]
 
 
 def warm_rows(warm_start: Any, dirs: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
@@ -149,3 +151,43 @@ def pool_floor(M: int, pool: int | None) -> int:
     pool costs float32 re-pricings of the pool and saves full passes over the grid:
     n = 1000, d = 5, T = 10, M = 10⁵ took 4 full passes with 5000 against 6 with 1000)."""
     return int(pool) if pool is not None else max(1000, M // 20)
+
+
+class InnerTolerance:
+    """Relative-gap target ``value`` of the restricted solves of a working-set loop.
+
+    An inexact restricted optimum leaves dual norms of the support above λ and can keep
+    violators at zero weight, so that one pass repeats the one before. Hence
+    :meth:`follow` lowers the target to at most the pass's certified relative gap over
+    :data:`GAP_SHARE` (the default target tol / 20 is already below it while the gap is
+    above tol) and reports a pass without progress (gap not below :data:`STALL_RATIO`
+    times the best one before); :meth:`tighten` divides the target by 100 unless it is
+    at :data:`FLOOR` or :data:`STALL_PASSES` passes in a row made no progress.
+    """
+
+    GAP_SHARE = 20.0
+    FLOOR = 1e-15
+    STALL_RATIO = 0.99
+    STALL_PASSES = 3
+
+    def __init__(self, value: float) -> None:
+        self.value = float(value)
+        self.best = np.inf        # the best certified gap so far
+        self.stalled = 0          # passes in a row without progress
+
+    def follow(self, gap: float) -> bool:
+        """Record the certified relative gap of a pass; True when it made no progress."""
+        if np.isfinite(gap):
+            self.value = min(self.value, max(gap / self.GAP_SHARE, self.FLOOR))
+        stall = np.isfinite(self.best) and not gap < self.STALL_RATIO * self.best
+        self.stalled = self.stalled + 1 if stall else 0
+        self.best = min(self.best, gap)
+        return bool(stall)
+
+    def tighten(self) -> str:
+        """Divide the target by 100; why not ("" when it was done)."""
+        if self.value <= self.FLOOR or self.stalled >= self.STALL_PASSES:
+            return (f"the restricted solves did not close the gap (inner_tol down to "
+                    f"{self.value:.1e}, {self.stalled} passes in a row without progress)")
+        self.value = max(self.value / 100.0, self.FLOOR)
+        return ""

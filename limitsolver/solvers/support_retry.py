@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..certificate import Certificate, certify, project_free, support_dual
+from ..losses import get_loss
 from ..penalties import get_penalty
 from ..pricing import FeatureStore
 from ..problem import LimitProblem
@@ -33,7 +34,10 @@ def support_dual_retry(problem: LimitProblem, dirs: np.ndarray, W: np.ndarray, V
     """
     if not W.size or sup > problem.lam * (1.0 + SUPPORT_DUAL_SLACK):
         return cert
-    Zs = project_free(problem, support_dual(problem, dirs[W], VW, Z))
+    # projected as certify projects it (free part, the loss's own constraints), so that
+    # the sup priced here is the sup at the candidate certify scales
+    Zs = get_loss(problem.loss).project_dual(
+        project_free(problem, support_dual(problem, dirs[W], VW, Z)))
     S_s = pricer.dual_norms_and_sup(Zs, get_penalty(problem.penalty))[1]
     cert_s = certify(problem, dirs[W], VW, C, Z=Zs, pred=pred, sup_norm=lambda _, s=S_s: s)
     return cert_s if cert_s.dual > cert.dual else cert

@@ -26,7 +26,10 @@ One pass of the method:
    directions with nonzero weight, add the most violating pool directions (S_j > λ,
    largest first, at most one per activation pattern, at least ``ws_min`` and as many as
    the support), solve the restricted problem on the working set with the free part,
-   warm-started, drop directions whose weight became zero, re-price the pool.
+   warm-started, drop directions whose weight became zero, re-price the pool. The
+   restricted tolerance follows the certified gap and is tightened when only the support
+   violates or a pass made no progress; when it cannot be, the loop stops with status
+   "inaccurate" and a ConvergenceWarning (:class:`~.selection.InnerTolerance`).
 
 Gap-safe screening (blocked pricing only, where it saves feature rebuilds). Let each ℓ_i
 have ∇²ℓ_i ≤ (1/μ) I (μ = ``loss.dual_strong_concavity``: 1 squared, 4 logistic,
@@ -51,6 +54,7 @@ re-priced from float32 features (:class:`~limitsolver.pricing32.Pool32`).
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -65,8 +69,8 @@ from ..problem import LimitProblem
 from .base import SolverResult
 from .support_newton import solve_restricted
 from .support_retry import SUPPORT_DUAL_SLACK, support_dual_retry
-from .selection import (MIN_SPACING_COS, SPACING_MIN_POOL, PatternCache, pick_violators,
-                        pool_floor, warm_rows)
+from .selection import (MIN_SPACING_COS, SPACING_MIN_POOL, InnerTolerance, PatternCache,
+                        pick_violators, pool_floor, warm_rows)
 
 __all__ = ["WorkingSetLoop", "support_dual_retry", "SUPPORT_DUAL_SLACK", "POOL_VIOLATORS"]
 
@@ -99,7 +103,8 @@ class WorkingSetLoop:
         # screening needs exact dual norms: only when no Φ is kept (float64 or float32)
         self.use_screening = bool(opts["screening"]) and pricer.dtype is None \
             and self.mu is not None
-        self.inner_tol = opts["inner_tol"] if opts["inner_tol"] is not None else tol / 20.0
+        self.inner_tol = InnerTolerance(opts["inner_tol"] if opts["inner_tol"] is not None
+                                        else tol / 20.0)
         self.alive = np.ones(self.M, dtype=bool)   # not screened
         self.S_last = np.zeros(self.M)             # dual norms at the last pricing residual
         self.ref_id = np.zeros(self.M, dtype=int)  # which stored residual S_last refers to
@@ -109,7 +114,7 @@ class WorkingSetLoop:
         self.pricing_time = 0.0
         self.history = []
         self.stuck = False
-        self.stalled = 0                           # passes without a violator
+        self.stopped = ""                          # why the loop stopped
         self.last_pool = None                      # the pool of the previous pass
         self.pool_growth = 0                       # doublings of the pool (pool_size)
 
@@ -230,18 +235,21 @@ class WorkingSetLoop:
         self.alive[kill] = False
 
     # working set --------------------------------------------------------------------------
-    def choose_pool(self, idx: np.ndarray,
-                    S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Support rows, their weights and the pool; None when the loop should stop."""
+    def choose_pool(self, idx: np.ndarray, S: np.ndarray,
+                    stall: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Support rows, their weights and the pool; None when the loop should stop
+        (``self.stopped`` says why)."""
         nz = np.any(self.VW != 0, axis=1) if self.W.size else np.zeros(0, dtype=bool)
         support, Vsupp = self.W[nz], self.VW[nz]
-        if not np.any(S > self.lam):
-            # no violator left: the restricted problem was not solved accurately enough
-            if self.inner_tol <= 1e-15 or self.stalled >= 3:
+        viol = idx[S > self.lam]
+        outside = viol[~np.isin(viol, support)]
+        if stall or not outside.size:
+            # the restricted problem was not solved accurately enough (InnerTolerance)
+            self.stopped = self.inner_tol.tighten()
+            if self.stopped:
                 return None
-            self.inner_tol = max(self.inner_tol / 100.0, 1e-15)
-            self.stalled += 1
-            return support, Vsupp, support
+            if not outside.size:
+                return support, Vsupp, support
         k_pool = self.pool_size(support.size, int(np.count_nonzero(S > self.lam)), idx, S)
         top = idx[np.argpartition(-S, k_pool - 1)[:k_pool]]
         self.last_pool = np.union1d(support, top)
@@ -295,7 +303,7 @@ class WorkingSetLoop:
             V0 = np.vstack([Vsupp, np.zeros((picked.size, self.T))])
             Vws, self.C, inf = solve_restricted(
                 cols(ws), problem.Y, lam, self.loss, self.pen, F=problem.F, V0=V0,
-                C0=self.C, tol=self.inner_tol, max_epochs=opts["max_epochs"],
+                C0=self.C, tol=self.inner_tol.value, max_epochs=opts["max_epochs"],
                 deadline=self.deadline)
             self.counts["epochs"] += inf["epochs"]
             self.counts["newton"] += inf["newton"]
@@ -335,21 +343,27 @@ class WorkingSetLoop:
                       f"alive {int(self.alive.sum()):7d}  priced {idx.size:7d}  "
                       f"rel gap {cert.rel_gap:.3e}  sup {sup / self.lam:.6f} lam")
             if cert.rel_gap <= self.tol:
-                status = "optimal"
+                status, self.stopped = "optimal", "tol"
                 self.share_last_pass()
                 break
             if self.counts["passes"] >= self.opts["max_passes"]:
+                self.stopped = "max_passes"
                 break
             if expired(self.deadline):
-                timed_out = True
+                timed_out, self.stopped = True, "deadline"
                 break
             self.screen(cert, Z, np.arange(self.M), self.upper)
-            chosen = self.choose_pool(idx, S)
+            chosen = self.choose_pool(idx, S, self.inner_tol.follow(cert.rel_gap))
             if chosen is None:
+                from ..exceptions import ConvergenceWarning   # (it imports .solvers)
+                warnings.warn(f"native solver stopped at certified relative gap "
+                              f"{cert.rel_gap:.3e} > tol={self.tol:g}: {self.stopped}",
+                              ConvergenceWarning, stacklevel=4)
                 break
             with blas_threads(self.opts["threads"]):
                 self.inner(*chosen)
             if self.stuck:
+                self.stopped = "the restricted solver could not start"
                 break
         return self._result(status, cert, timed_out, time.perf_counter() - t_start)
 
@@ -372,6 +386,7 @@ class WorkingSetLoop:
             screened=int(self.M - self.alive.sum()),
             phi_cached=bool(self.pricer.cached),
             phi_dtype=None if self.pricer.dtype is None else self.pricer.dtype.name,
+            stopped=self.stopped,
         )
         if timed_out:
             info["timed_out"] = True
