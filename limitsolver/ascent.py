@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from .cellmaps import CellData, top_right_vectors as _top_right_vectors
+from .features import norm_subgradient
 from .starts import data_directions, project as _project, split_starts
 from .penalties import get_penalty
 from .problem import LimitProblem
@@ -124,13 +125,7 @@ def _gradient_step(M, theta, step, penalty, bias, radius):
     u the unit (sub)gradient of the norm at c (c/‖c‖, or sign(c_t) e_t at the largest
     |c_t|) the gradient is M_Aᵀ u (relu's derivative taken as 0 at 0, as in
     :func:`~limitsolver.features.correlation_norm_gradient`)."""
-    C = np.einsum("std,sd->st", M, theta)
-    if penalty == "group":
-        U = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-300)
-    else:
-        U = np.zeros_like(C)
-        t = np.argmax(np.abs(C), axis=1)
-        U[np.arange(len(t)), t] = np.sign(C[np.arange(len(t)), t])
+    U = norm_subgradient(np.einsum("std,sd->st", M, theta), penalty)
     grad = np.einsum("std,st->sd", M, U)
     gn = np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-300)
     return _project(theta + step[:, None] * grad / gn, bias, radius)

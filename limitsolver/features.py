@@ -21,6 +21,7 @@ __all__ = [
     "features_matvec",
     "features_rmatvec",
     "correlation_norm_gradient",
+    "norm_subgradient",
     "DEFAULT_BLOCK_BYTES",
 ]
 
@@ -126,6 +127,17 @@ def features_rmatvec(Xt: np.ndarray, directions: np.ndarray, Z: np.ndarray, *,
     return out
 
 
+def norm_subgradient(C: np.ndarray, penalty: str) -> np.ndarray:
+    """The unit (sub)gradient u of ‖·‖ at each row of ``C`` (k, T): c/‖c‖₂ for
+    ``penalty="group"``, sign(c_t) e_t at the largest |c_t| for ``"l1"`` (‖·‖_∞)."""
+    if penalty == "group":
+        return C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-300)
+    U = np.zeros_like(C)
+    t = np.argmax(np.abs(C), axis=1)
+    U[np.arange(len(t)), t] = np.sign(C[np.arange(len(t)), t])
+    return U
+
+
 def correlation_norm_gradient(Xt: np.ndarray, theta: np.ndarray, Z: np.ndarray,
                               penalty: str) -> np.ndarray:
     """Gradient in θ of ‖c(θ)‖, c(θ) = (1/n) Σ_i Z_i relu(θ·x̃_i), at each row of ``theta``.
@@ -137,12 +149,6 @@ def correlation_norm_gradient(Xt: np.ndarray, theta: np.ndarray, Z: np.ndarray,
     Xt : (n, d+1);  theta : (k, d+1);  Z : (n, T).  Returns (k, d+1).
     """
     n = Xt.shape[0]
-    C = features_rmatvec(Xt, theta, Z) / n                     # (k, T)
-    if penalty == "group":
-        U = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-300)
-    else:
-        U = np.zeros_like(C)
-        t = np.argmax(np.abs(C), axis=1)
-        U[np.arange(len(t)), t] = np.sign(C[np.arange(len(t)), t])
+    U = norm_subgradient(features_rmatvec(Xt, theta, Z) / n, penalty)   # (k, T)
     act = (theta @ Xt.T) > 0                                   # (k, n)
     return ((U @ Z.T) * act) @ Xt / n
