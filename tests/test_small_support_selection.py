@@ -90,3 +90,17 @@ def test_native_on_a_fine_grid_agrees_with_clarabel(monkeypatch, min_cos):
     cn, cr = certify(pb, G, nat.V, nat.C), certify(pb, G, ref.V, ref.C)
     assert nat.status == "optimal" and cn.rel_gap <= 1e-10
     assert abs(cn.primal - cr.primal) <= 1e-7 * abs(cr.primal)
+
+
+def test_spacing_on_a_free_bias_cylinder_uses_unit_rows():
+    """Cylinder directions (w, b), ‖w‖ = 1, b = 1.5: the raw dot products of any two are
+    w·w′ + 2.25 ≥ 1.25 > 0.95, yet directions with orthogonal or opposite w are far apart;
+    scaled to unit rows (cosine (w·w′ + 2.25)/3.25 ≤ 0.7) none is blocked."""
+    from limitsolver.solvers.selection import PatternCache, pick_violators
+    rng = np.random.default_rng(0)
+    Xt = np.c_[5 * rng.standard_normal((40, 3)), np.ones(40)]
+    W = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    D = np.c_[np.vstack([W, -W]), np.full(6, 1.5)]
+    picked = pick_violators(np.arange(6), np.arange(6, 0, -1.0), PatternCache(Xt, D), 6,
+                            min_cos=0.95)
+    assert picked.size == 6

@@ -106,7 +106,8 @@ SPACING_MIN_POOL = 500
 def pick_violators(cand: np.ndarray, scores: np.ndarray, keys: "PatternCache",
                    n_add: int, min_cos: float = MIN_SPACING_COS) -> np.ndarray:
     """The ``n_add`` best candidates (positions ``cand``), spread out: at most one per
-    activation pattern and no two with direction cosine above ``min_cos``.
+    activation pattern and no two with direction cosine above ``min_cos`` (of the rows
+    scaled to unit length).
 
     Directions with the same activation pattern 1[x̃_i·θ > 0] (``keys``) have features in
     one (d+1)-dimensional space (Φ_j = D X̃ θ_j, D the diagonal of the pattern): more than
@@ -122,7 +123,9 @@ def pick_violators(cand: np.ndarray, scores: np.ndarray, keys: "PatternCache",
     seen = set()
     picked = []
     order = cand[np.argsort(-scores, kind="stable")]
-    D = keys.D
+    # unit rows: a free-bias grid lies on the cylinder ‖w‖ = 1, |b| ≤ R, not on a sphere
+    D = keys.D / np.maximum(np.linalg.norm(keys.D, axis=1, keepdims=True), 1e-300) \
+        if min_cos < 1.0 else keys.D
     spaced = min_cos < 1.0
     chunk = 2 * n_add
     for s in range(0, order.size, chunk):
