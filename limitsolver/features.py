@@ -18,6 +18,7 @@ from .budget import blas_threads
 __all__ = [
     "augment",
     "relu_features",
+    "relu_inplace",
     "features_matvec",
     "features_rmatvec",
     "correlation_norm_gradient",
@@ -32,6 +33,37 @@ DEFAULT_BLOCK_BYTES = 64 * 2**20
 #: build, a product with inner dimension d+1, is bound by writing its output, and a second
 #: thread contending for a shared core made it about twice slower (measured, 2 cores).
 SINGLE_THREAD_ABOVE = 2**22
+
+
+#: Entries of the zero array :func:`relu_inplace` compares against, per chunk.
+ZERO_CHUNK = 2**18
+
+_ZEROS: dict = {}
+
+
+def relu_inplace(a: np.ndarray) -> np.ndarray:
+    """a ← max(a, 0) in place (any shape, float32 or float64); returns ``a``.
+
+    The same values as ``np.maximum(a, 0.0, out=a)`` (up to the sign of zero entries), by
+    comparing against a zero array rather than a scalar: NumPy's maximum against a scalar
+    runs an unvectorized loop (measured, NumPy 2.4, 2-core x86-64: 2.2 ns per float32
+    entry against 0.3 ns with an array operand; float64 1.1 against 0.7 ns). Contiguous
+    arrays (C or Fortran order) go by chunks of :data:`ZERO_CHUNK` entries against one
+    cached zero array per dtype; others by the scalar route."""
+    if a.flags.c_contiguous:
+        flat = a.reshape(-1)
+    elif a.flags.f_contiguous:
+        flat = a.T.reshape(-1)
+    else:
+        np.maximum(a, 0.0, out=a)
+        return a
+    z = _ZEROS.get(flat.dtype)
+    if z is None:
+        z = _ZEROS[flat.dtype] = np.zeros(ZERO_CHUNK, dtype=flat.dtype)
+    for s in range(0, flat.size, ZERO_CHUNK):
+        piece = flat[s:s + ZERO_CHUNK]
+        np.maximum(piece, z[:piece.size], out=piece)
+    return a
 
 
 def augment(X: np.ndarray) -> np.ndarray:
@@ -55,8 +87,7 @@ def relu_features(Xt: np.ndarray, directions: np.ndarray) -> np.ndarray:
     Phi : ndarray, shape (n, M)
     """
     Phi = Xt @ np.asarray(directions, dtype=float).T
-    np.maximum(Phi, 0.0, out=Phi)
-    return Phi
+    return relu_inplace(Phi)
 
 
 def _block_size(n: int, M: int, block_bytes: int | None) -> int:
@@ -122,7 +153,7 @@ def features_rmatvec(Xt: np.ndarray, directions: np.ndarray, Z: np.ndarray, *,
         for s in range(0, M, bs):
             k = min(bs, M - s)
             np.matmul(directions[s:s + k], XT, out=buf[:k])
-            np.maximum(buf[:k], 0.0, out=buf[:k])
+            relu_inplace(buf[:k])
             out[s:s + k] = buf[:k] @ Z
     return out
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from .budget import (BUDGET_FRACTION, MAX_BUDGET, available_memory, blas_threads,
                      default_budget)
-from .features import features_rmatvec
+from .features import features_rmatvec, relu_inplace
 from .pricing32 import BoundedPasses, usable
 
 __all__ = ["FeatureStore", "available_memory", "default_budget", "shared_store",
@@ -339,7 +339,7 @@ class FeatureStore(BoundedPasses):
         rows = self.dirs[idx]
         with blas_threads(1):
             out = rows @ self.Xt.T                 # Φᵀ rows, returned as Φ (Fortran order)
-        np.maximum(out, 0.0, out=out)
+        relu_inplace(out)
         return out.T
 
     def _row_blocks(self, block_bytes: int, out: np.ndarray | None = None) -> Iterator[
@@ -359,7 +359,7 @@ class FeatureStore(BoundedPasses):
                 k = min(bs, M - s)
                 blk = out[s:s + k] if out is not None else buf[:k]
                 np.matmul(self.dirs[s:s + k], XT, out=blk)
-                np.maximum(blk, 0.0, out=blk)
+                relu_inplace(blk)
                 yield s, blk
 
 

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from .budget import blas_threads
-from .features import features_rmatvec
+from .features import features_rmatvec, relu_inplace
 from .pricing_split import run_blocks
 
 __all__ = ["usable", "rmatvec32", "relu_products32", "Bound32", "bounded_dual_norms", "BoundedPasses", "Pool32", "U32",
@@ -142,7 +142,7 @@ def relu_products32(XT32: np.ndarray, D: np.ndarray, Z32: np.ndarray, block_rows
             r = min(bs, stop - s)
             b = buf[:r]
             np.matmul(D32[s:s + r], XT32, out=b)
-            np.maximum(b, 0.0, out=b)
+            relu_inplace(b)
             np.matmul(b, Z32, out=out[s:s + r])
             if sq_norms is not None:
                 sq_norms[s:s + r] = _row_dots(b, b)
@@ -298,7 +298,7 @@ class Pool32:
 
         def build(start: int, stop: int) -> None:
             np.matmul(D32[start:stop], XT32, out=P[start:stop])
-            np.maximum(P[start:stop], 0.0, out=P[start:stop])
+            relu_inplace(P[start:stop])
 
         with blas_threads(1):
             run_blocks(build, D.shape[0], KEPT_ROWS, P.size)
