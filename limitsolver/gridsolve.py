@@ -113,12 +113,17 @@ def _solve_on_grid(problem, directions, chain, *, tol, warm_start, polish, verbo
         if best is not None and expired(deadline):
             timed_out = True
             break
+        caught: list = []
         try:
-            res = run_solver(name, inner, directions, tol=tol, warm_start=warm_start,
-                             verbose=verbose, deadline=deadline, **solver_options)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                res = run_solver(name, inner, directions, tol=tol, warm_start=warm_start,
+                                 verbose=verbose, deadline=deadline, **solver_options)
         except SolverFailed as exc:
             failures.append(f"{name}: {exc}")
             continue
+        finally:
+            _pass_on(caught)
         res = _unscaled(res, scale)
         why = _unusable(problem, res)
         if why:
@@ -133,7 +138,7 @@ def _solve_on_grid(problem, directions, chain, *, tol, warm_start, polish, verbo
         if gap <= tol or (res.status == "optimal" and gap <= NEAR_TOL * tol):
             break
         failures.append(f"{name}: status {res.status}, certified relative gap "
-                        f"{cand[2].rel_gap:.2e}")
+                        f"{cand[2].rel_gap:.2e}" + _stopped(res))
     if best is None:
         if expired(deadline):
             failures.append(f"time limit of {deadline - t_budget:.3g} s reached")
@@ -145,7 +150,7 @@ def _solve_on_grid(problem, directions, chain, *, tol, warm_start, polish, verbo
                          timed_out=timed_out, elapsed=time.perf_counter() - t0)
     if set_status(sol, tol, "grid") != "optimal":
         why = (f"time limit of {deadline - t_budget:.3g} s reached" if timed_out
-               else f"backend status {result.status!r}")
+               else f"backend status {result.status!r}" + _stopped(result))
         cert = sol.certificate
         warnings.warn(
             f"{result.solver}: certified relative duality gap {cert.rel_gap:.3e} "
@@ -153,6 +158,23 @@ def _solve_on_grid(problem, directions, chain, *, tol, warm_start, polish, verbo
             f"exceeds tol={tol:g}; {why}",
             ConvergenceWarning, stacklevel=4)
     return sol
+
+
+def _pass_on(caught: list) -> None:
+    """Re-issue a backend's warnings, except its ConvergenceWarnings: the status of the
+    result is decided here from the certificate, and a result that is not certified to
+    tolerance gets one ConvergenceWarning below (with the backend's reason,
+    :func:`_stopped`); a certified one needs none."""
+    for w in caught:
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
+                                   source=w.source)
+
+
+def _stopped(res: SolverResult) -> str:
+    """The backend's own reason for stopping (``info["stopped"]``), as a suffix."""
+    why = res.info.get("stopped") if isinstance(res.info, dict) else None
+    return f" ({why})" if why and why != "tol" else ""
 
 
 def _unscaled(res: SolverResult, scale: float) -> SolverResult:

@@ -140,3 +140,26 @@ def test_every_pass_certificate_has_a_feasible_dual_point(monkeypatch, loss, pen
         Zd = cert.dual_point
         assert np.abs(Zd.sum(axis=1)).max() <= 1e-12 or loss != "multinomial"
         assert pen.dual_norms(Phi.T @ Zd / pb.n).max() <= pb.lam * (1 + 1e-12)
+
+
+def test_a_stalled_native_solve_through_the_api_warns_once_with_the_reason(monkeypatch):
+    """solve_problem re-warns when the status is not optimal; the loop's own warning is
+    then the same news, so one ConvergenceWarning comes out, and it carries the loop's
+    reason."""
+    import warnings
+
+    from limitsolver.gridsolve import solve_problem
+    pb, G = _problem(**SMALL)
+
+    def frozen(A, Y, lam, loss, pen, *, V0, C0, **kw):
+        return np.array(V0, dtype=float), np.array(C0, dtype=float), dict(
+            epochs=1, newton=1, rel_gap=1.0, converged=True, too_large=False)
+
+    monkeypatch.setattr(working_set, "solve_restricted", frozen)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        sol = solve_problem(pb, G, solver="native", tol=TOL, inner_tol=1e-3)
+    conv = [w for w in seen if issubclass(w.category, ConvergenceWarning)]
+    assert sol.status != "optimal"
+    assert len(conv) == 1, [str(w.message) for w in conv]
+    assert "restricted" in str(conv[0].message)
