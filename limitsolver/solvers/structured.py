@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf, dpotri, dpotrs, spotrf, spotri, spotrs
+from scipy.linalg.lapack import (dposv, dpotrf, dpotri, dpotrs, dtrtri, spotrf, spotri,
+                                  spotrs)
 
 __all__ = ["group_hessian_scale", "group_newton_solve", "WoodburyFactor", "dense_group_hessian",
            "crossing_times", "radial_line_search"]
@@ -129,8 +130,33 @@ def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.n
                        ridge: float) -> np.ndarray:
     """Solve (H + ridge·I) X = grad for X (s × T) by the Woodbury route (module docstring);
     arguments as :class:`WoodburyFactor`, grad (s, T). Raises numpy.linalg.LinAlgError when
-    a factorization fails (numerically singular)."""
-    return WoodburyFactor(GSS, U, c, ridge).solve(grad)
+    a factorization fails (numerically singular).
+
+    The float64 arithmetic of :class:`WoodburyFactor` for one right-hand side, in fewer
+    LAPACK calls: B⁻¹ = L⁻ᵀL⁻¹ from the triangular inverse (symmetric as formed), and the
+    capacitance system factored and solved in one call (dposv)."""
+    s_ = GSS.shape[0]
+    B = GSS.copy()
+    _diagonal(B)[...] += c + ridge
+    LB, info = dpotrf(B, lower=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
+    Linv, info = dtrtri(LB, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dtrtri failed ({info})")
+    Binv = Linv.T @ Linv
+    cap = Binv * (U @ U.T)
+    np.negative(cap, out=cap)
+    _diagonal(cap)[...] += 1.0 / c
+    X0 = dpotrs(LB, grad, lower=1)[0]                                  # K⁻¹ g
+    w = np.add.reduce(U * X0, axis=1)                                  # Wᵀ K⁻¹ g
+    _, z, info = dposv(cap, w[:, None], lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the capacitance factorization failed ({info})")
+    X = X0 + Binv @ (z * U)
+    if s_ and not np.isfinite(X).all():
+        raise np.linalg.LinAlgError("non-finite Newton step")
+    return X
 
 
 def crossing_times(VS: np.ndarray, step: np.ndarray, rowwise: bool) -> np.ndarray:
