@@ -41,12 +41,9 @@ def gram_path(GSS: np.ndarray, VS: np.ndarray, RS: np.ndarray, nrm: np.ndarray,
     """
     vd = np.add.reduce(step * VS, axis=1)                # ⟨V_j, s_j⟩
     ss = np.add.reduce(step * step, axis=1)
-    pos = vd > 0
-    tc = np.full(vd.shape, np.inf)
-    tc[pos] = nrm2[pos] / vd[pos]                        # :func:`.structured.crossing_times`
-    order = np.argsort(tc, kind="stable")
-    K = int(np.count_nonzero(tc <= 1.0))
-    order = order[:K]
+    tc = np.divide(nrm2, vd, out=np.full(vd.shape, np.inf), where=vd > 0)
+    K = int(np.count_nonzero(tc <= 1.0))         # (tc: :func:`.structured.crossing_times`)
+    order = np.argsort(tc, kind="stable")[:K] if K else None
     Gs = GSS @ step
     a, b = float(np.vdot(step, RS)), float(np.vdot(step, Gs))
     vd2 = 2.0 * vd
