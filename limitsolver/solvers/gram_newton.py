@@ -219,7 +219,8 @@ def gram_round(G: np.ndarray, B: np.ndarray, lam: float, penalty: type, ctl: Any
                rowwise: bool, q0: np.ndarray, *, entering: bool) -> Callable:
     """One round of :func:`.support_newton._rounds` in Gram form (:func:`gram_active_set`):
     a callable (V, C) -> (V, C, converged);
-    the l1 penalty with T > 1 (not ``rowwise``) task by task. ``q0`` (T,): J(0) per task."""
+    the l1 penalty with T > 1 (not ``rowwise``) task by task. ``q0``: J(0), per task (T,)
+    or its total (1,) (``rowwise``; the sum is used)."""
     def active(V, C):
         if rowwise:
             V, ok = gram_active_set(G, B, lam, penalty, V, ctl, entering, float(q0.sum()))
