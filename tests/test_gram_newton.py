@@ -85,7 +85,7 @@ def test_active_set_from_every_violator_leaves_the_right_support(rng):
 
 
 def test_one_shot_woodbury_solve_equals_the_factor_and_dense_solves_and_fails_loudly(rng):
-    """group_newton_solve (triangular inverse, one dposv) against WoodburyFactor.solve and
+    """group_newton_solve (one dposv for the capacitance) against WoodburyFactor.solve and
     the dense system; an indefinite B (a negative ridge) and a capacitance that is not
     positive definite (curvatures c ≤ 0) raise LinAlgError instead of returning a step."""
     from limitsolver.solvers.structured import WoodburyFactor, group_newton_solve

@@ -26,8 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.linalg.lapack import (dposv, dpotrf, dpotri, dpotrs, dtrtri, spotrf, spotri,
-                                  spotrs)
+from scipy.linalg.lapack import dposv, dpotrf, dpotri, dpotrs, spotrf, spotri, spotrs
 
 __all__ = ["group_hessian_scale", "group_newton_solve", "WoodburyFactor", "dense_group_hessian",
            "crossing_times", "radial_line_search"]
@@ -132,19 +131,19 @@ def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.n
     arguments as :class:`WoodburyFactor`, grad (s, T). Raises numpy.linalg.LinAlgError when
     a factorization fails (numerically singular).
 
-    The float64 arithmetic of :class:`WoodburyFactor` for one right-hand side, in fewer
-    LAPACK calls: B⁻¹ = L⁻ᵀL⁻¹ from the triangular inverse (symmetric as formed), and the
-    capacitance system factored and solved in one call (dposv)."""
+    The float64 arithmetic of :class:`WoodburyFactor` for one right-hand side, without the
+    object, the capacitance system factored and solved in one LAPACK call (dposv)."""
     s_ = GSS.shape[0]
     B = GSS.copy()
     _diagonal(B)[...] += c + ridge
     LB, info = dpotrf(B, lower=1, clean=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
-    Linv, info = dtrtri(LB, lower=1)
+    Binv, info = dpotri(LB, lower=1)
     if info != 0:
-        raise np.linalg.LinAlgError(f"dtrtri failed ({info})")
-    Binv = Linv.T @ Linv
+        raise np.linalg.LinAlgError(f"dpotri failed ({info})")
+    Binv += Binv.T                          # (the upper triangle is 0: LB is cleaned)
+    _diagonal(Binv)[...] *= 0.5
     cap = Binv * (U @ U.T)
     np.negative(cap, out=cap)
     _diagonal(cap)[...] += 1.0 / c
