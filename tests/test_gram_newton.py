@@ -82,3 +82,27 @@ def test_active_set_from_every_violator_leaves_the_right_support(rng):
     ctl = _control()
     V2, ok2 = gram_active_set(G, B, lam, GroupPenalty, V, ctl)
     assert ok2 and ctl.steps <= 2 and np.max(np.abs(V2 - V)) <= 1e-12 * np.max(np.abs(V))
+
+
+def test_one_shot_woodbury_solve_equals_the_factor_and_dense_solves_and_fails_loudly(rng):
+    """group_newton_solve (one dposv for the capacitance) against WoodburyFactor.solve and
+    the dense system; an indefinite B (a negative ridge) and a capacitance that is not
+    positive definite (curvatures c ≤ 0) raise LinAlgError instead of returning a step."""
+    from limitsolver.solvers.structured import WoodburyFactor, group_newton_solve
+    for s, T in [(1, 2), (9, 3), (45, 10)]:
+        A = np.maximum(rng.standard_normal((80, s)), 0.0)
+        G = A.T @ A / 80
+        V = rng.standard_normal((s, T))
+        nrm = np.linalg.norm(V, axis=1)
+        U, c = V / nrm[:, None], 0.05 / nrm
+        g = rng.standard_normal((s, T))
+        X = group_newton_solve(G, U, c, g, 1e-9)
+        H = dense_group_hessian(G, U, c) + 1e-9 * np.eye(s * T)
+        dense = np.linalg.solve(H, g.ravel()).reshape(s, T)
+        assert np.max(np.abs(X - dense)) <= 1e-10 * np.max(np.abs(dense))
+        assert np.max(np.abs(X - WoodburyFactor(G, U, c, 1e-9).solve(g))) <= \
+            1e-12 * np.max(np.abs(dense))
+        with pytest.raises(np.linalg.LinAlgError):
+            group_newton_solve(G, U, c, g, -10.0 * (np.trace(G) + c.sum()))
+        with pytest.raises(np.linalg.LinAlgError):
+            group_newton_solve(G, U, -c, g, 1e-9)

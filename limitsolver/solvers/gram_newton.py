@@ -17,8 +17,9 @@ exact up to rounding of the small terms: for V_S → V_S + D on the support S,
     J(V + D) − J(V) = ⟨D, R_S⟩ + ½⟨D, G_SS D⟩ + λ Σ_{j∈S} (‖V_j + D_j‖ − ‖V_j‖)
 
 (Q is quadratic, so this is an identity), instead of a difference of two values of J of
-size ~‖Y‖²/n. A step is accepted when the difference is ≤ 0 (the line search of
-:func:`.linesearch.crossing_path` with P₀ = 0), and Newton on a support stops when the KKT
+size ~‖Y‖²/n. A step is accepted when the difference is ≤ 0 up to the rounding slack
+1e-15·|J| (the crossing path of :mod:`.linesearch`, its trials in closed form by
+:func:`.gram_path.gram_path`), and Newton on a support stops when the KKT
 residual max |R_S + λ u_S| ≤ tol_kkt·λ (u_j = V_j/‖V_j‖) or when no step decreases J.
 
 Rows enter (``entering``) as in the generic method: each violator off the support takes
@@ -34,7 +35,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..budget import expired
-from .linesearch import crossing_path
+from .gram_path import gram_path
 from .restricted import DENSE_NEWTON_SIZE, ridge_ladder, system_too_large, woodbury_ladder
 from .structured import dense_group_hessian
 
@@ -123,13 +124,18 @@ def _trial_values(GSS, VS, RS, nrm, lam, J0, step):
 def _newton(G: np.ndarray, B: np.ndarray, lam: float, V: np.ndarray, ctl: Any,
             q0: float) -> bool:
     """Damped Newton on the support of V (in place); True when the KKT test (or no step
-    decreasing J) ends it, False at the step limit or the deadline. ``q0``: J(0)."""
+    decreasing J) ends it, False at the step limit or the deadline. ``q0``: J(0).
+
+    The line search is :func:`.gram_path.gram_path` (the crossing path with its trial
+    values in closed form); the row norms of the point it returns are those of the next
+    step."""
     S = np.flatnonzero(np.any(V != 0, axis=1))
     GSS, VS, BS = G[np.ix_(S, S)], V[S], B[S]
     RS = GSS @ VS - BS
+    nrm2 = np.add.reduce(VS * VS, axis=1)
     while S.size and ctl.steps < ctl.max_newton and not expired(ctl.deadline):
         ctl.steps += 1
-        nrm = _row_norms(VS)
+        nrm = np.sqrt(nrm2)
         U = VS / nrm[:, None]
         grad = RS + lam * U
         if float(np.abs(grad).max()) <= ctl.tol_kkt * ctl.kkt_scale:
@@ -140,18 +146,18 @@ def _newton(G: np.ndarray, B: np.ndarray, lam: float, V: np.ndarray, ctl: Any,
         J0 = q0 + 0.5 * float(np.vdot(VS, RS - BS)) + lam * float(nrm.sum())
         found, step = None, None
         for step in gram_newton_steps(GSS, VS, lam, grad, nrm, U):
-            value = _trial_values(GSS, VS, RS, nrm, lam, J0, step)
-            found = crossing_path(VS, step, value, J0, rowwise=True)
+            found = gram_path(GSS, VS, RS, nrm, nrm2, lam, J0, step)
             if found is not None:
                 break
         if found is None:                      # no step decreases J: optimal to rounding
             V[S] = VS
             return True
-        t, Vn, Jn = found
-        keep = np.any(Vn != 0, axis=1)
+        t, Vn, Jn, nrm2 = found
+        keep = nrm2 > 0
         if not keep.all():                     # rows left the support
+            Vn[~keep] = 0.0
             V[S] = Vn
-            S, Vn, BS = S[keep], Vn[keep], BS[keep]
+            S, Vn, BS, nrm2 = S[keep], Vn[keep], BS[keep], nrm2[keep]
             GSS = GSS[np.ix_(keep, keep)]
         elif J0 - Jn <= 0.0 and _tiny(t * step, VS):
             V[S] = Vn
@@ -213,7 +219,8 @@ def gram_round(G: np.ndarray, B: np.ndarray, lam: float, penalty: type, ctl: Any
                rowwise: bool, q0: np.ndarray, *, entering: bool) -> Callable:
     """One round of :func:`.support_newton._rounds` in Gram form (:func:`gram_active_set`):
     a callable (V, C) -> (V, C, converged);
-    the l1 penalty with T > 1 (not ``rowwise``) task by task. ``q0`` (T,): J(0) per task."""
+    the l1 penalty with T > 1 (not ``rowwise``) task by task. ``q0``: J(0), per task (T,)
+    or its total (1,) (``rowwise``; the sum is used)."""
     def active(V, C):
         if rowwise:
             V, ok = gram_active_set(G, B, lam, penalty, V, ctl, entering, float(q0.sum()))

@@ -31,7 +31,7 @@ import numpy as np
 
 from .structured import crossing_times, radial_line_search
 
-__all__ = ["crossing_path"]
+__all__ = ["crossing_path", "trial_counts"]
 
 
 def _decreases(Pn: float, P0: float) -> bool:
@@ -39,7 +39,7 @@ def _decreases(Pn: float, P0: float) -> bool:
     return Pn <= P0 + 1e-15 * abs(P0)
 
 
-def _trial_counts(K: int) -> list[int]:
+def trial_counts(K: int) -> list[int]:
     """How many crossed units each trial sets to 0: 1, 2, 4, … up to K, then K + 1 for
     the full step t = 1 with all K crossed units at 0."""
     ks, k = [], 1
@@ -75,7 +75,7 @@ def crossing_path(VS: np.ndarray, step: np.ndarray,
     units = np.unravel_index(order, tc.shape)
     K = order.size
     best, P_prev = None, P0
-    for k in _trial_counts(K):
+    for k in trial_counts(K):
         t = 1.0 if k > K else float(flat[order[k - 1]])
         if k > K and best is not None and best[0] == t:
             break                                 # the last crossing is at t = 1

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf, dpotri, dpotrs, spotrf, spotri, spotrs
+from scipy.linalg.lapack import dposv, dpotrf, dpotri, dpotrs, spotrf, spotri, spotrs
 
 __all__ = ["group_hessian_scale", "group_newton_solve", "WoodburyFactor", "dense_group_hessian",
            "crossing_times", "radial_line_search"]
@@ -46,6 +46,14 @@ def dense_group_hessian(GSS: np.ndarray, U: np.ndarray, c: np.ndarray) -> np.nda
     ar = np.arange(s_)
     H4[ar, :, ar, :] += blocks
     return H4.reshape(s_ * T, s_ * T)
+
+
+def _diagonal(X: np.ndarray) -> np.ndarray:
+    """A writable view of the diagonal of a square X stored contiguously (C or Fortran
+    order: the diagonal's stride is s + 1 entries in both)."""
+    if not (X.flags.c_contiguous or X.flags.f_contiguous):
+        raise ValueError("the diagonal view needs a contiguous matrix")
+    return X.reshape(-1, order="A")[::X.shape[0] + 1]
 
 
 class WoodburyFactor:
@@ -75,7 +83,7 @@ class WoodburyFactor:
             (dpotrf, dpotri, dpotrs)
         dt = np.float32 if single else np.float64
         B = GSS.astype(dt)                  # one s × s copy; no dense diagonal matrix
-        B.flat[::s_ + 1] += (c + ridge).astype(dt)
+        _diagonal(B)[...] += c + ridge
         U = U.astype(dt, copy=False)
         # LAPACK directly (the scipy.linalg wrappers' checks cost more than these small
         # factorizations): B = L Lᵀ, B⁻¹ from the factor (lower triangle, mirrored)
@@ -85,13 +93,13 @@ class WoodburyFactor:
         Binv, info = potri(LB, lower=1)
         if info != 0:
             raise np.linalg.LinAlgError(f"dpotri failed ({info})")
-        Binv = Binv + Binv.T
-        Binv.flat[::s_ + 1] *= 0.5
+        Binv += Binv.T                      # (the upper triangle is 0: LB is cleaned)
+        _diagonal(Binv)[...] *= 0.5
         cap = Binv * (U @ U.T)
         np.negative(cap, out=cap)
-        cap.flat[::s_ + 1] += (1.0 / c).astype(dt)
+        _diagonal(cap)[...] += 1.0 / c
         Lc, info = potrf(cap, lower=1, clean=1)
-        if info != 0 or not np.all(np.isfinite(Lc)):
+        if info != 0 or not np.isfinite(Lc).all():
             # (float32 overflows or a capacitance that is not positive definite in its
             # precision are failures too)
             raise np.linalg.LinAlgError(f"the capacitance factorization failed ({info})")
@@ -108,9 +116,11 @@ class WoodburyFactor:
         g = grad.astype(self.LB.dtype, copy=False)
         X0 = self._potrs(self.LB, g, lower=1)[0]                       # K⁻¹ g
         w = np.add.reduce(self.U * X0, axis=1)                        # Wᵀ K⁻¹ g
-        z = self._potrs(self.Lc, w[:, None], lower=1)[0][:, 0]
-        X = (X0 + self.Binv @ (z[:, None] * self.U)).astype(np.float64, copy=False)
-        if not np.all(np.isfinite(X)):
+        z = self._potrs(self.Lc, w[:, None], lower=1)[0]
+        X = X0 + self.Binv @ (z * self.U)
+        if X.dtype != np.float64:
+            X = X.astype(np.float64)
+        if not np.isfinite(X).all():
             raise np.linalg.LinAlgError("non-finite Newton step")
         return X
 
@@ -119,8 +129,33 @@ def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.n
                        ridge: float) -> np.ndarray:
     """Solve (H + ridge·I) X = grad for X (s × T) by the Woodbury route (module docstring);
     arguments as :class:`WoodburyFactor`, grad (s, T). Raises numpy.linalg.LinAlgError when
-    a factorization fails (numerically singular)."""
-    return WoodburyFactor(GSS, U, c, ridge).solve(grad)
+    a factorization fails (numerically singular).
+
+    The float64 arithmetic of :class:`WoodburyFactor` for one right-hand side, without the
+    object, the capacitance system factored and solved in one LAPACK call (dposv)."""
+    s_ = GSS.shape[0]
+    B = GSS.copy()
+    _diagonal(B)[...] += c + ridge
+    LB, info = dpotrf(B, lower=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
+    Binv, info = dpotri(LB, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dpotri failed ({info})")
+    Binv += Binv.T                          # (the upper triangle is 0: LB is cleaned)
+    _diagonal(Binv)[...] *= 0.5
+    cap = Binv * (U @ U.T)
+    np.negative(cap, out=cap)
+    _diagonal(cap)[...] += 1.0 / c
+    X0 = dpotrs(LB, grad, lower=1)[0]                                  # K⁻¹ g
+    w = np.add.reduce(U * X0, axis=1)                                  # Wᵀ K⁻¹ g
+    _, z, info = dposv(cap, w[:, None], lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the capacitance factorization failed ({info})")
+    X = X0 + Binv @ (z * U)
+    if s_ and not np.isfinite(X).all():
+        raise np.linalg.LinAlgError("non-finite Newton step")
+    return X
 
 
 def crossing_times(VS: np.ndarray, step: np.ndarray, rowwise: bool) -> np.ndarray:

@@ -343,10 +343,8 @@ def solve_restricted(A: np.ndarray, Y: np.ndarray, lam: float, loss: str | type,
     h = _quadratic_curvature(loss, Y)
     info = dict(epochs=0, newton=0, rel_gap=0.0, converged=True, too_large=False)
     if h is not None:
-        V, C, info = _solve_quadratic(A, Y, F, Q, h, lam, loss, penalty, V, offset, ctl,
-                                      tol=tol, max_epochs=max_epochs, fixed=fixed_support,
-                                      rowwise=rowwise)
-        return V, C, info
+        return _solve_quadratic(A, Y, F, Q, h, lam, loss, penalty, V, offset, ctl, tol=tol,
+                                max_epochs=max_epochs, fixed=fixed_support, rowwise=rowwise)
     model = SupportModel(A, F, Y, lam, loss, penalty, offset=offset, rowwise=rowwise)
     if k == 0 and p == 0:
         info["rel_gap"] = restricted_gap(model, V, C, Q)
@@ -373,7 +371,8 @@ def _solve_quadratic(A, Y, F, Q, h, lam, loss, penalty, V, offset, ctl, *, tol, 
     info = dict(epochs=0, newton=0, rel_gap=0.0, converged=True, too_large=False)
     if k:
         B = -(A.T @ loss.gradient(np.zeros_like(Yt), Yt))          # ∇Q(V) = G V − B
-        q0 = np.array([loss.value(np.zeros((n, 1)), Yt[:, t:t + 1]) for t in range(T)])
+        q0 = (np.array([loss.value(np.zeros_like(Yt), Yt)]) if rowwise else  # J(0), in all/per task
+              np.array([loss.value(np.zeros((n, 1)), Yt[:, t:t + 1]) for t in range(T)]))
         if not fixed and k > WARMUP_ROWS and not V.any():
             Gr = G @ V - B
             for _ in range(WARMUP_SWEEPS):
