@@ -48,6 +48,7 @@ import numpy as np
 
 from .budget import blas_threads
 from .features import features_rmatvec, relu_inplace
+from .pricing_distance import residual_distance
 from .pricing_split import run_blocks
 
 __all__ = ["usable", "rmatvec32", "relu_products32", "Bound32", "bounded_dual_norms", "BoundedPasses", "Pool32", "U32",
@@ -113,13 +114,18 @@ def rmatvec32(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, block_bytes: int,
         C *= zeta
     Dabs, Xabs = np.abs(D), np.abs(Xt)
     bound = _bound(Dabs, Xabs, Xabs.sum(axis=0), Z, zeta)
-    N = None
-    if norms:
-        s = N32.astype(np.float64)
-        N = (np.sqrt((s + n * TAU) / (1.0 - _gamma(n)))
-             + _gamma(m + 2) * (Dabs @ np.sqrt(np.sum(Xt * Xt, axis=0))) + m * TAU * np.sqrt(n))
-        N *= 1.0 + SLACK
-    return C, bound, N
+    return C, bound, (_norm_bounds(N32, Dabs, Xt) if norms else None)
+
+
+def _norm_bounds(s32: np.ndarray, Dabs: np.ndarray, Xt: np.ndarray) -> np.ndarray:
+    """N_j ≥ ‖Φ_j‖ (k,) from the float32 sums of squares s32 (k,) of the float32 rows
+    Φ̂_j (any summation order): √((s_j + n τ)/(1 − γ_n)) + γ_{m+2} Σ_k |θ_jk| ‖x̃_{:,k}‖
+    + m τ √n, inflated by 1 + :data:`SLACK` (module docstring)."""
+    n, m = Xt.shape
+    s = s32.astype(np.float64)
+    N = (np.sqrt((s + n * TAU) / (1.0 - _gamma(n)))
+         + _gamma(m + 2) * (Dabs @ np.sqrt(np.sum(Xt * Xt, axis=0))) + m * TAU * np.sqrt(n))
+    return N * (1.0 + SLACK)
 
 
 def relu_products32(XT32: np.ndarray, D: np.ndarray, Z32: np.ndarray, block_rows: int,
@@ -284,47 +290,104 @@ class Pool32:
     """Float32 features of a few directions (a working-set pool), kept between re-pricings.
 
     Φ̂ᵀ (k × n) is built once as in :func:`rmatvec32` (same float32 inputs and dot
-    products, so the same bound applies to every product with it); :meth:`dual_norms`
-    returns dual norms whose comparison with a threshold is exact: the directions whose
-    float32 value lies within its bound of the threshold are re-priced in float64.
+    products, so the same bound applies to every product with it), with the norm bounds
+    N_j ≥ ‖Φ_j‖ of :func:`rmatvec32`. :meth:`dual_norms` returns dual norms whose
+    comparison with a threshold is exact: the directions whose float32 value lies within
+    its bound of the threshold are re-priced in float64, and a direction whose bound from
+    an earlier call already lies below the threshold is not priced again.
     """
 
     def __init__(self, Xt: np.ndarray, D: np.ndarray) -> None:
         self.Xt, self.D = Xt, D
         self.n, self.m = Xt.shape
+        k = D.shape[0]
         D32 = np.ascontiguousarray(D, dtype=np.float32)
         XT32 = np.ascontiguousarray(Xt.T, dtype=np.float32)
-        P = np.empty((D.shape[0], self.n), dtype=np.float32)
+        P = np.empty((k, self.n), dtype=np.float32)
+        sq = np.empty(k, dtype=np.float32)
 
         def build(start: int, stop: int) -> None:
             np.matmul(D32[start:stop], XT32, out=P[start:stop])
             relu_inplace(P[start:stop])
+            sq[start:stop] = _row_dots(P[start:stop], P[start:stop])
 
         with blas_threads(1):
-            run_blocks(build, D.shape[0], KEPT_ROWS, P.size)
+            run_blocks(build, k, KEPT_ROWS, P.size)
         self.P = P
         self.Dabs, self.Xabs = np.abs(D), np.abs(Xt)
         self.Xsum = self.Xabs.sum(axis=0)
+        self.N = _norm_bounds(sq, self.Dabs, Xt)
+        #: upper bounds U_j ≥ ‖Φ_jᵀZ_r/n‖_* at the candidate Z_r = refs[ref_id[j]]
+        self.U, self.ref_id = np.zeros(k), np.zeros(k, dtype=int)
+        self.refs: list = []
+        self._penalty = None
+        #: rows priced by the last call of :meth:`dual_norms`
+        self.last_priced = k
+
+    def skip_bounds(self, Z: np.ndarray, penalty: Any) -> np.ndarray | None:
+        """B_j ≥ ‖Φ_jᵀZ/n‖_* (k,) from the earlier calls (None before the first):
+        B_j = U_j + N_j δ(Z − Z_r)/n with δ of
+        :func:`limitsolver.pricing_distance.residual_distance` (‖Φ_jᵀE‖_* ≤ ‖Φ_j‖ δ(E))."""
+        if not self.refs or self._penalty != penalty.name:
+            return None
+        dist = np.zeros(len(self.refs))
+        for i in np.unique(self.ref_id):
+            dist[i] = residual_distance(Z - self.refs[i], penalty)
+        return self.U + self.N * dist[self.ref_id] / self.n
 
     def dual_norms(self, Z: np.ndarray, penalty: Any, threshold: float,
                    exact_columns: Any) -> np.ndarray:
-        """‖Φ_jᵀZ/n‖_* (k,): float32 values, except that every j whose value is within
-        its rounding bound of ``threshold`` gets the float64 value, computed from
-        ``exact_columns(rows)`` (float64 Φ[:, rows], n × |rows|); so S_j > threshold
-        holds exactly as in float64."""
-        n = self.n
+        """‖Φ_jᵀZ/n‖_* (k,) up to the float32 rounding, such that S_j > ``threshold``
+        holds exactly as in float64: every j whose float32 value is within its rounding
+        bound of ``threshold`` gets the float64 value, computed from
+        ``exact_columns(rows)`` (float64 Φ[:, rows], n × |rows|); every j whose
+        :meth:`skip_bounds` value B_j satisfies B_j (1 + :data:`SKIP_MARGIN`) < threshold
+        is not priced and gets B_j (an upper bound below the threshold)."""
+        n, k = self.n, self.P.shape[0]
         zmax = float(np.max(np.abs(Z))) if Z.size else 0.0
-        if zmax == 0.0 or self.P.shape[0] == 0:
-            return np.zeros(self.P.shape[0])
+        if zmax == 0.0 or k == 0:
+            return np.zeros(k)
+        B = self.skip_bounds(Z, penalty)
+        if B is None:
+            rows, out = np.arange(k), np.empty(k)
+        else:
+            rows, out = np.flatnonzero(B * (1.0 + SKIP_MARGIN) >= threshold), B
         zeta = 2.0 ** int(np.ceil(np.log2(zmax)))
-        # one product, not split: it reads P from memory, and a second thread on a
-        # loaded machine made it slower (5000 × 1000: 2.7 ms against 7 ms, load 4.5)
-        C = (self.P @ (Z / zeta).astype(np.float32)).astype(np.float64)
+        C = _kept_products(self.P, rows, (Z / zeta).astype(np.float32)).astype(np.float64)
         C *= zeta
-        bound = _bound(self.Dabs, self.Xabs, self.Xsum, Z, zeta)
+        bound = _bound(self.Dabs[rows], self.Xabs, self.Xsum, Z, zeta)
         S = penalty.dual_norms(C) / n
         err = _dual_errors(bound, penalty, S, n, Z.shape[1])
         amb = np.flatnonzero(np.abs(S - threshold) <= err)
         if amb.size:
-            S[amb] = penalty.dual_norms(exact_columns(amb).T @ Z) / n
-        return S
+            S[amb] = penalty.dual_norms(exact_columns(rows[amb]).T @ Z) / n
+        out[rows] = S
+        if self._penalty != penalty.name:
+            self.refs, self._penalty = [], penalty.name
+        self.refs.append(np.array(Z, dtype=float))
+        self.U[rows], self.ref_id[rows] = S + err, len(self.refs) - 1
+        self.last_priced = int(rows.size)
+        return out
+
+
+#: Relative margin of the skip test of :meth:`Pool32.dual_norms` (covers the float64
+#: rounding of a float64 re-pricing, at most γ_n ≈ 2·10⁻¹¹ where the float32 route applies).
+SKIP_MARGIN = 1e-6
+
+#: Rows of one block of a product with kept float32 features (:func:`_kept_products`).
+POOL_ROWS = 256
+
+
+def _kept_products(P: np.ndarray, rows: np.ndarray, Z32: np.ndarray) -> np.ndarray:
+    """P[rows] Z32 (|rows| × T, float32) in blocks of :data:`POOL_ROWS` rows on one BLAS
+    thread (a whole product with T = 10 ran up to a fifth slower than blocks of 128–1024
+    rows, measured at 5000 × 1000 on a loaded machine); a subset is gathered block by block. Each output row is
+    one float32 dot product per task, so the bound of :func:`rmatvec32` applies."""
+    r = rows.size
+    out = np.empty((r, Z32.shape[1]), dtype=np.float32)
+    whole = r == P.shape[0]
+    with blas_threads(1):
+        for s in range(0, r, POOL_ROWS):
+            blk = P[s:s + POOL_ROWS] if whole else P[rows[s:s + POOL_ROWS]]
+            np.matmul(blk, Z32, out=out[s:s + POOL_ROWS])
+    return out

@@ -18,7 +18,8 @@ float64 rounding (u = 2⁻⁵³, γ_k = k u/(1 − k u)):
   eigenvalue within c T u ‖Ĝ‖₂ of Ĝ's (c = 64 here, generous), and ‖Ĝ‖₂ ≤ tr Ĝ. So
   σ_max(E)² ≤ λ̂_max + (2 γ_{n+T} + 64 T u)(1 + 2 γ_{n+T}) f̂² with
   f̂² = fl(Σ E²) ≥ (1 − γ_{n+T}) ‖E‖_F²;
-- l1 and the Frobenius fallback: a sum of n (or n T) squares has relative error ≤ γ_{nT};
+- l1 and the Frobenius bound: a sum of n (or n T) squares (Ĝ's diagonal or a direct
+  sum) has relative error ≤ γ_{nT};
 - every square root is inflated by 1 + 4u.
 """
 from __future__ import annotations
@@ -44,17 +45,17 @@ def residual_distance(E: np.ndarray, penalty: Any) -> float:
     if E.ndim != 2 or E.size == 0:
         return 0.0
     n, T = E.shape
-    col = np.einsum("ij,ij->j", E, E)                    # Σ_i E_it² (T,)
+    name = getattr(penalty, "name", None)
+    G = E.T @ E if name == "group" and T > 1 else None
+    col = np.einsum("ij,ij->j", E, E) if G is None else np.diag(G)   # Σ_i E_it² (T,)
     fro2 = float(col.sum())
     if not np.isfinite(fro2):
         return float("inf")
     frob = np.sqrt(fro2 * (1.0 + _gamma(n * T))) * (1.0 + 4 * _U)
-    name = getattr(penalty, "name", None)
     if name == "l1":
         return min(frob, float(np.sqrt(col.max() * (1.0 + _gamma(n)))) * (1.0 + 4 * _U))
-    if name != "group" or T == 1:
+    if G is None:
         return frob
-    G = E.T @ E
     top = float(np.linalg.eigvalsh(G)[-1])
     slack = (2.0 * _gamma(n + T) + 64 * T * _U) * (1.0 + 2.0 * _gamma(n + T)) * fro2
     return min(frob, float(np.sqrt(max(top, 0.0) + slack)) * (1.0 + 4 * _U))

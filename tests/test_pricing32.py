@@ -168,5 +168,39 @@ def test_pool_threshold_tests_are_the_float64_ones(rng, name):
               float(exact.max()) * 2):
         S = pool.dual_norms(Z, pen, t, cols)
         assert np.array_equal(S > t, exact > t)
-        assert np.allclose(S, exact, rtol=1e-3)
+        # float32 values where priced; where an earlier bound placed a row below t, it
+        assert np.allclose(S[S >= t], exact[S >= t], rtol=1e-3)
+        assert np.all(S >= exact * (1 - 1e-3))
     assert 0 < max(asked) < dirs.shape[0] // 5                 # few re-priced in float64
+
+
+@pytest.mark.parametrize("name", ["group", "l1"])
+def test_pool_skips_rows_bounded_below_the_threshold(rng, name):
+    from limitsolver.pricing32 import Pool32
+    Xt, dirs, Z = _data(rng, M=2000)
+    pen = get_penalty(name)
+    n = Xt.shape[0]
+    pool = Pool32(Xt, dirs)
+    nrm = np.linalg.norm(np.maximum(Xt @ dirs.T, 0.0), axis=0)
+    assert np.all(pool.N >= nrm) and np.all(pool.N <= nrm * (1 + 1e-3) + 1e-3)
+
+    def cols(rows):
+        return np.maximum(Xt @ dirs[rows].T, 0.0)
+    t = float(np.quantile(pen.dual_norms(_dense(Xt, dirs, Z)) / n, 0.9))
+    priced = []
+    for it in range(6):
+        Zk = Z + (0.02 / (it + 1)) * rng.standard_normal(Z.shape)   # a candidate that moves
+        exact = pen.dual_norms(_dense(Xt, dirs, Zk)) / n
+        B = pool.skip_bounds(Zk, pen)
+        if B is not None:
+            assert np.all(B >= exact * (1 - 1e-12))                 # the skip bound
+        S = pool.dual_norms(Zk, pen, t, cols)
+        assert np.array_equal(S > t, exact > t)
+        assert np.all(S >= exact * (1 - 1e-3))
+        priced.append(pool.last_priced)
+    assert priced[0] == dirs.shape[0] and min(priced) < dirs.shape[0] // 2
+    # another penalty starts afresh (the bounds are of one dual norm)
+    other = get_penalty("l1" if name == "group" else "group")
+    assert pool.skip_bounds(Z, other) is None
+    pool.dual_norms(Z, other, t, cols)
+    assert pool.last_priced == dirs.shape[0]
