@@ -49,6 +49,7 @@ import numpy as np
 from .budget import blas_threads
 from .features import features_rmatvec, relu_inplace
 from .pricing_distance import residual_distance
+from .pricing_moved import MovedBounds
 from .pricing_split import run_blocks
 
 __all__ = ["usable", "rmatvec32", "relu_products32", "Bound32", "bounded_dual_norms", "BoundedPasses", "Pool32", "U32",
@@ -201,7 +202,7 @@ class Bound32:
 
 
 def bounded_dual_norms(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, penalty: Any,
-                       block_bytes: int, norms: bool = False
+                       block_bytes: int, norms: bool = False, values: dict | None = None
                        ) -> tuple[np.ndarray, float, int, np.ndarray | None]:
     """Upper bounds of the dual norms of Φ_DᵀZ/n and their exact float64 max.
 
@@ -214,7 +215,9 @@ def bounded_dual_norms(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, penalty: An
 
     Returns (S, sup, repriced, N): S (k,) exact float64 dual norms on the re-priced
     directions and Ŝ_j + e_j (≥ S_j) elsewhere; sup = max S (float64 max); the number
-    re-priced; N (k,) ≥ ‖Φ_j‖ when ``norms`` (else None).
+    re-priced; N (k,) ≥ ‖Φ_j‖ when ``norms`` (else None). ``values`` (a dict), when
+    given, receives "C" (k × T, the float32 products, not / n) and "err" (k,) e_j ≥ their
+    dual-norm error / n (:mod:`limitsolver.pricing_moved`).
     """
     n, k = Xt.shape[0], D.shape[0]
     if k == 0:
@@ -227,13 +230,15 @@ def bounded_dual_norms(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, penalty: An
         S = penalty.dual_norms(C) / n
         err = _dual_errors(bound, penalty, S, n, Z.shape[1])
         cand = np.flatnonzero(S + err >= float(np.max(S - err)))
+        if values is not None:
+            values.update(C=C, err=err.copy())
         S += err
         S[cand] = penalty.dual_norms(features_rmatvec(Xt, D[cand], Z,
                                                       block_bytes=2 * block_bytes)) / n
     return S, float(S[cand].max()), int(cand.size), N
 
 
-class BoundedPasses:
+class BoundedPasses(MovedBounds):
     """The float32 bounded passes of :class:`limitsolver.pricing.FeatureStore` (which
     provides ``Xt``, ``dirs``, ``n``, ``M``, ``dtype``, ``block_bytes``, ``float32_passes``,
     ``correlations``, ``norms`` and the memo)."""
@@ -250,9 +255,11 @@ class BoundedPasses:
             S = penalty.dual_norms(self.correlations(Z, idx))
             return S, (float(S.max()) if S.size else 0.0)
         D = self.dirs if idx is None else self.dirs[idx]
+        values: dict = {}
         S, sup, self.last_repriced, N = bounded_dual_norms(
             self.Xt, D, Z, penalty, self.block_bytes // 2,
-            norms=idx is None and self._norm_bounds is None)
+            norms=idx is None and self._norm_bounds is None, values=values)
+        self.record_pass(Z, penalty, idx, values)
         if N is not None:
             self._norm_bounds = N
         self.n_builds += 1

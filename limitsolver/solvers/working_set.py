@@ -143,7 +143,8 @@ class WorkingSetLoop:
         Every direction j keeps an upper bound S_j(Z_ref) at the residual Z_ref it was last
         priced at, so S_j(Z) ≤ S_j(Z_ref) + N_j δ(Z − Z_ref) / n (N_j ≥ ‖Φ_j‖;
         δ ≤ ‖·‖_F the distance of :func:`~limitsolver.pricing_distance.residual_distance`:
-        σ_max for the group penalty, the largest column norm for l1). An
+        σ_max for the group penalty, the largest column norm for l1), or the tighter
+        bound of the store's kept correlations (:mod:`limitsolver.pricing_moved`). An
         unscreened direction is priced only when that bound reaches λ (the others cannot
         violate); a screened one only when it exceeds both λ and the priced max. The sup
         is the max of the priced values and of every other bound, so it bounds the grid
@@ -158,7 +159,8 @@ class WorkingSetLoop:
             dist = np.zeros(len(self.refs))
             for i in np.unique(self.ref_id):
                 dist[i] = residual_distance(Z - self.refs[i], pen)
-            bound = self.S_last + self.norms * dist[self.ref_id] / self.n
+            bound = np.minimum(self.S_last + self.norms * dist[self.ref_id] / self.n,
+                               pricer.moved_bounds(Z, pen, self.norms, np.arange(M)))
             need = self.alive & (bound >= lam)
         if fresh or need.all():       # S_j ≥ the dual norm, S.max() the float64 max
             idx, (S, sup) = np.arange(M), pricer.dual_norms_and_sup(Z, pen)
@@ -173,14 +175,13 @@ class WorkingSetLoop:
         rest = None
         if idx.size < M:
             rest = np.flatnonzero(~need)
-            dist = np.append(dist, 0.0)
-            bound = self.S_last[rest] + self.norms[rest] * dist[self.ref_id[rest]] / self.n
-            hot = rest[bound > max(sup, lam)]
+            hot = rest[bound[rest] > max(sup, lam)]
             if hot.size:
                 self.S_last[hot], hot_sup = pricer.bounded_dual_norms(Z, pen, hot)
                 self.ref_id[hot] = len(self.refs) - 1
                 sup = max(sup, hot_sup)
-                bound = self.S_last[rest] + self.norms[rest] * dist[self.ref_id[rest]] / self.n
+                bound[hot] = self.S_last[hot]
+            bound = bound[rest]
         self.last_pass = (Z, idx, S, sup, rest, bound if rest is not None else None)
         self.upper = np.empty(M)                  # upper bounds at Z of every direction
         self.upper[idx] = S
