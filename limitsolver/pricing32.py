@@ -216,8 +216,8 @@ def bounded_dual_norms(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, penalty: An
     Returns (S, sup, repriced, N): S (k,) exact float64 dual norms on the re-priced
     directions and Ŝ_j + e_j (≥ S_j) elsewhere; sup = max S (float64 max); the number
     re-priced; N (k,) ≥ ‖Φ_j‖ when ``norms`` (else None). ``values`` (a dict), when
-    given, receives "C" (k × T, the float32 products, not / n) and "err" (k,) e_j ≥ their
-    dual-norm error / n (:mod:`limitsolver.pricing_moved`).
+    given, receives "C" (k × T, the float32 products, not / n), "err" (k,) e_j ≥ their
+    dual-norm error / n and "S" (k,) Ŝ (:mod:`limitsolver.pricing_moved`).
     """
     n, k = Xt.shape[0], D.shape[0]
     if k == 0:
@@ -231,7 +231,7 @@ def bounded_dual_norms(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, penalty: An
         err = _dual_errors(bound, penalty, S, n, Z.shape[1])
         cand = np.flatnonzero(S + err >= float(np.max(S - err)))
         if values is not None:
-            values.update(C=C, err=err.copy())
+            values.update(C=C, err=err.copy(), S=S.copy())
         S += err
         S[cand] = penalty.dual_norms(features_rmatvec(Xt, D[cand], Z,
                                                       block_bytes=2 * block_bytes)) / n

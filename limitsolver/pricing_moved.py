@@ -56,16 +56,22 @@ class PassValues:
         self.penalty = penalty
         self._next = 0
 
-    def record(self, Z: np.ndarray, penalty: Any, rows: np.ndarray, Cn: np.ndarray,
-               err: np.ndarray) -> None:
-        """Rows ``rows`` were priced at Z: ĉ = Cn (|rows| × T, /n), e = err (|rows|,)
-        (another penalty or number of tasks than before starts afresh)."""
+    def record(self, Z: np.ndarray, penalty: Any, rows: np.ndarray | None, C: np.ndarray,
+               n: int, err: np.ndarray, S: np.ndarray) -> None:
+        """Rows ``rows`` (None: all) were priced at Z: ĉ = C/n (C |rows| × T, not / n),
+        e = err (|rows|,), S (|rows|,) the dual norms of ĉ (they bound ‖ĉ_j‖₂ ≤ √T S_j);
+        another penalty or number of tasks than before starts afresh."""
         if penalty.name != self.penalty or Z.shape[1] != self.C.shape[1]:
             self.__init__(self.C.shape[0], Z.shape[1], penalty.name)
         key, self._next = self._next, self._next + 1
         self.refs[key] = np.array(Z, dtype=float)
-        self.C[rows], self.E[rows], self.ref[rows] = Cn, err, key
-        self.Cnorm[rows] = np.sqrt(np.einsum("ij,ij->i", Cn, Cn))
+        cn = np.sqrt(Z.shape[1]) * (1 + (Z.shape[1] + 8) * 2.0 ** -52) * S
+        if rows is None:
+            np.divide(C, n, out=self.C)
+            self.E[:], self.ref[:], self.Cnorm[:] = err, key, cn
+            self.refs = {key: self.refs[key]}
+            return
+        self.C[rows], self.E[rows], self.ref[rows], self.Cnorm[rows] = C / n, err, key, cn
         used = np.bincount(self.ref[self.ref >= 0], minlength=self._next)
         self.refs = {k: v for k, v in self.refs.items() if used[k]}
 
@@ -93,13 +99,17 @@ class PassValues:
                 delta = residual_distance(R, penalty) + _gamma(T + 1) * fit * (1 + 1e-6)
                 kf = float(np.linalg.norm(K))
                 kd = kf if penalty.name == "group" else float(np.abs(K).sum(axis=0).max())
-                whole = at.size == self.C.shape[0] and np.array_equal(j, np.arange(j.size))
-                Cj = self.C if whole else self.C[j]
-                B[at] = (penalty.dual_norms(Cj @ K)
-                         + _gamma(T + 2) * kf * (self.Cnorm if whole else self.Cnorm[j])
-                         + kd * (1 + 1e-12) * (self.E if whole else self.E[j])
-                         + (norms if whole else norms[j]) * delta / n) * (1.0 + SLACK)
+                if 4 * at.size >= self.C.shape[0]:      # most rows: no gather of C
+                    B[at] = self._terms(K, kf, kd, delta, norms, n, penalty)[j]
+                else:
+                    B[at] = self._terms(K, kf, kd, delta, norms, n, penalty, j)
         return B
+
+    def _terms(self, K, kf, kd, delta, norms, n, penalty, j=slice(None)) -> np.ndarray:
+        """The bound of the module docstring on the rows j (all by default)."""
+        T = self.C.shape[1]
+        return (penalty.dual_norms(self.C[j] @ K) + _gamma(T + 2) * kf * self.Cnorm[j]
+                + kd * (1 + 1e-12) * self.E[j] + norms[j] * delta / n) * (1.0 + SLACK)
 
 
 class MovedBounds:
@@ -114,8 +124,8 @@ class MovedBounds:
         pv = getattr(self, "_pass_values", None)
         if pv is None:
             pv = self._pass_values = PassValues(self.M, Z.shape[1], penalty.name)
-        rows = np.arange(self.M) if idx is None else np.asarray(idx)
-        pv.record(Z, penalty, rows, values["C"] / self.n, values["err"])
+        pv.record(Z, penalty, None if idx is None else np.asarray(idx), values["C"], self.n,
+                  values["err"], values["S"])
 
     def moved_bounds(self, Z: np.ndarray, penalty: Any, norms: np.ndarray,
                      rows: np.ndarray) -> np.ndarray:
