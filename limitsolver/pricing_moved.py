@@ -14,7 +14,7 @@ with N_j ≥ ‖Φ_j‖, δ of :func:`limitsolver.pricing_distance.residual_dist
 With K = I this is the bound Ŝ_j + e_j + N_j δ(Z − Z_r)/n of a screened row; the fit
 makes R, the part of the move that the earlier pass does not explain, smaller.
 
-Rounding (u = 2⁻⁵³, γ_k = k u/(1 − k u)): fl(ĉ_j K) (ĉ stored as C/n, one more rounding)
+Rounding (u = 2⁻⁵³, γ_k = k u/(1 − k u)): fl(C_j K)/n (ĉ = C/n, one more rounding)
 is within γ_{T+2} |ĉ_j||K| of ĉ_j K, whose dual norm is ≤ γ_{T+2} ‖ĉ_j‖₂ ‖K‖_F (both dual
 norms are ≤ ℓ₂); R̂ = fl(Z − fl(Z_r K)) is within γ_{T+1} (|Z| + |Z_r||K|) of R, so
 δ(R) ≤ δ(R̂) + γ_{T+1} ‖|Z| + |Z_r||K|‖_F (δ ≤ ‖·‖_F); the sum is inflated by 1 + SLACK.
@@ -45,7 +45,7 @@ class PassValues:
     """The float32 correlations ĉ_j and errors e_j of the last bounded pass that priced
     each of M rows, and the bounds they give at a later candidate (module docstring).
 
-    C : (M, T) ĉ;  E : (M,) e_j (inf: never priced);  ref : (M,) the candidate's key."""
+    C : (M, T) n ĉ;  E : (M,) e_j (inf: never priced);  ref : (M,) the candidate's key."""
 
     def __init__(self, M: int, T: int, penalty: str | None = None) -> None:
         self.C = np.zeros((M, T))
@@ -57,8 +57,8 @@ class PassValues:
         self._next = 0
 
     def record(self, Z: np.ndarray, penalty: Any, rows: np.ndarray | None, C: np.ndarray,
-               n: int, err: np.ndarray, S: np.ndarray) -> None:
-        """Rows ``rows`` (None: all) were priced at Z: ĉ = C/n (C |rows| × T, not / n),
+               err: np.ndarray, S: np.ndarray) -> None:
+        """Rows ``rows`` (None: all) were priced at Z: ĉ = C/n (C |rows| × T, kept not / n),
         e = err (|rows|,), S (|rows|,) the dual norms of ĉ (they bound ‖ĉ_j‖₂ ≤ √T S_j);
         another penalty or number of tasks than before starts afresh."""
         if penalty.name != self.penalty or Z.shape[1] != self.C.shape[1]:
@@ -67,12 +67,11 @@ class PassValues:
         self.refs[key] = np.array(Z, dtype=float)
         cn = np.sqrt(Z.shape[1]) * (1 + (Z.shape[1] + 8) * 2.0 ** -52) * S
         if rows is None:
-            np.divide(C, n, out=self.C)
-            self.E[:], self.ref[:], self.Cnorm[:] = err, key, cn
+            self.C[:], self.E[:], self.ref[:], self.Cnorm[:] = C, err, key, cn
             self.refs = {key: self.refs[key]}
             return
-        self.C[rows], self.E[rows], self.ref[rows], self.Cnorm[rows] = C / n, err, key, cn
-        used = np.bincount(self.ref[self.ref >= 0], minlength=self._next)
+        self.C[rows], self.E[rows], self.ref[rows], self.Cnorm[rows] = C, err, key, cn
+        used = np.bincount(self.ref + 1, minlength=self._next + 1)[1:]
         self.refs = {k: v for k, v in self.refs.items() if used[k]}
 
     def bounds(self, Z: np.ndarray, penalty: Any, norms: np.ndarray, n: int,
@@ -108,7 +107,7 @@ class PassValues:
     def _terms(self, K, kf, kd, delta, norms, n, penalty, j=slice(None)) -> np.ndarray:
         """The bound of the module docstring on the rows j (all by default)."""
         T = self.C.shape[1]
-        return (penalty.dual_norms(self.C[j] @ K) + _gamma(T + 2) * kf * self.Cnorm[j]
+        return (penalty.dual_norms(self.C[j] @ K) / n + _gamma(T + 2) * kf * self.Cnorm[j]
                 + kd * (1 + 1e-12) * self.E[j] + norms[j] * delta / n) * (1.0 + SLACK)
 
 
@@ -124,7 +123,7 @@ class MovedBounds:
         pv = getattr(self, "_pass_values", None)
         if pv is None:
             pv = self._pass_values = PassValues(self.M, Z.shape[1], penalty.name)
-        pv.record(Z, penalty, None if idx is None else np.asarray(idx), values["C"], self.n,
+        pv.record(Z, penalty, None if idx is None else np.asarray(idx), values["C"],
                   values["err"], values["S"])
 
     def moved_bounds(self, Z: np.ndarray, penalty: Any, norms: np.ndarray,

@@ -175,8 +175,10 @@ def test_pool_threshold_tests_are_the_float64_ones(rng, name):
 
 
 @pytest.mark.parametrize("name", ["group", "l1"])
-def test_pool_skips_rows_bounded_below_the_threshold(rng, name):
+def test_pool_skips_rows_bounded_below_the_threshold(rng, name, monkeypatch):
+    import limitsolver.pricing32 as p32
     from limitsolver.pricing32 import Pool32
+    monkeypatch.setattr(p32, "POOL_SKIP_ABOVE", 0)            # a small pool that skips
     Xt, dirs, Z = _data(rng, M=2000)
     pen = get_penalty(name)
     n = Xt.shape[0]

@@ -159,8 +159,9 @@ class WorkingSetLoop:
             dist = np.zeros(len(self.refs))
             for i in np.unique(self.ref_id):
                 dist[i] = residual_distance(Z - self.refs[i], pen)
-            bound = np.minimum(self.S_last + self.norms * dist[self.ref_id] / self.n,
-                               pricer.moved_bounds(Z, pen, self.norms, np.arange(M)))
+            bound = self.S_last + self.norms * dist[self.ref_id] / self.n
+            near = np.flatnonzero(bound >= lam)         # only these can need the pass
+            bound[near] = np.minimum(bound[near], pricer.moved_bounds(Z, pen, self.norms, near))
             need = self.alive & (bound >= lam)
         if fresh or need.all():       # S_j ≥ the dual norm, S.max() the float64 max
             idx, (S, sup) = np.arange(M), pricer.dual_norms_and_sup(Z, pen)
