@@ -50,7 +50,7 @@ from .budget import blas_threads
 from .features import features_rmatvec, relu_inplace
 from .pricing_distance import residual_distance
 from .pricing_moved import MovedBounds
-from .pricing_split import run_blocks
+from .pricing_split import kept_products, run_blocks
 
 __all__ = ["usable", "rmatvec32", "relu_products32", "Bound32", "bounded_dual_norms", "BoundedPasses", "Pool32", "U32",
            "SLACK"]
@@ -106,7 +106,7 @@ def rmatvec32(Xt: np.ndarray, D: np.ndarray, Z: np.ndarray, block_bytes: int,
     N32 = np.zeros(k, dtype=np.float32) if norms else None
     if k and (zmax > 0.0 or norms):
         XT32 = np.ascontiguousarray(Xt.T, dtype=np.float32)
-        bs = max(16, min(k, int(block_bytes) // (4 * n)))
+        bs = max(16, min(k, int(block_bytes) // (4 * tile_width(n))))
         C = relu_products32(XT32, D, (Z / zeta).astype(np.float32), bs, N32).astype(np.float64)
         C *= zeta
     Dabs, Xabs = np.abs(D), np.abs(Xt)
@@ -127,32 +127,50 @@ def _norm_bounds(s32: np.ndarray, Dabs: np.ndarray, Xt: np.ndarray) -> np.ndarra
 
 def relu_products32(XT32: np.ndarray, D: np.ndarray, Z32: np.ndarray, block_rows: int,
                     sq_norms: np.ndarray | None = None) -> np.ndarray:
-    """relu(D X̃ᵀ) Z in float32, built in blocks of ``block_rows`` rows of D that stay in
-    cache between their build and their product; (k, T) float32. A long product runs its
-    blocks on the machine's cores (:func:`limitsolver.pricing_split.run_blocks`: the same
-    blocks, so the same numbers).
+    """relu(D X̃ᵀ) Z in float32, built in tiles of ``block_rows`` rows of D by
+    :func:`tile_width` samples that stay in cache between their build and their product
+    (a row's partial products over the sample tiles are added in float32: one more
+    summation order of its dot products, the bound is the same); (k, T) float32. A long
+    product runs its row blocks on the machine's cores
+    (:func:`limitsolver.pricing_split.run_blocks`: the same tiles, so the same numbers).
 
     XT32 (m, n) and Z32 (n, T) float32; D (k, m) (cast to float32). ``sq_norms`` (k,)
     float32, when given, receives Σ_i relu(θ_j·x̃_i)² of each row."""
     k, n = D.shape[0], XT32.shape[1]
     D32 = np.ascontiguousarray(D, dtype=np.float32)
     out = np.empty((k, Z32.shape[1]), dtype=np.float32)
-    bs = max(1, min(k, int(block_rows)))
+    bs, w = max(1, min(k, int(block_rows))), tile_width(n)
+    tiles = [(np.ascontiguousarray(XT32[:, a:a + w]), Z32[a:a + w]) for a in range(0, n, w)]
 
     def work(start: int, stop: int) -> None:
-        buf = np.empty((bs, n), dtype=np.float32)
+        buf, part = np.empty((bs, w), dtype=np.float32), np.empty((bs, out.shape[1]), np.float32)
         for s in range(start, stop, bs):
             r = min(bs, stop - s)
-            b = buf[:r]
-            np.matmul(D32[s:s + r], XT32, out=b)
-            relu_inplace(b)
-            np.matmul(b, Z32, out=out[s:s + r])
-            if sq_norms is not None:
-                sq_norms[s:s + r] = _row_dots(b, b)
+            for t, (XTt, Zt) in enumerate(tiles):
+                b = buf[:r, :XTt.shape[1]]
+                np.matmul(D32[s:s + r], XTt, out=b)
+                relu_inplace(b)
+                np.matmul(b, Zt, out=out[s:s + r] if t == 0 else part[:r])
+                sq = None if sq_norms is None else _row_dots(b, b)
+                if t:
+                    out[s:s + r] += part[:r]
+                if sq is not None:
+                    sq_norms[s:s + r] = sq if t == 0 else sq_norms[s:s + r] + sq
 
     with blas_threads(1):
         run_blocks(work, k, bs, k * n)
     return out
+
+
+#: Samples of one tile of :func:`relu_products32` when n > 2 · TILE_SAMPLES (n = 50,000,
+#: 128-row tiles: 2.0 against 3.4–3.8 ns per entry with whole rows of 16–64 rows).
+TILE_SAMPLES = 1024
+
+
+def tile_width(n: int) -> int:
+    """Samples per tile of a blocked float32 pass over n samples (whole rows up to
+    2 · :data:`TILE_SAMPLES`)."""
+    return n if n <= 2 * TILE_SAMPLES else TILE_SAMPLES
 
 
 #: Rows of one block of the build of kept float32 features (:class:`Pool32`).
@@ -357,7 +375,7 @@ class Pool32:
         else:
             rows, out = np.flatnonzero(B * (1.0 + SKIP_MARGIN) >= threshold), B
         zeta = 2.0 ** int(np.ceil(np.log2(zmax)))
-        C = _kept_products(self.P, rows, (Z / zeta).astype(np.float32)).astype(np.float64)
+        C = kept_products(self.P, rows, (Z / zeta).astype(np.float32)).astype(np.float64)
         C *= zeta
         bound = _bound(self.Dabs[rows], self.Xabs, self.Xsum, Z, zeta)
         S = penalty.dual_norms(C) / n
@@ -377,22 +395,6 @@ class Pool32:
 #: Relative margin of the skip test of :meth:`Pool32.dual_norms` (covers the float64
 #: rounding of a float64 re-pricing, at most γ_n ≈ 2·10⁻¹¹ where the float32 route applies).
 SKIP_MARGIN = 1e-6
-#: Rows of one block of a gathered product with kept float32 features; entries (k·n) of a
-#: pool from which its re-pricings skip rows (below, the test cost about what it saved:
-#: 1000 × 1000, 3.0–3.7 ms per call with it against 2.7 ms without).
-POOL_ROWS, POOL_SKIP_ABOVE = 256, 2**22
-
-
-def _kept_products(P: np.ndarray, rows: np.ndarray, Z32: np.ndarray) -> np.ndarray:
-    """P[rows] Z32 (|rows| × T, float32) on one BLAS thread: one product of all of P when
-    rows cover at least half of it (then indexed), else the rows gathered in blocks of
-    :data:`POOL_ROWS`. Each output row is one float32 dot product per task, so the bound
-    of :func:`rmatvec32` applies."""
-    with blas_threads(1):
-        if 2 * rows.size >= P.shape[0]:
-            out = P @ Z32
-            return out if rows.size == P.shape[0] else out[rows]
-        out = np.empty((rows.size, Z32.shape[1]), dtype=np.float32)
-        for s in range(0, rows.size, POOL_ROWS):
-            np.matmul(P[rows[s:s + POOL_ROWS]], Z32, out=out[s:s + POOL_ROWS])
-    return out
+#: Entries (k·n) of a pool from which its re-pricings skip rows (below, the test cost
+#: about what it saved: 1000 × 1000, 3.0–3.7 ms per call with it against 2.7 ms without).
+POOL_SKIP_ABOVE = 2**22

@@ -206,3 +206,20 @@ def test_pool_skips_rows_bounded_below_the_threshold(rng, name, monkeypatch):
     assert pool.skip_bounds(Z, other) is None
     pool.dual_norms(Z, other, t, cols)
     assert pool.last_priced == dirs.shape[0]
+
+
+@pytest.mark.parametrize("tile", [64, 100])
+def test_sample_tiles_keep_the_bound(rng, monkeypatch, tile):
+    import limitsolver.pricing32 as p32
+    monkeypatch.setattr(p32, "TILE_SAMPLES", tile)            # n = 300: tiles of the samples
+    Xt, dirs, Z = _data(rng, M=700)
+    assert p32.tile_width(Xt.shape[0]) == tile
+    C, bound, N = rmatvec32(Xt, dirs, Z, 2**13, norms=True)
+    exact = _dense(Xt, dirs, Z)
+    assert np.all(np.abs(C - exact) <= bound.entries())
+    nrm = np.linalg.norm(np.maximum(Xt @ dirs.T, 0.0), axis=0)
+    assert np.all(N >= nrm) and np.all(N <= nrm * (1 + 1e-3) + 1e-3)
+    whole = rmatvec32(Xt, dirs, Z, 2**13)[0]
+    monkeypatch.setattr(p32, "TILE_SAMPLES", 10**6)
+    assert not np.array_equal(whole, rmatvec32(Xt, dirs, Z, 2**13)[0])   # another order
+    assert np.allclose(whole, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
