@@ -147,7 +147,7 @@ def relu_products32(XT32: np.ndarray, D: np.ndarray, Z32: np.ndarray, block_rows
         for s in range(start, stop, bs):
             r = min(bs, stop - s)
             for t, (XTt, Zt) in enumerate(tiles):
-                b = buf[:r, :XTt.shape[1]]
+                b = buf.reshape(-1)[:r * XTt.shape[1]].reshape(r, -1)   # contiguous
                 np.matmul(D32[s:s + r], XTt, out=b)
                 relu_inplace(b)
                 np.matmul(b, Zt, out=out[s:s + r] if t == 0 else part[:r])

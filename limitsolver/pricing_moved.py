@@ -4,7 +4,8 @@ A float32 bounded pass (:func:`limitsolver.pricing32.bounded_dual_norms`) at a c
 Z_r gives, for each row j it priced, the float32 correlations ĉ_j (T,) = the values of
 Φ_jᵀZ_r/n up to e_j ≥ ‖c_j(Z_r) − ĉ_j‖_* (its dual-norm error). :class:`PassValues` keeps
 them (the last pass that priced each row) and bounds the dual norm at a later Z: for any
-T × T matrix K (here the least-squares fit Z ≈ Z_r K) and R = Z − Z_r K,
+T × T matrix K (here the least-squares fit Z ≈ Z_r K by its normal equations; any K
+gives a bound) and R = Z − Z_r K,
 
     c_j(Z) = c_j(Z_r) K + Φ_jᵀR/n,
     ‖c_j(Z)‖_* ≤ ‖ĉ_j K‖_* + e_j ‖K‖_◇ + N_j δ(R)/n,
@@ -92,7 +93,7 @@ class PassValues:
                     continue
                 j = rows[at]
                 Zr = self.refs[key]
-                K = np.linalg.lstsq(Zr, Z, rcond=None)[0]
+                K = np.linalg.lstsq(Zr.T @ Zr, Zr.T @ Z, rcond=None)[0]   # any K is valid
                 R = Z - Zr @ K
                 fit = float(np.linalg.norm(np.abs(Z) + np.abs(Zr) @ np.abs(K)))
                 delta = residual_distance(R, penalty) + _gamma(T + 1) * fit * (1 + 1e-6)
