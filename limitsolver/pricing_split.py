@@ -21,7 +21,12 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["run_blocks", "cores", "SPLIT_ABOVE", "MAX_SPLIT", "RUNS_PER_CORE"]
+import numpy as np
+
+from .budget import blas_threads
+
+__all__ = ["run_blocks", "kept_products", "cores", "SPLIT_ABOVE", "MAX_SPLIT", "RUNS_PER_CORE",
+           "POOL_ROWS"]
 
 #: Elements of Φ (rows · n) of one product above which its blocks are split over threads.
 SPLIT_ABOVE = 2**24
@@ -102,3 +107,22 @@ def run_blocks(work: Callable[[int, int], None], rows: int, block_rows: int,
         cond.wait_for(lambda: state["done"] == state["next"])
     if state["error"] is not None:
         raise state["error"]
+
+
+#: Rows of one block of a gathered product with kept float32 features (:func:`kept_products`).
+POOL_ROWS = 256
+
+
+def kept_products(P: np.ndarray, rows: np.ndarray, Z32: np.ndarray) -> np.ndarray:
+    """P[rows] Z32 (|rows| × T, float32) on one BLAS thread: one product of all of P when
+    rows cover at least half of it (then indexed), else the rows gathered in blocks of
+    :data:`POOL_ROWS`. Each output row is one float32 dot product per task, so the bound
+    of :func:`limitsolver.pricing32.rmatvec32` applies."""
+    with blas_threads(1):
+        if 2 * rows.size >= P.shape[0]:
+            out = P @ Z32
+            return out if rows.size == P.shape[0] else out[rows]
+        out = np.empty((rows.size, Z32.shape[1]), dtype=np.float32)
+        for s in range(0, rows.size, POOL_ROWS):
+            np.matmul(P[rows[s:s + POOL_ROWS]], Z32, out=out[s:s + POOL_ROWS])
+    return out

@@ -168,5 +168,58 @@ def test_pool_threshold_tests_are_the_float64_ones(rng, name):
               float(exact.max()) * 2):
         S = pool.dual_norms(Z, pen, t, cols)
         assert np.array_equal(S > t, exact > t)
-        assert np.allclose(S, exact, rtol=1e-3)
+        # float32 values where priced; where an earlier bound placed a row below t, it
+        assert np.allclose(S[S >= t], exact[S >= t], rtol=1e-3)
+        assert np.all(S >= exact * (1 - 1e-3))
     assert 0 < max(asked) < dirs.shape[0] // 5                 # few re-priced in float64
+
+
+@pytest.mark.parametrize("name", ["group", "l1"])
+def test_pool_skips_rows_bounded_below_the_threshold(rng, name, monkeypatch):
+    import limitsolver.pricing32 as p32
+    from limitsolver.pricing32 import Pool32
+    monkeypatch.setattr(p32, "POOL_SKIP_ABOVE", 0)            # a small pool that skips
+    Xt, dirs, Z = _data(rng, M=2000)
+    pen = get_penalty(name)
+    n = Xt.shape[0]
+    pool = Pool32(Xt, dirs)
+    nrm = np.linalg.norm(np.maximum(Xt @ dirs.T, 0.0), axis=0)
+    assert np.all(pool.N >= nrm) and np.all(pool.N <= nrm * (1 + 1e-3) + 1e-3)
+
+    def cols(rows):
+        return np.maximum(Xt @ dirs[rows].T, 0.0)
+    t = float(np.quantile(pen.dual_norms(_dense(Xt, dirs, Z)) / n, 0.9))
+    priced = []
+    for it in range(6):
+        Zk = Z + (0.02 / (it + 1)) * rng.standard_normal(Z.shape)   # a candidate that moves
+        exact = pen.dual_norms(_dense(Xt, dirs, Zk)) / n
+        B = pool.skip_bounds(Zk, pen)
+        if B is not None:
+            assert np.all(B >= exact * (1 - 1e-12))                 # the skip bound
+        S = pool.dual_norms(Zk, pen, t, cols)
+        assert np.array_equal(S > t, exact > t)
+        assert np.all(S >= exact * (1 - 1e-3))
+        priced.append(pool.last_priced)
+    assert priced[0] == dirs.shape[0] and min(priced) < dirs.shape[0] // 2
+    # another penalty starts afresh (the bounds are of one dual norm)
+    other = get_penalty("l1" if name == "group" else "group")
+    assert pool.skip_bounds(Z, other) is None
+    pool.dual_norms(Z, other, t, cols)
+    assert pool.last_priced == dirs.shape[0]
+
+
+@pytest.mark.parametrize("tile", [64, 100])
+def test_sample_tiles_keep_the_bound(rng, monkeypatch, tile):
+    import limitsolver.pricing32 as p32
+    monkeypatch.setattr(p32, "TILE_SAMPLES", tile)            # n = 300: tiles of the samples
+    Xt, dirs, Z = _data(rng, M=700)
+    assert p32.tile_width(Xt.shape[0]) == tile
+    C, bound, N = rmatvec32(Xt, dirs, Z, 2**13, norms=True)
+    exact = _dense(Xt, dirs, Z)
+    assert np.all(np.abs(C - exact) <= bound.entries())
+    nrm = np.linalg.norm(np.maximum(Xt @ dirs.T, 0.0), axis=0)
+    assert np.all(N >= nrm) and np.all(N <= nrm * (1 + 1e-3) + 1e-3)
+    whole = rmatvec32(Xt, dirs, Z, 2**13)[0]
+    monkeypatch.setattr(p32, "TILE_SAMPLES", 10**6)
+    assert not np.array_equal(whole, rmatvec32(Xt, dirs, Z, 2**13)[0])   # another order
+    assert np.allclose(whole, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())

@@ -64,7 +64,11 @@ def test_run_blocks_does_not_wait_for_a_busy_worker(always_split):
             f.result(timeout=30)
 
 
-def test_split_pass_same_numbers_as_serial(rng, monkeypatch):
+@pytest.mark.parametrize("tile", [None, 64])
+def test_split_pass_same_numbers_as_serial(rng, monkeypatch, tile):
+    import limitsolver.pricing32 as p32
+    if tile is not None:
+        monkeypatch.setattr(p32, "TILE_SAMPLES", tile)        # sample tiles as well
     Xt, dirs, Z = _data(rng)
     XT32 = np.ascontiguousarray(Xt.T, dtype=np.float32)
     Z32 = Z.astype(np.float32)

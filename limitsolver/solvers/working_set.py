@@ -65,6 +65,7 @@ from ..losses import get_loss
 from ..penalties import get_penalty
 from ..pricing import FeatureStore
 from ..pricing32 import Pool32
+from ..pricing_distance import residual_distance
 from ..problem import LimitProblem
 from .base import SolverResult
 from .support_newton import solve_restricted
@@ -140,7 +141,10 @@ class WorkingSetLoop:
         """Dual norms of the directions that may violate and a sup over the whole grid.
 
         Every direction j keeps an upper bound S_j(Z_ref) at the residual Z_ref it was last
-        priced at, so S_j(Z) ≤ S_j(Z_ref) + N_j ‖Z − Z_ref‖_F / n (N_j ≥ ‖Φ_j‖). An
+        priced at, so S_j(Z) ≤ S_j(Z_ref) + N_j δ(Z − Z_ref) / n (N_j ≥ ‖Φ_j‖;
+        δ ≤ ‖·‖_F the distance of :func:`~limitsolver.pricing_distance.residual_distance`:
+        σ_max for the group penalty, the largest column norm for l1), or the tighter
+        bound of the store's kept correlations (:mod:`limitsolver.pricing_moved`). An
         unscreened direction is priced only when that bound reaches λ (the others cannot
         violate); a screened one only when it exceeds both λ and the priced max. The sup
         is the max of the priced values and of every other bound, so it bounds the grid
@@ -152,8 +156,12 @@ class WorkingSetLoop:
         pricer, pen, M, lam = self.pricer, self.pen, self.M, self.lam
         fresh = not self.refs or self.norms is None
         if not fresh:
-            dist = np.array([np.linalg.norm(Z - ref) for ref in self.refs])
+            dist = np.zeros(len(self.refs))
+            for i in np.unique(self.ref_id):
+                dist[i] = residual_distance(Z - self.refs[i], pen)
             bound = self.S_last + self.norms * dist[self.ref_id] / self.n
+            near = np.flatnonzero(bound >= lam)         # only these can need the pass
+            bound[near] = np.minimum(bound[near], pricer.moved_bounds(Z, pen, self.norms, near))
             need = self.alive & (bound >= lam)
         if fresh or need.all():       # S_j ≥ the dual norm, S.max() the float64 max
             idx, (S, sup) = np.arange(M), pricer.dual_norms_and_sup(Z, pen)
@@ -168,14 +176,13 @@ class WorkingSetLoop:
         rest = None
         if idx.size < M:
             rest = np.flatnonzero(~need)
-            dist = np.append(dist, 0.0)
-            bound = self.S_last[rest] + self.norms[rest] * dist[self.ref_id[rest]] / self.n
-            hot = rest[bound > max(sup, lam)]
+            hot = rest[bound[rest] > max(sup, lam)]
             if hot.size:
                 self.S_last[hot], hot_sup = pricer.bounded_dual_norms(Z, pen, hot)
                 self.ref_id[hot] = len(self.refs) - 1
                 sup = max(sup, hot_sup)
-                bound = self.S_last[rest] + self.norms[rest] * dist[self.ref_id[rest]] / self.n
+                bound[hot] = self.S_last[hot]
+            bound = bound[rest]
         self.last_pass = (Z, idx, S, sup, rest, bound if rest is not None else None)
         self.upper = np.empty(M)                  # upper bounds at Z of every direction
         self.upper[idx] = S
@@ -220,14 +227,14 @@ class WorkingSetLoop:
     def screen(self, cert: Certificate, Z: np.ndarray, idx: np.ndarray,
                S: np.ndarray) -> None:
         """Gap-safe screening of the rows ``idx`` from upper bounds S of their dual norms
-        at Z (module docstring)."""
+        at Z (module docstring; the offset Z_d − sZ measured by ``residual_distance``)."""
         if not self.use_screening or not cert.gap > 0:
             return
         r = np.sqrt(2.0 * self.n * cert.gap / self.mu)
         Zd = cert.dual_point
         zz = float(np.sum(Z * Z))
         s = max(float(np.sum(Zd * Z)) / zz, 0.0) if zz > 0 else 0.0
-        off = float(np.linalg.norm(Zd - s * Z))
+        off = residual_distance(Zd - s * Z, self.pen)       # ≤ ‖Zd − sZ‖_F
         test = s * S + self.norms[idx] * (r + off) / self.n
         kill = idx[test < self.lam]
         if self.W.size:
