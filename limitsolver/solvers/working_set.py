@@ -42,11 +42,11 @@ D(Z) ≤ D(Z*) + ⟨g, Z − Z*⟩ − (μ/(2n))‖Z − Z*‖² ≤ D(Z*) − (
     ‖Z* − Z‖_F ≤ r = √(2 n (D(Z*) − D(Z)) / μ) ≤ √(2 n gap / μ),
 
 gap = J(V, C) − D(Z) ≥ OPT_grid − D(Z). With the certified dual point Z_d, the priced
-residual Z and s = ⟨Z_d, Z⟩/‖Z‖², ‖Φ_jᵀZ*/n‖_* ≤ s S_j + ‖Φ_j‖ (r + ‖Z_d − sZ‖_F) / n
-(‖Φ_jᵀE‖_* ≤ ‖Φ_j‖ ‖E‖_F for both dual norms); below λ it proves V_j = 0 in every grid
-optimum (the support conditions ask c_j(Z*) = λ u_j there). Screened directions are not
-priced again; their dual norm at a later residual Z' is bounded by
-S_j(Z_ref) + ‖Φ_j‖ ‖Z' − Z_ref‖_F / n, and that bound enters the sup of the certificate,
+residual Z and s = ⟨Z_d, Z⟩/‖Z‖², ‖Φ_jᵀZ*/n‖_* ≤ s S_j + ‖Φ_j‖ (r + δ(Z_d − sZ)) / n with
+‖Φ_jᵀE‖_* ≤ ‖Φ_j‖ δ(E) ≤ ‖Φ_j‖ ‖E‖_F (δ: :mod:`limitsolver.pricing_distance`); below λ it
+proves V_j = 0 in every grid optimum (c_j(Z*) = λ u_j on a support). Screened directions are
+not priced again; at a later residual Z' their dual norm is at most S_j(Z_ref) + ‖Φ_j‖ δ(Z' −
+Z_ref)/n (or :mod:`limitsolver.pricing_moved`'s bound), which enters the certificate's sup,
 so the certified gap stays a true bound on the full grid. The same bound lets a pass skip
 the unscreened directions whose bound is below λ (they cannot violate), and the pool is
 re-priced from float32 features (:class:`~limitsolver.pricing32.Pool32`).
