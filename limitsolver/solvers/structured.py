@@ -56,6 +56,27 @@ def _diagonal(X: np.ndarray) -> np.ndarray:
     return X.reshape(-1, order="A")[::X.shape[0] + 1]
 
 
+def _inverse_and_capacitance(GSS, U, c, ridge, potrf, potri):
+    """The Cholesky factor L_B of B = G_SS + diag(c) + ρI, B⁻¹ and the capacitance
+    diag(1/c) − B⁻¹ ∘ (U Uᵀ), in the precision of ``U`` (float32 or float64; ``potrf`` and
+    ``potri`` the LAPACK routines of that precision). LAPACK directly: the scipy.linalg
+    wrappers' checks cost more than these small factorizations."""
+    B = GSS.astype(U.dtype)                 # one s × s copy; no dense diagonal matrix
+    _diagonal(B)[...] += c + ridge
+    LB, info = potrf(B, lower=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
+    Binv, info = potri(LB, lower=1)        # B⁻¹ from the factor (lower triangle, mirrored)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dpotri failed ({info})")
+    Binv += Binv.T                          # (the upper triangle is 0: LB is cleaned)
+    _diagonal(Binv)[...] *= 0.5
+    cap = Binv * (U @ U.T)
+    np.negative(cap, out=cap)
+    _diagonal(cap)[...] += 1.0 / c
+    return LB, Binv, cap
+
+
 class WoodburyFactor:
     """The factorizations of the Woodbury solve of H + ρI at one point (module docstring).
 
@@ -78,26 +99,10 @@ class WoodburyFactor:
 
     def __init__(self, GSS: np.ndarray, U: np.ndarray, c: np.ndarray, ridge: float,
                  single: bool = False) -> None:
-        s_ = GSS.shape[0]
         potrf, potri, self._potrs = (spotrf, spotri, spotrs) if single else \
             (dpotrf, dpotri, dpotrs)
-        dt = np.float32 if single else np.float64
-        B = GSS.astype(dt)                  # one s × s copy; no dense diagonal matrix
-        _diagonal(B)[...] += c + ridge
-        U = U.astype(dt, copy=False)
-        # LAPACK directly (the scipy.linalg wrappers' checks cost more than these small
-        # factorizations): B = L Lᵀ, B⁻¹ from the factor (lower triangle, mirrored)
-        LB, info = potrf(B, lower=1, clean=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
-        Binv, info = potri(LB, lower=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"dpotri failed ({info})")
-        Binv += Binv.T                      # (the upper triangle is 0: LB is cleaned)
-        _diagonal(Binv)[...] *= 0.5
-        cap = Binv * (U @ U.T)
-        np.negative(cap, out=cap)
-        _diagonal(cap)[...] += 1.0 / c
+        U = U.astype(np.float32 if single else np.float64, copy=False)
+        LB, Binv, cap = _inverse_and_capacitance(GSS, U, c, ridge, potrf, potri)
         Lc, info = potrf(cap, lower=1, clean=1)
         if info != 0 or not np.isfinite(Lc).all():
             # (float32 overflows or a capacitance that is not positive definite in its
@@ -134,19 +139,7 @@ def group_newton_solve(GSS: np.ndarray, U: np.ndarray, c: np.ndarray, grad: np.n
     The float64 arithmetic of :class:`WoodburyFactor` for one right-hand side, without the
     object, the capacitance system factored and solved in one LAPACK call (dposv)."""
     s_ = GSS.shape[0]
-    B = GSS.copy()
-    _diagonal(B)[...] += c + ridge
-    LB, info = dpotrf(B, lower=1, clean=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
-    Binv, info = dpotri(LB, lower=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"dpotri failed ({info})")
-    Binv += Binv.T                          # (the upper triangle is 0: LB is cleaned)
-    _diagonal(Binv)[...] *= 0.5
-    cap = Binv * (U @ U.T)
-    np.negative(cap, out=cap)
-    _diagonal(cap)[...] += 1.0 / c
+    LB, Binv, cap = _inverse_and_capacitance(GSS, U, c, ridge, dpotrf, dpotri)
     X0 = dpotrs(LB, grad, lower=1)[0]                                  # K⁻¹ g
     w = np.add.reduce(U * X0, axis=1)                                  # Wᵀ K⁻¹ g
     _, z, info = dposv(cap, w[:, None], lower=1)
