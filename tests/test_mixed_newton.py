@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from limitsolver.penalties import GroupPenalty
-from limitsolver.solvers import gram_newton, mixed, restricted, support_newton
+from limitsolver.solvers import mixed, restricted, support_newton
 from limitsolver.solvers.bcd import coordinate_sweep
 from limitsolver.solvers.structured import (WoodburyFactor, dense_group_hessian,
                                             group_hessian_scale, group_newton_solve)
@@ -71,33 +71,6 @@ def test_ladder_takes_the_refined_step_on_large_supports(rng, monkeypatch):
     steps = list(restricted.woodbury_ladder(G, V, 0.05, g))
     assert len(steps) == len(restricted.LEVENBERG)
     assert np.max(np.abs(steps[0] - exact)) <= 1e-12 * np.max(np.abs(exact))
-
-
-def test_trial_values_equal_the_objective_from_the_samples(rng):
-    n, s, T, lam = 50, 12, 4, 0.03
-    A = np.maximum(rng.standard_normal((n, s)), 0.0)
-    Y = rng.standard_normal((n, T))
-    G, B = A.T @ A / n, A.T @ Y / n
-    q0 = 0.5 * np.sum(Y * Y) / n
-
-    def J(V):                                       # from the samples
-        return 0.5 * np.sum((Y - A @ V) ** 2) / n + lam * np.sum(np.linalg.norm(V, axis=1))
-    VS = rng.standard_normal((s, T))
-    RS = G @ VS - B
-    nrm = np.linalg.norm(VS, axis=1)
-    J0 = q0 + 0.5 * float(np.sum(VS * (RS - B))) + lam * float(np.sum(nrm))
-    assert np.isclose(J0, J(VS), rtol=1e-13)
-    step = rng.standard_normal((s, T))
-    for reuse in (0, 10**6):                       # the reused product, the direct one
-        gram_newton.REUSE_ROWS = reuse
-        try:
-            value = gram_newton._trial_values(G, VS, RS, nrm, lam, J0, step)
-            for t, zero in [(0.3, []), (0.7, [2]), (1.0, [0, 5, 7]), (0.01, list(range(s)))]:
-                Vn = VS - t * step
-                Vn[zero] = 0.0
-                assert np.isclose(value(Vn, t), J(Vn), rtol=1e-12, atol=1e-14)
-        finally:
-            gram_newton.REUSE_ROWS = 256
 
 
 def test_warm_restricted_solve_skips_sweeps_and_matches_cold_and_clarabel(rng, monkeypatch):

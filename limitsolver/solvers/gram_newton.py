@@ -83,44 +83,6 @@ def _tiny(step: np.ndarray, VS: np.ndarray) -> bool:
     return float(np.max(np.abs(step), initial=0.0)) <= 1e-15 * size
 
 
-def _norm_change(VS: np.ndarray, D: np.ndarray, nrm: np.ndarray) -> float:
-    """Σ_j (‖V_j + D_j‖ − ‖V_j‖) without cancellation: each term is
-    (2⟨V_j, D_j⟩ + ‖D_j‖²) / (‖V_j + D_j‖ + ‖V_j‖)."""
-    Vn = VS + D
-    num = np.add.reduce(D * (VS + Vn), axis=1)          # ‖V_j + D_j‖² − ‖V_j‖²
-    den = _row_norms(Vn) + nrm
-    return float(np.sum(num[den > 0] / den[den > 0]))
-
-
-#: Supports from which the line search's trial values reuse one product G_SS·step.
-REUSE_ROWS = 256
-
-
-def _trial_values(GSS, VS, RS, nrm, lam, J0, step):
-    """J along the crossing path of ``step`` as J0 + (J(V + D) − J(V)) (module docstring).
-
-    A trial point is VS − t·step with some rows set to 0, so D = −t·step + E with E
-    nonzero only on those rows z; G_SS D = −t·(G_SS step) + G_SS[:, z] E_z reuses one
-    product G_SS·step for every trial (O(s·|z|·T) per trial instead of O(s²T)); below
-    :data:`REUSE_ROWS` rows the product G_SS D is cheaper than the bookkeeping."""
-    Gs = None
-
-    def value(Vn, t):
-        nonlocal Gs
-        D = Vn - VS
-        if GSS.shape[0] < REUSE_ROWS:
-            GD = GSS @ D
-        else:
-            if Gs is None:
-                Gs = GSS @ step
-            z = np.flatnonzero(~np.any(Vn != 0, axis=1))
-            GD = -t * Gs
-            if z.size:
-                GD += GSS[:, z] @ (D[z] + t * step[z])
-        return J0 + (float(np.sum(D * (RS + 0.5 * GD))) + lam * _norm_change(VS, D, nrm))
-    return value
-
-
 def _newton(G: np.ndarray, B: np.ndarray, lam: float, V: np.ndarray, ctl: Any,
             q0: float) -> bool:
     """Damped Newton on the support of V (in place); True when the KKT test (or no step

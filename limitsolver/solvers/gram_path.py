@@ -9,9 +9,9 @@ D = −t·s_ + E, E nonzero on z only, E_z = t·s_z − V_z. The change of J is
                       + λ Σ_j (‖V_j + D_j‖² − ‖V_j‖²) / (‖V_j + D_j‖ + ‖V_j‖),
 
 a = ⟨s_, R_S⟩, b = ⟨s_, G_SS s_⟩, Gs = G_SS s_ (one product for all trials), and
-‖V_j + D_j‖² − ‖V_j‖² = t(t‖s_j‖² − 2⟨V_j, s_j⟩) off z, −‖V_j‖² on z (the identities of
-:func:`.gram_newton._trial_values`, which forms D and G_SS D for each trial). A trial costs
-O(sT + k²T) and about a dozen array operations.
+‖V_j + D_j‖² − ‖V_j‖² = t(t‖s_j‖² − 2⟨V_j, s_j⟩) off z, −‖V_j‖² on z (the identity of
+:mod:`.gram_newton`, with neither D nor G_SS D formed). A trial costs O(sT + k²T) and
+about a dozen array operations.
 
 :func:`gram_path` takes the trials of :func:`.linesearch.crossing_path` (and of its
 fallbacks, the radial line search without crossings and the halving after a failed first
